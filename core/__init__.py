@@ -1,0 +1,1 @@
+"""What every part of Canhgac shares: settings, errors, contracts, registries, metrics."""

@@ -1,0 +1,165 @@
+"""Typed settings. Built once in the entry point and passed down; never read from a global.
+
+Sources, highest first: keyword arguments, `CANHGAC_*` environment variables (nested with `__`,
+e.g. `CANHGAC_KAFKA__BOOTSTRAP_SERVERS`), the YAML file named by `--config` or `CANHGAC_CONFIG`,
+then the defaults below. Every model rejects unknown keys so a typo fails at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from canhgac.core.errors import ConfigError
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TopicsConfig(Strict):
+    raw: str = "canhgac.raw.v1"
+    events: str = "canhgac.events.v1"
+    alerts: str = "canhgac.alerts.v1"
+    dlq: str = "canhgac.dlq.v1"
+    partitions: int = Field(default=3, ge=1)
+
+
+class KafkaConfig(Strict):
+    bootstrap_servers: str = "127.0.0.1:19092"
+    client_id: str = "canhgac"
+    topics: TopicsConfig = TopicsConfig()
+    # Producer: acks=all and idempotence are not options; they are the delivery guarantee.
+    linger_ms: int = Field(default=5, ge=0)
+    max_batch_bytes: int = Field(default=1_048_576, ge=16_384)
+    request_timeout_ms: int = Field(default=30_000, ge=1000)
+
+
+class OpenSearchConfig(Strict):
+    url: str = "http://127.0.0.1:19200"
+    username: str | None = None
+    password: str | None = None
+    verify_certs: bool = True
+    timeout_secs: float = Field(default=30.0, gt=0)
+    alerts_index: str = "canhgac-alerts"
+    index_prefix: str = "logs-canhgac"
+
+
+class SyslogTcpConfig(Strict):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=5514, ge=0, le=65535)
+    max_message_bytes: int = Field(default=65_536, ge=256)
+    max_connections: int = Field(default=1024, ge=1)
+    # A sender we have no source declaration for is still accepted on loopback in development;
+    # production configs list sources and set this to false.
+    default_source_id: str | None = "syslog-default"
+    default_agency: str = "unknown"
+
+
+class CollectorsConfig(Strict):
+    syslog_tcp: SyslogTcpConfig = SyslogTcpConfig()
+
+
+class StageConfig(Strict):
+    max_batch_records: int = Field(default=2000, ge=1)
+    fetch_timeout_ms: int = Field(default=200, ge=1)
+
+
+class PipelineConfig(Strict):
+    normalizer: StageConfig = StageConfig()
+    indexer: StageConfig = StageConfig()
+    detector: StageConfig = StageConfig()
+    alert_indexer: StageConfig = StageConfig(max_batch_records=500)
+    bulk_max_retries: int = Field(default=8, ge=0)
+    retry_backoff_max_secs: float = Field(default=30.0, gt=0)
+
+
+class RulesConfig(Strict):
+    paths: tuple[str, ...] = ()
+    include_bundled_packs: bool = True
+    reload_interval_secs: float = Field(default=5.0, gt=0)
+    placeholders: dict[str, tuple[str, ...]] = {}
+
+
+class ApiConfig(Strict):
+    # Loopback only until authentication exists (see docs/configuration.md).
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    max_search_size: int = Field(default=500, ge=1)
+
+
+class SourceConfig(Strict):
+    id: str
+    agency: str
+    format: str = "syslog"
+    security_level: Literal[1, 2, 3, 4, 5] = 3
+    timezone: str = "Asia/Ho_Chi_Minh"
+    allowed_addresses: tuple[str, ...] = ()
+    expected_interval_secs: int = Field(default=3600, ge=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CANHGAC_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    kafka: KafkaConfig = KafkaConfig()
+    opensearch: OpenSearchConfig = OpenSearchConfig()
+    collectors: CollectorsConfig = CollectorsConfig()
+    pipeline: PipelineConfig = PipelineConfig()
+    rules: RulesConfig = RulesConfig()
+    api: ApiConfig = ApiConfig()
+    sources: tuple[SourceConfig, ...] = ()
+    data_dir: str = "var"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Merge the YAML file (if any) under the environment, then validate."""
+    path = config_file or os.environ.get("CANHGAC_CONFIG")
+    file_values: dict[str, Any] = {}
+    if path:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read config file: {exc}", where=str(path)) from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError("config file must hold a mapping", where=str(path))
+        file_values = loaded or {}
+    try:
+        # Environment wins over the file: pydantic-settings merges init kwargs over env, so feed the
+        # file as the lowest layer by building env-only settings first.
+        env_only = Settings()
+        merged = _deep_merge(file_values, env_only.model_dump(exclude_unset=True))
+        merged = _deep_merge(merged, overrides)
+        return Settings(**merged)
+    except Exception as exc:  # pydantic.ValidationError, with every bad field listed
+        raise ConfigError(f"invalid settings: {exc}", where=str(path) if path else "environment") from exc
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

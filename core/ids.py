@@ -1,0 +1,52 @@
+"""Time-ordered unique ids (ULID layout: 48-bit milliseconds + 80 random bits, Crockford base32).
+
+Raw envelope ids sort by arrival time, so an analyst can page through them, and they are unique
+across collector processes without coordination.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def _encode(value: int, length: int) -> str:
+    out = []
+    for _ in range(length):
+        value, rem = divmod(value, 32)
+        out.append(_ALPHABET[rem])
+    return "".join(reversed(out))
+
+
+class IdGenerator:
+    """Monotonic within one process: ids made in the same millisecond still increase."""
+
+    def __init__(self) -> None:
+        self._last_ms = -1
+        self._last_rand = 0
+
+    def new(self, now_ms: int | None = None) -> str:
+        ms = int(time.time() * 1000) if now_ms is None else now_ms
+        if ms <= self._last_ms:
+            ms = self._last_ms
+            rand = self._last_rand + 1
+        else:
+            rand = int.from_bytes(os.urandom(10), "big")
+        self._last_ms, self._last_rand = ms, rand
+        return _encode(ms, 10) + _encode(rand & ((1 << 80) - 1), 16)
+
+
+_default = IdGenerator()
+
+
+def new_id() -> str:
+    return _default.new()
+
+
+def derived_id(*parts: str) -> str:
+    """A stable id made from other ids: a replay of the same input yields the same id."""
+    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+    return digest

@@ -1,0 +1,1 @@
+"""Parsers: raw envelope -> ECS event. One small class per format, registered by name."""

@@ -1,0 +1,1 @@
+"""Sigma rules: loading, compiling into stream matchers, correlation, conversion to queries."""
