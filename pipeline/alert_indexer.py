@@ -1,0 +1,167 @@
+"""Alert indexer stage: canhgac.alerts.v1 -> OpenSearch index canhgac-alerts.
+
+New alerts are created with their stable id. An update of a grouped alert (higher count, later
+last_seen) changes only those fields, so an analyst's status, assignee and comments survive, and
+an older or replayed update (count not higher) changes nothing. Writes use the stored document's
+sequence number, so a concurrent analyst edit is never overwritten: on conflict we read again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from canhgac.core.config import KafkaConfig, OpenSearchConfig, PipelineConfig
+from canhgac.core.errors import BackendUnavailable
+from canhgac.core.kafka import make_producer
+from canhgac.core.metrics import Metrics
+from canhgac.core.store import ensure_templates, make_client
+from canhgac.pipeline.bulk import BulkItem, bulk_write
+from canhgac.pipeline.normalizer import dlq_record_for_event
+from canhgac.pipeline.stage import Stage, send_all
+from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import ConnectionError as OSConnectionError
+from opensearchpy.exceptions import TransportError
+
+GROUPED_FIELDS = ("count", "last_seen", "first_seen", "event_ids")
+MAX_CONFLICT_ROUNDS = 5
+
+
+class AlertIndexerStage(Stage):
+    name = "alert-indexer"
+
+    def __init__(
+        self, kafka: KafkaConfig, opensearch: OpenSearchConfig, pipeline: PipelineConfig, metrics: Metrics
+    ) -> None:
+        super().__init__(
+            kafka, pipeline.alert_indexer, metrics, retry_backoff_max_secs=pipeline.retry_backoff_max_secs
+        )
+        self.opensearch = opensearch
+        self.pipeline = pipeline
+        self.client: AsyncOpenSearch | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.templates_ready = False
+
+    def topics(self) -> list[str]:
+        return [self.kafka.topics.alerts]
+
+    async def start(self) -> None:
+        self.client = make_client(self.opensearch)
+        self.producer = make_producer(self.kafka, client_suffix=self.name)
+        await self.producer.start()
+
+    async def close(self) -> None:
+        if self.producer:
+            await self.producer.stop()
+        if self.client:
+            await self.client.close()
+
+    async def process(self, records: Sequence[ConsumerRecord]) -> None:
+        assert self.client is not None and self.producer is not None
+        if not self.templates_ready:
+            await ensure_templates(self.client, self.opensearch)
+            self.templates_ready = True
+        latest: dict[str, dict[str, Any]] = {}
+        dead: list[tuple[bytes | None, bytes]] = []
+        for record in records:
+            try:
+                alert = orjson.loads(record.value)
+                alert_id = alert["id"]
+            except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+                self.metrics.dlq.labels(self.name, "bad_alert").inc()
+                dead.append(
+                    (
+                        record.key,
+                        orjson.dumps(dlq_record_for_event(self.name, "bad_alert", str(exc), record.value)),
+                    )
+                )
+                continue
+            previous = latest.get(alert_id)
+            if previous is None or alert.get("count", 0) >= previous.get("count", 0):
+                latest[alert_id] = alert
+        for _ in range(MAX_CONFLICT_ROUNDS):
+            if not latest:
+                break
+            latest = await self._write(latest, dead)
+        if latest:
+            raise BackendUnavailable(f"{len(latest)} alerts kept conflicting with concurrent edits")
+        await send_all(self.producer, self.kafka.topics.dlq, dead)
+
+    async def _write(
+        self, alerts: dict[str, dict[str, Any]], dead: list[tuple[bytes | None, bytes]]
+    ) -> dict[str, dict[str, Any]]:
+        """One round: returns the alerts that must be tried again (lost a race)."""
+        assert self.client is not None
+        index = self.opensearch.alerts_index
+        try:
+            found = await self.client.mget(
+                index=index, body={"ids": list(alerts)}, _source_includes=list(GROUPED_FIELDS)
+            )
+        except (OSConnectionError, TransportError) as exc:
+            raise BackendUnavailable(f"OpenSearch mget failed: {exc}") from exc
+        items: list[BulkItem] = []
+        for doc in found["docs"]:
+            alert = alerts[doc["_id"]]
+            if not doc.get("found"):
+                items.append(
+                    BulkItem({"create": {"_index": index, "_id": doc["_id"]}}, alert, doc["_id"].encode())
+                )
+                continue
+            stored = doc.get("_source", {})
+            if alert.get("count", 0) <= stored.get("count", 0):
+                continue  # replayed or older update
+            changes = {k: alert[k] for k in GROUPED_FIELDS if k in alert}
+            if stored.get("first_seen") and stored["first_seen"] < changes.get(
+                "first_seen", stored["first_seen"]
+            ):
+                changes["first_seen"] = stored["first_seen"]
+            items.append(
+                BulkItem(
+                    {
+                        "update": {
+                            "_index": index,
+                            "_id": doc["_id"],
+                            "if_seq_no": doc["_seq_no"],
+                            "if_primary_term": doc["_primary_term"],
+                        }
+                    },
+                    {"doc": changes},
+                    doc["_id"].encode(),
+                )
+            )
+        if not items:
+            return {}
+        outcome = await bulk_write(
+            self.client,
+            items,
+            max_retries=self.pipeline.bulk_max_retries,
+            backoff_max_secs=self.pipeline.retry_backoff_max_secs,
+        )
+        self.metrics.indexed.labels(self.name).inc(outcome.written)
+        retry: dict[str, dict[str, Any]] = {}
+        for item, reason in outcome.failed or []:
+            alert_id = item.key.decode() if item.key else ""
+            if reason.startswith("409"):
+                retry[alert_id] = alerts[alert_id]  # a concurrent edit: read it again and merge
+            else:
+                self.metrics.dlq.labels(self.name, "index_refused").inc()
+                dead.append(
+                    (
+                        item.key,
+                        orjson.dumps(
+                            dlq_record_for_event(self.name, "index_refused", reason, alerts.get(alert_id))
+                        ),
+                    )
+                )
+        # A `create` answered 409 means someone created it meanwhile: merge on the next round.
+        return retry | {k: alerts[k] for k in _duplicates(items, outcome)}
+
+
+def _duplicates(items: list[BulkItem], outcome: Any) -> list[str]:
+    # bulk_write counts create-409 as duplicates without naming them; with few alerts per batch a
+    # second mget round is cheap, so re-check every created id when any duplicate was seen.
+    if not outcome.duplicates:
+        return []
+    return [i.key.decode() for i in items if "create" in i.action and i.key]

@@ -1,0 +1,185 @@
+"""Normalizer stage: canhgac.raw.v1 -> parser -> canhgac.events.v1 (and canhgac.dlq.v1).
+
+A record that its parser cannot read is not dropped: it becomes an event with
+`event.kind: pipeline_error` (kept and searchable) and a DLQ record carrying the reason.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import pkgutil
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from canhgac.core.config import KafkaConfig, SourceConfig, StageConfig
+from canhgac.core.envelope import RawEnvelope, utc_now_iso
+from canhgac.core.errors import ParseError
+from canhgac.core.event import Event, set_logsource
+from canhgac.core.kafka import make_producer
+from canhgac.core.metrics import Metrics
+from canhgac.pipeline.normalize import base
+from canhgac.pipeline.stage import Stage, send_all
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FORMAT = "syslog"
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+
+def load_parser_modules() -> None:
+    """Import every module of canhgac.pipeline.normalize so each registers its parser."""
+    import canhgac.pipeline.normalize as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{info.name}")
+
+
+class ParserCache:
+    """One parser instance per (format, time zone): parsers may keep per-source state (IIS #Fields)."""
+
+    def __init__(self) -> None:
+        self._parsers: dict[tuple[str, str], base.Parser] = {}
+
+    def get(self, fmt: str, timezone: str) -> base.Parser:
+        key = (fmt, timezone)
+        parser = self._parsers.get(key)
+        if parser is None:
+            cls = base.parsers.get(fmt)
+            accepts_tz = "default_tz" in inspect.signature(cls).parameters
+            parser = cls(default_tz=timezone) if accepts_tz else cls()
+            self._parsers[key] = parser
+        return parser
+
+
+def normalize(
+    raw: RawEnvelope, parsers: ParserCache, source: SourceConfig | None
+) -> tuple[Event, dict[str, Any] | None]:
+    """Return the event, and a DLQ record when the parser refused the input."""
+    fmt = raw.format or (source.format if source else DEFAULT_FORMAT)
+    timezone = source.timezone if source else DEFAULT_TIMEZONE
+    dlq: dict[str, Any] | None = None
+    try:
+        event = parsers.get(fmt, timezone).parse(raw)
+        if not isinstance(event, dict):
+            raise ParseError(f"parser {fmt!r} returned {type(event).__name__}, not an event")
+    except ParseError as exc:
+        event = pipeline_error_event(raw, f"{fmt}: {exc.message}")
+        dlq = dlq_record("normalizer", "parse_error", str(exc), raw)
+    except Exception as exc:  # a parser bug must not stop the stream; the record is kept as an error
+        log.exception("parser %s crashed on raw %s", fmt, raw.id)
+        event = pipeline_error_event(raw, f"{fmt}: parser crashed: {type(exc).__name__}: {exc}")
+        dlq = dlq_record("normalizer", "parser_crash", repr(exc), raw)
+    finish_event(event, raw)
+    return event, dlq
+
+
+def finish_event(event: Event, raw: RawEnvelope) -> None:
+    event.setdefault("@timestamp", raw.received_at)
+    ev = event.setdefault("event", {})
+    ev["id"] = raw.id  # the raw id: a replay of the same raw record writes the same document
+    ev["ingested"] = utc_now_iso()
+    ev.setdefault("kind", "event")
+    if raw.message is not None:
+        event.setdefault("log", {}).setdefault("original", raw.message)
+    cg = event.setdefault("canhgac", {})
+    cg["source_id"] = raw.source_id
+    cg["agency"] = raw.agency
+    cg["raw_id"] = raw.id
+    cg["collector"] = raw.collector
+    cg.setdefault("dataset", raw.format or DEFAULT_FORMAT)
+    cg.setdefault("logsource", {})
+    if raw.peer.ip:
+        event.setdefault("observer", {}).setdefault("ip", raw.peer.ip)
+    if raw.framing_error:
+        event.setdefault("tags", []).append("framing_error")
+        event.setdefault("error", {}).setdefault("message", raw.framing_error)
+
+
+def pipeline_error_event(raw: RawEnvelope, reason: str) -> Event:
+    event: Event = {
+        "@timestamp": raw.received_at,
+        "message": raw.message if raw.message is not None else orjson.dumps(raw.payload).decode(),
+        "event": {"kind": "pipeline_error"},
+        "error": {"type": "parse_error", "message": reason},
+        "canhgac": {"dataset": "pipeline_error"},
+    }
+    set_logsource(event)
+    return event
+
+
+def dlq_record(stage: str, reason: str, detail: str, raw: RawEnvelope | bytes) -> dict[str, Any]:
+    original: Any
+    if isinstance(raw, RawEnvelope):
+        original = orjson.loads(raw.to_json())
+    else:
+        original = raw.decode("utf-8", errors="replace")
+    return {
+        "@timestamp": utc_now_iso(),
+        "stage": stage,
+        "reason": reason,
+        "detail": detail,
+        "record": original,
+    }
+
+
+class NormalizerStage(Stage):
+    name = "normalizer"
+
+    def __init__(
+        self, kafka: KafkaConfig, stage: StageConfig, metrics: Metrics, sources: Sequence[SourceConfig]
+    ) -> None:
+        super().__init__(kafka, stage, metrics)
+        self.sources = {s.id: s for s in sources}
+        self.parsers = ParserCache()
+        self.producer: AIOKafkaProducer | None = None
+        load_parser_modules()
+
+    def topics(self) -> list[str]:
+        return [self.kafka.topics.raw]
+
+    async def start(self) -> None:
+        self.producer = make_producer(self.kafka, client_suffix=self.name)
+        await self.producer.start()
+
+    async def close(self) -> None:
+        if self.producer:
+            await self.producer.stop()
+
+    async def process(self, records: Sequence[ConsumerRecord]) -> None:
+        assert self.producer is not None
+        events: list[tuple[bytes | None, bytes]] = []
+        dead: list[tuple[bytes | None, bytes]] = []
+        for record in records:
+            try:
+                raw = RawEnvelope.from_json(record.value)
+            except ParseError as exc:
+                self.metrics.dlq.labels(self.name, "bad_envelope").inc()
+                dead.append(
+                    (record.key, orjson.dumps(dlq_record(self.name, "bad_envelope", str(exc), record.value)))
+                )
+                continue
+            event, dlq = normalize(raw, self.parsers, self.sources.get(raw.source_id))
+            if dlq is not None:
+                self.metrics.parse_errors.labels(raw.format or DEFAULT_FORMAT).inc()
+                self.metrics.dlq.labels(self.name, dlq["reason"]).inc()
+                dead.append((record.key, orjson.dumps(dlq)))
+            events.append((record.key, orjson.dumps(event, option=orjson.OPT_NON_STR_KEYS)))
+        await send_all(self.producer, self.kafka.topics.events, events)
+        await send_all(self.producer, self.kafka.topics.dlq, dead)
+        self.metrics.produced.labels(self.name, self.kafka.topics.events).inc(len(events))
+
+
+def dlq_record_for_event(stage: str, reason: str, detail: str, record: object) -> dict[str, Any]:
+    """A DLQ record for a later stage, where the record is an event (dict) or undecodable bytes."""
+    payload: Any = record.decode("utf-8", errors="replace") if isinstance(record, bytes) else record
+    return {
+        "@timestamp": utc_now_iso(),
+        "stage": stage,
+        "reason": reason,
+        "detail": detail,
+        "record": payload,
+    }

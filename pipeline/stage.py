@@ -1,0 +1,137 @@
+"""The consumer loop every stage shares: fetch a batch, process it, commit only after success.
+
+A batch is handled whole before the next fetch, so committing "last offset + 1" per partition is
+always a contiguous run of finished records. Retriable failures (OpenSearch down, Kafka
+unreachable) are retried with backoff without committing; on SIGTERM the current batch is
+finished (or abandoned uncommitted if its writes cannot finish) and the consumer closes, so no
+record is half-done: it is either written and committed, or will be redelivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.structs import OffsetAndMetadata
+from canhgac.core.config import KafkaConfig, StageConfig
+from canhgac.core.errors import CanhgacError
+from canhgac.core.kafka import make_consumer
+from canhgac.core.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class Stage(ABC):
+    name: str  # also the Kafka consumer group: canhgac-<name>
+
+    def __init__(
+        self,
+        kafka: KafkaConfig,
+        stage: StageConfig,
+        metrics: Metrics,
+        *,
+        retry_backoff_max_secs: float = 30.0,
+    ) -> None:
+        self.kafka = kafka
+        self.stage = stage
+        self.metrics = metrics
+        self.retry_backoff_max_secs = retry_backoff_max_secs
+        self.consumer: AIOKafkaConsumer | None = None
+        self.batches_done = 0
+
+    @property
+    def group_id(self) -> str:
+        return f"canhgac-{self.name}"
+
+    @abstractmethod
+    def topics(self) -> list[str]: ...
+
+    @abstractmethod
+    async def process(self, records: Sequence[ConsumerRecord]) -> None:
+        """Write every record downstream (or to the DLQ) before returning; raise if that failed."""
+
+    async def start(self) -> None:
+        """Open downstream clients. Called once before the loop."""
+
+    async def close(self) -> None:
+        """Flush and close downstream clients."""
+
+    async def on_idle(self) -> None:
+        """Called when a fetch returned nothing (periodic work: reload rules, expire windows)."""
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.start()
+        consumer = make_consumer(
+            self.kafka, group_id=self.group_id, topics=self.topics(), max_records=self.stage.max_batch_records
+        )
+        self.consumer = consumer
+        await consumer.start()
+        log.info("stage %s consuming %s", self.name, ", ".join(self.topics()))
+        try:
+            while not stop.is_set():
+                fetched = await consumer.getmany(
+                    timeout_ms=self.stage.fetch_timeout_ms, max_records=self.stage.max_batch_records
+                )
+                if not fetched:
+                    await self.on_idle()
+                    continue
+                records = [
+                    r for tp in sorted(fetched, key=lambda t: (t.topic, t.partition)) for r in fetched[tp]
+                ]
+                self.metrics.consumed.labels(self.name).inc(len(records))
+                started = time.perf_counter()
+                if not await self._process_until_done(records, stop):
+                    break  # stopping while downstream is failing: leave the batch uncommitted
+                self.metrics.batch_seconds.labels(self.name).observe(time.perf_counter() - started)
+                await self._commit(consumer, {tp: recs[-1].offset + 1 for tp, recs in fetched.items()})
+                self.batches_done += 1
+        finally:
+            try:
+                await self.close()
+            finally:
+                await consumer.stop()
+                log.info("stage %s stopped", self.name)
+
+    async def _process_until_done(self, records: Sequence[ConsumerRecord], stop: asyncio.Event) -> bool:
+        delay = 0.2
+        while True:
+            try:
+                await self.process(records)
+                return True
+            except CanhgacError as exc:
+                if not exc.retriable:
+                    raise
+                self.metrics.retries.labels(self.name).inc()
+                self.metrics.errors.labels(self.name, type(exc).__name__).inc()
+                log.warning("stage %s: %s; retrying in %.1fs", self.name, exc, delay)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+                return False
+            except TimeoutError:
+                delay = min(delay * 2, self.retry_backoff_max_secs)
+
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            await consumer.commit({tp: OffsetAndMetadata(off, "") for tp, off in offsets.items()})
+        except (CommitFailedError, KafkaError) as exc:
+            # A rebalance took the partitions away: the new owner re-reads from the last commit.
+            # Downstream writes are idempotent, so the redelivery rewrites, never duplicates.
+            self.metrics.errors.labels(self.name, "commit_failed").inc()
+            log.warning("stage %s: commit failed (%s); records will be redelivered", self.name, exc)
+
+
+async def send_all(producer, topic: str, items: Sequence[tuple[bytes | None, bytes]]) -> None:
+    """Produce many records and wait until Kafka acknowledged every one of them."""
+    from canhgac.core.errors import BackendUnavailable
+
+    try:
+        futures = [await producer.send(topic, value=value, key=key) for key, value in items]
+        if futures:
+            await asyncio.gather(*futures)
+    except KafkaError as exc:
+        raise BackendUnavailable(f"Kafka produce to {topic} failed: {exc}") from exc
