@@ -18,8 +18,6 @@ from opensearchpy.exceptions import TransportError
 
 log = logging.getLogger(__name__)
 
-EVENTS_TEMPLATE = "canhgac-logs"
-ALERTS_TEMPLATE = "canhgac-alerts"
 _KEYWORD_MAX_CHARS = 8191
 
 ANALYSIS: dict[str, Any] = {
@@ -182,8 +180,10 @@ def make_client(cfg: OpenSearchConfig) -> AsyncOpenSearch:
 
 async def ensure_templates(client: AsyncOpenSearch, cfg: OpenSearchConfig) -> None:
     try:
-        await client.indices.put_index_template(name=EVENTS_TEMPLATE, body=events_template(cfg.index_prefix))
-        await client.indices.put_index_template(name=ALERTS_TEMPLATE, body=alerts_template(cfg.alerts_index))
+        # Template names follow the configured names, so separate deployments (or test runs) that
+        # share one cluster never overwrite each other's templates.
+        await client.indices.put_index_template(name=cfg.index_prefix, body=events_template(cfg.index_prefix))
+        await client.indices.put_index_template(name=cfg.alerts_index, body=alerts_template(cfg.alerts_index))
         if not await client.indices.exists(index=cfg.alerts_index):
             try:
                 await client.indices.create(index=cfg.alerts_index)

@@ -50,6 +50,24 @@ fetch() {
       -Dartifact="org.opensearch.distribution.integ-test-zip:opensearch:$OPENSEARCH_VERSION:zip" \
       -DoutputDirectory="$CACHE_DIR/opensearch-zip" || die "mvn could not fetch OpenSearch"
     (cd "$CACHE_DIR" && unzip -q "opensearch-zip/opensearch-$OPENSEARCH_VERSION.zip")
+    # The integ-test-zip has only the transport module. Analysis-common (lowercase normalizer for
+    # case-insensitive keyword sub-fields, asciifolding so "dang nhap" finds "đăng nhập") is one
+    # jar on Maven Central: install it as a module with the descriptor its zip would carry.
+    local mod="$OPENSEARCH_ZIP_HOME/modules/analysis-common"
+    mvn -q -B -f "$HERE/pom.xml" dependency:copy \
+      -Dartifact="org.opensearch.plugin:analysis-common:$OPENSEARCH_VERSION" \
+      -DoutputDirectory="$mod" || die "mvn could not fetch analysis-common"
+    cat > "$mod/plugin-descriptor.properties" <<PROPS
+description=Adds analysis components (lowercase, asciifolding, ...)
+version=$OPENSEARCH_VERSION
+name=analysis-common
+classname=org.opensearch.analysis.common.CommonAnalysisPlugin
+java.version=11
+opensearch.version=$OPENSEARCH_VERSION
+custom.foldername=
+extended.plugins=
+has.native.controller=false
+PROPS
     touch "$OPENSEARCH_ZIP_HOME/.complete"
   fi
 }
