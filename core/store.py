@@ -7,6 +7,7 @@ queries (case-insensitive by the specification) can run against `<field>.ci`. `m
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -196,7 +197,7 @@ async def ensure_templates(client: AsyncOpenSearch, cfg: OpenSearchConfig) -> No
 
 async def opensearch_reachable(client: AsyncOpenSearch) -> bool:
     try:
-        health = await client.cluster.health(timeout="2s")
+        health = await asyncio.wait_for(client.cluster.health(), timeout=3)
         return health.get("status") in ("green", "yellow")
     except Exception:  # any failure means "not ready"; the probe reports, it does not raise
         return False

@@ -73,7 +73,7 @@ class DetectorStage(Stage):
         self.grouper = AlertGrouper(window_secs=alert_window_secs)
         self.engine: Engine | None = None
         self.load_result: LoadResult | None = None
-        self._fingerprint: tuple[tuple[str, int, int], ...] = ()
+        self._fingerprint: tuple[tuple[str, int, int], ...] | None = None  # None: never loaded
         self._next_reload_check = 0.0
 
     def topics(self) -> list[str]:
