@@ -34,7 +34,10 @@ async def list_alerts(
         filters.append(rng)
     body: dict[str, Any] = {
         "query": {"bool": {"filter": filters}},
-        "sort": [{"last_seen": "desc"}, {"id": "asc"}],
+        "sort": [
+            {"last_seen": {"order": "desc", "unmapped_type": "date"}},
+            {"id": {"order": "asc", "unmapped_type": "keyword"}},
+        ],
         "size": size,
         "track_total_hits": True,
     }

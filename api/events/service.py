@@ -33,7 +33,11 @@ async def search_events(client: AsyncOpenSearch, index_prefix: str, request: Eve
     )
     body: dict[str, Any] = {
         "query": {"bool": {"must": [must], "filter": filters}},
-        "sort": [{"@timestamp": "desc"}, {"event.id": "asc"}],
+        # unmapped_type: before the first event arrives the indices have no mapping to sort on.
+        "sort": [
+            {"@timestamp": {"order": "desc", "unmapped_type": "date"}},
+            {"event.id": {"order": "asc", "unmapped_type": "keyword"}},
+        ],
         "size": request.size,
         "track_total_hits": True,
         "timeout": "10s",
