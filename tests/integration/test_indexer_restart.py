@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from canhgac.core.metrics import Metrics
 from canhgac.core.store import make_client
-from canhgac.demo_feed import send_lines
 from canhgac.pipeline.indexer import IndexerStage
+
+from canhgac.demo_feed import send_lines
 from canhgac.runtime import Runtime
 from tests.conftest import eventually
 

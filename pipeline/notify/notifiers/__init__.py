@@ -1,0 +1,23 @@
+"""Channels: one small class and config model each, registered by `type` in `notifiers`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import httpx
+
+# Importing the modules registers them; the completeness test checks every config type has one.
+from canhgac.pipeline.notify.notifiers import email, slack, teams, telegram, webhook  # noqa: F401
+from canhgac.pipeline.notify.notifiers.base import Delivery, Notifier, notifiers
+
+__all__ = ["Delivery", "Notifier", "build_notifiers", "notifiers"]
+
+
+def build_notifiers(
+    channels: Mapping[str, object], *, environ: Mapping[str, str], http: httpx.AsyncClient
+) -> dict[str, Notifier]:
+    built: dict[str, Notifier] = {}
+    for name, config in channels.items():
+        cls = notifiers.get(getattr(config, "type"))  # noqa: B009
+        built[name] = cls(name, config, environ=environ, http=http)
+    return built

@@ -1,0 +1,380 @@
+"""Sigma correlation rules (event_count, value_count, temporal, temporal_ordered) on the event stream.
+
+The single-event engine tells us, per event, which base rules matched; this engine keeps windowed
+state per (correlation rule, group) and returns alerts. Semantics, limits and the checkpoint format
+are described in docs/correlation.md; the window mechanics live in correlation_window.py and the
+compilation of pySigma rules in correlation_spec.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import orjson
+from canhgac.core.errors import ConfigError, RuleError
+from canhgac.core.event import Event, get_path
+from canhgac.core.ids import derived_id
+from canhgac.rules.correlation_spec import (
+    TEMPORAL,
+    TEMPORAL_ORDERED,
+    VALUE_COUNT,
+    CorrelationSpec,
+    compile_rule,
+    evaluation_order,
+    keys_of,
+)
+from canhgac.rules.correlation_window import Group, Limits, Window, WindowLogic
+from sigma.correlations import SigmaCorrelationRule
+
+CHECKPOINT_VERSION = 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+
+
+class RuleLike(Protocol):
+    """What the single-event engine reports for each base rule an event matched."""
+
+    @property
+    def id(self) -> object: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def title(self) -> str: ...
+
+
+# (event, Sigma field name) -> value or None; the detector can pass its own field mapping.
+FieldResolver = Callable[[Event, str], Any]
+
+
+def resolve_field(event: Event, name: str) -> Any:
+    """ECS dotted path first, then the Windows spelling Winlogbeat keeps (`winlog.event_data.<Name>`)."""
+    value = get_path(event, name)
+    return get_path(event, f"winlog.event_data.{name}") if value is None else value
+
+
+def _to_us(ts: datetime) -> int:
+    if ts.tzinfo is None:  # the event contract's @timestamp is UTC
+        ts = ts.replace(tzinfo=UTC)
+    return (ts - _EPOCH) // _ONE_US
+
+
+def _from_us(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def _value_key(values: Sequence[Any]) -> Any:
+    """A hashable, JSON-stable key for distinct counting (bools are spelled out: True == 1)."""
+    if len(values) == 1 and isinstance(values[0], str | int | float) and not isinstance(values[0], bool):
+        return values[0]
+    return orjson.dumps(list(values), option=orjson.OPT_SORT_KEYS, default=str).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class CorrelationAlert:
+    id: str  # rule + group + window start: re-emitting it (an update, a replay) upserts one alert
+    rule_id: str
+    rule_name: str | None
+    title: str
+    level: str | None
+    author: str | None
+    tags: tuple[str, ...]
+    references: tuple[str, ...]
+    description: str | None
+    type: str
+    group: Mapping[str, Any]  # group-by name -> value
+    window_start: datetime
+    window_end: datetime
+    first_seen: datetime
+    last_seen: datetime
+    count: int  # what the condition compares: events, distinct values, or distinct rules matched
+    event_count: int  # matches counted into the window
+    event_ids: tuple[str, ...]  # the first MAX_EVENT_IDS contributing `event.id`s
+    is_update: bool  # an earlier emission of this id exists; notifiers need not send it again
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "rule": {
+                "id": self.rule_id, "name": self.rule_name, "title": self.title, "level": self.level,
+                "author": self.author, "tags": list(self.tags), "references": list(self.references),
+                "description": self.description,
+            },
+            "correlation": {
+                "type": self.type, "group": dict(self.group), "window_start": self.window_start.isoformat(),
+                "window_end": self.window_end.isoformat(),
+            },
+            "first_seen": self.first_seen.isoformat(),
+            "last_seen": self.last_seen.isoformat(),
+            "count": self.count,
+            "event_count": self.event_count,
+            "event_ids": list(self.event_ids),
+            "is_update": self.is_update,
+        }
+
+
+@dataclass(slots=True)
+class CorrelationStats:
+    """Counters since start (not checkpointed); every match not counted into a window has a reason."""
+
+    events_observed: int = 0
+    matches: int = 0  # (referenced rule, event) pairs counted into some group
+    dropped_late: int = 0  # relevant events older than the watermark minus allowed lateness
+    missing_field: int = 0  # matches without a group-by or value_count field
+    evicted_groups: int = 0  # oldest groups dropped by max_groups_per_rule
+    evicted_entries: int = 0  # oldest waiting matches dropped by max_entries_per_group
+    alerts_new: int = 0
+    alerts_updated: int = 0
+    alerts_suppressed: int = 0  # fired by correlations only used inside others (generate: false)
+    restore_discarded_rules: int = 0  # checkpointed rules that are gone or whose definition changed
+
+
+@dataclass(frozen=True, slots=True)
+class _Feed:
+    position: int  # which of the correlation's referenced rules matched
+    event_ids: tuple[str, ...]
+    inner_group: Mapping[str, Any] | None = None  # set when the match is another correlation's alert
+
+
+class CorrelationEngine:
+    def __init__(
+        self,
+        specs: Sequence[CorrelationSpec],
+        *,
+        max_groups_per_rule: int = 100_000,
+        allowed_lateness_secs: int = 60,
+        max_entries_per_group: int = 10_000,
+        max_values_per_window: int = 10_000,
+        resolver: FieldResolver = resolve_field,
+    ) -> None:
+        if max_groups_per_rule < 1 or allowed_lateness_secs < 0:
+            raise ConfigError("max_groups_per_rule must be >= 1 and allowed_lateness_secs >= 0")
+        self._specs = list(specs)
+        self._order = evaluation_order(self._specs)
+        limits = Limits(max_entries_per_group, max_values_per_window)
+        self._logic = [WindowLogic(spec, limits) for spec in self._specs]
+        self._groups: list[OrderedDict[str, Group]] = [OrderedDict() for _ in self._specs]
+        self._max_groups = max_groups_per_rule
+        self._lateness_us = allowed_lateness_secs * 1_000_000
+        self._resolve = resolver
+        self._watermark: int | None = None
+        self._seq = 0
+        self._stats = CorrelationStats()
+        self._base_index: dict[str, set[tuple[int, int]]] = {}  # base rule key -> (spec, position)
+        self._nested_index: list[list[tuple[int, int]]] = [[] for _ in self._specs]  # inner -> outers
+        self._generate_by_key: dict[str, bool] = {}
+        self._link()
+
+    @classmethod
+    def from_sigma(
+        cls, rules: Iterable[SigmaCorrelationRule], **options: Any
+    ) -> CorrelationEngine:
+        rules = list(rules)
+        correlation_keys = {k for r in rules for k in keys_of(r.id, r.name)}
+        return cls([compile_rule(r, correlation_keys) for r in rules], **options)
+
+    def _link(self) -> None:
+        by_key = {k: i for i, spec in enumerate(self._specs) for k in spec.lookup_keys}
+        for ci, spec in enumerate(self._specs):
+            for pos, target in enumerate(spec.targets):
+                for k in target:
+                    self._generate_by_key[k] = self._generate_by_key.get(k, False) or spec.generate
+                inner = next((by_key[k] for k in target if k in by_key), None)
+                if inner is None:
+                    for k in target:
+                        self._base_index.setdefault(k, set()).add((ci, pos))
+                    continue
+                if not self._specs[inner].condition.eager:
+                    # Such an inner alert only exists after its window closed, by then the
+                    # outer correlation's window has moved on; no ordering would be honest.
+                    raise RuleError(
+                        f"correlation rule {spec.title!r} references {self._specs[inner].title!r}, "
+                        "whose condition is decided only at window end",
+                        reason="unsupported_nesting",
+                    )
+                self._nested_index[inner].append((ci, pos))
+
+    def emits_own_alerts(self, rule: RuleLike) -> bool:
+        """False when every correlation referencing the rule says `generate: false` (the default).
+
+        pySigma silences a rule as soon as one referencing correlation says false; we keep its
+        alerts while any referencing correlation asks for them, so no wanted alert is lost.
+        """
+        flags = [self._generate_by_key[k] for k in keys_of(rule.id, rule.name) if k in self._generate_by_key]
+        return not flags or any(flags)
+
+    def stats(self) -> CorrelationStats:
+        evicted = sum(logic.evicted_entries for logic in self._logic)
+        return dataclasses.replace(self._stats, evicted_entries=evicted)
+
+    def observe(
+        self, event: Event, matched: Sequence[RuleLike], ts: datetime
+    ) -> list[CorrelationAlert]:
+        self._stats.events_observed += 1
+        pending: dict[int, list[_Feed]] = {}
+        event_id = get_path(event, "event.id")
+        event_ids = (str(event_id),) if event_id is not None else ()
+        for rule in matched:
+            hits = set().union(*(self._base_index.get(k, ()) for k in keys_of(rule.id, rule.name)))
+            for ci, pos in sorted(hits):
+                pending.setdefault(ci, []).append(_Feed(pos, event_ids))
+        ts_us = _to_us(ts)
+        if self._watermark is not None and ts_us < self._watermark - self._lateness_us:
+            if pending:
+                self._stats.dropped_late += 1
+            return []
+        self._watermark = ts_us if self._watermark is None else max(self._watermark, ts_us)
+        out: dict[str, CorrelationAlert] = {}
+        for ci in self._order:
+            for feed in pending.pop(ci, ()):
+                for alert in self._feed(ci, feed, event, ts_us):
+                    for outer, pos in self._nested_index[ci]:
+                        # The first emission hands over everything it counted; updates add the
+                        # event that caused them.
+                        ids = event_ids if alert.is_update else alert.event_ids
+                        pending.setdefault(outer, []).append(_Feed(pos, ids, alert.group))
+                    self._emit(ci, alert, out)
+        return list(out.values())
+
+    def advance(self, now: datetime) -> list[CorrelationAlert]:
+        """Move the watermark (event time) to `now`; close windows and fire end-of-window conditions.
+
+        Pass event time (e.g. the oldest partition's latest @timestamp), not wall-clock time:
+        a watermark ahead of a delayed source makes its events late.
+        """
+        now_us = _to_us(now)
+        self._watermark = now_us if self._watermark is None else max(self._watermark, now_us)
+        horizon = self._watermark - self._lateness_us
+        out: dict[str, CorrelationAlert] = {}
+        for ci, groups in enumerate(self._groups):
+            for gkey in list(groups):
+                group = groups[gkey]
+                for window in self._logic[ci].expire(group, horizon):
+                    self._emit(ci, self._alert(ci, gkey, group, window, is_update=False), out)
+                if group.is_empty():
+                    del groups[gkey]
+        return list(out.values())
+
+    def _feed(self, ci: int, feed: _Feed, event: Event, ts_us: int) -> list[CorrelationAlert]:
+        spec = self._specs[ci]
+        values = []
+        for name, field_name in zip(spec.group_by, spec.group_fields[feed.position], strict=True):
+            if feed.inner_group is not None and name in feed.inner_group:
+                value = feed.inner_group[name]
+            else:
+                value = self._resolve(event, field_name)
+            if value is None:
+                self._stats.missing_field += 1
+                return []
+            values.append(value)
+        key: Any = None
+        if spec.type == VALUE_COUNT:
+            counted = [self._resolve(event, f) for f in spec.value_field]
+            if any(v is None for v in counted):
+                self._stats.missing_field += 1
+                return []
+            key = _value_key(counted)
+        elif spec.type in (TEMPORAL, TEMPORAL_ORDERED):
+            key = feed.position
+        gkey = orjson.dumps(values, default=str).decode()
+        groups = self._groups[ci]
+        group = groups.get(gkey)
+        if group is None:
+            if len(groups) >= self._max_groups:
+                groups.popitem(last=False)
+                self._stats.evicted_groups += 1
+            group = groups[gkey] = Group(values)
+        else:
+            groups.move_to_end(gkey)
+        logic = self._logic[ci]
+        assert self._watermark is not None
+        alerts = [
+            self._alert(ci, gkey, group, w, is_update=False)
+            for w in logic.expire(group, self._watermark - self._lateness_us)
+        ]
+        self._seq += 1
+        self._stats.matches += 1
+        placed = logic.add(group, (ts_us, self._seq, key, feed.event_ids))
+        if placed is not None:
+            window, is_new = placed
+            alerts.append(self._alert(ci, gkey, group, window, is_update=not is_new))
+        return alerts
+
+    def _alert(
+        self, ci: int, gkey: str, group: Group, window: Window, *, is_update: bool
+    ) -> CorrelationAlert:
+        spec = self._specs[ci]
+        return CorrelationAlert(
+            id=derived_id("correlation", spec.key, gkey, str(window.start)),
+            rule_id=spec.rule_id,
+            rule_name=spec.name,
+            title=spec.title,
+            level=spec.level,
+            author=spec.author,
+            tags=spec.tags,
+            references=spec.references,
+            description=spec.description,
+            type=spec.type,
+            group=dict(zip(spec.group_by, group.values, strict=True)),
+            window_start=_from_us(window.start),
+            window_end=_from_us(window.end),
+            first_seen=_from_us(window.first_seen),
+            last_seen=_from_us(window.last_seen),
+            count=self._logic[ci].count(window),
+            event_count=window.events,
+            event_ids=tuple(window.event_ids),
+            is_update=is_update,
+        )
+
+    def _emit(self, ci: int, alert: CorrelationAlert, out: dict[str, CorrelationAlert]) -> None:
+        flags = [self._generate_by_key[k] for k in self._specs[ci].lookup_keys if k in self._generate_by_key]
+        if flags and not any(flags):
+            self._stats.alerts_suppressed += 1
+            return
+        if alert.is_update:
+            self._stats.alerts_updated += 1
+        else:
+            self._stats.alerts_new += 1
+        if alert.id in out and not out[alert.id].is_update:
+            alert = dataclasses.replace(alert, is_update=False)  # still the first emission for callers
+        out[alert.id] = alert
+
+    def checkpoint(self) -> bytes:
+        rules = {
+            spec.key: {
+                "fingerprint": spec.fingerprint,
+                "groups": [[gkey, group.to_json()] for gkey, group in self._groups[ci].items()],
+            }
+            for ci, spec in enumerate(self._specs)
+        }
+        state = {
+            "version": CHECKPOINT_VERSION, "watermark_us": self._watermark, "seq": self._seq, "rules": rules
+        }
+        return orjson.dumps(state, default=str)
+
+    def restore(self, state: bytes) -> None:
+        """Replace all state with a checkpoint's; rules that changed since start empty."""
+        try:
+            data = orjson.loads(state)
+            if data.get("version") != CHECKPOINT_VERSION:
+                raise ConfigError(f"correlation checkpoint version {data.get('version')!r} is not supported")
+            saved_rules: dict[str, Any] = data["rules"]
+            restored: list[OrderedDict[str, Group]] = []
+            for spec in self._specs:
+                saved = saved_rules.get(spec.key)
+                if saved is None or saved["fingerprint"] != spec.fingerprint:
+                    restored.append(OrderedDict())
+                    continue
+                restored.append(OrderedDict((gkey, Group.from_json(g)) for gkey, g in saved["groups"]))
+            watermark, seq = data["watermark_us"], int(data["seq"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"correlation checkpoint is unreadable: {exc!r}") from exc
+        known = {spec.key: spec.fingerprint for spec in self._specs}
+        self._stats.restore_discarded_rules += sum(
+            1 for key, saved in saved_rules.items() if known.get(key) != saved.get("fingerprint")
+        )
+        self._groups, self._watermark, self._seq = restored, watermark, seq

@@ -1,0 +1,182 @@
+"""Windowed state of one correlation rule for one group, and the search for a window that fires.
+
+Times are integer microseconds since the epoch, so a checkpoint restores them exactly.
+
+Two kinds of condition (see docs/correlation.md):
+- growing (`gt`, `gte`, temporal with every rule, expressions without `not`): matches wait as
+  *entries* until some span shorter than the timespan satisfies the condition; that opens a *window*
+  [start, start + timespan) anchored at the span's first match, which fires at once and absorbs every
+  later match it covers (each one re-emits the same alert, updated).
+- the rest (`lt`, `lte`, `eq`, `neq`, expressions with `not`): the first match opens a window,
+  matches are counted in it, and the condition is decided once the window can no longer change.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Any
+
+from canhgac.rules.correlation_spec import EVENT_COUNT, TEMPORAL_ORDERED, CorrelationSpec
+
+# (timestamp µs, arrival sequence, distinct key or None, contributing event ids); the sequence keeps
+# matches with the same timestamp in arrival order and makes every entry unique.
+Entry = tuple[int, int, Any, tuple[str, ...]]
+
+MAX_EVENT_IDS = 100  # per alert; the count keeps going past it
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_entries_per_group: int
+    max_values_per_window: int
+
+
+@dataclass(slots=True)
+class Window:
+    start: int
+    end: int
+    first_seen: int
+    last_seen: int
+    events: int = 0
+    keys: dict[Any, None] = field(default_factory=dict)  # distinct values or rule positions, in order
+    event_ids: list[str] = field(default_factory=list)
+
+    def absorb(self, entry: Entry, limits: Limits) -> None:
+        ts, _seq, key, event_ids = entry
+        self.events += 1
+        self.first_seen = min(self.first_seen, ts)
+        self.last_seen = max(self.last_seen, ts)
+        if key is not None and len(self.keys) < limits.max_values_per_window:
+            self.keys[key] = None
+        room = MAX_EVENT_IDS - len(self.event_ids)
+        if room > 0:
+            self.event_ids.extend(e for e in event_ids[:room] if e not in self.event_ids)
+
+    def to_json(self) -> list[Any]:
+        return [self.start, self.end, self.first_seen, self.last_seen, self.events, list(self.keys),
+                self.event_ids]
+
+    @classmethod
+    def from_json(cls, raw: list[Any]) -> Window:
+        start, end, first, last, events, keys, event_ids = raw
+        return cls(start, end, first, last, events, dict.fromkeys(keys), list(event_ids))
+
+
+@dataclass(slots=True)
+class Group:
+    values: list[Any]  # the group-by values, in group-by order
+    entries: list[Entry] = field(default_factory=list)  # sorted; all at or after the last window's end
+    windows: list[Window] = field(default_factory=list)  # sorted, disjoint; still open to late events
+
+    def is_empty(self) -> bool:
+        return not self.entries and not self.windows
+
+    def to_json(self) -> list[Any]:
+        return [self.values, [list(e) for e in self.entries], [w.to_json() for w in self.windows]]
+
+    @classmethod
+    def from_json(cls, raw: list[Any]) -> Group:
+        values, entries, windows = raw
+        return cls(
+            list(values),
+            [(ts, seq, key, tuple(ids)) for ts, seq, key, ids in entries],
+            [Window.from_json(w) for w in windows],
+        )
+
+
+def _ts(entry: Entry) -> int:
+    return entry[0]
+
+
+class WindowLogic:
+    """The rule-specific part: where a match goes, and when a window fires or closes."""
+
+    def __init__(self, spec: CorrelationSpec, limits: Limits) -> None:
+        self.spec = spec
+        self.limits = limits
+        self.eager = spec.condition.eager
+        self._span = spec.timespan_us
+        self._last_position = len(spec.targets) - 1
+        self.evicted_entries = 0  # oldest waiting matches dropped by max_entries_per_group
+
+    def count(self, window: Window) -> int:
+        return window.events if self.spec.type == EVENT_COUNT else len(window.keys)
+
+    def add(self, group: Group, entry: Entry) -> tuple[Window, bool] | None:
+        """Place one match. Returns (window, is_new) when an alert is due now."""
+        ts = entry[0]
+        for window in group.windows:
+            # The first window ending after `ts` covers it, or is the next one after a gap; a late
+            # match in a gap joins that next window rather than opening an overlapping one.
+            if ts < window.end:
+                window.absorb(entry, self.limits)
+                return (window, False) if self.eager else None
+        if not self.eager:
+            window = Window(start=ts, end=ts + self._span, first_seen=ts, last_seen=ts)
+            window.absorb(entry, self.limits)
+            group.windows.append(window)
+            return None
+        bisect.insort(group.entries, entry)
+        if len(group.entries) > self.limits.max_entries_per_group:
+            del group.entries[0]
+            self.evicted_entries += 1
+        opened = self._search(group, ts)
+        return (opened, True) if opened is not None else None
+
+    def _search(self, group: Group, ts: int) -> Window | None:
+        """Only windows holding the new match can have changed; try them by their last match."""
+        entries = group.entries
+        j = bisect.bisect_left(entries, ts, key=_ts)
+        while j < len(entries) and entries[j][0] < ts + self._span:
+            start = self._satisfied_ending_at(entries, j)
+            if start is not None:
+                return self._open(group, start)
+            j += 1
+        return None
+
+    def _satisfied_ending_at(self, entries: list[Entry], j: int) -> int | None:
+        """Index of the first match of a satisfying span that ends at entries[j], if any."""
+        lo = bisect.bisect_right(entries, entries[j][0] - self._span, key=_ts)
+        if self.spec.type == TEMPORAL_ORDERED:
+            if entries[j][2] != self._last_position:
+                return None
+            # Walking back from the last rule and taking the latest earlier match of each rule
+            # yields the shortest ordered chain that ends here.
+            need, start = self._last_position - 1, j
+            for i in range(j - 1, lo - 1, -1):
+                if need < 0:
+                    break
+                if entries[i][2] == need:
+                    need, start = need - 1, i
+            return start if need < 0 else None
+        if self.spec.type == EVENT_COUNT:
+            return lo if self.spec.condition.holds(j - lo + 1, set()) else None
+        seen = {e[2] for e in entries[lo : j + 1]}
+        return lo if self.spec.condition.holds(len(seen), seen) else None
+
+    def _open(self, group: Group, first: int) -> Window:
+        entries = group.entries
+        start = entries[first][0]
+        window = Window(start=start, end=start + self._span, first_seen=start, last_seen=start)
+        k = first
+        while k < len(entries) and entries[k][0] < window.end:
+            window.absorb(entries[k], self.limits)
+            k += 1
+        # Matches before the span belong to no satisfying window (the search tried them already),
+        # and those after the window wait for the next one.
+        group.entries = entries[k:]
+        group.windows.append(window)
+        return window
+
+    def expire(self, group: Group, horizon: int) -> list[Window]:
+        """Close windows no admissible event can reach (all before `horizon`); return those that fire."""
+        fired = []
+        while group.windows and group.windows[0].end <= horizon:
+            window = group.windows.pop(0)
+            if not self.eager and self.spec.condition.holds(self.count(window), window.keys):
+                fired.append(window)
+        cut = bisect.bisect_right(group.entries, horizon - self._span, key=_ts)
+        if cut:
+            del group.entries[:cut]
+        return fired

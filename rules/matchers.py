@@ -1,0 +1,374 @@
+"""One Sigma value against one field: compiled once into a closure over the event context.
+
+Each builder returns the predicate and, when it can, the literals the field must contain for the
+predicate to hold (the engine's pre-filter). Literals are lower-cased ASCII runs only: case folding
+of non-ASCII text is context-sensitive in places (final sigma), and a missed literal would drop a
+true match, whereas a shorter literal only costs a little speed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Any
+
+from sigma.types import (
+    CompareOperators,
+    Placeholder,
+    SigmaBool,
+    SigmaCasedString,
+    SigmaCIDRExpression,
+    SigmaCompareExpression,
+    SigmaExists,
+    SigmaExpansion,
+    SigmaFieldReference,
+    SigmaNull,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SigmaType,
+    SpecialChars,
+)
+
+from canhgac.core.errors import RuleError
+from canhgac.rules.context import EventContext, fold
+from canhgac.rules.model import Literal, Predicate
+from canhgac.rules.regex_safety import check_regex
+
+Compiled = tuple[Predicate, tuple[Literal, ...] | None]
+
+_ASCII_RUN = re.compile(r"[\x00-\x7f]+")
+# Literals shorter than this hit nearly every event; a rule that only has such literals is
+# better evaluated directly than through the pre-filter.
+MIN_LITERAL = 2
+
+
+def _best_ascii_run(text: str) -> str:
+    runs = _ASCII_RUN.findall(text)
+    return max(runs, key=len).lower() if runs else ""
+
+
+def substring_literal(field: str, text: str) -> Literal | None:
+    run = _best_ascii_run(text)
+    return Literal(field, run) if len(run) >= MIN_LITERAL else None
+
+
+# --- strings ---------------------------------------------------------------------------------
+
+
+def string_shape(value: SigmaString, fold_wildcard: bool = False) -> tuple[str, Any]:
+    """Classify a Sigma string: ("eq"|"prefix"|"suffix"|"contains", text), ("any", None) or
+    ("wildcard", regex source); rejects unresolved placeholders."""
+    parts: list[Any] = []
+    for part in value.s:
+        if isinstance(part, Placeholder):
+            raise RuleError(f"placeholder %{part.name}% has no value", reason="unresolved placeholder")
+        if part is SpecialChars.WILDCARD_MULTI and parts and parts[-1] is SpecialChars.WILDCARD_MULTI:
+            continue
+        if isinstance(part, str) and parts and isinstance(parts[-1], str):
+            parts[-1] += part
+            continue
+        parts.append(part)
+    star = SpecialChars.WILDCARD_MULTI
+    texts = [p for p in parts if isinstance(p, str)]
+    if not parts:
+        return "eq", ""
+    if all(isinstance(p, str) for p in parts):
+        return "eq", texts[0]
+    if parts == [star]:
+        return "any", None
+    if len(parts) == 2 and parts[0] is star and isinstance(parts[1], str):
+        return "suffix", parts[1]
+    if len(parts) == 2 and parts[1] is star and isinstance(parts[0], str):
+        return "prefix", parts[0]
+    if len(parts) == 3 and parts[0] is star and parts[2] is star and isinstance(parts[1], str):
+        return "contains", parts[1]
+    source = "".join(
+        ".*" if p is star
+        else "." if p is SpecialChars.WILDCARD_SINGLE
+        else re.escape(fold(p) if fold_wildcard else p)
+        for p in parts
+    )
+    return "wildcard", source
+
+
+def string_literals(field: str, value: SigmaString) -> tuple[Literal, ...] | None:
+    kind, payload = string_shape(value)
+    if kind == "eq":
+        text = payload
+        if text and text.isascii():
+            return (Literal(field, fold(text), exact=True),)
+        lit = substring_literal(field, text)
+        return (lit,) if lit else None
+    if kind in ("prefix", "suffix", "contains"):
+        lit = substring_literal(field, payload)
+        return (lit,) if lit else None
+    if kind == "wildcard":
+        chunks = [p for p in value.s if isinstance(p, str)]
+        best = max((substring_literal(field, c) for c in chunks), key=lambda x: len(x.text) if x else -1)
+        return (best,) if best else None
+    return None
+
+
+def strings_predicate(field: str, values: Sequence[SigmaString], cased: bool) -> Predicate:
+    """OR over plain string patterns on one field, grouped by shape so a 200-value list costs
+    one set lookup and a few str.startswith/endswith calls."""
+    exact: set[str] = set()
+    prefixes: list[str] = []
+    suffixes: list[str] = []
+    contains: list[str] = []
+    regexes: list[str] = []
+    anything = False
+    for value in values:
+        kind, payload = string_shape(value, fold_wildcard=not cased)
+        if kind == "any":
+            anything = True
+            continue
+        if kind == "wildcard":
+            regexes.append(payload)
+            continue
+        text = payload if cased else fold(payload)
+        {"eq": exact.add, "prefix": prefixes.append, "suffix": suffixes.append,
+         "contains": contains.append}[kind](text)
+    pattern = None
+    if regexes:
+        pattern = re.compile("|".join(f"(?:{r})" for r in regexes), re.DOTALL)
+    prefix_t, suffix_t = tuple(prefixes), tuple(suffixes)
+    contains_t = tuple(contains)
+    getter = EventContext.texts if cased else EventContext.lowers
+
+    def predicate(ctx: EventContext) -> bool:
+        for text in getter(ctx, field):
+            if anything or text in exact:
+                return True
+            if prefix_t and text.startswith(prefix_t):
+                return True
+            if suffix_t and text.endswith(suffix_t):
+                return True
+            for needle in contains_t:
+                if needle in text:
+                    return True
+            if pattern is not None and pattern.fullmatch(text):
+                return True
+        return False
+
+    if anything and not (exact or prefix_t or suffix_t or contains_t or pattern):
+        return lambda ctx: bool(getter(ctx, field))
+    return predicate
+
+
+def keyword_predicate(fields: Sequence[str], value: SigmaString) -> Predicate:
+    """A field-less value: searched as a substring (wildcards honoured) in the event's text."""
+    star = SpecialChars.WILDCARD_MULTI
+    parts = list(value.s)
+    if not parts or parts[0] is not star:
+        parts.insert(0, star)
+    if parts[-1] is not star:
+        parts.append(star)
+    wrapped = SigmaString()
+    wrapped.s = parts
+    cased = isinstance(value, SigmaCasedString)
+    inner = [strings_predicate(f, [wrapped], cased) for f in fields]
+    first, rest = inner[0], inner[1:]
+
+    def predicate(ctx: EventContext) -> bool:
+        # message when the event has one, else the raw record: the first text field present wins
+        for f, pred in zip(fields, [first, *rest], strict=True):
+            if ctx.present(f):
+                return pred(ctx)
+        return False
+
+    return predicate
+
+
+# --- other value types -----------------------------------------------------------------------
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and len(value) < 64:
+        text = value.strip()
+        try:
+            return float(int(text, 0)) if text[:2].lower() in ("0x", "0o", "0b") else float(text)
+        except ValueError:
+            return None
+    return None
+
+
+def number_predicate(field: str, number: SigmaNumber) -> Predicate:
+    wanted = float(number.number)
+    as_text = str(number.number).lower()
+
+    def predicate(ctx: EventContext) -> bool:
+        for v in ctx.values(field) or ():
+            n = _as_number(v)
+            if n is not None and n == wanted:
+                return True
+            if isinstance(v, str) and v.lower() == as_text:
+                return True
+        return False
+
+    return predicate
+
+
+_COMPARE: dict[CompareOperators, Callable[[float, float], bool]] = {
+    CompareOperators.LT: lambda a, b: a < b,
+    CompareOperators.LTE: lambda a, b: a <= b,
+    CompareOperators.GT: lambda a, b: a > b,
+    CompareOperators.GTE: lambda a, b: a >= b,
+    CompareOperators.NEQ: lambda a, b: a != b,
+}
+
+
+def compare_predicate(field: str, expr: SigmaCompareExpression) -> Predicate:
+    op = _COMPARE[expr.op]
+    bound = float(expr.number.number)
+
+    def predicate(ctx: EventContext) -> bool:
+        for v in ctx.values(field) or ():
+            n = _as_number(v)
+            if n is not None and op(n, bound):
+                return True
+        return False
+
+    return predicate
+
+
+def bool_predicate(field: str, value: SigmaBool) -> Predicate:
+    wanted = value.boolean
+    text = "true" if wanted else "false"
+
+    def predicate(ctx: EventContext) -> bool:
+        for v in ctx.values(field) or ():
+            if v is wanted or (isinstance(v, str) and v.strip().lower() == text):
+                return True
+        return False
+
+    return predicate
+
+
+@lru_cache(maxsize=65536)
+def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip().split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+def cidr_predicate(field: str, networks: Sequence[SigmaCIDRExpression]) -> Predicate:
+    nets = tuple(n.network for n in networks)
+
+    def predicate(ctx: EventContext) -> bool:
+        for text in ctx.texts(field):
+            if len(text) > 64:
+                continue
+            ip = _parse_ip(text)
+            if ip is None:
+                continue
+            if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+                ip = ip.ipv4_mapped
+            for net in nets:
+                if ip.version == net.version and ip in net:
+                    return True
+        return False
+
+    return predicate
+
+
+_RE_FLAGS = {
+    SigmaRegularExpressionFlag.IGNORECASE: re.IGNORECASE,
+    SigmaRegularExpressionFlag.MULTILINE: re.MULTILINE,
+    SigmaRegularExpressionFlag.DOTALL: re.DOTALL,
+}
+
+
+@lru_cache(maxsize=8192)
+def compile_regex(source: str, flags: int) -> re.Pattern[str]:
+    try:
+        pattern = re.compile(source, flags)
+    except re.error as exc:
+        raise RuleError(f"invalid regular expression {source!r}: {exc}", reason="invalid regex") from exc
+    check_regex(source, flags)
+    return pattern
+
+
+def regex_predicate(field: str, value: SigmaRegularExpression) -> Compiled:
+    for part in value.regexp.s:
+        if isinstance(part, Placeholder):
+            raise RuleError(f"placeholder %{part.name}% has no value", reason="unresolved placeholder")
+    source = str(value.regexp)
+    flags = 0
+    for flag in value.flags:
+        flags |= _RE_FLAGS[flag]
+    pattern = compile_regex(source, flags)
+    search = pattern.search
+
+    def predicate(ctx: EventContext) -> bool:
+        return any(search(text) for text in ctx.texts(field))
+
+    from canhgac.rules.regex_literals import required_literal
+
+    lit = required_literal(source, flags)
+    literal = substring_literal(field, lit) if lit else None
+    return predicate, ((literal,) if literal else None)
+
+
+def null_predicate(field: str) -> Predicate:
+    return lambda ctx: ctx.values(field) is None
+
+
+def exists_predicate(field: str, value: SigmaExists) -> Predicate:
+    wanted = value.exists
+    return lambda ctx: ctx.present(field) is wanted
+
+
+def fieldref_predicate(field: str, ref: SigmaFieldReference) -> Predicate:
+    other = ref.field
+    starts, ends = ref.starts_with, ref.ends_with
+
+    def predicate(ctx: EventContext) -> bool:
+        mine = ctx.lowers(field)
+        theirs = ctx.lowers(other)
+        for a in mine:
+            for b in theirs:
+                if starts and ends:
+                    hit = b in a
+                elif starts:
+                    hit = a.startswith(b)
+                elif ends:
+                    hit = a.endswith(b)
+                else:
+                    hit = a == b
+                if hit:
+                    return True
+        return False
+
+    return predicate
+
+
+def is_plain_string(value: SigmaType) -> bool:
+    return type(value) in (SigmaString, SigmaCasedString)
+
+
+__all__ = [
+    "SigmaExpansion",
+    "SigmaNull",
+    "bool_predicate",
+    "cidr_predicate",
+    "compare_predicate",
+    "exists_predicate",
+    "fieldref_predicate",
+    "is_plain_string",
+    "keyword_predicate",
+    "null_predicate",
+    "number_predicate",
+    "regex_predicate",
+    "string_literals",
+    "strings_predicate",
+]

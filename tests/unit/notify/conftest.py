@@ -1,0 +1,1 @@
+from tests.unit.notify.support import harness  # noqa: F401  (fixture)
