@@ -27,10 +27,11 @@ from canhgac.pipeline.alert_indexer import AlertIndexerStage
 from canhgac.pipeline.detector import DetectorStage
 from canhgac.pipeline.indexer import IndexerStage
 from canhgac.pipeline.normalizer import NormalizerStage
+from canhgac.pipeline.source_health import SourceHealthStage
 from canhgac.pipeline.stage import Stage
 
 log = logging.getLogger("canhgac")
-ALL_STAGES = ("normalizer", "indexer", "detector", "alert-indexer")
+ALL_STAGES = ("normalizer", "indexer", "detector", "alert-indexer", "source-health")
 
 
 class _ApiServer(uvicorn.Server):
@@ -49,6 +50,9 @@ def build_stages(settings: Settings, metrics: Metrics, names: tuple[str, ...] = 
         "detector": lambda: DetectorStage(settings.kafka, settings.pipeline, settings.rules, metrics),
         "alert-indexer": lambda: AlertIndexerStage(
             settings.kafka, settings.opensearch, settings.pipeline, metrics
+        ),
+        "source-health": lambda: SourceHealthStage(
+            settings.kafka, settings.opensearch, settings.pipeline, metrics, settings.sources
         ),
     }
     return [builders[n]() for n in names]

@@ -46,7 +46,23 @@ class OpenSearchConfig(Strict):
     verify_certs: bool = True
     timeout_secs: float = Field(default=30.0, gt=0)
     alerts_index: str = "canhgac-alerts"
+    sources_index: str = "canhgac-sources"
     index_prefix: str = "logs-canhgac"
+    # Users, sessions/tokens, rule exceptions: <config_index_prefix>-users, -sessions, -exceptions.
+    config_index_prefix: str = "canhgac-config"
+    audit_index: str = "canhgac-audit"
+
+    @property
+    def users_index(self) -> str:
+        return f"{self.config_index_prefix}-users"
+
+    @property
+    def sessions_index(self) -> str:
+        return f"{self.config_index_prefix}-sessions"
+
+    @property
+    def exceptions_index(self) -> str:
+        return f"{self.config_index_prefix}-exceptions"
 
 
 class SyslogTcpConfig(Strict):
@@ -87,10 +103,21 @@ class RulesConfig(Strict):
 
 
 class ApiConfig(Strict):
-    # Loopback only until authentication exists (see docs/configuration.md).
+    # Every route but /healthz, /readyz and /metrics needs a login; still loopback by default.
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     max_search_size: int = Field(default=500, ge=1)
+    session_ttl_secs: int = Field(default=8 * 3600, ge=60)
+    token_max_ttl_days: int = Field(default=365, ge=1)
+    # "auto": Secure cookies when the request came over TLS (X-Forwarded-Proto from a trusted proxy).
+    cookie_secure: Literal["auto", "always", "never"] = "auto"
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_secs: int = Field(default=300, ge=1)
+    max_query_chars: int = Field(default=4096, ge=16)
+    max_buckets: int = Field(default=500, ge=10)
+    max_top_values: int = Field(default=50, ge=1)
+    stream_poll_secs: float = Field(default=2.0, gt=0)
+    console_dir: str | None = None  # default: the console bundled with the package (web/)
 
 
 class SourceConfig(Strict):

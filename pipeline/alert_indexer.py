@@ -25,7 +25,7 @@ from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import TransportError
 
-GROUPED_FIELDS = ("count", "last_seen", "first_seen", "event_ids")
+GROUPED_FIELDS = ("count", "last_seen", "first_seen", "event_ids", "cleared_at")
 MAX_CONFLICT_ROUNDS = 5
 
 

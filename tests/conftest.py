@@ -63,7 +63,9 @@ def test_settings(real_services: None, run_id: str, tmp_path: Path):  # type: ig
             },
             "client_id": f"canhgac-test-{run_id}",
         },
-        opensearch={"url": OPENSEARCH, "index_prefix": f"logs-t{run_id}", "alerts_index": f"alerts-t{run_id}"},
+        opensearch={"url": OPENSEARCH, "index_prefix": f"logs-t{run_id}", "alerts_index": f"alerts-t{run_id}",
+                    "sources_index": f"sources-t{run_id}",
+                    "config_index_prefix": f"config-t{run_id}", "audit_index": f"audit-t{run_id}"},
         collectors={"syslog_tcp": {"host": "127.0.0.1", "port": 0, "default_agency": "so-tttt"}},
         api={"host": "127.0.0.1", "port": free_port()},
         pipeline={

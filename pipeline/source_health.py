@@ -1,0 +1,239 @@
+"""Source health: last event, events/s and parse-error rate per source, and "source silent" alerts.
+
+A declared source that sends nothing for longer than its `expected_interval_secs` raises an alert
+of its own (rule id `canhgac-source-silent`); when it sends again the same alert gets `cleared_at`.
+The tracker is pure (the clock is passed in) so silence and recovery are tested without waiting.
+Health snapshots are written to the `canhgac-sources` index for the API and console.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from opensearchpy import AsyncOpenSearch
+
+from canhgac.core.config import KafkaConfig, OpenSearchConfig, PipelineConfig, SourceConfig
+from canhgac.core.ids import derived_id
+from canhgac.core.kafka import make_producer
+from canhgac.core.metrics import Metrics
+from canhgac.core.store import make_client
+from canhgac.pipeline.alerts import iso
+from canhgac.pipeline.bulk import BulkItem, bulk_write
+from canhgac.pipeline.stage import Stage, send_all
+
+RATE_WINDOW_SECS = 60
+SILENT_RULE_ID = "canhgac-source-silent"
+
+
+@dataclass
+class SourceStats:
+    source_id: str
+    agency: str | None
+    expected_interval_secs: int | None
+    last_seen: datetime | None = None
+    total: int = 0
+    errors: int = 0
+    recent: deque[tuple[int, int, int]] = field(default_factory=deque)  # (second, events, errors)
+    silent_since: datetime | None = None
+    silent_alert: dict[str, Any] | None = None
+
+    def observe(self, now: datetime, is_error: bool) -> None:
+        self.last_seen = now
+        self.total += 1
+        self.errors += int(is_error)
+        second = int(now.timestamp())
+        if self.recent and self.recent[-1][0] == second:
+            s, n, e = self.recent[-1]
+            self.recent[-1] = (s, n + 1, e + int(is_error))
+        else:
+            self.recent.append((second, 1, int(is_error)))
+        self._prune(second)
+
+    def _prune(self, second: int) -> None:
+        while self.recent and self.recent[0][0] <= second - RATE_WINDOW_SECS:
+            self.recent.popleft()
+
+    def snapshot(self, now: datetime) -> dict[str, Any]:
+        self._prune(int(now.timestamp()))
+        events = sum(n for _, n, _ in self.recent)
+        errors = sum(e for _, _, e in self.recent)
+        return {
+            "id": self.source_id,
+            "agency": self.agency,
+            "last_seen": iso(self.last_seen) if self.last_seen else None,
+            "events_per_sec": round(events / RATE_WINDOW_SECS, 3),
+            "parse_error_rate": round(errors / events, 4) if events else 0.0,
+            "events_total": self.total,
+            "parse_errors_total": self.errors,
+            "expected_interval_secs": self.expected_interval_secs,
+            "silent": self.silent_since is not None,
+            "silent_since": iso(self.silent_since) if self.silent_since else None,
+            "updated_at": iso(now),
+        }
+
+
+class SourceHealthTracker:
+    def __init__(self, sources: Sequence[SourceConfig], started_at: datetime) -> None:
+        self.started_at = started_at
+        self.stats: dict[str, SourceStats] = {
+            s.id: SourceStats(s.id, s.agency, s.expected_interval_secs) for s in sources
+        }
+
+    def observe(self, source_id: str, agency: str | None, now: datetime, *, is_error: bool) -> list[dict[str, Any]]:
+        """Count one event; returns the alert update when this event ends a silence."""
+        stats = self.stats.get(source_id)
+        if stats is None:
+            stats = self.stats[source_id] = SourceStats(source_id, agency, None)
+        stats.observe(now, is_error)
+        if stats.silent_since is not None and stats.silent_alert is not None:
+            alert = dict(stats.silent_alert)
+            alert["count"] = alert["count"] + 1
+            alert["cleared_at"] = iso(now)
+            alert["last_seen"] = iso(now)
+            stats.silent_since, stats.silent_alert = None, None
+            return [alert]
+        stats.silent_since = None
+        return []
+
+    def restore_last_seen(self, source_id: str, last_seen: datetime) -> None:
+        stats = self.stats.get(source_id)
+        if stats is not None and (stats.last_seen is None or last_seen > stats.last_seen):
+            stats.last_seen = last_seen
+
+    def check_silence(self, now: datetime) -> list[dict[str, Any]]:
+        """New "source silent" alerts for declared sources past their expected interval."""
+        alerts = []
+        for stats in self.stats.values():
+            if stats.expected_interval_secs is None or stats.silent_since is not None:
+                continue
+            since = stats.last_seen or self.started_at
+            if (now - since).total_seconds() > stats.expected_interval_secs:
+                stats.silent_since = since
+                stats.silent_alert = silent_alert(stats, since, now)
+                alerts.append(stats.silent_alert)
+        return alerts
+
+
+def silent_alert(stats: SourceStats, since: datetime, now: datetime) -> dict[str, Any]:
+    created = iso(now)
+    return {
+        "id": derived_id(SILENT_RULE_ID, stats.source_id, iso(since)),
+        "@timestamp": created,
+        "rule": {
+            "id": SILENT_RULE_ID,
+            "title": f"Source silent: {stats.source_id}",
+            "level": "medium",
+            "author": "Canhgac",
+            "tags": ["canhgac.source_health"],
+            "references": [],
+            "description": (
+                f"No event from source {stats.source_id} for more than {stats.expected_interval_secs} s "
+                "(Nguồn log ngừng gửi dữ liệu)."
+            ),
+        },
+        "severity": "medium",
+        "severity_score": 47,
+        "first_seen": created,
+        "last_seen": created,
+        "count": 1,
+        "event_ids": [],
+        "event": {"canhgac": {"source_id": stats.source_id, "last_seen": iso(since) if stats.last_seen else None}},
+        "agency": stats.agency,
+        "canhgac": {"source_id": stats.source_id, "group": {"canhgac.source_id": stats.source_id}},
+        "host": {"name": None},
+        "user": {"name": None},
+        "source": {"ip": None},
+        "status": "new",
+        "resolution": None,
+        "assignee": None,
+        "comments": [],
+        "history": [{"at": created, "by": "source-health", "action": "created"}],
+        "created_at": created,
+        "cleared_at": None,
+    }
+
+
+class SourceHealthStage(Stage):
+    name = "source-health"
+
+    def __init__(
+        self, kafka: KafkaConfig, opensearch: OpenSearchConfig, pipeline: PipelineConfig, metrics: Metrics,
+        sources: Sequence[SourceConfig], *, check_interval_secs: float = 5.0,
+    ) -> None:
+        super().__init__(kafka, pipeline.indexer, metrics, retry_backoff_max_secs=pipeline.retry_backoff_max_secs)
+        self.opensearch = opensearch
+        self.pipeline = pipeline
+        self.tracker = SourceHealthTracker(sources, datetime.now(UTC))
+        self.check_interval_secs = check_interval_secs
+        self.client: AsyncOpenSearch | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self._next_check = 0.0
+        self._pending_alerts: list[dict[str, Any]] = []
+
+    @property
+    def index_name(self) -> str:
+        return self.opensearch.sources_index
+
+    def topics(self) -> list[str]:
+        return [self.kafka.topics.events]
+
+    async def start(self) -> None:
+        self.client = make_client(self.opensearch)
+        self.producer = make_producer(self.kafka, client_suffix=self.name)
+        await self.producer.start()
+        await self._restore()
+
+    async def _restore(self) -> None:
+        assert self.client is not None
+        try:
+            found = await self.client.search(index=self.index_name, body={"size": 1000}, ignore_unavailable=True)
+        except Exception:  # no index yet or OpenSearch down: start from "now", alerts may come late
+            return
+        for hit in found["hits"]["hits"]:
+            last_seen = hit["_source"].get("last_seen")
+            if last_seen:
+                self.tracker.restore_last_seen(hit["_id"], datetime.fromisoformat(last_seen.replace("Z", "+00:00")))
+
+    async def close(self) -> None:
+        if self.producer:
+            await self.producer.stop()
+        if self.client:
+            await self.client.close()
+
+    async def on_idle(self) -> None:
+        if time.monotonic() >= self._next_check:
+            await self._publish([])
+
+    async def process(self, records: Sequence[ConsumerRecord]) -> None:
+        now = datetime.now(UTC)
+        alerts: list[dict[str, Any]] = []
+        for record in records:
+            try:
+                event = orjson.loads(record.value)
+                cg = event.get("canhgac") or {}
+                source_id = str(cg.get("source_id") or "unknown")
+                is_error = (event.get("event") or {}).get("kind") == "pipeline_error"
+            except (orjson.JSONDecodeError, AttributeError):
+                continue  # the indexer dead-letters undecodable events; health only counts
+            alerts += self.tracker.observe(source_id, cg.get("agency"), now, is_error=is_error)
+        await self._publish(alerts)
+
+    async def _publish(self, alerts: list[dict[str, Any]]) -> None:
+        assert self.client is not None and self.producer is not None
+        now = datetime.now(UTC)
+        self._next_check = time.monotonic() + self.check_interval_secs
+        alerts = alerts + self.tracker.check_silence(now)
+        if alerts:
+            await send_all(self.producer, self.kafka.topics.alerts,
+                           [(a["id"].encode(), orjson.dumps(a)) for a in alerts])
+        items = [BulkItem({"index": {"_index": self.index_name, "_id": sid}}, stats.snapshot(now))
+                 for sid, stats in self.tracker.stats.items()]
+        if items:
+            await bulk_write(self.client, items, max_retries=self.pipeline.bulk_max_retries)
