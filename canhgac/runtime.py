@@ -47,7 +47,9 @@ def build_stages(settings: Settings, metrics: Metrics, names: tuple[str, ...] = 
             settings.kafka, settings.pipeline.normalizer, metrics, settings.sources
         ),
         "indexer": lambda: IndexerStage(settings.kafka, settings.opensearch, settings.pipeline, metrics),
-        "detector": lambda: DetectorStage(settings.kafka, settings.pipeline, settings.rules, metrics),
+        "detector": lambda: DetectorStage(
+            settings.kafka, settings.pipeline, settings.rules, metrics, data_dir=settings.data_dir
+        ),
         "alert-indexer": lambda: AlertIndexerStage(
             settings.kafka, settings.opensearch, settings.pipeline, metrics
         ),

@@ -141,3 +141,43 @@ def new_alert(
         "history": [{"at": now, "by": "detector", "action": "created"}],
         "created_at": now,
     }
+
+
+def alert_from_correlation(correlation: dict[str, Any], event: Event) -> dict[str, Any]:
+    """A correlation alert (CorrelationAlert.to_dict()) in the alert contract, with the event that
+    completed it as the snapshot."""
+    rule = correlation["rule"]
+    level = (rule.get("level") or "medium").lower()
+    now = iso(datetime.now(UTC))
+    first_seen = iso(parse_ts(correlation["first_seen"]))
+    group = {str(k): v for k, v in (correlation.get("correlation", {}).get("group") or {}).items()}
+    return {
+        "id": correlation["id"],
+        "@timestamp": first_seen,
+        "rule": {
+            k: rule.get(k) for k in ("id", "title", "level", "author", "tags", "references", "description")
+        },
+        "correlation": correlation.get("correlation"),
+        "severity": level if level in LEVELS else "medium",
+        "severity_score": LEVEL_SCORE.get(level, 47),
+        "first_seen": first_seen,
+        "last_seen": iso(parse_ts(correlation["last_seen"])),
+        "count": correlation.get("event_count") or correlation.get("count") or 1,
+        "event_ids": list(correlation.get("event_ids") or []),
+        "event": event,
+        "agency": get_path(event, "canhgac.agency"),
+        "canhgac": {
+            "source_id": get_path(event, "canhgac.source_id"),
+            "dataset": get_path(event, "canhgac.dataset"),
+            "group": group,
+        },
+        "host": {"name": get_path(event, "host.name") or get_path(event, "host.hostname")},
+        "user": {"name": get_path(event, "user.name")},
+        "source": {"ip": get_path(event, "source.ip")},
+        "status": "new",
+        "resolution": None,
+        "assignee": None,
+        "comments": [],
+        "history": [{"at": now, "by": "detector", "action": "created"}],
+        "created_at": now,
+    }

@@ -8,8 +8,10 @@ keeps its previous version, so a bad edit never unloads working rules.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +20,19 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from canhgac.core.config import KafkaConfig, PipelineConfig, RulesConfig
 from canhgac.core.kafka import make_producer
 from canhgac.core.metrics import Metrics
-from canhgac.pipeline.alerts import AlertGrouper
+from canhgac.pipeline.alerts import AlertGrouper, alert_from_correlation, parse_ts
 from canhgac.pipeline.normalizer import dlq_record_for_event
 from canhgac.pipeline.stage import Stage, send_all
+from canhgac.rules.correlation import CorrelationEngine
 from canhgac.rules.engine import Engine
 from canhgac.rules.loader import LoadResult, load_rules
 
 log = logging.getLogger(__name__)
 
-BUNDLED_PACKS = Path(__file__).resolve().parent.parent / "rules" / "packs"
+# Event times further ahead than this are clamped: one bad clock must not push the correlation
+# watermark into the future and make every other source's events "late".
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+ADVANCE_INTERVAL_SECS = 1.0
 
 
 def rule_paths(cfg: RulesConfig) -> list[Path]:
@@ -63,6 +69,7 @@ class DetectorStage(Stage):
         metrics: Metrics,
         *,
         alert_window_secs: int = 600,
+        data_dir: str | Path = "var",
     ) -> None:
         super().__init__(
             kafka, pipeline.detector, metrics, retry_backoff_max_secs=pipeline.retry_backoff_max_secs
@@ -75,13 +82,20 @@ class DetectorStage(Stage):
         self.load_result: LoadResult | None = None
         self._fingerprint: tuple[tuple[str, int, int], ...] | None = None  # None: never loaded
         self._next_reload_check = 0.0
+        self.correlation: CorrelationEngine = CorrelationEngine.from_sigma([])
+        self.checkpoint_path = Path(data_dir) / "detector" / "correlation.state"
+        self._next_advance = 0.0
 
     def topics(self) -> list[str]:
         return [self.kafka.topics.events]
 
     def load(self) -> None:
         result = load_rules(self.paths, placeholders=self.rules_cfg.placeholders)
+        correlation = CorrelationEngine.from_sigma(result.correlation_rules)
+        # Carry open windows over to the new rule set; a changed rule starts empty.
+        correlation.restore(self.correlation.checkpoint())
         self.engine = Engine(result.rules)
+        self.correlation = correlation
         self.load_result = result
         self.metrics.rules_loaded.set(len(result.rules))
         self.metrics.rules_rejected.set(len(result.rejected))
@@ -93,17 +107,18 @@ class DetectorStage(Stage):
         current = fingerprint(self.paths)
         if current == self._fingerprint:
             return False
-        previous = (self.engine, self.load_result)
+        previous = (self.engine, self.load_result, self.correlation)
         try:
             self.load()
         except Exception:  # loading must never take the working rule set away
             log.exception("rule reload failed; keeping the previous rule set")
-            self.engine, self.load_result = previous
+            self.engine, self.load_result, self.correlation = previous
             return False
         self._fingerprint = current
         return True
 
     async def start(self) -> None:
+        self._restore_checkpoint()
         if self.engine is None:
             self.reload_if_changed()
         self.producer = make_producer(self.kafka, client_suffix=self.name)
@@ -115,6 +130,36 @@ class DetectorStage(Stage):
 
     async def on_idle(self) -> None:
         self._maybe_reload()
+        # No events flowing: let event time follow the clock so end-of-window conditions fire.
+        if self.producer is not None and time.monotonic() >= self._next_advance:
+            self._next_advance = time.monotonic() + ADVANCE_INTERVAL_SECS
+            closed = self.correlation.advance(datetime.now(UTC) - MAX_CLOCK_SKEW)
+            if closed:
+                items = [
+                    (a.id.encode(), orjson.dumps(alert_from_correlation(a.to_dict(), {}))) for a in closed
+                ]
+                await send_all(self.producer, self.kafka.topics.alerts, items)
+                self._write_checkpoint()
+
+    def _restore_checkpoint(self) -> None:
+        try:
+            state = self.checkpoint_path.read_bytes()
+        except FileNotFoundError:
+            return
+        try:
+            self.correlation.restore(state)
+        except Exception:  # a corrupt checkpoint costs open windows, not the detector
+            log.exception(
+                "correlation checkpoint %s unreadable; starting with empty windows", self.checkpoint_path
+            )
+
+    def _write_checkpoint(self) -> None:
+        # Written after the batch's alerts were acknowledged and before its offsets are committed:
+        # a crash in between replays the batch into windows that already counted it (at least once).
+        self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.checkpoint_path.with_suffix(".tmp")
+        tmp.write_bytes(self.correlation.checkpoint())
+        os.replace(tmp, self.checkpoint_path)
 
     def _maybe_reload(self) -> None:
         now = time.monotonic()
@@ -125,7 +170,7 @@ class DetectorStage(Stage):
     async def process(self, records: Sequence[ConsumerRecord]) -> None:
         assert self.producer is not None and self.engine is not None
         self._maybe_reload()
-        engine = self.engine
+        engine, correlation = self.engine, self.correlation
         updated: dict[str, dict[str, Any]] = {}
         dead: list[tuple[bytes | None, bytes]] = []
         for record in records:
@@ -142,14 +187,26 @@ class DetectorStage(Stage):
                 continue
             if not isinstance(event, dict):
                 continue
-            for rule in engine.match(event):
+            matched = engine.match(event)
+            for rule in matched:
+                if not correlation.emits_own_alerts(rule):
+                    continue  # a base rule of a correlation with `generate: false`
                 alert = self.grouper.add(rule, event)
                 if alert["count"] == 1:
                     self.metrics.alerts_raised.labels(alert["severity"]).inc()
                 updated[alert["id"]] = alert
+            if matched:
+                ts = min(parse_ts(event.get("@timestamp")), datetime.now(UTC) + MAX_CLOCK_SKEW)
+                for found in correlation.observe(event, matched, ts):
+                    alert = alert_from_correlation(found.to_dict(), event)
+                    if not found.is_update:
+                        self.metrics.alerts_raised.labels(alert["severity"]).inc()
+                    updated[alert["id"]] = alert
         items = [
             (a["id"].encode(), orjson.dumps(a, option=orjson.OPT_NON_STR_KEYS)) for a in updated.values()
         ]
         await send_all(self.producer, self.kafka.topics.alerts, items)
         await send_all(self.producer, self.kafka.topics.dlq, dead)
         self.metrics.produced.labels(self.name, self.kafka.topics.alerts).inc(len(items))
+        if correlation.stats().events_observed:
+            self._write_checkpoint()

@@ -167,6 +167,7 @@ class CorrelationEngine:
         self._base_index: dict[str, set[tuple[int, int]]] = {}  # base rule key -> (spec, position)
         self._nested_index: list[list[tuple[int, int]]] = [[] for _ in self._specs]  # inner -> outers
         self._generate_by_key: dict[str, bool] = {}
+        self._emits: list[bool] = []  # per spec: whether its alerts leave the engine
         self._link()
 
     @classmethod
@@ -197,6 +198,7 @@ class CorrelationEngine:
                         reason="unsupported_nesting",
                     )
                 self._nested_index[inner].append((ci, pos))
+        self._emits = [self._generates(spec.lookup_keys) for spec in self._specs]
 
     def emits_own_alerts(self, rule: RuleLike) -> bool:
         """False when every correlation referencing the rule says `generate: false` (the default).
@@ -204,7 +206,10 @@ class CorrelationEngine:
         pySigma silences a rule as soon as one referencing correlation says false; we keep its
         alerts while any referencing correlation asks for them, so no wanted alert is lost.
         """
-        flags = [self._generate_by_key[k] for k in keys_of(rule.id, rule.name) if k in self._generate_by_key]
+        return self._generates(keys_of(rule.id, rule.name))
+
+    def _generates(self, keys: Iterable[str]) -> bool:
+        flags = [self._generate_by_key[k] for k in keys if k in self._generate_by_key]
         return not flags or any(flags)
 
     def stats(self) -> CorrelationStats:
@@ -331,8 +336,7 @@ class CorrelationEngine:
         )
 
     def _emit(self, ci: int, alert: CorrelationAlert, out: dict[str, CorrelationAlert]) -> None:
-        flags = [self._generate_by_key[k] for k in self._specs[ci].lookup_keys if k in self._generate_by_key]
-        if flags and not any(flags):
+        if not self._emits[ci]:
             self._stats.alerts_suppressed += 1
             return
         if alert.is_update:
@@ -371,10 +375,9 @@ class CorrelationEngine:
                     continue
                 restored.append(OrderedDict((gkey, Group.from_json(g)) for gkey, g in saved["groups"]))
             watermark, seq = data["watermark_us"], int(data["seq"])
+            known = {spec.key: spec.fingerprint for spec in self._specs}
+            discarded = sum(1 for key, saved in saved_rules.items() if known.get(key) != saved["fingerprint"])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"correlation checkpoint is unreadable: {exc!r}") from exc
-        known = {spec.key: spec.fingerprint for spec in self._specs}
-        self._stats.restore_discarded_rules += sum(
-            1 for key, saved in saved_rules.items() if known.get(key) != saved.get("fingerprint")
-        )
+        self._stats.restore_discarded_rules += discarded
         self._groups, self._watermark, self._seq = restored, watermark, seq

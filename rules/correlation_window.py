@@ -68,9 +68,28 @@ class Group:
     values: list[Any]  # the group-by values, in group-by order
     entries: list[Entry] = field(default_factory=list)  # sorted; all at or after the last window's end
     windows: list[Window] = field(default_factory=list)  # sorted, disjoint; still open to late events
+    # Derived from entries, not checkpointed: each key's latest (ts, seq), so counting the distinct
+    # keys of the newest span costs the number of keys, not the number of waiting matches.
+    latest: dict[Any, tuple[int, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for ts, seq, key, _ids in self.entries:
+            self.latest[key] = max(self.latest.get(key, (ts, seq)), (ts, seq))
 
     def is_empty(self) -> bool:
         return not self.entries and not self.windows
+
+    def insert(self, entry: Entry) -> None:
+        bisect.insort(self.entries, entry)
+        ts, seq, key, _ids = entry
+        self.latest[key] = max(self.latest.get(key, (ts, seq)), (ts, seq))
+
+    def drop_first(self, count: int) -> None:
+        """Entries leave from the front only, so a key whose latest entry leaves has none left."""
+        for ts, seq, key, _ids in self.entries[:count]:
+            if self.latest.get(key) == (ts, seq):
+                del self.latest[key]
+        del self.entries[:count]
 
     def to_json(self) -> list[Any]:
         return [self.values, [list(e) for e in self.entries], [w.to_json() for w in self.windows]]
@@ -117,9 +136,9 @@ class WindowLogic:
             window.absorb(entry, self.limits)
             group.windows.append(window)
             return None
-        bisect.insort(group.entries, entry)
+        group.insert(entry)
         if len(group.entries) > self.limits.max_entries_per_group:
-            del group.entries[0]
+            group.drop_first(1)
             self.evicted_entries += 1
         opened = self._search(group, ts)
         return (opened, True) if opened is not None else None
@@ -129,30 +148,36 @@ class WindowLogic:
         entries = group.entries
         j = bisect.bisect_left(entries, ts, key=_ts)
         while j < len(entries) and entries[j][0] < ts + self._span:
-            start = self._satisfied_ending_at(entries, j)
+            start = self._satisfied_ending_at(group, j)
             if start is not None:
                 return self._open(group, start)
             j += 1
         return None
 
-    def _satisfied_ending_at(self, entries: list[Entry], j: int) -> int | None:
+    def _satisfied_ending_at(self, group: Group, j: int) -> int | None:
         """Index of the first match of a satisfying span that ends at entries[j], if any."""
+        entries = group.entries
         lo = bisect.bisect_right(entries, entries[j][0] - self._span, key=_ts)
         if self.spec.type == TEMPORAL_ORDERED:
             if entries[j][2] != self._last_position:
                 return None
             # Walking back from the last rule and taking the latest earlier match of each rule
-            # yields the shortest ordered chain that ends here.
-            need, start = self._last_position - 1, j
+            # finds the shortest ordered chain ending here, if any. The window then starts, as for
+            # the counting types, at the first match within the timespan, so it shows the context
+            # (e.g. every emission of an inner correlation) and not only the chain.
+            need = self._last_position - 1
             for i in range(j - 1, lo - 1, -1):
                 if need < 0:
                     break
                 if entries[i][2] == need:
-                    need, start = need - 1, i
-            return start if need < 0 else None
+                    need -= 1
+            return lo if need < 0 else None
         if self.spec.type == EVENT_COUNT:
             return lo if self.spec.condition.holds(j - lo + 1, set()) else None
-        seen = {e[2] for e in entries[lo : j + 1]}
+        if j == len(entries) - 1:  # the usual, in-order case
+            seen = {k for k, (ts, _seq) in group.latest.items() if ts > entries[j][0] - self._span}
+        else:
+            seen = {e[2] for e in entries[lo : j + 1]}
         return lo if self.spec.condition.holds(len(seen), seen) else None
 
     def _open(self, group: Group, first: int) -> Window:
@@ -165,7 +190,7 @@ class WindowLogic:
             k += 1
         # Matches before the span belong to no satisfying window (the search tried them already),
         # and those after the window wait for the next one.
-        group.entries = entries[k:]
+        group.drop_first(k)
         group.windows.append(window)
         return window
 
@@ -178,5 +203,5 @@ class WindowLogic:
                 fired.append(window)
         cut = bisect.bisect_right(group.entries, horizon - self._span, key=_ts)
         if cut:
-            del group.entries[:cut]
+            group.drop_first(cut)
         return fired

@@ -178,7 +178,8 @@ def _reject(path: str, rule: Any, exc: BaseException) -> Rejection:
 def load_text(text: str, path: str, placeholders: Placeholders | None = None) -> FileResult:
     result = FileResult(path=path)
     try:
-        collection = SigmaCollection.from_yaml(text, collect_errors=True)
+        # Correlations may reference rules in other files: the correlation engine resolves them.
+        collection = SigmaCollection.from_yaml(text, collect_errors=True, resolve_references=False)
     except Exception as exc:  # one file's parse failure must not stop the load
         result.rejected.append(_reject(path, None, exc))
         return result

@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from canhgac.core.event import get_path, logsource_of
+from canhgac.rules.correlation import CorrelationAlert, CorrelationEngine, resolve_field
 from sigma.collection import SigmaCollection
 from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionNOT, ConditionOR
 from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 from sigma.types import SigmaNumber, SigmaString
-
-from canhgac.core.event import get_path, logsource_of
-from canhgac.rules.correlation import CorrelationAlert, CorrelationEngine, resolve_field
 
 PACKS = Path(__file__).resolve().parents[3] / "rules" / "packs"
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
@@ -79,14 +78,18 @@ def _matches(rule: SigmaRule, event: dict[str, Any]) -> bool:
 class Pipeline:
     """Stand-in detector: base rules on each event, then the correlation engine."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, file_by_file: bool = False) -> None:
         files = sorted((PACKS / "province").glob("corr_*.yml")) + sorted((PACKS / "correlation").glob("*.yml"))
-        collection = SigmaCollection.load_ruleset([str(f) for f in files])
-        assert not collection.errors
-        self.base = [r for r in collection.rules if isinstance(r, SigmaRule)]
-        self.engine = CorrelationEngine.from_sigma(
-            [r for r in collection.rules if isinstance(r, SigmaCorrelationRule)]
-        )
+        if file_by_file:
+            # As a loader that parses each file alone sees them: references stay unresolved strings.
+            rules = [r for f in files
+                     for r in SigmaCollection.from_yaml(f.read_text(), resolve_references=False).rules]
+        else:
+            collection = SigmaCollection.load_ruleset([str(f) for f in files])
+            assert not collection.errors
+            rules = collection.rules
+        self.base = [r for r in rules if isinstance(r, SigmaRule)]
+        self.engine = CorrelationEngine.from_sigma([r for r in rules if isinstance(r, SigmaCorrelationRule)])
 
     def run(self, stream: list[tuple[float, dict[str, Any]]]) -> list[CorrelationAlert]:
         alerts: list[CorrelationAlert] = []
@@ -97,10 +100,12 @@ class Pipeline:
         return alerts
 
 
-def fired(stream: list[tuple[float, dict[str, Any]]]) -> list[tuple[str, dict[str, Any], tuple[str, ...]]]:
+def fired(
+    stream: list[tuple[float, dict[str, Any]]], *, file_by_file: bool = False
+) -> list[tuple[str, dict[str, Any], tuple[str, ...]]]:
     """(title, group, event ids) of each alert's last emission, in first-emission order."""
     final: dict[str, CorrelationAlert] = {}
-    for alert in Pipeline().run(stream):
+    for alert in Pipeline(file_by_file=file_by_file).run(stream):
         final[alert.id] = alert
     return [(a.title, dict(a.group), a.event_ids) for a in final.values()]
 
@@ -125,6 +130,19 @@ def test_ssh_burst_then_success_alerts_once_with_every_event() -> None:
     assert fired(stream) == [
         (SSH_THEN_SUCCESS, {"user.name": "root"}, ("f0", "f1", "f2", "f3", "f4", "f5", "ok")),
     ]
+
+
+@pytest.mark.parametrize("file_by_file", [False, True])
+def test_ssh_burst_then_success_with_references_resolved_or_not(file_by_file: bool) -> None:
+    stream = [*failures(5), (60, ssh("ok", "success", "root", "203.0.113.5"))]
+    assert fired(stream, file_by_file=file_by_file) == [
+        (SSH_THEN_SUCCESS, {"user.name": "root"}, ("f0", "f1", "f2", "f3", "f4", "ok")),
+    ]
+
+
+def test_windows_aliases_work_with_unresolved_references() -> None:
+    stream = [(0, created()), (60, added_local()), (600, logon())]
+    assert [t for t, _, _ in fired(stream, file_by_file=True)] == [WIN_NEW_ADMIN]
 
 
 def test_ssh_success_from_another_address_still_counts_for_the_account() -> None:
