@@ -27,11 +27,12 @@ from canhgac.pipeline.alert_indexer import AlertIndexerStage
 from canhgac.pipeline.detector import DetectorStage
 from canhgac.pipeline.indexer import IndexerStage
 from canhgac.pipeline.normalizer import NormalizerStage
+from canhgac.pipeline.notifier import NotifierStage
 from canhgac.pipeline.source_health import SourceHealthStage
 from canhgac.pipeline.stage import Stage
 
 log = logging.getLogger("canhgac")
-ALL_STAGES = ("normalizer", "indexer", "detector", "alert-indexer", "source-health")
+ALL_STAGES = ("normalizer", "indexer", "detector", "alert-indexer", "source-health", "notifier")
 
 
 class _ApiServer(uvicorn.Server):
@@ -52,6 +53,9 @@ def build_stages(settings: Settings, metrics: Metrics, names: tuple[str, ...] = 
         ),
         "alert-indexer": lambda: AlertIndexerStage(
             settings.kafka, settings.opensearch, settings.pipeline, metrics
+        ),
+        "notifier": lambda: NotifierStage(
+            settings.kafka, settings.pipeline, settings.notify, metrics, data_dir=settings.data_dir
         ),
         "source-health": lambda: SourceHealthStage(
             settings.kafka, settings.opensearch, settings.pipeline, metrics, settings.sources

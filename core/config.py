@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import yaml
 from canhgac.core.errors import ConfigError
+from canhgac.core.notify_config import NotifyConfig
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -71,14 +72,92 @@ class SyslogTcpConfig(Strict):
     port: int = Field(default=5514, ge=0, le=65535)
     max_message_bytes: int = Field(default=65_536, ge=256)
     max_connections: int = Field(default=1024, ge=1)
+    max_connections_per_address: int = Field(default=64, ge=1)
+    # A connection that sends nothing this long is closed, so dead peers do not hold a slot.
+    idle_timeout_secs: float = Field(default=3600.0, gt=0)
     # A sender we have no source declaration for is still accepted on loopback in development;
-    # production configs list sources and set this to false.
+    # production configs list sources and set this to null.
     default_source_id: str | None = "syslog-default"
     default_agency: str = "unknown"
 
 
+class SyslogTlsConfig(SyslogTcpConfig):
+    enabled: bool = False
+    port: int = Field(default=6514, ge=0, le=65535)
+    cert_file: str | None = None
+    key_file: str | None = None
+    # With a CA file, client certificates are asked for; `require_client_cert` makes them mandatory.
+    client_ca_file: str | None = None
+    require_client_cert: bool = False
+    handshake_timeout_secs: float = Field(default=10.0, gt=0)
+    default_source_id: str | None = None
+
+
+class SyslogUdpConfig(Strict):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=5514, ge=0, le=65535)
+    max_message_bytes: int = Field(default=65_507, ge=256, le=65_535)
+    receive_buffer_bytes: int = Field(default=4 * 1024 * 1024, ge=65_536)
+    # Datagrams waiting for the sink; beyond this they are dropped and counted (UDP cannot push back).
+    max_queued_messages: int = Field(default=100_000, ge=100)
+    default_source_id: str | None = "syslog-default"
+    default_agency: str = "unknown"
+
+
+class HttpIngestConfig(Strict):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=9200, ge=0, le=65535)
+    cert_file: str | None = None
+    key_file: str | None = None
+    # Limits the decoded body too, so a small gzip bomb is refused as soon as it expands past this.
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_message_bytes: int = Field(default=1024 * 1024, ge=256)
+    max_concurrent_requests: int = Field(default=64, ge=1)
+    retry_after_secs: int = Field(default=5, ge=1)
+    # Version reported to Elasticsearch clients by `GET /`; shippers pick their API dialect from it.
+    es_version: str = "7.17.0"
+
+
+class FileInputConfig(Strict):
+    source_id: str
+    paths: tuple[str, ...] = Field(min_length=1)  # glob patterns
+    # A line matching this regex starts a record; other lines join the record before them.
+    multiline_start_pattern: str | None = None
+    multiline_max_lines: int = Field(default=500, ge=1)
+    multiline_timeout_secs: float = Field(default=2.0, gt=0)
+    max_message_bytes: int = Field(default=1024 * 1024, ge=256)
+    start_at: Literal["beginning", "end"] = "beginning"
+    format: str | None = None
+
+
+class FileTailConfig(Strict):
+    enabled: bool = False
+    inputs: tuple[FileInputConfig, ...] = ()
+    poll_interval_secs: float = Field(default=0.5, gt=0)
+    max_batch_records: int = Field(default=1000, ge=1)
+
+
+class SpoolConfig(Strict):
+    """On-disk queue used while Kafka is unreachable (data_dir/spool/<collector>/)."""
+
+    max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024 * 1024)
+    segment_bytes: int = Field(default=64 * 1024 * 1024, ge=64 * 1024)
+    # Group commit: appends are written and fsync'd together at most this often.
+    fsync_interval_ms: int = Field(default=20, ge=0)
+    retry_interval_secs: float = Field(default=2.0, gt=0)
+    # A record Kafka has not acknowledged within this time is spooled instead.
+    kafka_timeout_ms: int = Field(default=10_000, ge=1000)
+
+
 class CollectorsConfig(Strict):
     syslog_tcp: SyslogTcpConfig = SyslogTcpConfig()
+    syslog_udp: SyslogUdpConfig = SyslogUdpConfig()
+    syslog_tls: SyslogTlsConfig = SyslogTlsConfig()
+    http: HttpIngestConfig = HttpIngestConfig()
+    file: FileTailConfig = FileTailConfig()
+    spool: SpoolConfig = SpoolConfig()
 
 
 class StageConfig(Strict):
@@ -120,6 +199,9 @@ class ApiConfig(Strict):
     console_dir: str | None = None  # default: the console bundled with the package (web/)
 
 
+Transport = Literal["syslog_tcp", "syslog_udp", "syslog_tls", "http", "file"]
+
+
 class SourceConfig(Strict):
     id: str
     agency: str
@@ -128,6 +210,11 @@ class SourceConfig(Strict):
     timezone: str = "Asia/Ho_Chi_Minh"
     allowed_addresses: tuple[str, ...] = ()
     expected_interval_secs: int = Field(default=3600, ge=1)
+    # Empty means every transport; otherwise only these may carry this source's logs.
+    transports: tuple[Transport, ...] = ()
+    # Hex SHA-256 of the HTTP ingest key (`canhgac ingest-key` style: 32+ random bytes, so an
+    # unsalted fast hash is safe); the key itself is never stored.
+    ingest_key_sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
 
 
 class Settings(BaseSettings):
@@ -142,6 +229,7 @@ class Settings(BaseSettings):
     rules: RulesConfig = RulesConfig()
     api: ApiConfig = ApiConfig()
     sources: tuple[SourceConfig, ...] = ()
+    notify: NotifyConfig = NotifyConfig()
     data_dir: str = "var"
     timezone: str = "Asia/Ho_Chi_Minh"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from canhgac.pipeline.notify.clock import Clock
-from canhgac.pipeline.notify.config import NotifyConfig
+from canhgac.core.notify_config import NotifyConfig
 from canhgac.pipeline.notify.errors import DeliveryError
 from canhgac.pipeline.notify.internal import channel_failing_alert
 from canhgac.pipeline.notify.notifiers import Delivery, Notifier

@@ -10,7 +10,7 @@ from typing import Any
 
 from canhgac.core.event import get_path
 from canhgac.core.ids import derived_id
-from canhgac.pipeline.notify.config import NotifyConfig, RouteConfig, parse_hhmm, severity_rank
+from canhgac.core.notify_config import NotifyConfig, RouteConfig, parse_hhmm, severity_rank
 from canhgac.pipeline.notify.message import Message
 from canhgac.pipeline.notify.outbox import Outbox
 from canhgac.pipeline.notify.render import (

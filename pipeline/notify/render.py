@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from canhgac.core.event import get_path
-from canhgac.pipeline.notify.config import severity_rank
+from canhgac.core.notify_config import severity_rank
 from canhgac.pipeline.notify.message import SEVERITY_LABELS_VI, Fact, Message
 
 Alert = Mapping[str, Any]

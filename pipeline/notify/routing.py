@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from canhgac.core.event import get_path
-from canhgac.pipeline.notify.config import (
+from canhgac.core.notify_config import (
     NotifyConfig,
     RotationConfig,
     RouteConfig,

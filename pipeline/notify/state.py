@@ -263,3 +263,7 @@ class AlertState:
         self._c.execute("DELETE FROM route_sends WHERE at < ?", (before,))
         self._c.execute("DELETE FROM held WHERE released_at IS NOT NULL AND released_at < ?", (before,))
         self._c.execute("DELETE FROM groups WHERE flushed=1 AND closes_at < ?", (before,))
+        old = "SELECT id FROM alerts WHERE received_at < ?"
+        self._c.execute(f"DELETE FROM alert_versions WHERE alert_id IN ({old})", (before,))
+        self._c.execute(f"DELETE FROM deliveries WHERE alert_id IN ({old})", (before,))
+        self._c.execute("DELETE FROM alerts WHERE received_at < ?", (before,))

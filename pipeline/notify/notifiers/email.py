@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 import httpx
-from canhgac.pipeline.notify.config import EmailChannel
+from canhgac.core.notify_config import EmailChannel
 from canhgac.pipeline.notify.credentials import resolve_secret
 from canhgac.pipeline.notify.errors import DeliveryError
 from canhgac.pipeline.notify.message import Message

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from canhgac.pipeline.notify.config import SlackChannel
+from canhgac.core.notify_config import SlackChannel
 from canhgac.pipeline.notify.credentials import require_secret
 from canhgac.pipeline.notify.errors import DeliveryError
 from canhgac.pipeline.notify.message import Message

@@ -7,7 +7,7 @@ from html import escape
 from typing import Any
 
 import httpx
-from canhgac.pipeline.notify.config import TelegramChannel
+from canhgac.core.notify_config import TelegramChannel
 from canhgac.pipeline.notify.credentials import require_secret
 from canhgac.pipeline.notify.errors import DeliveryError
 from canhgac.pipeline.notify.message import Message

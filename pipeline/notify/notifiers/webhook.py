@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from canhgac.pipeline.notify.config import WebhookChannel
+from canhgac.core.notify_config import WebhookChannel
 from canhgac.pipeline.notify.credentials import require_secret, resolve_secret
 from canhgac.pipeline.notify.message import Message
 from canhgac.pipeline.notify.notifiers.base import Delivery, Notifier, dumps, notifiers, post

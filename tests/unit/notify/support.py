@@ -11,7 +11,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-
 from canhgac.pipeline.notify import ManualClock, NotifierService, NotifyConfig, Outbox
 from canhgac.pipeline.notify.message import Message
 from canhgac.pipeline.notify.notifiers import Delivery

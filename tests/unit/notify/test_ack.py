@@ -3,9 +3,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
 from canhgac.pipeline.notify import AckTokenError, ManualClock
 from canhgac.pipeline.notify.ack import AckSigner
+
 from tests.unit.notify.support import START
 
 
@@ -30,7 +30,7 @@ def test_round_trip_until_expiry() -> None:
     ("mangle", "reason"),
     [
         (lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"), "bad_signature"),
-        (lambda t: "e30" + t[t.index("."):], "bad_signature"),  # payload {} with the old MAC
+        (lambda t: "e30" + t[t.index(".") :], "bad_signature"),  # payload {} with the old MAC
         (lambda t: t.replace(".", ""), "malformed"),
         (lambda t: "!!!." + t.split(".")[1], "malformed"),
         (lambda t: "", "malformed"),

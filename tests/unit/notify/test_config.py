@@ -3,10 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from canhgac.pipeline.notify import NotifyConfig
+from canhgac.core.notify_config import EmailChannel
 from pydantic import ValidationError
 
-from canhgac.pipeline.notify import NotifyConfig
-from canhgac.pipeline.notify.config import EmailChannel
 from tests.unit.notify.support import config_dict
 
 
@@ -33,20 +33,37 @@ def test_last_route_must_be_catch_all() -> None:
 def test_references_must_exist() -> None:
     _fails("unknown channel 'nope'", routes=[{"name": "r", "channels": ["nope"]}])
     _fails("unknown rotation 'oncall'", routes=[{"name": "r", "rotation": "oncall"}])
-    _fails("escalation after_mins must be strictly increasing", routes=[
-        {"name": "r", "escalation": [{"after_mins": 30, "channels": ["tg-an"]},
-                                     {"after_mins": 15, "channels": ["tg-lead"]}]}])
+    _fails(
+        "escalation after_mins must be strictly increasing",
+        routes=[
+            {
+                "name": "r",
+                "escalation": [
+                    {"after_mins": 30, "channels": ["tg-an"]},
+                    {"after_mins": 15, "channels": ["tg-lead"]},
+                ],
+            }
+        ],
+    )
 
 
 def test_secrets_are_named_not_given() -> None:
     with pytest.raises(ValidationError, match="exactly one of token_env, token_file"):
         NotifyConfig.model_validate(config_dict(channels={"tg": {"type": "telegram", "chat_id": "1"}}))
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
-        NotifyConfig.model_validate(config_dict(
-            channels={"tg": {"type": "telegram", "chat_id": "1", "token": "123:abc"}}))
+        NotifyConfig.model_validate(
+            config_dict(channels={"tg": {"type": "telegram", "chat_id": "1", "token": "123:abc"}})
+        )
     with pytest.raises(ValidationError, match="without TLS"):
-        EmailChannel(type="email", host="h", from_addr="a@b", to=("c@d",), security="none",
-                     username="u", password_env="P")
+        EmailChannel(
+            type="email",
+            host="h",
+            from_addr="a@b",
+            to=("c@d",),
+            security="none",
+            username="u",
+            password_env="P",
+        )
 
 
 def test_ack_links_need_a_secret() -> None:

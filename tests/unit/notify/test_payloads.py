@@ -13,23 +13,33 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-
 from canhgac.pipeline.notify.ack import AckSigner
 from canhgac.pipeline.notify.clock import ManualClock
-from canhgac.pipeline.notify.config import NotifyConfig
+from canhgac.core.notify_config import NotifyConfig
 from canhgac.pipeline.notify.message import Message
 from canhgac.pipeline.notify.notifiers import Delivery, Notifier, build_notifiers
 from canhgac.pipeline.notify.notifiers.webhook import sign
 from canhgac.pipeline.notify.render import RenderContext, render_alert, render_group
+
 from tests.unit.notify.support import ACK_SECRET, START, make_alert
 
 GOLDEN = Path(__file__).parent / "golden"
-ENV = {"TG_TOKEN": "123456:TEST-token", "HOOK_SECRET": "hook-secret", "SIEM_AUTH": "Bearer s3cr3t",
-       "SLACK_URL": "http://127.0.0.1:9/hooks/slack", "TEAMS_URL": "http://127.0.0.1:9/teams"}
+ENV = {
+    "TG_TOKEN": "123456:TEST-token",
+    "HOOK_SECRET": "hook-secret",
+    "SIEM_AUTH": "Bearer s3cr3t",
+    "SLACK_URL": "http://127.0.0.1:9/hooks/slack",
+    "TEAMS_URL": "http://127.0.0.1:9/teams",
+}
 CHANNELS: dict[str, Any] = {
     "tg-oncall": {"type": "telegram", "token_env": "TG_TOKEN", "chat_id": "-1001234567890"},
-    "hook-siem": {"type": "webhook", "url": "http://127.0.0.1:9/hook", "secret_env": "HOOK_SECRET",
-                  "headers": {"X-Team": "soc"}, "header_envs": {"Authorization": "SIEM_AUTH"}},
+    "hook-siem": {
+        "type": "webhook",
+        "url": "http://127.0.0.1:9/hook",
+        "secret_env": "HOOK_SECRET",
+        "headers": {"X-Team": "soc"},
+        "header_envs": {"Authorization": "SIEM_AUTH"},
+    },
     "slack-soc": {"type": "slack", "url_env": "SLACK_URL", "channel": "#soc-alerts"},
     "teams-adaptive": {"type": "teams", "url_env": "TEAMS_URL"},
     "teams-messagecard": {"type": "teams", "url_env": "TEAMS_URL", "card": "messagecard"},
@@ -40,10 +50,13 @@ DELIVERY = Delivery(idempotency_key="0f1e2d3c4b5a69788796a5b4c3d2e1f0", attempt=
 def golden_context() -> RenderContext:
     signer = AckSigner(ACK_SECRET.encode(), ManualClock(START))
     return RenderContext(
-        zone=ZoneInfo("Asia/Ho_Chi_Minh"), agency_names={"so-tttt": "Sở TT&TT"},
+        zone=ZoneInfo("Asia/Ho_Chi_Minh"),
+        agency_names={"so-tttt": "Sở TT&TT"},
         console_url="https://soc.example.vn/console",
-        ack_url_for=lambda a: "https://soc.example.vn/api/v1/notify/ack?token="
-        + signer.make_ack_token(a, START + timedelta(hours=72)),
+        ack_url_for=lambda a: (
+            "https://soc.example.vn/api/v1/notify/ack?token="
+            + signer.make_ack_token(a, START + timedelta(hours=72))
+        ),
     )
 
 
@@ -70,7 +83,9 @@ def test_subject_and_facts_in_vietnamese() -> None:
     facts = {f.label: f.value for f in message.facts}
     assert facts["Lần đầu"] == "26/11/2026 13:58:00"  # local time, UTC+7
     assert facts["Tác giả quy tắc"] == "Canhgac SOC"
-    assert message.ack_url is not None and message.ack_url.startswith("https://soc.example.vn/api/v1/notify/ack?token=")
+    assert message.ack_url is not None and message.ack_url.startswith(
+        "https://soc.example.vn/api/v1/notify/ack?token="
+    )
 
 
 @pytest.mark.parametrize("channel", sorted(CHANNELS))
@@ -109,9 +124,20 @@ def test_telegram_text_is_escaped_html_and_bounded() -> None:
 
 
 def test_email_message_headers_and_parts() -> None:
-    config = NotifyConfig.model_validate({"channels": {"mail": {
-        "type": "email", "host": "127.0.0.1", "security": "none", "from_addr": "canhgac@soc.example.vn",
-        "from_name": "Canhgac SOC Tỉnh", "to": ["oncall@so-tttt.example.vn", "lead@soc.example.vn"]}}})
+    config = NotifyConfig.model_validate(
+        {
+            "channels": {
+                "mail": {
+                    "type": "email",
+                    "host": "127.0.0.1",
+                    "security": "none",
+                    "from_addr": "canhgac@soc.example.vn",
+                    "from_name": "Canhgac SOC Tỉnh",
+                    "to": ["oncall@so-tttt.example.vn", "lead@soc.example.vn"],
+                }
+            }
+        }
+    )
     notifier = build_notifiers(config.channels, environ={}, http=httpx.AsyncClient())["mail"]
     raw = notifier.build_request(golden_alert_message(), DELIVERY).as_bytes()
     assert b"=?utf-8?" in raw.split(b"\n\n", 1)[0]  # RFC 2047-encoded header, 7-bit on the wire

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing
 
-from canhgac.pipeline.notify.config import ChannelConfig
+from canhgac.core.notify_config import ChannelConfig
 from canhgac.pipeline.notify.notifiers import notifiers
 
 

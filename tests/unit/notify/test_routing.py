@@ -4,27 +4,46 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from canhgac.pipeline.notify import NotifyConfig
-from canhgac.pipeline.notify.config import RotationConfig, TimeWindow
+from canhgac.core.notify_config import RotationConfig, TimeWindow
 from canhgac.pipeline.notify.routing import on_call, resolve_targets, select_routes
+
 from tests.unit.notify.support import START, config_dict, make_alert
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def _config() -> NotifyConfig:
-    return NotifyConfig.model_validate(config_dict(routes=[
-        {"name": "critical-all", "match": {"min_severity": "critical"}, "channels": ["tg-lead"],
-         "continue_matching": True},
-        {"name": "creds-office-hours", "match": {"tags_any": ["attack.credential_access"],
-                                                "time_of_day": {"start": "08:00", "end": "17:00",
-                                                                "weekdays": [0, 1, 2, 3, 4]}},
-         "channels": ["tg-an"]},
-        {"name": "portal", "match": {"agencies": ["so-tttt"], "source_ids": ["cong-dvc"]},
-         "channels": ["hook-siem"]},
-        {"name": "rule", "match": {"rule_ids": ["win-mimikatz"], "min_severity": "medium"},
-         "channels": ["tg-binh"]},
-        {"name": "catch-all", "channels": ["email-soc"]},
-    ]))
+    return NotifyConfig.model_validate(
+        config_dict(
+            routes=[
+                {
+                    "name": "critical-all",
+                    "match": {"min_severity": "critical"},
+                    "channels": ["tg-lead"],
+                    "continue_matching": True,
+                },
+                {
+                    "name": "creds-office-hours",
+                    "match": {
+                        "tags_any": ["attack.credential_access"],
+                        "time_of_day": {"start": "08:00", "end": "17:00", "weekdays": [0, 1, 2, 3, 4]},
+                    },
+                    "channels": ["tg-an"],
+                },
+                {
+                    "name": "portal",
+                    "match": {"agencies": ["so-tttt"], "source_ids": ["cong-dvc"]},
+                    "channels": ["hook-siem"],
+                },
+                {
+                    "name": "rule",
+                    "match": {"rule_ids": ["win-mimikatz"], "min_severity": "medium"},
+                    "channels": ["tg-binh"],
+                },
+                {"name": "catch-all", "channels": ["email-soc"]},
+            ]
+        )
+    )
 
 
 def _names(alert, when: datetime = START) -> list[str]:  # type: ignore[no-untyped-def]
@@ -64,11 +83,14 @@ def test_window_across_midnight_belongs_to_its_start_day() -> None:
 
 
 def test_weekly_rotation_with_handoff_and_date_override() -> None:
-    rota = RotationConfig.model_validate({
-        "start_date": "2026-11-23", "handoff_time": "08:00",
-        "members": [{"name": "an", "channels": ["tg-an"]}, {"name": "binh", "channels": ["tg-binh"]}],
-        "overrides": [{"date": "2026-12-03", "member": "an"}],
-    })
+    rota = RotationConfig.model_validate(
+        {
+            "start_date": "2026-11-23",
+            "handoff_time": "08:00",
+            "members": [{"name": "an", "channels": ["tg-an"]}, {"name": "binh", "channels": ["tg-binh"]}],
+            "overrides": [{"date": "2026-12-03", "member": "an"}],
+        }
+    )
     monday_8 = datetime(2026, 11, 30, 8, 0, tzinfo=HCM)
     assert on_call(rota, datetime(2026, 11, 23, 8, 0, tzinfo=HCM), HCM) == "an"
     assert on_call(rota, monday_8 - timedelta(minutes=1), HCM) == "an"
@@ -80,8 +102,17 @@ def test_weekly_rotation_with_handoff_and_date_override() -> None:
 
 
 def test_targets_merge_channels_and_on_call_member() -> None:
-    config = NotifyConfig.model_validate(config_dict(rotations={"soc": {
-        "start_date": "2026-11-23",
-        "members": [{"name": "an", "channels": ["tg-an", "email-soc"]}, {"name": "binh", "channels": ["tg-binh"]}],
-    }}))
+    config = NotifyConfig.model_validate(
+        config_dict(
+            rotations={
+                "soc": {
+                    "start_date": "2026-11-23",
+                    "members": [
+                        {"name": "an", "channels": ["tg-an", "email-soc"]},
+                        {"name": "binh", "channels": ["tg-binh"]},
+                    ],
+                }
+            }
+        )
+    )
     assert resolve_targets(config, ("email-soc",), "soc", START) == ["email-soc", "tg-an"]
