@@ -89,3 +89,8 @@ async def eventually(check, timeout_secs: float = 60.0, interval_secs: float = 0
             return last
         await asyncio.sleep(interval_secs)
     raise AssertionError(f"condition not met within {timeout_secs}s; last value: {last!r}")
+
+
+def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
+    """Tests that stop or kill the shared Kafka/OpenSearch run last, so nothing else sees it."""
+    items.sort(key=lambda item: 1 if item.get_closest_marker("disruptive") else 0)

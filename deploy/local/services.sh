@@ -239,8 +239,10 @@ case "${1:-}" in
   fetch) fetch ;;
   start) fetch; start_kafka; start_opensearch; wait_healthy "${2:-180}" ;;
   stop) stop ;;
+  stop-opensearch) if pid="$(opensearch_pid)"; then stop_pid OpenSearch "$pid"; fi; rm -f "$OPENSEARCH_RUN/opensearch.pid" ;;
+  kill-kafka) if pid="$(kafka_pid)"; then log "killing Kafka (SIGKILL, pid $pid)"; kill -KILL "$pid"; fi; rm -f "$KAFKA_RUN/kafka.pid" ;;
   status) status ;;
   reset) stop; rm -rf "$KAFKA_RUN" "$OPENSEARCH_RUN" ;;
   kafka-java) shift; kafka_java "$@" ;;
-  *) echo "usage: $0 fetch|start|stop|status|reset" >&2; exit 2 ;;
+  *) echo "usage: $0 fetch|start|stop|status|reset|stop-opensearch|kill-kafka" >&2; exit 2 ;;
 esac
