@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Client libraries log every request at INFO; their warnings and errors still show.
+    for noisy in ("opensearch", "aiokafka", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     stages = tuple(s for s in args.stages.split(",") if s)
     unknown = [s for s in stages if s not in ALL_STAGES]
     if unknown:

@@ -33,6 +33,8 @@ class TopicsConfig(Strict):
 class KafkaConfig(Strict):
     bootstrap_servers: str = "127.0.0.1:19092"
     client_id: str = "canhgac"
+    # Consumer groups are <group_prefix>-<stage>; two deployments sharing a cluster need two prefixes.
+    group_prefix: str = "canhgac"
     topics: TopicsConfig = TopicsConfig()
     # Producer: acks=all and idempotence are not options; they are the delivery guarantee.
     linger_ms: int = Field(default=5, ge=0)

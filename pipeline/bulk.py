@@ -22,7 +22,7 @@ from opensearchpy.exceptions import ConnectionTimeout, TransportError
 @dataclass(slots=True)
 class BulkItem:
     action: dict[str, Any]  # e.g. {"create": {"_index": …, "_id": …}}
-    source: dict[str, Any] | None
+    source: dict[str, Any] | bytes | None  # bytes: already-serialised JSON, sent as is
     key: bytes | None = None  # for the DLQ record
 
 
@@ -54,7 +54,9 @@ async def bulk_write(
         body = bytearray()
         for item in pending:
             body += orjson.dumps(item.action) + b"\n"
-            if item.source is not None:
+            if isinstance(item.source, bytes):
+                body += item.source + b"\n"
+            elif item.source is not None:
                 body += orjson.dumps(item.source, option=orjson.OPT_NON_STR_KEYS) + b"\n"
         try:
             response = await client.bulk(body=bytes(body), refresh="wait_for" if refresh else "false")

@@ -73,7 +73,9 @@ class IndexerStage(Stage):
                 )
                 continue
             index = events_index(self.opensearch.index_prefix, str(dataset))
-            items.append(BulkItem({"create": {"_index": index, "_id": event_id}}, event, record.key))
+            # The Kafka value is already the document's JSON: send it as is (no re-serialising).
+            source = record.value if b"\n" not in record.value else event
+            items.append(BulkItem({"create": {"_index": index, "_id": event_id}}, source, record.key))
         if items:
             outcome = await bulk_write(
                 self.client,

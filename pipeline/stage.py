@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 class Stage(ABC):
-    name: str  # also the Kafka consumer group: canhgac-<name>
+    name: str  # the Kafka consumer group is <group_prefix>-<name>
 
     def __init__(
         self,
@@ -46,7 +46,7 @@ class Stage(ABC):
 
     @property
     def group_id(self) -> str:
-        return f"canhgac-{self.name}"
+        return f"{self.kafka.group_prefix}-{self.name}"
 
     @abstractmethod
     def topics(self) -> list[str]: ...

@@ -62,6 +62,7 @@ def test_settings(real_services: None, run_id: str, tmp_path: Path):  # type: ig
                 "partitions": 2,
             },
             "client_id": f"canhgac-test-{run_id}",
+            "group_prefix": f"t{run_id}",
         },
         opensearch={"url": OPENSEARCH, "index_prefix": f"logs-t{run_id}", "alerts_index": f"alerts-t{run_id}",
                     "sources_index": f"sources-t{run_id}",
