@@ -16,8 +16,7 @@ from typing import Any
 import uvicorn
 
 from canhgac.api.app import create_app
-from canhgac.collectors.base import RawSink, SourceDirectory
-from canhgac.collectors.syslog.tcp import SyslogTcpCollector
+from canhgac.collectors.registry import Collector, build_collectors
 from canhgac.core.config import Settings
 from canhgac.core.errors import BackendUnavailable
 from canhgac.core.kafka import ensure_topics
@@ -28,6 +27,7 @@ from canhgac.pipeline.detector import DetectorStage
 from canhgac.pipeline.indexer import IndexerStage
 from canhgac.pipeline.normalizer import NormalizerStage
 from canhgac.pipeline.notifier import NotifierStage
+from canhgac.pipeline.retention import retention_loop
 from canhgac.pipeline.source_health import SourceHealthStage
 from canhgac.pipeline.stage import Stage
 
@@ -116,7 +116,9 @@ class Runtime:
         self.stop_event = asyncio.Event()
         self.started = asyncio.Event()
         self.stages: list[Stage] = []
-        self.collector: SyslogTcpCollector | None = None
+        self.collectors: list[Collector] = []
+        # The syslog TCP collector, when enabled (the demo feed and tests send to its port).
+        self.collector: Collector | None = None
         self.api_server: _ApiServer | None = None
 
     @staticmethod
@@ -128,29 +130,37 @@ class Runtime:
 
     async def run(self) -> None:
         s = self.settings
+        # Collectors' configs are validated before anything connects, so a bad one fails fast.
+        collectors = build_collectors(s, None, self.metrics) if self.with_collectors else []
         await wait_for_backends(s)
         stage_stop = asyncio.Event()
         self.stages = build_stages(s, self.metrics, self.stage_names)
+        background: list[asyncio.Task[None]] = []
+        if s.retention.enabled and "indexer" in self.stage_names:
+            retention = retention_loop(
+                lambda: make_client(s.opensearch), s.opensearch.index_prefix, s.sources, s.retention, stage_stop
+            )
+            background.append(asyncio.create_task(retention, name="retention"))
         tasks = [
             asyncio.create_task(
                 supervise(st.name, self._stage_runner(st, stage_stop), stage_stop), name=st.name
             )
             for st in self.stages
         ]
-        sink: RawSink | None = None
-        if self.with_collectors and s.collectors.syslog_tcp.enabled:
-            sink = RawSink(s.kafka, self.metrics, collector="syslog-tcp")
-            await sink.start()
-            cfg = s.collectors.syslog_tcp
-            directory = SourceDirectory(
-                s.sources, default_source_id=cfg.default_source_id, default_agency=cfg.default_agency
-            )
-            self.collector = SyslogTcpCollector(cfg, sink, directory, self.metrics)
-            await self.collector.start()
+        if self.with_collectors:
+            # Each collector owns a spooling sink (data_dir/spool/<name>/) and starts it first.
+            self.collectors = collectors
+            for collector in self.collectors:
+                await collector.start()
+            self.collector = next((c for c in self.collectors if c.name == "syslog-tcp"), None)
         api_task: asyncio.Task[None] | None = None
         if self.with_api:
             app = create_app(s, self.metrics)
-            config = uvicorn.Config(app, host=s.api.host, port=s.api.port, log_level="warning", lifespan="on")
+            # Open live streams (the console's SSE) must not hold the shutdown: give them 5 s.
+            config = uvicorn.Config(
+                app, host=s.api.host, port=s.api.port, log_level="warning", lifespan="on",
+                timeout_graceful_shutdown=5,
+            )
             self.api_server = _ApiServer(config)
             api_task = asyncio.create_task(self.api_server.serve(), name="api")
             while not self.api_server.started and not api_task.done():  # noqa: ASYNC110 (uvicorn has no event)
@@ -158,12 +168,10 @@ class Runtime:
         self.started.set()
         await self.stop_event.wait()
         log.info("stopping: collectors first, then stages drain, then the API")
-        if self.collector:
-            await self.collector.stop()
-        if sink:
-            await sink.stop()
+        for collector in reversed(self.collectors):
+            await collector.stop()
         stage_stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, *background, return_exceptions=True)
         if self.api_server and api_task:
             self.api_server.should_exit = True
             await api_task

@@ -219,6 +219,18 @@ class SourceConfig(Strict):
     ingest_key_sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
 
 
+class RetentionConfig(Strict):
+    """Days events are kept, by the source's security level (cấp độ an toàn hệ thống thông tin).
+
+    Defaults are a starting point, longer for more important systems; set them to what the
+    province's regulation requires."""
+
+    enabled: bool = True
+    interval_secs: float = Field(default=3600.0, gt=0)
+    days_by_level: dict[int, int] = {1: 90, 2: 180, 3: 365, 4: 730, 5: 1095}
+    default_level: int = 3
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CANHGAC_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -232,6 +244,7 @@ class Settings(BaseSettings):
     api: ApiConfig = ApiConfig()
     sources: tuple[SourceConfig, ...] = ()
     notify: NotifyConfig = NotifyConfig()
+    retention: RetentionConfig = RetentionConfig()
     data_dir: str = "var"
     timezone: str = "Asia/Ho_Chi_Minh"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

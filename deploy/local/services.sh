@@ -43,7 +43,9 @@ fetch() {
       -DoutputDirectory="$KAFKA_HOME/libs" || die "mvn could not fetch Kafka"
     touch "$KAFKA_HOME/.complete"
   fi
-  if [[ ! -f "$OPENSEARCH_ZIP_HOME/.complete" ]]; then
+  # Bump when the assembled node changes (modules added), so caches from older scripts are rebuilt.
+  local node_layout=2
+  if [[ "$(cat "$OPENSEARCH_ZIP_HOME/.complete" 2>/dev/null)" != "$node_layout" ]]; then
     log "fetching OpenSearch $OPENSEARCH_VERSION (integ-test-zip) from Maven Central"
     rm -rf "$OPENSEARCH_ZIP_HOME" "$CACHE_DIR/opensearch-zip"
     mvn -q -B -f "$HERE/pom.xml" dependency:copy \
@@ -68,7 +70,24 @@ custom.foldername=
 extended.plugins=
 has.native.controller=false
 PROPS
-    touch "$OPENSEARCH_ZIP_HOME/.complete"
+    local reindex="$OPENSEARCH_ZIP_HOME/modules/reindex"
+    mvn -q -B -f "$HERE/opensearch-reindex.pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
+      -DoutputDirectory="$reindex" || die "mvn could not fetch the reindex module"
+    for jar in "$reindex"/*.jar; do
+      [[ -e "$OPENSEARCH_ZIP_HOME/lib/$(basename "$jar")" ]] && rm -f "$jar"
+    done
+    cat > "$reindex/plugin-descriptor.properties" <<PROPS
+description=The Reindex module adds APIs to reindex from one index to another or update documents in place.
+version=$OPENSEARCH_VERSION
+name=reindex
+classname=org.opensearch.index.reindex.ReindexPlugin
+java.version=11
+opensearch.version=$OPENSEARCH_VERSION
+custom.foldername=
+extended.plugins=
+has.native.controller=false
+PROPS
+    echo "$node_layout" > "$OPENSEARCH_ZIP_HOME/.complete"
   fi
 }
 
@@ -152,10 +171,9 @@ start_opensearch() {
   ensure_service_user
   mkdir -p "$OPENSEARCH_RUN"
   # A node's home is a private copy of the distribution (config, plugins, tmp are written to).
-  if [[ ! -f "$OPENSEARCH_RUN/home/.complete" ]]; then
+  if ! cmp -s "$OPENSEARCH_ZIP_HOME/.complete" "$OPENSEARCH_RUN/home/.complete"; then
     rm -rf "$OPENSEARCH_RUN/home"
     cp -a "$OPENSEARCH_ZIP_HOME" "$OPENSEARCH_RUN/home"
-    touch "$OPENSEARCH_RUN/home/.complete"
   fi
   mkdir -p "$OPENSEARCH_RUN/data" "$OPENSEARCH_RUN/logs" "$OPENSEARCH_RUN/tmp"
   cat > "$OPENSEARCH_RUN/home/config/opensearch.yml" <<YML
