@@ -28,7 +28,19 @@ fi
 
 command -v java >/dev/null || { log "Java 17 is required for Kafka and OpenSearch"; exit 1; }
 command -v mvn >/dev/null || { log "Maven (mvn) is required to fetch Kafka and OpenSearch"; exit 1; }
-command -v unzip >/dev/null || { log "installing unzip"; apt-get install -y -q unzip >/dev/null; }
-command -v curl >/dev/null || { log "installing curl"; apt-get install -y -q curl >/dev/null; }
+# Debian packages: unzip and curl for the services, chromium for the console's browser tests
+# (Playwright drives Debian's chromium; it never downloads a browser).
+missing=()
+command -v unzip >/dev/null || missing+=(unzip)
+command -v curl >/dev/null || missing+=(curl)
+[[ -n "${CANHGAC_SKIP_BROWSER:-}" ]] || [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+if (( ${#missing[@]} )); then
+  log "installing ${missing[*]} from Debian's packages"
+  if [[ "$(id -u)" == 0 ]]; then
+    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
+  else
+    sudo apt-get update -q >/dev/null && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
+  fi
+fi
 "$ROOT/deploy/local/services.sh" fetch
 log "done"
