@@ -1,38 +1,89 @@
-"""The FastAPI application factory. Clients are created in the lifespan, never at import."""
+"""The FastAPI application factory. Clients are created in the lifespan, never at import.
+
+Every route needs a session or a token except /healthz, /readyz and /metrics (keep /metrics
+reachable only from the monitoring network) and the console's static files.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from canhgac.api.alerts.views import router as alerts_router
-from canhgac.api.deps import AppState
+from canhgac.api.audit.views import router as audit_router
+from canhgac.api.auth.rate_limit import LoginLimiter
+from canhgac.api.auth.views import router as auth_router
+from canhgac.api.console import console_app
+from canhgac.api.dashboard.views import router as dashboard_router
+from canhgac.api.deps import AppState, Reader
 from canhgac.api.errors import install_error_handlers
 from canhgac.api.events.views import router as events_router
 from canhgac.api.health import router as health_router
+from canhgac.api.rules.views import router as rules_router
+from canhgac.api.security import SecurityHeaders
+from canhgac.api.sources.views import router as sources_router
+from canhgac.api.users.views import router as users_router
 from canhgac.core.config import Settings
+from canhgac.core.errors import BackendUnavailable
 from canhgac.core.metrics import Metrics
 from canhgac.core.store import make_client
 from fastapi import FastAPI
 
 from canhgac import __version__
 
+log = logging.getLogger(__name__)
+OPENAPI_PATH = "/api/v1/openapi.json"
 
-def create_app(settings: Settings, metrics: Metrics | None = None) -> FastAPI:
+
+def create_app(settings: Settings, metrics: Metrics | None = None, *, console: bool = True) -> FastAPI:
     metrics = metrics or Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = make_client(settings.opensearch)
-        app.state.canhgac = AppState(settings=settings, metrics=metrics, opensearch=client)
+        limiter = LoginLimiter(settings.api.login_max_failures, settings.api.login_window_secs)
+        state = AppState(settings=settings, metrics=metrics, opensearch=client, limiter=limiter)
+        app.state.canhgac = state
+        try:
+            await state.ensure_indices()
+        except BackendUnavailable as exc:
+            log.warning("API indices not ready yet (retried on the first request): %s", exc)
         try:
             yield
         finally:
             await client.close()
 
-    app = FastAPI(title="Canhgac API", version=__version__, lifespan=lifespan)
+    # The interactive docs pages load scripts from a CDN, which the CSP (rightly) refuses; the
+    # schema itself is served to logged-in users at OPENAPI_PATH.
+    app = FastAPI(
+        title="Canhgac API",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     install_error_handlers(app)
-    app.include_router(health_router)
-    app.include_router(alerts_router)
-    app.include_router(events_router)
+    app.add_middleware(SecurityHeaders)
+    for router in (
+        health_router,
+        auth_router,
+        alerts_router,
+        events_router,
+        dashboard_router,
+        rules_router,
+        sources_router,
+        users_router,
+        audit_router,
+    ):
+        app.include_router(router)
+
+    @app.get(OPENAPI_PATH, include_in_schema=False)
+    async def openapi(principal: Reader) -> dict[str, Any]:
+        return app.openapi()
+
+    if console:
+        app.mount("/", console_app(settings.api), name="console")
     return app

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from canhgac.core.errors import BackendUnavailable, InvalidRequest, NotFound
+from canhgac.core.errors import (
+    BackendUnavailable,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    Unauthenticated,
+)
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -15,6 +23,30 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidRequest)
     async def invalid(_request: Request, exc: InvalidRequest) -> JSONResponse:
         return JSONResponse(status_code=400, content={"detail": exc.message})
+
+    @app.exception_handler(Conflict)
+    async def conflict(_request: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse(status_code=409, content={"detail": exc.message})
+
+    @app.exception_handler(Unauthenticated)
+    async def unauthenticated(_request: Request, exc: Unauthenticated) -> JSONResponse:
+        return JSONResponse(
+            status_code=401,
+            content={"detail": exc.message},
+            headers={"WWW-Authenticate": 'Bearer realm="canhgac"'},
+        )
+
+    @app.exception_handler(PermissionDenied)
+    async def denied(_request: Request, exc: PermissionDenied) -> JSONResponse:
+        return JSONResponse(status_code=403, content={"detail": exc.message})
+
+    @app.exception_handler(RateLimited)
+    async def limited(_request: Request, exc: RateLimited) -> JSONResponse:
+        return JSONResponse(
+            status_code=429,
+            content={"detail": exc.message},
+            headers={"Retry-After": str(exc.retry_after_secs)},
+        )
 
     @app.exception_handler(BackendUnavailable)
     async def unavailable(_request: Request, exc: BackendUnavailable) -> JSONResponse:

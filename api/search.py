@@ -65,3 +65,67 @@ def _reason(exc: TransportError) -> str:
     if causes and isinstance(causes[0], dict):
         return str(causes[0].get("reason") or causes[0].get("type"))
     return str(error.get("reason") or exc.error)
+
+
+def scope_filter(field: str, agency: str | None) -> list[dict[str, Any]]:
+    """The agency filter every query of an agency viewer carries (empty for everyone else)."""
+    return [{"term": {field: agency}}] if agency is not None else []
+
+
+async def date_histogram(
+    client: Any,
+    index: str,
+    *,
+    query: dict[str, Any],
+    time_field: str,
+    start: datetime,
+    end: datetime,
+    interval_secs: int,
+    split_field: str | None = None,
+    split_size: int = 10,
+) -> dict[str, Any]:
+    """Counts per time bucket, optionally split by the top values of a field."""
+    histogram: dict[str, Any] = {
+        "date_histogram": {
+            "field": time_field,
+            "fixed_interval": f"{interval_secs}s",
+            "min_doc_count": 0,
+            "extended_bounds": {"min": start.isoformat(), "max": end.isoformat()},
+        }
+    }
+    if split_field:
+        histogram["aggs"] = {"split": {"terms": {"field": split_field, "size": split_size}}}
+    body = {"size": 0, "query": query, "aggs": {"histogram": histogram}, "timeout": "10s"}
+    result = await run_search(client, index, body)
+    buckets = result.get("aggregations", {}).get("histogram", {}).get("buckets", [])
+    out = []
+    for bucket in buckets:
+        item: dict[str, Any] = {
+            "t": bucket.get("key_as_string") or bucket["key"],
+            "count": bucket["doc_count"],
+        }
+        if split_field:
+            item["split"] = {
+                str(b["key"]): b["doc_count"] for b in bucket.get("split", {}).get("buckets", [])
+            }
+        out.append(item)
+    return {"interval_secs": interval_secs, "total": result["hits"]["total"]["value"], "buckets": out}
+
+
+async def top_values(
+    client: Any, index: str, *, query: dict[str, Any], field: str, size: int
+) -> dict[str, Any]:
+    body = {
+        "size": 0,
+        "query": query,
+        "aggs": {"top": {"terms": {"field": field, "size": size}}},
+        "timeout": "10s",
+    }
+    result = await run_search(client, index, body)
+    agg = result.get("aggregations", {}).get("top", {})
+    return {
+        "field": field,
+        "total": result["hits"]["total"]["value"],
+        "values": [{"value": b["key"], "count": b["doc_count"]} for b in agg.get("buckets", [])],
+        "other": agg.get("sum_other_doc_count", 0),
+    }

@@ -69,7 +69,7 @@ def _convert(args: argparse.Namespace) -> int:
     from canhgac.rules.loader import Rejection
 
     rejected: list[Rejection] = []
-    out = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
+    out = open(args.output, "wb") if args.output else sys.stdout.buffer
     count = 0
     try:
         for c in convert_rules(args.rules, _placeholders(args), rejected):
@@ -82,7 +82,7 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("sigma", help="check, match and convert Sigma rules")
     parser.set_defaults(func=lambda _args: parser.print_help() or 2)
     actions = parser.add_subparsers(dest="sigma_command", metavar="ACTION")

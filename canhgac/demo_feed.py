@@ -196,6 +196,31 @@ async def send_lines(host: str, port: int, lines: list[str], *, octet_counting: 
     return len(lines)
 
 
+async def _demo_admin(runtime: Runtime) -> str:
+    """Create the demo admin if missing: password from CANHGAC_DEMO_ADMIN_PASSWORD, or a random one
+    printed here, once."""
+    import os
+
+    from canhgac.api.indices import ensure_api_indices
+    from canhgac.api.users.service import ensure_demo_admin
+    from canhgac.core.errors import CanhgacError
+    from canhgac.core.store import make_client
+
+    cfg = runtime.settings.opensearch
+    client = make_client(cfg)
+    try:
+        await ensure_api_indices(client, cfg)
+        chosen = os.environ.get("CANHGAC_DEMO_ADMIN_PASSWORD") or None
+        created = await ensure_demo_admin(client, cfg.users_index, chosen)
+    except (CanhgacError, ValueError) as exc:
+        return f"(demo admin not created: {exc})"
+    finally:
+        await client.close()
+    if created:
+        return f"user: admin   password: {created}   (shown once; `canhgac users set-password` resets it)"
+    return "user: admin (password: CANHGAC_DEMO_ADMIN_PASSWORD or the one printed at first start)"
+
+
 async def run_demo_loop(runtime: Runtime, interval_secs: float = 30.0) -> None:
     s = runtime.settings
     assert runtime.collector is not None and runtime.collector.port is not None, (
@@ -203,11 +228,14 @@ async def run_demo_loop(runtime: Runtime, interval_secs: float = 30.0) -> None:
     )
     port = runtime.collector.port
     api = f"http://{s.api.host}:{s.api.port}"
+    login = await _demo_admin(runtime)
     print(
         f"\nCanhgac is running. Demo feed -> syslog tcp://{s.collectors.syslog_tcp.host}:{port}\n"
-        f"  alerts:  curl -s {api}/api/v1/alerts | python -m json.tool\n"
-        f"  search:  curl -s -XPOST {api}/api/v1/events/search -H 'content-type: application/json' -d '{{\"query\": \"sshd\"}}'\n"
-        f"  API docs: {api}/docs   metrics: {api}/metrics   readiness: {api}/readyz\n"
+        f"  console: {api}/   {login}\n"
+        f"  token:   curl -s -XPOST {api}/api/v1/auth/token -H 'content-type: application/json' "
+        "-d '{\"username\": \"admin\", \"password\": \"...\"}'\n"
+        f"  alerts:  curl -s -H 'Authorization: Bearer <token>' {api}/api/v1/alerts | python -m json.tool\n"
+        f"  metrics: {api}/metrics   readiness: {api}/readyz   docs: docs/console.md, docs/api.md\n"
         "  Ctrl-C stops it (the pipeline drains first).\n",
         flush=True,
     )

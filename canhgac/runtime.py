@@ -138,7 +138,11 @@ class Runtime:
         background: list[asyncio.Task[None]] = []
         if s.retention.enabled and "indexer" in self.stage_names:
             retention = retention_loop(
-                lambda: make_client(s.opensearch), s.opensearch.index_prefix, s.sources, s.retention, stage_stop
+                lambda: make_client(s.opensearch),
+                s.opensearch.index_prefix,
+                s.sources,
+                s.retention,
+                stage_stop,
             )
             background.append(asyncio.create_task(retention, name="retention"))
         tasks = [

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import ipaddress
 import logging
 from collections.abc import Sequence
@@ -57,32 +59,90 @@ class RawSink:
 
 
 class SourceDirectory:
-    """Finds the declared source of a sender address; unknown senders get the default, if any."""
+    """Finds the declared source of a sender (by address, or by HTTP ingest key).
+
+    A sender matching no declaration gets the transport's default source when one is configured
+    (development), otherwise it is refused and the caller counts `unknown_sender`.
+    """
 
     def __init__(
-        self, sources: Sequence[SourceConfig], *, default_source_id: str | None, default_agency: str
+        self,
+        sources: Sequence[SourceConfig],
+        *,
+        default_source_id: str | None = None,
+        default_agency: str = "unknown",
+        transport: str | None = None,
     ) -> None:
         self.default_source_id = default_source_id
         self.default_agency = default_agency
+        self.transport = transport
+        self.sources = {s.id: s for s in sources}
         self._networks: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, SourceConfig]] = []
+        self._by_key_hash: dict[str, SourceConfig] = {}
         for source in sources:
+            if not self.accepts(source):
+                continue
             for addr in source.allowed_addresses:
                 self._networks.append((ipaddress.ip_network(addr, strict=False), source))
+            if source.ingest_key_sha256:
+                self._by_key_hash[source.ingest_key_sha256] = source
+        # Most specific network first, so a host entry wins over its agency's subnet.
+        self._networks.sort(key=lambda item: -item[0].prefixlen)
+        self._cache: dict[str, tuple[str, str, str | None] | None] = {}
+
+    def accepts(self, source: SourceConfig) -> bool:
+        return self.transport is None or not source.transports or self.transport in source.transports
 
     def lookup(self, ip: str | None) -> tuple[str, str, str | None] | None:
         """(source id, agency, format) for a sender, or None when it must be refused."""
+        key = ip or ""
+        if key in self._cache:
+            return self._cache[key]
+        found = self._match(ip)
+        if len(self._cache) < 65_536:
+            self._cache[key] = found
+        return found
+
+    def _match(self, ip: str | None) -> tuple[str, str, str | None] | None:
         if ip:
             try:
                 address = ipaddress.ip_address(ip)
             except ValueError:
                 address = None
             if address is not None:
+                if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+                    address = address.ipv4_mapped
                 for network, source in self._networks:
                     if address.version == network.version and address in network:
                         return source.id, source.agency, source.format
         if self.default_source_id:
             return self.default_source_id, self.default_agency, None
         return None
+
+    def by_key(self, key: str) -> SourceConfig | None:
+        """The source whose ingest key this is. Keys are long random strings, so an unsalted SHA-256
+        is as good as a slow hash here and lets us find the source by its hash; the final compare is
+        constant-time anyway."""
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        source = self._by_key_hash.get(digest)
+        if source is None or source.ingest_key_sha256 is None:
+            return None
+        return source if hmac.compare_digest(digest, source.ingest_key_sha256) else None
+
+    def address_allowed(self, source: SourceConfig, ip: str | None) -> bool:
+        """A source with declared addresses may send only from them; none declared means any."""
+        if not source.allowed_addresses:
+            return True
+        if not ip:
+            return False
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(
+            address.version == net.version and address in net
+            for net in (ipaddress.ip_network(a, strict=False) for a in source.allowed_addresses)
+        )
 
 
 def is_kafka_error(exc: BaseException) -> bool:

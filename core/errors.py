@@ -53,3 +53,35 @@ class NotFound(CanhgacError):
 
 class InvalidRequest(CanhgacError):
     """A request is well-formed but asks for something we refuse (too expensive, bad range …)."""
+
+
+class Conflict(CanhgacError):
+    """The request conflicts with the current state (a status that cannot follow, a name taken …)."""
+
+
+class Unauthenticated(CanhgacError):
+    """No valid session or token, or wrong credentials."""
+
+
+class PermissionDenied(CanhgacError):
+    """Authenticated, but the role does not allow this action."""
+
+
+class RateLimited(CanhgacError):
+    """Too many attempts; `retry_after_secs` says when to try again."""
+
+    retriable = True
+
+    def __init__(self, message: str, *, retry_after_secs: int, where: str | None = None) -> None:
+        super().__init__(message, where=where)
+        self.retry_after_secs = retry_after_secs
+
+
+class Overloaded(CanhgacError):
+    """At capacity (spool full, too many requests): the sender should retry later, nothing was kept."""
+
+    retriable = True
+
+
+class TooLarge(InvalidRequest):
+    """A request or message is over a configured size limit (HTTP 413)."""

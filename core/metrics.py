@@ -48,5 +48,11 @@ class Metrics:
         self.connections = Gauge(
             "canhgac_collector_connections", "Open collector connections", ["collector"], registry=r
         )
+        self.spool_bytes = Gauge(
+            "canhgac_spool_bytes", "Bytes held in a collector's on-disk spool", ["collector"], registry=r
+        )
+        self.spooled = Counter(
+            "canhgac_records_spooled_total", "Records written to a spool", ["collector"], registry=r
+        )
         self.rules_loaded = Gauge("canhgac_rules_loaded", "Sigma rules compiled", registry=r)
         self.rules_rejected = Gauge("canhgac_rules_rejected", "Sigma rules rejected", registry=r)

@@ -17,8 +17,6 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer, ConsumerRecord
-from opensearchpy import AsyncOpenSearch
-
 from canhgac.core.config import KafkaConfig, OpenSearchConfig, PipelineConfig, SourceConfig
 from canhgac.core.ids import derived_id
 from canhgac.core.kafka import make_producer
@@ -27,6 +25,7 @@ from canhgac.core.store import make_client
 from canhgac.pipeline.alerts import iso
 from canhgac.pipeline.bulk import BulkItem, bulk_write
 from canhgac.pipeline.stage import Stage, send_all
+from opensearchpy import AsyncOpenSearch
 
 RATE_WINDOW_SECS = 60
 SILENT_RULE_ID = "canhgac-source-silent"
@@ -86,7 +85,9 @@ class SourceHealthTracker:
             s.id: SourceStats(s.id, s.agency, s.expected_interval_secs) for s in sources
         }
 
-    def observe(self, source_id: str, agency: str | None, now: datetime, *, is_error: bool) -> list[dict[str, Any]]:
+    def observe(
+        self, source_id: str, agency: str | None, now: datetime, *, is_error: bool
+    ) -> list[dict[str, Any]]:
         """Count one event; returns the alert update when this event ends a silence."""
         stats = self.stats.get(source_id)
         if stats is None:
@@ -144,7 +145,9 @@ def silent_alert(stats: SourceStats, since: datetime, now: datetime) -> dict[str
         "last_seen": created,
         "count": 1,
         "event_ids": [],
-        "event": {"canhgac": {"source_id": stats.source_id, "last_seen": iso(since) if stats.last_seen else None}},
+        "event": {
+            "canhgac": {"source_id": stats.source_id, "last_seen": iso(since) if stats.last_seen else None}
+        },
         "agency": stats.agency,
         "canhgac": {"source_id": stats.source_id, "group": {"canhgac.source_id": stats.source_id}},
         "host": {"name": None},
@@ -164,10 +167,18 @@ class SourceHealthStage(Stage):
     name = "source-health"
 
     def __init__(
-        self, kafka: KafkaConfig, opensearch: OpenSearchConfig, pipeline: PipelineConfig, metrics: Metrics,
-        sources: Sequence[SourceConfig], *, check_interval_secs: float = 5.0,
+        self,
+        kafka: KafkaConfig,
+        opensearch: OpenSearchConfig,
+        pipeline: PipelineConfig,
+        metrics: Metrics,
+        sources: Sequence[SourceConfig],
+        *,
+        check_interval_secs: float = 5.0,
     ) -> None:
-        super().__init__(kafka, pipeline.indexer, metrics, retry_backoff_max_secs=pipeline.retry_backoff_max_secs)
+        super().__init__(
+            kafka, pipeline.indexer, metrics, retry_backoff_max_secs=pipeline.retry_backoff_max_secs
+        )
         self.opensearch = opensearch
         self.pipeline = pipeline
         self.tracker = SourceHealthTracker(sources, datetime.now(UTC))
@@ -193,13 +204,17 @@ class SourceHealthStage(Stage):
     async def _restore(self) -> None:
         assert self.client is not None
         try:
-            found = await self.client.search(index=self.index_name, body={"size": 1000}, ignore_unavailable=True)
+            found = await self.client.search(
+                index=self.index_name, body={"size": 1000}, ignore_unavailable=True
+            )
         except Exception:  # no index yet or OpenSearch down: start from "now", alerts may come late
             return
         for hit in found["hits"]["hits"]:
             last_seen = hit["_source"].get("last_seen")
             if last_seen:
-                self.tracker.restore_last_seen(hit["_id"], datetime.fromisoformat(last_seen.replace("Z", "+00:00")))
+                self.tracker.restore_last_seen(
+                    hit["_id"], datetime.fromisoformat(last_seen.replace("Z", "+00:00"))
+                )
 
     async def close(self) -> None:
         if self.producer:
@@ -231,9 +246,12 @@ class SourceHealthStage(Stage):
         self._next_check = time.monotonic() + self.check_interval_secs
         alerts = alerts + self.tracker.check_silence(now)
         if alerts:
-            await send_all(self.producer, self.kafka.topics.alerts,
-                           [(a["id"].encode(), orjson.dumps(a)) for a in alerts])
-        items = [BulkItem({"index": {"_index": self.index_name, "_id": sid}}, stats.snapshot(now))
-                 for sid, stats in self.tracker.stats.items()]
+            await send_all(
+                self.producer, self.kafka.topics.alerts, [(a["id"].encode(), orjson.dumps(a)) for a in alerts]
+            )
+        items = [
+            BulkItem({"index": {"_index": self.index_name, "_id": sid}}, stats.snapshot(now))
+            for sid, stats in self.tracker.stats.items()
+        ]
         if items:
             await bulk_write(self.client, items, max_retries=self.pipeline.bulk_max_retries)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-
 from canhgac.core.errors import ParseError
 from canhgac.core.event import Event
 from canhgac.rules.engine import Engine
@@ -36,7 +35,9 @@ class MatchStats:
     matches: int = 0
 
 
-def read_events(path: str, to_event: Callable[[Any], Event], stats: MatchStats) -> Iterator[tuple[int, Event]]:
+def read_events(
+    path: str, to_event: Callable[[Any], Event], stats: MatchStats
+) -> Iterator[tuple[int, Event]]:
     """(line index, event) for every readable line; unreadable lines are counted, not fatal."""
     with open(path, "rb") as handle:
         for index, line in enumerate(handle):

@@ -8,8 +8,11 @@ str.startswith/endswith over tuples) — SigmaHQ rules often list dozens of valu
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
+from canhgac.core.errors import RuleError
+from canhgac.rules import matchers
+from canhgac.rules.model import MAX_CLAUSES, Literal, Predicate
 from sigma.conditions import (
     ConditionAND,
     ConditionFieldEqualsValueExpression,
@@ -32,11 +35,11 @@ from sigma.types import (
     SigmaTimestampPart,
 )
 
-from canhgac.core.errors import RuleError
-from canhgac.rules import matchers
-from canhgac.rules.model import Literal, Predicate
-
-Compiled = tuple[Predicate, tuple[Literal, ...] | None]
+# A requirement is a conjunction of clauses, each clause a disjunction of literals: the rule can
+# only match an event in which every clause has at least one literal present. () = no requirement.
+Clause = tuple[Literal, ...]
+Requirement = tuple[Clause, ...]
+Compiled = tuple[Predicate, Requirement]
 
 # Where a field-less (keyword) value is searched: the first of these the event has.
 KEYWORD_FIELDS: tuple[str, ...] = ("message", "log.original")
@@ -70,10 +73,31 @@ def _or(preds: Sequence[Predicate]) -> Predicate:
     return lambda ctx: any(p(ctx) for p in items)
 
 
-def _selectivity(lits: tuple[Literal, ...]) -> tuple[int, int]:
-    # Prefer requirements whose weakest literal is long (rarely present), then fewer literals.
-    weakest = min(len(lit.text) + (6 if lit.exact else 0) for lit in lits)
-    return weakest, -len(lits)
+def _strength(lit: Literal) -> int:
+    if lit.number is not None:
+        return 4  # EventID and the like: the route already narrowed them to a few values
+    return len(lit.text) + (6 if lit.exact else 0)
+
+
+def _selectivity(clause: Clause) -> tuple[int, int]:
+    # Prefer clauses whose weakest literal is long (rarely present), then fewer literals.
+    return min(map(_strength, clause)), -len(clause)
+
+
+def _clause(lits: list[Literal] | tuple[Literal, ...]) -> Requirement:
+    return (tuple(dict.fromkeys(lits)),) if lits else ()
+
+
+def conjunction(reqs: list[Requirement]) -> Requirement:
+    clauses = dict.fromkeys(c for req in reqs for c in req)
+    return tuple(sorted(clauses, key=_selectivity, reverse=True)[:MAX_CLAUSES])
+
+
+def disjunction(reqs: list[Requirement]) -> Requirement:
+    """(A∧B)∨(C∧D) needs A∨C at least: one clause from each side, merged."""
+    if not reqs or any(not r for r in reqs):
+        return ()
+    return _clause([lit for req in reqs for lit in max(req, key=_selectivity)])
 
 
 class Compiler:
@@ -82,22 +106,22 @@ class Compiler:
 
     def compile(self, node: Any) -> Compiled:
         if node is None:  # a detection emptied by the pipeline matches nothing
-            return _never, None
+            return _never, ()
         if isinstance(node, ConditionAND):
             parts = [self.compile(arg) for arg in node.args]
-            reqs = [req for _, req in parts if req]
-            best = max(reqs, key=_selectivity) if reqs else None
-            return _and([p for p, _ in parts]), best
+            return _and([p for p, _ in parts]), conjunction([r for _, r in parts])
         if isinstance(node, ConditionOR):
             return self._compile_or(node.args)
         if isinstance(node, ConditionNOT):
             inner, _ = self.compile(node.args[0])
-            return (lambda ctx: not inner(ctx)), None
+            return (lambda ctx: not inner(ctx)), ()
         if isinstance(node, ConditionFieldEqualsValueExpression):
             return self._field_value(node.field, node.value)
         if isinstance(node, ConditionValueExpression):
             return self._keyword(node.value)
-        raise RuleError(f"unsupported condition element {type(node).__name__}", reason="unsupported condition")
+        raise RuleError(
+            f"unsupported condition element {type(node).__name__}", reason="unsupported condition"
+        )
 
     def _compile_or(self, args: Sequence[Any]) -> Compiled:
         # Gather plain strings per (field, cased) so they become one matcher.
@@ -106,19 +130,12 @@ class Compiler:
         for arg in args:
             if isinstance(arg, ConditionFieldEqualsValueExpression) and matchers.is_plain_string(arg.value):
                 key = (arg.field, isinstance(arg.value, SigmaCasedString))
-                groups.setdefault(key, []).append(arg.value)
+                groups.setdefault(key, []).append(cast(SigmaString, arg.value))
             else:
                 others.append(arg)
         parts: list[Compiled] = [self._strings(f, vs, cased) for (f, cased), vs in groups.items()]
         parts.extend(self.compile(arg) for arg in others)
-        lits: list[Literal] = []
-        for _, req in parts:
-            if req is None:
-                lits = []
-                break
-            lits.extend(req)
-        req_all = tuple(dict.fromkeys(lits)) if lits and all(r for _, r in parts) else None
-        return _or([p for p, _ in parts]), req_all
+        return _or([p for p, _ in parts]), disjunction([r for _, r in parts])
 
     def _strings(self, field: str, values: Sequence[SigmaString], cased: bool) -> Compiled:
         predicate = matchers.strings_predicate(field, values, cased)
@@ -126,9 +143,9 @@ class Compiler:
         for value in values:
             req = matchers.string_literals(field, value)
             if req is None:
-                return predicate, None
+                return predicate, ()
             lits.extend(req)
-        return predicate, tuple(dict.fromkeys(lits))
+        return predicate, _clause(lits)
 
     def _field_value(self, field: str, value: Any) -> Compiled:
         if isinstance(value, SigmaExpansion):
@@ -138,32 +155,36 @@ class Compiler:
         if isinstance(value, SigmaTimestampPart):
             raise RuleError("time-part modifiers are not supported", reason="unsupported modifier")
         if isinstance(value, SigmaNumber):
-            return matchers.number_predicate(field, value), None
+            lit = matchers.number_literal(field, value)
+            return matchers.number_predicate(field, value), _clause([lit] if lit else [])
         if isinstance(value, SigmaBool):
-            return matchers.bool_predicate(field, value), None
+            return matchers.bool_predicate(field, value), ()
         if isinstance(value, SigmaNull):
-            return matchers.null_predicate(field), None
+            return matchers.null_predicate(field), ()
         if isinstance(value, SigmaExists):
-            return matchers.exists_predicate(field, value), None
+            return matchers.exists_predicate(field, value), ()
         if isinstance(value, SigmaRegularExpression):
-            return matchers.regex_predicate(field, value)
+            predicate, lits = matchers.regex_predicate(field, value)
+            return predicate, _clause(lits or ())
         if isinstance(value, SigmaCIDRExpression):
-            return matchers.cidr_predicate(field, [value]), None
+            return matchers.cidr_predicate(field, [value]), ()
         if isinstance(value, SigmaCompareExpression):
-            return matchers.compare_predicate(field, value), None
+            return matchers.compare_predicate(field, value), ()
         if isinstance(value, SigmaFieldReference):
-            return matchers.fieldref_predicate(field, value), None
+            return matchers.fieldref_predicate(field, value), ()
         raise RuleError(f"unsupported value type {type(value).__name__}", reason="unsupported value type")
 
     def _keyword(self, value: Any) -> Compiled:
         if isinstance(value, SigmaExpansion):
             parts = [self._keyword(v) for v in value.values]
-            return _or([p for p, _ in parts]), None
+            return _or([p for p, _ in parts]), disjunction([r for _, r in parts])
         if matchers.is_plain_string(value):
-            return matchers.keyword_predicate(self.keyword_fields, value), None
+            lits = matchers.keyword_literals(self.keyword_fields, value)
+            return matchers.keyword_predicate(self.keyword_fields, value), _clause(lits)
         if isinstance(value, SigmaNumber):
             text = SigmaString(str(value.number))
-            return matchers.keyword_predicate(self.keyword_fields, text), None
+            lits = matchers.keyword_literals(self.keyword_fields, text)
+            return matchers.keyword_predicate(self.keyword_fields, text), _clause(lits)
         raise RuleError(
             f"keyword of type {type(value).__name__} is not supported", reason="unsupported keyword"
         )
@@ -172,14 +193,11 @@ class Compiler:
 def compile_conditions(compiler: Compiler, trees: Sequence[Any]) -> Compiled:
     """A rule with several `condition:` entries matches when any of them does."""
     if not trees:
-        return _never, None
+        return _never, ()
     if len(trees) == 1:
         return compiler.compile(trees[0])
     parts = [compiler.compile(t) for t in trees]
-    req = None
-    if all(r for _, r in parts):
-        req = tuple(dict.fromkeys(lit for _, r in parts for lit in (r or ())))
-    return _or([p for p, _ in parts]), req
+    return _or([p for p, _ in parts]), disjunction([r for _, r in parts])
 
 
 __all__ = ["KEYWORD_FIELDS", "Compiler", "_always", "compile_conditions"]

@@ -8,9 +8,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from canhgac.core.event import get_path
-
 _ABSENT: tuple[Any, ...] = ()
+_MISSING = object()
+_SPLIT: dict[str, tuple[str, ...]] = {}
+
+
+def lookup(event: dict[str, Any], path: str) -> Any:
+    """core.event.get_path with the split path cached: a flat key holding the dotted name wins."""
+    value = event.get(path, _MISSING)
+    if value is not _MISSING:
+        return value
+    parts = _SPLIT.get(path)
+    if parts is None:
+        parts = _SPLIT[path] = tuple(path.split("."))
+    node: Any = event
+    for part in parts:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+        if node is None:
+            return None
+    return node
 
 
 def fold(text: str) -> str:
@@ -40,29 +58,29 @@ def _flatten(value: Any, out: list[Any], depth: int = 0) -> None:
 
 
 class EventContext:
-    __slots__ = ("_lower", "_text", "_values", "event")
+    # `lowered` is public so the engine's pre-filter, which folds every indexed field anyway, can
+    # leave its results here for the predicates instead of folding the same text twice.
+    __slots__ = ("_text", "_values", "event", "lowered")
 
     def __init__(self, event: Any) -> None:
         # A non-dict event is treated as an event with no fields rather than an error.
         self.event: dict[str, Any] = event if isinstance(event, dict) else {}
         self._values: dict[str, tuple[Any, ...] | None] = {}
         self._text: dict[str, tuple[str, ...]] = {}
-        self._lower: dict[str, tuple[str, ...]] = {}
+        self.lowered: dict[str, tuple[str, ...]] = {}
 
     def raw(self, field: str) -> Any:
-        return get_path(self.event, field)
+        return lookup(self.event, field)
 
     def present(self, field: str) -> bool:
         return self.values(field) is not None
 
     def values(self, field: str) -> tuple[Any, ...] | None:
         """Scalars of a field (lists flattened); None when the field is absent or null."""
-        try:
-            return self._values[field]
-        except KeyError:
-            pass
-        raw = get_path(self.event, field)
-        result: tuple[Any, ...] | None
+        result = self._values.get(field, _MISSING)
+        if result is not _MISSING:
+            return result  # type: ignore[return-value]
+        raw = lookup(self.event, field)
         if raw is None:
             result = None
         elif isinstance(raw, list | tuple):
@@ -75,20 +93,24 @@ class EventContext:
         return result
 
     def texts(self, field: str) -> tuple[str, ...]:
-        try:
-            return self._text[field]
-        except KeyError:
-            pass
+        result = self._text.get(field)
+        if result is not None:
+            return result
         values = self.values(field) or _ABSENT
         result = tuple(t for t in map(scalar_text, values) if t is not None)
         self._text[field] = result
         return result
 
     def lowers(self, field: str) -> tuple[str, ...]:
-        try:
-            return self._lower[field]
-        except KeyError:
-            pass
-        result = tuple(map(fold, self.texts(field)))
-        self._lower[field] = result
+        result = self.lowered.get(field)
+        if result is not None:
+            return result
+        raw = lookup(self.event, field)
+        if type(raw) is str:  # the common case, without the general path's tuples
+            result = (raw.lower() if raw.isascii() else raw.casefold(),)
+        elif raw is None:
+            result = _ABSENT
+        else:
+            result = tuple(map(fold, self.texts(field)))
+        self.lowered[field] = result
         return result

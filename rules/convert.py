@@ -6,12 +6,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from canhgac.rules.loader import Rejection, _pipeline, _reject, iter_rule_files
 from sigma.backends.opensearch import OpensearchLuceneBackend
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
-
-from canhgac.rules.loader import Rejection, _pipeline, _reject, iter_rule_files
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +30,8 @@ def convert_rules(
     for path in iter_rule_files(paths):
         name = str(path)
         try:
-            collection = SigmaCollection.from_yaml(Path(path).read_text(encoding="utf-8"), collect_errors=True)
+            text = Path(path).read_text(encoding="utf-8")
+            collection = SigmaCollection.from_yaml(text, collect_errors=True)
         except Exception as exc:  # one bad file must not stop the others
             if rejected is not None:
                 rejected.append(_reject(name, None, exc))

@@ -14,19 +14,22 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from canhgac.core.errors import RuleError
+from canhgac.rules.compiler import Compiler, compile_conditions
+from canhgac.rules.fieldmap import canhgac_pipeline
+from canhgac.rules.model import CompiledRule, RuleMeta
 from sigma import exceptions as sigma_exc
+from sigma import modifiers as sigma_modifiers
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import ValueListPlaceholderTransformation
 from sigma.rule import SigmaRule
 
-from canhgac.core.errors import RuleError
-from canhgac.rules.compiler import Compiler, compile_conditions
-from canhgac.rules.fieldmap import canhgac_pipeline
-from canhgac.rules.model import CompiledRule, RuleMeta
-
 RULE_SUFFIXES = (".yml", ".yaml")
+
+# The Sigma specification names `utf16le` as the spelling of `wide`; pySigma 1.5 knows only `wide`.
+sigma_modifiers.modifier_mapping.setdefault("utf16le", sigma_modifiers.SigmaWideModifier)
 
 Placeholders = Mapping[str, Sequence[str]]
 

@@ -1,19 +1,25 @@
 """One Sigma value against one field: compiled once into a closure over the event context.
 
 Each builder returns the predicate and, when it can, the literals the field must contain for the
-predicate to hold (the engine's pre-filter). Literals are lower-cased ASCII runs only: case folding
-of non-ASCII text is context-sensitive in places (final sigma), and a missed literal would drop a
-true match, whereas a shorter literal only costs a little speed.
+predicate to hold (the engine's pre-filter). Literals are case-folded with str.casefold, which works
+character by character (unlike str.lower, whose final sigma depends on context), so a literal
+present in the text is present in the folded text. A missed literal would drop a true match,
+whereas a shorter literal only costs a little speed.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
+from canhgac.core.errors import RuleError
+from canhgac.rules.context import EventContext, fold
+from canhgac.rules.model import Literal, Predicate
+from canhgac.rules.regex_safety import check_regex
 from sigma.types import (
     CompareOperators,
     Placeholder,
@@ -33,27 +39,27 @@ from sigma.types import (
     SpecialChars,
 )
 
-from canhgac.core.errors import RuleError
-from canhgac.rules.context import EventContext, fold
-from canhgac.rules.model import Literal, Predicate
-from canhgac.rules.regex_safety import check_regex
-
 Compiled = tuple[Predicate, tuple[Literal, ...] | None]
 
-_ASCII_RUN = re.compile(r"[\x00-\x7f]+")
-# Literals shorter than this hit nearly every event; a rule that only has such literals is
-# better evaluated directly than through the pre-filter.
-MIN_LITERAL = 2
-
-
-def _best_ascii_run(text: str) -> str:
-    runs = _ASCII_RUN.findall(text)
-    return max(runs, key=len).lower() if runs else ""
+# One character is enough: the pre-filter tests those with `in`, and a rare one (the backtick of
+# PowerShell obfuscation) spares evaluating a regex on every command line.
+MIN_LITERAL = 1
 
 
 def substring_literal(field: str, text: str) -> Literal | None:
-    run = _best_ascii_run(text)
-    return Literal(field, run) if len(run) >= MIN_LITERAL else None
+    """A folded literal for the pre-filter. Folding is per character (str.casefold), so if the
+    event text holds `text`, its folded form holds the folded literal."""
+    folded = fold(text)
+    return Literal(field, folded) if len(folded.encode()) >= MIN_LITERAL else None
+
+
+def regex_literal(field: str, text: str, ignorecase: bool) -> Literal | None:
+    """Under re.IGNORECASE, `i` also matches dotless `ı` and non-ASCII letters match their simple
+    case variants, neither of which casefold maps together: keep only runs free of those."""
+    if ignorecase:
+        runs = [r for r in re.split(r"[iI]|[^\x00-\x7f]", text) if r]
+        text = max(runs, key=len) if runs else ""
+    return substring_literal(field, text) if text else None
 
 
 # --- strings ---------------------------------------------------------------------------------
@@ -99,7 +105,7 @@ def string_literals(field: str, value: SigmaString) -> tuple[Literal, ...] | Non
     kind, payload = string_shape(value)
     if kind == "eq":
         text = payload
-        if text and text.isascii():
+        if text:
             return (Literal(field, fold(text), exact=True),)
         lit = substring_literal(field, text)
         return (lit,) if lit else None
@@ -160,6 +166,14 @@ def strings_predicate(field: str, values: Sequence[SigmaString], cased: bool) ->
     return predicate
 
 
+def keyword_literals(fields: Sequence[str], value: SigmaString) -> tuple[Literal, ...]:
+    chunks = [p for p in value.s if isinstance(p, str)]
+    if not chunks:
+        return ()
+    lits = [substring_literal(f, max(chunks, key=len)) for f in fields]
+    return tuple(lit for lit in lits if lit) if all(lits) else ()
+
+
 def keyword_predicate(fields: Sequence[str], value: SigmaString) -> Predicate:
     """A field-less value: searched as a substring (wildcards honoured) in the event's text."""
     star = SpecialChars.WILDCARD_MULTI
@@ -177,6 +191,10 @@ def keyword_predicate(fields: Sequence[str], value: SigmaString) -> Predicate:
     def predicate(ctx: EventContext) -> bool:
         # message when the event has one, else the raw record: the first text field present wins
         for f, pred in zip(fields, [first, *rest], strict=True):
+            if f == "log.original" and "winlog" in ctx.event:
+                # A Windows event's raw record is JSON or XML, not the text a keyword is written
+                # against; only its rendered message is searched.
+                return False
             if ctx.present(f):
                 return pred(ctx)
         return False
@@ -187,11 +205,14 @@ def keyword_predicate(fields: Sequence[str], value: SigmaString) -> Predicate:
 # --- other value types -----------------------------------------------------------------------
 
 
-def _as_number(value: Any) -> float | None:
+def as_number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
+    if isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        # an int past float range is beyond any bound a rule can write, not an error
+        return float(value) if -(2**1023) < value < 2**1023 else math.inf if value > 0 else -math.inf
     if isinstance(value, str) and len(value) < 64:
         text = value.strip()
         try:
@@ -207,7 +228,7 @@ def number_predicate(field: str, number: SigmaNumber) -> Predicate:
 
     def predicate(ctx: EventContext) -> bool:
         for v in ctx.values(field) or ():
-            n = _as_number(v)
+            n = as_number(v)
             if n is not None and n == wanted:
                 return True
             if isinstance(v, str) and v.lower() == as_text:
@@ -215,6 +236,17 @@ def number_predicate(field: str, number: SigmaNumber) -> Predicate:
         return False
 
     return predicate
+
+
+def number_literal(field: str, number: SigmaNumber) -> Literal | None:
+    """The pre-filter's form of number_predicate: a value matches it by as_number(value) == wanted
+    or by its text equalling the number's; keyed by the number only when the text match implies
+    the numeric one (not for NaN, nor texts as_number does not read)."""
+    wanted = float(number.number)
+    as_text = str(number.number).lower()
+    if as_number(as_text) != wanted:
+        return None
+    return Literal(field, as_text, number=wanted)
 
 
 _COMPARE: dict[CompareOperators, Callable[[float, float], bool]] = {
@@ -232,7 +264,7 @@ def compare_predicate(field: str, expr: SigmaCompareExpression) -> Predicate:
 
     def predicate(ctx: EventContext) -> bool:
         for v in ctx.values(field) or ():
-            n = _as_number(v)
+            n = as_number(v)
             if n is not None and op(n, bound):
                 return True
         return False
@@ -315,7 +347,9 @@ def regex_predicate(field: str, value: SigmaRegularExpression) -> Compiled:
     from canhgac.rules.regex_literals import required_literal
 
     lit = required_literal(source, flags)
-    literal = substring_literal(field, lit) if lit else None
+    # inline flags ("(?i)", "(?i:…)") may switch case-insensitivity on anywhere: assume they do
+    ignorecase = bool(flags & re.IGNORECASE) or "(?" in source
+    literal = regex_literal(field, lit, ignorecase) if lit else None
     return predicate, ((literal,) if literal else None)
 
 
@@ -367,6 +401,7 @@ __all__ = [
     "is_plain_string",
     "keyword_predicate",
     "null_predicate",
+    "number_literal",
     "number_predicate",
     "regex_predicate",
     "string_literals",

@@ -10,6 +10,9 @@ from canhgac.rules.context import EventContext
 
 Predicate = Callable[[EventContext], bool]
 
+# Pre-filter clauses kept per rule: more filter better, but each is a layer of the engine's bitset.
+MAX_CLAUSES = 3
+
 
 @dataclass(frozen=True, slots=True)
 class RuleMeta:
@@ -55,12 +58,15 @@ class Literal:
     field: str
     text: str
     exact: bool = False
+    # A numeric equality instead: the field holds a value matchers.as_number reads as this number.
+    number: float | None = None
 
 
 @dataclass(slots=True)
 class CompiledRule:
     meta: RuleMeta
     predicate: Predicate
-    # Any one of these must be present for the rule to have a chance; None means "always evaluate".
-    prefilter: tuple[Literal, ...] | None
+    # Clauses that must all hold (each: one of its literals present) for the rule to have a chance
+    # to match; () means "always evaluate".
+    prefilter: tuple[tuple[Literal, ...], ...]
     fields: frozenset[str] = frozenset()

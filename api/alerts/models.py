@@ -1,13 +1,89 @@
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Severity = Literal["informational", "low", "medium", "high", "critical"]
+Status = Literal["new", "acknowledged", "in_progress", "closed"]
+Resolution = Literal["true_positive", "false_positive", "benign"]
+SortField = Literal["last_seen", "first_seen", "severity", "count", "status"]
+
+# Forward through the workflow; a closed alert can be reopened (to acknowledged).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "new": frozenset({"acknowledged", "in_progress", "closed"}),
+    "acknowledged": frozenset({"in_progress", "closed"}),
+    "in_progress": frozenset({"closed", "acknowledged"}),
+    "closed": frozenset({"acknowledged"}),
+}
 
 
 class AlertPage(BaseModel):
     total: int
     items: list[dict[str, Any]]
     next: str | None = None
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Status
+    resolution: Resolution | None = Field(default=None, description="required when closing")
+    comment: str | None = Field(default=None, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _resolution_when_closing(self) -> StatusChange:
+        if self.status == "closed" and self.resolution is None:
+            raise ValueError("closing an alert needs a resolution: true_positive, false_positive or benign")
+        if self.status != "closed" and self.resolution is not None:
+            raise ValueError("a resolution is given only when closing")
+        return self
+
+
+class AssigneeChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    assignee: str | None = Field(default=None, max_length=64, description="user name; null unassigns")
+
+
+class NewComment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class BulkAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\s/]+$")]] = Field(
+        min_length=1, max_length=200
+    )
+    status: Status | None = None
+    resolution: Resolution | None = None
+    assignee: str | None = Field(default=None, max_length=64)
+    unassign: bool = False
+    comment: str | None = Field(default=None, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> BulkAction:
+        if self.status is None and self.assignee is None and not self.unassign and not self.comment:
+            raise ValueError("nothing to do: give status, assignee, unassign or comment")
+        if self.status == "closed" and self.resolution is None:
+            raise ValueError("closing alerts needs a resolution")
+        return self
+
+
+class BulkResult(BaseModel):
+    updated: list[str]
+    failed: dict[str, str]
+
+
+class AlertSearch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(default="*", max_length=4096, description="Lucene query string syntax")
+    start: datetime | None = None
+    end: datetime | None = None
+    size: int = Field(default=50, ge=1, le=500)
+    cursor: str | None = Field(default=None, max_length=2048)

@@ -1,45 +1,117 @@
+"""Alerts: queries (always limited to the caller's agency scope) and triage changes.
+
+Triage writes use the stored document's sequence number, like the alert indexer does for its
+count/last_seen updates, so neither side overwrites the other: on a conflict we read and retry.
+"""
+
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from canhgac.api.search import decode_cursor, encode_cursor, run_search, time_range
-from canhgac.core.errors import BackendUnavailable, NotFound
+from canhgac.api.alerts.models import TRANSITIONS, AlertSearch, BulkAction
+from canhgac.api.auth.models import Principal
+from canhgac.api.query_guard import lucene
+from canhgac.api.search import decode_cursor, encode_cursor, run_search, scope_filter, time_range
+from canhgac.core.config import Settings
+from canhgac.core.errors import BackendUnavailable, Conflict, InvalidRequest, NotFound
 from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import ConflictError, NotFoundError, TransportError
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
-from opensearchpy.exceptions import NotFoundError
+
+AGENCY_FIELD = "agency"
+MAX_WRITE_ATTEMPTS = 8
+SORT_FIELDS = {
+    "last_seen": ("last_seen", "date"),
+    "first_seen": ("first_seen", "date"),
+    "severity": ("severity_score", "long"),
+    "count": ("count", "long"),
+    "status": ("status", "keyword"),
+}
+# What the queue and the live stream show; the detail adds the event snapshot and the rest.
+SUMMARY_FIELDS = [
+    "id",
+    "rule",
+    "severity",
+    "severity_score",
+    "first_seen",
+    "last_seen",
+    "count",
+    "agency",
+    "host",
+    "user",
+    "source",
+    "status",
+    "resolution",
+    "assignee",
+    "updated_at",
+    "created_at",
+]
+
+Change = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-async def list_alerts(
-    client: AsyncOpenSearch,
-    index: str,
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def list_filters(
     *,
-    severity: list[str] | None,
-    rule_id: str | None,
-    status: str | None,
-    start: datetime | None,
-    end: datetime | None,
-    size: int,
-    cursor: str | None,
-) -> dict[str, Any]:
-    filters: list[dict[str, Any]] = []
+    agency_scope: str | None,
+    severity: list[str] | None = None,
+    rule_id: str | None = None,
+    status: list[str] | None = None,
+    agency: str | None = None,
+    host: str | None = None,
+    user: str | None = None,
+    assignee: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[dict[str, Any]]:
+    filters: list[dict[str, Any]] = scope_filter(AGENCY_FIELD, agency_scope)
     if severity:
         filters.append({"terms": {"severity": severity}})
     if rule_id:
         filters.append({"term": {"rule.id": rule_id}})
     if status:
-        filters.append({"term": {"status": status}})
+        filters.append({"terms": {"status": status}})
+    if agency:
+        filters.append({"term": {AGENCY_FIELD: agency}})
+    if host:
+        filters.append({"term": {"host.name": host}})
+    if user:
+        filters.append({"term": {"user.name": user}})
+    if assignee:
+        filters.append({"term": {"assignee": assignee}})
     rng = time_range("last_seen", start, end)
     if rng:
         filters.append(rng)
+    return filters
+
+
+async def list_alerts(
+    client: AsyncOpenSearch,
+    index: str,
+    filters: list[dict[str, Any]],
+    *,
+    sort: str = "last_seen",
+    order: str = "desc",
+    size: int = 50,
+    cursor: str | None = None,
+    query: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    field, kind = SORT_FIELDS[sort]
     body: dict[str, Any] = {
-        "query": {"bool": {"filter": filters}},
+        "query": {"bool": {"must": [query or {"match_all": {}}], "filter": filters}},
         "sort": [
+            {field: {"order": order, "unmapped_type": kind}},
             {"last_seen": {"order": "desc", "unmapped_type": "date"}},
             {"id": {"order": "asc", "unmapped_type": "keyword"}},
         ],
         "size": size,
         "track_total_hits": True,
+        "_source": {"excludes": ["event", "history", "comments"]},
     }
     if cursor:
         body["search_after"] = decode_cursor(cursor)
@@ -52,12 +124,152 @@ async def list_alerts(
     }
 
 
-async def get_alert(client: AsyncOpenSearch, index: str, alert_id: str) -> dict[str, Any]:
+async def search_alerts(
+    client: AsyncOpenSearch, settings: Settings, request: AlertSearch, agency_scope: str | None
+) -> dict[str, Any]:
+    filters = list_filters(agency_scope=agency_scope, start=request.start, end=request.end)
+    query = lucene(request.query, settings.api.max_query_chars, "rule.title")
+    return await list_alerts(
+        client,
+        settings.opensearch.alerts_index,
+        filters,
+        size=request.size,
+        cursor=request.cursor,
+        query=query,
+    )
+
+
+async def _read(
+    client: AsyncOpenSearch, index: str, alert_id: str, agency_scope: str | None
+) -> tuple[dict[str, Any], int, int]:
     try:
         doc = await client.get(index=index, id=alert_id)
     except NotFoundError as exc:
         raise NotFound(f"alert {alert_id} not found") from exc
-    except OSConnectionError as exc:
+    except (OSConnectionError, TransportError) as exc:
+        if isinstance(exc, TransportError) and isinstance(exc.status_code, int) and exc.status_code < 500:
+            raise NotFound(f"alert {alert_id} not found") from exc
         raise BackendUnavailable("OpenSearch is unreachable") from exc
     source: dict[str, Any] = doc["_source"]
+    if agency_scope is not None and source.get(AGENCY_FIELD) != agency_scope:
+        raise NotFound(f"alert {alert_id} not found")  # another agency's alert does not exist for you
+    return source, doc["_seq_no"], doc["_primary_term"]
+
+
+async def get_alert(
+    client: AsyncOpenSearch, index: str, alert_id: str, agency_scope: str | None
+) -> dict[str, Any]:
+    source, _, _ = await _read(client, index, alert_id, agency_scope)
     return source
+
+
+async def change_alert(
+    client: AsyncOpenSearch, index: str, alert_id: str, agency_scope: str | None, change: Change
+) -> dict[str, Any]:
+    """Read, apply `change` (returns the fields to set), write with if_seq_no; retry on conflict."""
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        alert, seq_no, primary_term = await _read(client, index, alert_id, agency_scope)
+        updates = change(alert)
+        try:
+            await client.update(
+                index=index,
+                id=alert_id,
+                body={"doc": updates},
+                if_seq_no=seq_no,
+                if_primary_term=primary_term,
+                refresh="wait_for",
+            )
+        except ConflictError:
+            continue  # the pipeline or another analyst wrote meanwhile: read again
+        except (OSConnectionError, TransportError) as exc:
+            raise BackendUnavailable("OpenSearch write failed") from exc
+        return alert | updates
+    raise Conflict("the alert kept changing while being updated; try again")
+
+
+def _entry(principal: Principal, action: str, **details: Any) -> dict[str, Any]:
+    return {
+        "at": now_iso(),
+        "by": principal.username,
+        "action": action,
+        **{k: v for k, v in details.items() if v is not None},
+    }
+
+
+def status_change(principal: Principal, status: str, resolution: str | None, comment: str | None) -> Change:
+    def apply(alert: dict[str, Any]) -> dict[str, Any]:
+        current = alert.get("status") or "new"
+        if status == current:
+            raise Conflict(f"alert is already {status}")
+        if status not in TRANSITIONS.get(current, frozenset()):
+            raise Conflict(f"an alert cannot go from {current} to {status}")
+        if status == "closed" and resolution is None:
+            raise InvalidRequest("closing needs a resolution: true_positive, false_positive or benign")
+        now = now_iso()
+        history = [
+            *(alert.get("history") or []),
+            _entry(principal, "status", **{"from": current, "to": status, "resolution": resolution}),
+        ]
+        updates: dict[str, Any] = {
+            "status": status,
+            "resolution": resolution if status == "closed" else None,
+            "updated_at": now,
+            "history": history,
+        }
+        if status == "closed":
+            updates["closed_at"] = now
+            updates["closed_by"] = principal.username
+        if status == "acknowledged" and not alert.get("assignee"):
+            updates["assignee"] = principal.username  # who acknowledges, owns it until reassigned
+            history.append(_entry(principal, "assign", **{"from": None, "to": principal.username}))
+        if comment:
+            updates["comments"] = [*(alert.get("comments") or []), _comment(principal, comment)]
+            history.append(_entry(principal, "comment"))
+        return updates
+
+    return apply
+
+
+def assignee_change(principal: Principal, assignee: str | None) -> Change:
+    def apply(alert: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "assignee": assignee,
+            "updated_at": now_iso(),
+            "history": [
+                *(alert.get("history") or []),
+                _entry(principal, "assign", **{"from": alert.get("assignee"), "to": assignee}),
+            ],
+        }
+
+    return apply
+
+
+def _comment(principal: Principal, text: str) -> dict[str, Any]:
+    return {"at": now_iso(), "by": principal.username, "text": text}
+
+
+def comment_added(principal: Principal, text: str) -> Change:
+    def apply(alert: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "comments": [*(alert.get("comments") or []), _comment(principal, text)],
+            "updated_at": now_iso(),
+            "history": [*(alert.get("history") or []), _entry(principal, "comment")],
+        }
+
+    return apply
+
+
+def bulk_change(principal: Principal, action: BulkAction) -> Change:
+    def apply(alert: dict[str, Any]) -> dict[str, Any]:
+        updates: dict[str, Any] = {}
+        if action.status is not None:
+            updates |= status_change(principal, action.status, action.resolution, None)(alert)
+        merged = alert | updates
+        if action.assignee is not None or action.unassign:
+            updates |= assignee_change(principal, None if action.unassign else action.assignee)(merged)
+            merged = alert | updates
+        if action.comment:
+            updates |= comment_added(principal, action.comment)(merged)
+        return updates
+
+    return apply

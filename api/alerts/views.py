@@ -3,39 +3,281 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from canhgac.api.alerts import service
-from canhgac.api.alerts.models import AlertPage, Severity
-from canhgac.api.deps import State
-from fastapi import APIRouter, Query
+from canhgac.api.alerts import service, stream
+from canhgac.api.alerts.models import (
+    AlertPage,
+    AlertSearch,
+    AssigneeChange,
+    BulkAction,
+    BulkResult,
+    NewComment,
+    Severity,
+    SortField,
+    Status,
+    StatusChange,
+)
+from canhgac.api.audit.service import record
+from canhgac.api.auth.models import Principal
+from canhgac.api.deps import Reader, State, Triager, client_ip
+from canhgac.api.events.models import Histogram, HistogramRequest, TopRequest, TopValues
+from canhgac.api.events.service import default_window, events_by_id
+from canhgac.api.query_guard import check_field, histogram_interval, lucene
+from canhgac.api.search import date_histogram, top_values
+from canhgac.api.users.service import get_user
+from canhgac.core.errors import CanhgacError, InvalidRequest
+from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.responses import StreamingResponse
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+AlertId = Annotated[str, Path(min_length=1, max_length=256, pattern=r"^[^\s/]+$")]
 
 
 @router.get("", response_model=AlertPage)
 async def list_alerts(
+    principal: Reader,
     state: State,
     severity: Annotated[list[Severity] | None, Query(description="repeat for several")] = None,
-    rule_id: str | None = None,
-    status: str | None = None,
+    status: Annotated[list[Status] | None, Query(description="repeat for several")] = None,
+    rule_id: Annotated[str | None, Query(max_length=256)] = None,
+    agency: Annotated[str | None, Query(max_length=64)] = None,
+    host: Annotated[str | None, Query(max_length=256)] = None,
+    user: Annotated[str | None, Query(max_length=256)] = None,
+    assignee: Annotated[str | None, Query(max_length=64)] = None,
     start: datetime | None = None,
     end: datetime | None = None,
+    sort: SortField = "last_seen",
+    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     size: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> dict[str, Any]:
-    """Alerts, newest first (by last seen), filtered by severity, rule and time."""
+    """Alerts filtered by status, severity, rule, agency, host, user, assignee and time (last seen)."""
+    filters = service.list_filters(
+        agency_scope=principal.agency_scope,
+        severity=list(severity or []),
+        rule_id=rule_id,
+        status=list(status or []),
+        agency=agency,
+        host=host,
+        user=user,
+        assignee=assignee,
+        start=start,
+        end=end,
+    )
     return await service.list_alerts(
         state.opensearch,
         state.settings.opensearch.alerts_index,
-        severity=list(severity) if severity else None,
-        rule_id=rule_id,
-        status=status,
-        start=start,
-        end=end,
+        filters,
+        sort=sort,
+        order=order,
         size=size,
         cursor=cursor,
     )
 
 
+@router.post("/search", response_model=AlertPage)
+async def search_alerts(request: AlertSearch, principal: Reader, state: State) -> dict[str, Any]:
+    """Lucene query over alerts (e.g. `severity:high AND host.name:web*`), newest first."""
+    return await service.search_alerts(state.opensearch, state.settings, request, principal.agency_scope)
+
+
+def _alert_query(
+    state: State, principal: Principal, text: str, start: datetime, end: datetime
+) -> dict[str, Any]:
+    filters = service.list_filters(agency_scope=principal.agency_scope)
+    filters.append({"range": {"@timestamp": {"gte": start.isoformat(), "lte": end.isoformat()}}})
+    return {
+        "bool": {"must": [lucene(text, state.settings.api.max_query_chars, "rule.title")], "filter": filters}
+    }
+
+
+@router.post("/histogram", response_model=Histogram)
+async def histogram(request: HistogramRequest, principal: Reader, state: State) -> dict[str, Any]:
+    """Alerts per time bucket (by alert time), optionally split by a field such as `severity`."""
+    start, end = default_window(request.start, request.end)
+    interval = histogram_interval(start, end, state.settings.api.max_buckets, request.interval_secs)
+    return await date_histogram(
+        state.opensearch,
+        state.settings.opensearch.alerts_index,
+        query=_alert_query(state, principal, request.query, start, end),
+        time_field="@timestamp",
+        start=start,
+        end=end,
+        interval_secs=interval,
+        split_field=check_field(request.split_field) if request.split_field else None,
+    )
+
+
+@router.post("/top", response_model=TopValues)
+async def top(request: TopRequest, principal: Reader, state: State) -> dict[str, Any]:
+    """The most frequent values of a field among alerts (rule.title, host.name, agency …)."""
+    if request.size > state.settings.api.max_top_values:
+        raise InvalidRequest(f"size too large: at most {state.settings.api.max_top_values} values")
+    start, end = default_window(request.start, request.end, hours=24 * 30)
+    return await top_values(
+        state.opensearch,
+        state.settings.opensearch.alerts_index,
+        query=_alert_query(state, principal, request.query, start, end),
+        field=check_field(request.field),
+        size=request.size,
+    )
+
+
+@router.get("/stream", responses={200: {"content": {"text/event-stream": {}}}})
+async def alert_stream(
+    request: Request,
+    principal: Reader,
+    state: State,
+    last_event_id: Annotated[str | None, Header(max_length=32)] = None,
+) -> StreamingResponse:
+    """Server-Sent Events: `alert` events carry new or changed alerts (summary fields) as they land.
+
+    The event id is the alert index's sequence number; EventSource resumes with Last-Event-ID."""
+    index = state.settings.opensearch.alerts_index
+    # Where to start is settled before the response begins, so an unreachable OpenSearch is a 503.
+    resume = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+    if resume is None:
+        resume = await stream.latest_seq_no(state.opensearch, index)
+    events = stream.alert_events(
+        state.opensearch,
+        state.settings.opensearch.alerts_index,
+        principal.agency_scope,
+        poll_secs=state.settings.api.stream_poll_secs,
+        last_event_id=resume,
+        disconnected=request.is_disconnected,
+    )
+    return StreamingResponse(
+        events,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.post("/bulk", response_model=BulkResult)
+async def bulk(action: BulkAction, principal: Triager, request: Request, state: State) -> dict[str, Any]:
+    """Apply one status change, assignment and/or comment to many alerts; each is audited."""
+    if action.assignee:
+        await _check_assignee(state, action.assignee)
+    index = state.settings.opensearch.alerts_index
+    updated: list[str] = []
+    failed: dict[str, str] = {}
+    for alert_id in dict.fromkeys(action.ids):
+        try:
+            await service.change_alert(
+                state.opensearch,
+                index,
+                alert_id,
+                principal.agency_scope,
+                service.bulk_change(principal, action),
+            )
+        except CanhgacError as exc:
+            failed[alert_id] = exc.message
+            continue
+        updated.append(alert_id)
+    details = action.model_dump(exclude={"ids"}, exclude_none=True)
+    for alert_id in updated:
+        await record(
+            state.opensearch,
+            state.settings.opensearch.audit_index,
+            actor=principal,
+            action="alert.bulk",
+            target_type="alert",
+            target_id=alert_id,
+            details=details,
+            client_ip=client_ip(request),
+        )
+    return {"updated": updated, "failed": failed}
+
+
 @router.get("/{alert_id}")
-async def get_alert(alert_id: str, state: State) -> dict[str, Any]:
-    return await service.get_alert(state.opensearch, state.settings.opensearch.alerts_index, alert_id)
+async def get_alert(alert_id: AlertId, principal: Reader, state: State) -> dict[str, Any]:
+    """One alert with its rule (title, author, references …), history, comments, and the events that
+    matched (fetched by id from the event data streams)."""
+    alert = await service.get_alert(
+        state.opensearch, state.settings.opensearch.alerts_index, alert_id, principal.agency_scope
+    )
+    alert["events"] = await events_by_id(
+        state.opensearch, state.settings, list(alert.get("event_ids") or []), principal.agency_scope
+    )
+    return alert
+
+
+async def _check_assignee(state: State, username: str) -> None:
+    user = await get_user(state.opensearch, state.settings.opensearch.users_index, username)
+    if user is None or user.get("disabled"):
+        raise InvalidRequest(f"no such user: {username}")
+    if user.get("role") not in ("admin", "analyst"):
+        raise InvalidRequest(f"{username} cannot triage alerts (role {user.get('role')})")
+
+
+async def _change(
+    state: State,
+    principal: Principal,
+    request: Request,
+    alert_id: AlertId,
+    change: service.Change,
+    action: str,
+    details: dict[str, Any],
+) -> dict[str, Any]:
+    alert = await service.change_alert(
+        state.opensearch, state.settings.opensearch.alerts_index, alert_id, principal.agency_scope, change
+    )
+    await record(
+        state.opensearch,
+        state.settings.opensearch.audit_index,
+        actor=principal,
+        action=action,
+        target_type="alert",
+        target_id=alert_id,
+        details=details,
+        client_ip=client_ip(request),
+    )
+    return alert
+
+
+@router.post("/{alert_id}/status")
+async def change_status(
+    alert_id: AlertId, body: StatusChange, principal: Triager, request: Request, state: State
+) -> dict[str, Any]:
+    """Move through new → acknowledged → in_progress → closed (closing needs a resolution);
+    a closed alert can be reopened to acknowledged."""
+    return await _change(
+        state,
+        principal,
+        request,
+        alert_id,
+        service.status_change(principal, body.status, body.resolution, body.comment),
+        "alert.status",
+        body.model_dump(exclude_none=True),
+    )
+
+
+@router.post("/{alert_id}/assignee")
+async def change_assignee(
+    alert_id: AlertId, body: AssigneeChange, principal: Triager, request: Request, state: State
+) -> dict[str, Any]:
+    if body.assignee:
+        await _check_assignee(state, body.assignee)
+    return await _change(
+        state,
+        principal,
+        request,
+        alert_id,
+        service.assignee_change(principal, body.assignee),
+        "alert.assign",
+        {"assignee": body.assignee},
+    )
+
+
+@router.post("/{alert_id}/comments")
+async def add_comment(
+    alert_id: AlertId, body: NewComment, principal: Triager, request: Request, state: State
+) -> dict[str, Any]:
+    return await _change(
+        state,
+        principal,
+        request,
+        alert_id,
+        service.comment_added(principal, body.text),
+        "alert.comment",
+        {"text": body.text[:500]},
+    )

@@ -13,11 +13,44 @@ class EventSearch(BaseModel):
     start: datetime | None = None
     end: datetime | None = None
     size: int = Field(default=50, ge=1, le=500)
-    page: int = Field(default=0, ge=0, description="page number; past 10,000 hits use `cursor`")
-    cursor: str | None = None
+    page: int = Field(default=0, ge=0, le=10_000, description="page number; past 10,000 hits use `cursor`")
+    cursor: str | None = Field(default=None, max_length=2048)
 
 
 class EventPage(BaseModel):
     total: int
     items: list[dict[str, Any]]
     next: str | None = None
+
+
+class HistogramRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(default="*", max_length=4096, description="Lucene query string syntax")
+    start: datetime | None = Field(default=None, description="default: 24 hours before `end`")
+    end: datetime | None = Field(default=None, description="default: now")
+    interval_secs: int | None = Field(default=None, ge=1, le=31 * 86400, description="default: automatic")
+    split_field: str | None = Field(default=None, max_length=128, description="split bars by this field")
+
+
+class TopRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    field: str = Field(max_length=128, description="a keyword field, e.g. host.name")
+    query: str = Field(default="*", max_length=4096)
+    start: datetime | None = None
+    end: datetime | None = None
+    size: int = Field(default=10, ge=1, le=100)
+
+
+class Histogram(BaseModel):
+    interval_secs: int
+    total: int
+    buckets: list[dict[str, Any]]
+
+
+class TopValues(BaseModel):
+    field: str
+    total: int
+    values: list[dict[str, Any]]
+    other: int = 0

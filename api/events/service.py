@@ -1,41 +1,64 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from canhgac.api.events.models import EventSearch
-from canhgac.api.search import MAX_FROM, decode_cursor, encode_cursor, run_search, time_range
+from canhgac.api.events.models import EventSearch, HistogramRequest, TopRequest
+from canhgac.api.query_guard import check_field, histogram_interval, lucene
+from canhgac.api.search import (
+    MAX_FROM,
+    date_histogram,
+    decode_cursor,
+    encode_cursor,
+    run_search,
+    scope_filter,
+    time_range,
+    top_values,
+)
+from canhgac.core.config import Settings
 from canhgac.core.errors import InvalidRequest
 from opensearchpy import AsyncOpenSearch
 
-# Leading wildcards force a scan of every term of every field: refuse them with a reason.
-ALLOW_LEADING_WILDCARD = False
+AGENCY_FIELD = "canhgac.agency"
+TIME_FIELD = "@timestamp"
 
 
-async def search_events(client: AsyncOpenSearch, index_prefix: str, request: EventSearch) -> dict[str, Any]:
-    if request.cursor is None and (request.page + 1) * request.size > MAX_FROM:
-        raise InvalidRequest(f"page too deep: use `cursor` to page past {MAX_FROM} hits")
-    filters: list[dict[str, Any]] = []
-    rng = time_range("@timestamp", request.start, request.end)
+def events_pattern(settings: Settings) -> str:
+    return f"{settings.opensearch.index_prefix}.*"
+
+
+def _query(
+    settings: Settings, text: str, start: datetime | None, end: datetime | None, agency: str | None
+) -> dict[str, Any]:
+    filters: list[dict[str, Any]] = scope_filter(AGENCY_FIELD, agency)
+    rng = time_range(TIME_FIELD, start, end)
     if rng:
         filters.append(rng)
-    query_text = request.query.strip() or "*"
-    must = (
-        {"match_all": {}}
-        if query_text == "*"
-        else {
-            "query_string": {
-                "query": query_text,
-                "default_field": "message",
-                "allow_leading_wildcard": ALLOW_LEADING_WILDCARD,
-                "analyze_wildcard": True,
-            }
-        }
-    )
+    return {"bool": {"must": [lucene(text, settings.api.max_query_chars, "message")], "filter": filters}}
+
+
+def default_window(
+    start: datetime | None, end: datetime | None, hours: int = 24
+) -> tuple[datetime, datetime]:
+    end = end or datetime.now(UTC)
+    start = start or end - timedelta(hours=hours)
+    if start > end:
+        raise InvalidRequest("start is after end")
+    return start, end
+
+
+async def search_events(
+    client: AsyncOpenSearch, settings: Settings, request: EventSearch, agency: str | None
+) -> dict[str, Any]:
+    if request.size > settings.api.max_search_size:
+        raise InvalidRequest(f"size too large: at most {settings.api.max_search_size}")
+    if request.cursor is None and (request.page + 1) * request.size > MAX_FROM:
+        raise InvalidRequest(f"page too deep: use `cursor` to page past {MAX_FROM} hits")
     body: dict[str, Any] = {
-        "query": {"bool": {"must": [must], "filter": filters}},
+        "query": _query(settings, request.query, request.start, request.end, agency),
         # unmapped_type: before the first event arrives the indices have no mapping to sort on.
         "sort": [
-            {"@timestamp": {"order": "desc", "unmapped_type": "date"}},
+            {TIME_FIELD: {"order": "desc", "unmapped_type": "date"}},
             {"event.id": {"order": "asc", "unmapped_type": "keyword"}},
         ],
         "size": request.size,
@@ -46,10 +69,57 @@ async def search_events(client: AsyncOpenSearch, index_prefix: str, request: Eve
         body["search_after"] = decode_cursor(request.cursor)
     else:
         body["from"] = request.page * request.size
-    result = await run_search(client, f"{index_prefix}.*", body)
+    result = await run_search(client, events_pattern(settings), body)
     hits = result["hits"]["hits"]
     return {
         "total": result["hits"]["total"]["value"],
         "items": [h["_source"] for h in hits],
         "next": encode_cursor(hits[-1]["sort"]) if len(hits) == request.size else None,
     }
+
+
+async def events_by_id(
+    client: AsyncOpenSearch, settings: Settings, event_ids: list[str], agency: str | None
+) -> list[dict[str, Any]]:
+    if not event_ids:
+        return []
+    filters = [{"terms": {"event.id": event_ids[:500]}}, *scope_filter(AGENCY_FIELD, agency)]
+    body = {
+        "query": {"bool": {"filter": filters}},
+        "sort": [{TIME_FIELD: {"order": "asc", "unmapped_type": "date"}}],
+        "size": min(len(event_ids), 500),
+    }
+    result = await run_search(client, events_pattern(settings), body)
+    return [h["_source"] for h in result["hits"]["hits"]]
+
+
+async def histogram(
+    client: AsyncOpenSearch, settings: Settings, request: HistogramRequest, agency: str | None
+) -> dict[str, Any]:
+    start, end = default_window(request.start, request.end)
+    interval = histogram_interval(start, end, settings.api.max_buckets, request.interval_secs)
+    split = check_field(request.split_field) if request.split_field else None
+    return await date_histogram(
+        client,
+        events_pattern(settings),
+        query=_query(settings, request.query, start, end, agency),
+        time_field=TIME_FIELD,
+        start=start,
+        end=end,
+        interval_secs=interval,
+        split_field=split,
+    )
+
+
+async def top(
+    client: AsyncOpenSearch, settings: Settings, request: TopRequest, agency: str | None
+) -> dict[str, Any]:
+    if request.size > settings.api.max_top_values:
+        raise InvalidRequest(f"size too large: at most {settings.api.max_top_values} values")
+    return await top_values(
+        client,
+        events_pattern(settings),
+        query=_query(settings, request.query, request.start, request.end, agency),
+        field=check_field(request.field),
+        size=request.size,
+    )

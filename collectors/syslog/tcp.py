@@ -1,18 +1,26 @@
 """Syslog over TCP (RFC 6587 framing; RFC 5424 and 3164 are parsed later by the normalizer).
 
 Bad input never stops the listener: over-long frames are truncated and flagged, invalid UTF-8 is
-replaced and flagged, and a connection's failure only closes that connection.
+replaced and flagged, and a connection's failure only closes that connection. Each read is framed
+and handed to the sink as one batch: the sink's back-pressure (producer buffer or spool full)
+stops this connection's reads, which is what TCP senders expect. Syslog over TCP has no
+application acknowledgement, so the collector does not wait for Kafka's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
+from collections import Counter
+from typing import Any
 
-from canhgac.collectors.base import RawSink, SourceDirectory
+from canhgac.collectors.base import SourceDirectory
+from canhgac.collectors.registry import COLLECTORS, SinkFactory
+from canhgac.collectors.spool.sink import SpoolingSink
 from canhgac.collectors.syslog.framing import Frame, SyslogFramer
-from canhgac.core.config import SyslogTcpConfig
-from canhgac.core.envelope import Peer, RawEnvelope
+from canhgac.core.config import Settings, SyslogTcpConfig
+from canhgac.core.envelope import Peer, RawEnvelope, utc_now_iso
 from canhgac.core.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -20,93 +28,178 @@ COLLECTOR = "syslog-tcp"
 READ_BYTES = 65_536
 
 
-class SyslogTcpCollector:
+class SyslogStreamCollector:
+    """Shared by the TCP and TLS collectors; TLS only adds the context and the peer's subject."""
+
+    name = COLLECTOR
+    transport = "syslog_tcp"
+
     def __init__(
-        self, cfg: SyslogTcpConfig, sink: RawSink, sources: SourceDirectory, metrics: Metrics
+        self,
+        cfg: SyslogTcpConfig,
+        sink: SpoolingSink,
+        sources: SourceDirectory,
+        metrics: Metrics,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.cfg = cfg
         self.sink = sink
         self.sources = sources
         self.metrics = metrics
+        self.ssl_context = ssl_context
         self.server: asyncio.base_events.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._per_address: Counter[str] = Counter()
         self.port: int | None = None
+        self._received = metrics.received.labels(self.name)
+        self._framing_errors = metrics.errors.labels(self.name, "framing")
 
     async def start(self) -> None:
-        self.server = await asyncio.start_server(self._handle, self.cfg.host, self.cfg.port, limit=READ_BYTES)
+        await self.sink.start()
+        self.server = await asyncio.start_server(
+            self._handle,
+            self.cfg.host,
+            self.cfg.port,
+            limit=READ_BYTES,
+            ssl=self.ssl_context,
+            ssl_handshake_timeout=getattr(self.cfg, "handshake_timeout_secs", None)
+            if self.ssl_context
+            else None,
+        )
         self.port = self.server.sockets[0].getsockname()[1]
-        log.info("syslog TCP listening on %s:%s", self.cfg.host, self.port)
+        log.info("%s listening on %s:%s", self.name, self.cfg.host, self.port)
 
     async def stop(self) -> None:
-        """Stop accepting, let open connections finish what they already received, then return."""
+        """Stop accepting, end open connections after what they already sent, then drain the sink."""
         if self.server:
             self.server.close()
-            await self.server.wait_closed()
         for task in list(self._connections):
             task.cancel()
         if self._connections:
             await asyncio.gather(*self._connections, return_exceptions=True)
+        if self.server:
+            await self.server.wait_closed()
+        await self.sink.stop()
+
+    def _refuse(self, reason: str, writer: asyncio.StreamWriter) -> None:
+        self.metrics.dropped.labels(self.name, reason).inc()
+        writer.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         peername = writer.get_extra_info("peername") or (None, None)
         ip, port = peername[0], peername[1]
+        address = ip or ""
         if len(self._connections) >= self.cfg.max_connections:
-            self.metrics.dropped.labels(COLLECTOR, "too_many_connections").inc()
-            writer.close()
-            return
+            return self._refuse("too_many_connections", writer)
+        if self._per_address[address] >= self.cfg.max_connections_per_address:
+            return self._refuse("too_many_connections_per_address", writer)
         source = self.sources.lookup(ip)
         if source is None:
-            self.metrics.dropped.labels(COLLECTOR, "unknown_sender").inc()
-            log.warning("refused syslog connection from unknown sender %s", ip)
-            writer.close()
-            return
+            log.warning("refused %s connection from unknown sender %s", self.name, ip)
+            return self._refuse("unknown_sender", writer)
         self._connections.add(task)
-        self.metrics.connections.labels(COLLECTOR).inc()
+        self._per_address[address] += 1
+        self.metrics.connections.labels(self.name).inc()
         framer = SyslogFramer(self.cfg.max_message_bytes)
-        peer = Peer(ip=ip, port=port)
+        peer = Peer(ip=ip, port=port, tls_subject=tls_subject(writer.get_extra_info("peercert")))
         try:
             while True:
                 try:
-                    data = await reader.read(READ_BYTES)
+                    async with asyncio.timeout(self.cfg.idle_timeout_secs):
+                        data = await reader.read(READ_BYTES)
+                except TimeoutError:
+                    self.metrics.errors.labels(self.name, "idle_timeout").inc()
+                    break
                 except asyncio.CancelledError:
                     break
                 if not data:
                     break
-                for frame in framer.feed(data):
-                    await self._emit(frame, source, peer)
-            for frame in framer.flush():
-                await self._emit(frame, source, peer)
-        except (ConnectionError, OSError) as exc:
-            log.info("syslog connection from %s ended: %s", ip, exc)
+                frames = framer.feed(data)
+                if frames:
+                    await self._emit(frames, source, peer)
+            if frames := framer.flush():
+                await self._emit(frames, source, peer)
+        except (ConnectionError, OSError, ssl.SSLError) as exc:
+            log.info("%s connection from %s ended: %s", self.name, ip, exc)
         finally:
             if framer.bytes_discarded:
-                self.metrics.dropped.labels(COLLECTOR, "over_long_tail_bytes").inc(framer.bytes_discarded)
+                self.metrics.dropped.labels(self.name, "over_long_tail_bytes").inc(framer.bytes_discarded)
             self._connections.discard(task)
-            self.metrics.connections.labels(COLLECTOR).dec()
+            self._per_address[address] -= 1
+            if self._per_address[address] <= 0:
+                del self._per_address[address]
+            self.metrics.connections.labels(self.name).dec()
             writer.close()
 
-    async def _emit(self, frame: Frame, source: tuple[str, str, str | None], peer: Peer) -> None:
+    async def _emit(self, frames: list[Frame], source: tuple[str, str, str | None], peer: Peer) -> None:
         source_id, agency, fmt = source
-        error = frame.error
-        try:
-            text = frame.data.decode("utf-8")
-        except UnicodeDecodeError:
-            text = frame.data.decode("utf-8", errors="replace")
-            error = f"{error}; invalid UTF-8 replaced" if error else "invalid UTF-8 replaced"
-        if text.startswith("\ufeff"):
-            text = text[1:]
-        envelope = RawEnvelope(
-            source_id=source_id,
-            agency=agency,
-            collector=COLLECTOR,
-            format=fmt or "syslog",
-            message=text,
-            peer=peer,
-            framing_error=error,
+        fmt = fmt or "syslog"
+        received_at = utc_now_iso()  # one read, one instant: saves a clock call per message
+        envelopes = []
+        for frame in frames:
+            error = frame.error
+            try:
+                text = frame.data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = frame.data.decode("utf-8", errors="replace")
+                error = f"{error}; invalid UTF-8 replaced" if error else "invalid UTF-8 replaced"
+            if text.startswith("\ufeff"):
+                text = text[1:]
+            if error:
+                self._framing_errors.inc()
+            envelopes.append(
+                RawEnvelope(
+                    source_id=source_id,
+                    agency=agency,
+                    collector=self.name,
+                    format=fmt,
+                    message=text,
+                    peer=peer,
+                    received_at=received_at,
+                    framing_error=error,
+                )
+            )
+        self._received.inc(len(envelopes))
+        await self.sink.submit(envelopes)
+
+
+def tls_subject(cert: dict[str, Any] | None) -> str | None:
+    """RFC 4514-style subject of a verified client certificate, most specific part first."""
+    if not cert or "subject" not in cert:
+        return None
+    short = {
+        "commonName": "CN",
+        "organizationName": "O",
+        "organizationalUnitName": "OU",
+        "countryName": "C",
+        "localityName": "L",
+        "stateOrProvinceName": "ST",
+        "domainComponent": "DC",
+    }
+    parts = [f"{short.get(k, k)}={v}" for rdn in reversed(cert["subject"]) for k, v in rdn]
+    return ",".join(parts) or None
+
+
+@COLLECTORS.register("syslog_tcp")
+class SyslogTcpCollector(SyslogStreamCollector):
+    @staticmethod
+    def enabled(settings: Settings) -> bool:
+        return settings.collectors.syslog_tcp.enabled
+
+    @staticmethod
+    def validate(settings: Settings) -> None:
+        pass  # every field is checked by its config model
+
+    @classmethod
+    def build(cls, settings: Settings, sink_factory: SinkFactory, metrics: Metrics) -> SyslogTcpCollector:
+        cfg = settings.collectors.syslog_tcp
+        directory = SourceDirectory(
+            settings.sources,
+            default_source_id=cfg.default_source_id,
+            default_agency=cfg.default_agency,
+            transport=cls.transport,
         )
-        self.metrics.received.labels(COLLECTOR).inc()
-        if error:
-            self.metrics.errors.labels(COLLECTOR, "framing").inc()
-        await self.sink.submit(envelope)
+        return cls(cfg, sink_factory(cls.name), directory, metrics)

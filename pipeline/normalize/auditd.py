@@ -26,9 +26,10 @@ _HEADER_RE = re.compile(r"(?:node=(\S+) )?type=(\w+) msg=audit\((\d{1,12})(?:\.(
 _KV_RE = re.compile(r"([\w-]+)=(\"[^\"]*\"|'[^']*'|\S*)")
 # Fields auditd hex-encodes when their value holds a space, quote or control character.
 _ENCODED = frozenset(
-    {"proctitle", "comm", "exe", "cwd", "name", "path", "cmd", "acct", "data", "key", "old", "new",
-     "ocomm", "root_dir", "vm", "watch", "old-chardev", "new-chardev", "grp", "new_group", "id"}
+    {"proctitle", "comm", "exe", "cwd", "name", "path", "cmd", "acct", "data", "key",
+     "ocomm", "root_dir", "vm", "watch", "old-chardev", "new-chardev", "grp", "new_group"}
 )  # fmt: skip
+_USERSPACE_PREFIXES = ("USER_", "CRED_", "ADD_", "DEL_", "GRP_", "ACCT_")
 _HEX_CHARS = frozenset("0123456789ABCDEFabcdef")
 _EXECVE_ARG_RE = re.compile(r"a(\d+)\Z")
 
@@ -154,9 +155,16 @@ def apply_audit(event: Event, text: str) -> None:
             process["args"], process["command_line"] = args, " ".join(args)
     if rtype == "CWD" and "cwd" in fields:
         process["working_directory"] = fields["cwd"]
+    if rtype == "USER_CMD" and "cmd" in fields:
+        process["command_line"] = fields["cmd"]
+        if "cwd" in fields:
+            process["working_directory"] = fields["cwd"]
     event["process"] = process
     user: dict[str, Any] = {}
-    _ids(user, fields.get("uid"))
+    # In user-space records (USER_*, CRED_*, ADD_USER …) uid is the reporting process's, not the
+    # account's: user.id would then contradict user.name (acct).
+    if not rtype.startswith(_USERSPACE_PREFIXES):
+        _ids(user, fields.get("uid"))
     audit: dict[str, Any] = {}
     _ids(audit, fields.get("auid"))
     if audit:

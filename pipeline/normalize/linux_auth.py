@@ -40,7 +40,7 @@ _SSH_TOO_MANY_RE = re.compile(
     r"|Disconnecting(?: (?:invalid|authenticating) user (\S+) (\S+) port (\d+))?: "
     r"Too many authentication failures(?: for (?:invalid user )?(\S+))?"
 )
-_PAM_RE = re.compile(r"pam_(\w+)\((\S+?):(\w+)\): (.*)\Z")
+_PAM_RE = re.compile(r"pam_(\w{1,32})\(([^\s:()]{1,64}):(\w{1,32})\): (.*)\Z", re.DOTALL)
 _PAM_KV_RE = re.compile(r"(\w+)=(\S*)")
 _PAM_SESSION_RE = re.compile(
     r"session (opened|closed) for user (\S+?)(?:\(uid=(\d+)\))?(?: by (\S*?)(?:\(uid=(\d+)\))?)?\Z"
@@ -90,7 +90,7 @@ def _source(event: Event, address: str | None, port: str | None = None) -> None:
 
 def apply_pam(event: Event, text: str) -> bool:
     """`pam_unix(sshd:auth): authentication failure; … rhost=… user=…` from any program."""
-    m = _PAM_RE.search(text)
+    m = _PAM_RE.match(text)
     if m is None:
         if (
             text.startswith("PAM ") and "authentication failure" in text
@@ -226,7 +226,7 @@ def enrich_sudo(event: Event, msg: SyslogMessage) -> None:
         if "PWD" in fields:
             process["working_directory"] = fields["PWD"]
     if problems:
-        _mark(event, "sudo_denied", ["authentication", "process"], ["info", "denied"], "failure")
+        _mark(event, "sudo_denied", ["authentication", "process"], ["info"], "failure")
     elif command:
         _mark(event, "sudo_command", ["process"], ["start"], "success")
 

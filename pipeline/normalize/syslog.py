@@ -69,6 +69,8 @@ class SyslogMessage:
     structured_data: dict[str, dict[str, str]] = field(default_factory=dict)
     message: str = ""
     rfc: Literal["5424", "3164", "none"] = "none"
+    # The zone that time stamps without one were read in; body formats read theirs in it too.
+    tz: tzinfo | None = None
 
 
 class _Malformed(Exception):
@@ -210,16 +212,16 @@ def parse_syslog(
     allow_missing_pri: bool = False,
 ) -> SyslogMessage:
     """Parse one syslog line. Time stamps without a zone are read in `default_tz` (Vietnam if not
-    given); a BSD time stamp without a year takes the year closest to `reference` (now if not
-    given). With `allow_missing_pri`, a line from a log file ("Nov 26 07:00:01 host sshd[1]: …")
+    given); a BSD time stamp without a year takes the latest year that does not put it more than
+    a week after `reference` (now if not given). With `allow_missing_pri`, a line from a log file ("Nov 26 07:00:01 host sshd[1]: …")
     keeps its header too; without it such a line is rfc "none"."""
     tz = default_tz if default_tz is not None else zone(DEFAULT_TZ_NAME)
     text = text.rstrip("\r\n\x00")
-    msg = SyslogMessage()
+    msg = SyslogMessage(tz=tz)
     pri = _parse_pri(text)
     if pri is None:
         if allow_missing_pri:
-            probe = SyslogMessage()
+            probe = SyslogMessage(tz=tz)
             if _parse_bsd(probe, text, 0, tz, reference):
                 return probe
         msg.message = text

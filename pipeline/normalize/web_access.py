@@ -39,6 +39,7 @@ _ACCESS_RE = re.compile(
     + _QUOTED
     + r")?(?: (.*))?\Z"
 )
+_METHOD_RE = re.compile(r"[A-Z][A-Z_-]{0,31}\Z")
 _PROGRAMS = {"nginx": "nginx", "httpd": "apache", "apache": "apache", "apache2": "apache"}
 
 
@@ -103,12 +104,12 @@ def apply_access(event: Event, text: str, product: str) -> None:
     add_related(event, "ip", event.get("source", {}).get("ip"))
     request = _unescape(request)
     parts = request.split(" ")
-    if len(parts) == 3 and parts[2].startswith("HTTP/"):
-        set_request(event, parts[0], parts[1], parts[2])
-    elif len(parts) == 2:  # HTTP/0.9 style or a truncated request
+    if len(parts) >= 3 and parts[-1].startswith("HTTP/") and _METHOD_RE.match(parts[0]):
+        # A target with spaces (only a broken or hostile client sends one) stays whole.
+        set_request(event, parts[0], " ".join(parts[1:-1]), parts[-1])
+    elif len(parts) == 2 and _METHOD_RE.match(parts[0]):  # HTTP/0.9 style or a truncated request
         set_request(event, parts[0], parts[1], None)
     elif request and request != "-":
-        event.setdefault("http", {}).setdefault("request", {})["method"] = parts[0][:32]
         ev["reason"] = "malformed request line"
     set_status(event, int_or_none(status))
     body_bytes = int_or_none(size)

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import orjson
-
 from canhgac.core.envelope import RawEnvelope
 from canhgac.core.errors import ParseError
 from canhgac.core.event import Event, set_logsource
@@ -207,7 +206,8 @@ def _data_fields(node: Any) -> dict[str, Any]:
 
 
 def _user_data_fields(node: Any) -> dict[str, Any]:
-    # UserData wraps its fields in one provider-specific element: {"EventXML": {"#attributes": …, "Param1": …}}
+    # UserData wraps its fields in one provider-specific element:
+    # {"EventXML": {"#attributes": …, "Param1": …}}
     if not isinstance(node, dict):
         return {}
     out: dict[str, Any] = {}

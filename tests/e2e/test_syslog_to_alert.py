@@ -8,7 +8,9 @@ from collections import Counter
 
 import httpx
 import pytest
+from canhgac.api.users.models import UserCreate
 
+from canhgac.cmd_users import create_user
 from canhgac.demo_feed import send_lines
 from canhgac.runtime import Runtime
 from tests.conftest import eventually
@@ -16,6 +18,7 @@ from tests.conftest import eventually
 SSH_FAILED_RULE = "06888d57-bcd1-55d5-82b9-261400ea7dfe"  # rules/packs/province/ssh_failed_password.yml
 
 pytestmark = pytest.mark.e2e
+PASSWORD = "e2e password, long enough"
 
 
 async def collect_all_events(api: httpx.AsyncClient) -> list[dict]:
@@ -50,7 +53,13 @@ async def test_syslog_lines_land_once_each_and_raise_an_alert(test_settings, run
         await send_lines("127.0.0.1", runtime.collector.port, ok_lines[:300])
         await send_lines("127.0.0.1", runtime.collector.port, ok_lines[300:] + failed_lines, octet_counting=True)
 
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{test_settings.api.port}", timeout=30) as api:
+        base = f"http://127.0.0.1:{test_settings.api.port}"
+        await create_user(test_settings, UserCreate(username="e2e", role="analyst", password=PASSWORD))
+        async with httpx.AsyncClient(base_url=base, timeout=30) as anonymous:
+            assert (await anonymous.get("/api/v1/alerts")).status_code == 401
+            login = await anonymous.post("/api/v1/auth/token", json={"username": "e2e", "password": PASSWORD})
+            token = login.json()["token"]
+        async with httpx.AsyncClient(base_url=base, timeout=30, headers={"Authorization": f"Bearer {token}"}) as api:
             total = n_ok + n_failed
 
             async def all_indexed() -> list[dict] | None:

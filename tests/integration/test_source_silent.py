@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from canhgac.core.config import SourceConfig
 from canhgac.core.store import make_client
-from canhgac.demo_feed import send_lines
 from canhgac.pipeline.source_health import SILENT_RULE_ID
+
+from canhgac.demo_feed import send_lines
 from canhgac.runtime import Runtime
 from tests.conftest import eventually
 

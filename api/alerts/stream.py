@@ -1,0 +1,110 @@
+"""Live alert updates as Server-Sent Events, by polling the alerts index for newer sequence numbers.
+
+Every write to the (single-shard) alerts index — a new alert, the pipeline's count update, an
+analyst's change — gets a higher `_seq_no`, so "what changed since N" is one range query. The
+event id is the sequence number: a reconnecting EventSource sends `Last-Event-ID` and misses
+nothing. A write can become searchable after a later one (refresh), so each poll looks back a
+little and de-duplicates by (alert id, sequence number).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import orjson
+from canhgac.api.alerts.service import AGENCY_FIELD, SUMMARY_FIELDS
+from canhgac.api.search import run_search, scope_filter
+from canhgac.core.errors import BackendUnavailable
+from opensearchpy import AsyncOpenSearch
+
+LOOK_BACK = 64
+MAX_PER_POLL = 200
+HEARTBEAT_SECS = 15.0
+MAX_STREAM_SECS = 300.0  # then the browser reconnects (with Last-Event-ID): shutdown is never blocked
+SEEN_LIMIT = 10_000
+
+
+async def latest_seq_no(client: AsyncOpenSearch, index: str) -> int:
+    body = {"size": 1, "sort": [{"_seq_no": "desc"}], "_source": False, "seq_no_primary_term": True}
+    result = await run_search(client, index, body)
+    hits = result["hits"]["hits"]
+    return int(hits[0]["_seq_no"]) if hits else -1
+
+
+async def changes_since(
+    client: AsyncOpenSearch, index: str, after: int, agency_scope: str | None
+) -> list[dict[str, Any]]:
+    body = {
+        "size": MAX_PER_POLL,
+        "query": {
+            "bool": {
+                "filter": [{"range": {"_seq_no": {"gt": after}}}, *scope_filter(AGENCY_FIELD, agency_scope)]
+            }
+        },
+        "sort": [{"_seq_no": "asc"}],
+        "seq_no_primary_term": True,
+        "_source": SUMMARY_FIELDS,
+    }
+    result = await run_search(client, index, body)
+    return [{"seq_no": int(h["_seq_no"]), "alert": h["_source"]} for h in result["hits"]["hits"]]
+
+
+def sse(event: str, data: Any, event_id: int | None = None) -> bytes:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return (head + f"event: {event}\n").encode() + b"data: " + orjson.dumps(data) + b"\n\n"
+
+
+async def alert_events(
+    client: AsyncOpenSearch,
+    index: str,
+    agency_scope: str | None,
+    *,
+    poll_secs: float,
+    last_event_id: int,
+    disconnected: Callable[[], Awaitable[bool]],
+    max_secs: float = MAX_STREAM_SECS,
+) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max_secs
+    watermark = last_event_id
+    seen: OrderedDict[str, int] = OrderedDict()
+
+    def remember(alert_id: str, seq_no: int) -> None:
+        seen[alert_id] = seq_no
+        seen.move_to_end(alert_id)
+        if len(seen) > SEEN_LIMIT:
+            seen.popitem(last=False)
+
+    # What was visible before we started is not news: remember it without sending it.
+    try:
+        for change in await changes_since(client, index, max(-1, watermark - LOOK_BACK), agency_scope):
+            if change["seq_no"] <= watermark:
+                remember(change["alert"].get("id", ""), change["seq_no"])
+    except BackendUnavailable:
+        pass  # the loop below reports it
+    yield b"retry: 2000\n\n" + sse("ready", {"seq_no": watermark}, watermark)
+    last_sent = loop.time()
+    while loop.time() < deadline and not await disconnected():
+        try:
+            changes = await changes_since(client, index, max(-1, watermark - LOOK_BACK), agency_scope)
+        except BackendUnavailable as exc:
+            # Say so and keep polling: the console shows "disconnected" instead of a dead stream.
+            yield sse("unavailable", {"detail": exc.message})
+            await asyncio.sleep(max(poll_secs, 2.0))
+            continue
+        for change in changes:
+            alert_id, seq_no = change["alert"].get("id", ""), change["seq_no"]
+            if seq_no <= seen.get(alert_id, -1):
+                continue
+            remember(alert_id, seq_no)
+            yield sse("alert", change["alert"], seq_no)
+            last_sent = loop.time()
+        if changes:
+            watermark = max(watermark, max(c["seq_no"] for c in changes))
+        if loop.time() - last_sent > HEARTBEAT_SECS:
+            yield b": keep-alive\n\n"
+            last_sent = loop.time()
+        await asyncio.sleep(poll_secs)

@@ -1,0 +1,1 @@
+"""The audit log: every analyst and admin action, who, when, what."""

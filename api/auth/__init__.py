@@ -1,0 +1,1 @@
+"""Authentication (sessions with CSRF, bearer tokens), roles and permissions."""

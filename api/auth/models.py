@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["admin", "analyst", "viewer", "agency_viewer"]
+ROLES: tuple[str, ...] = get_args(Role)
+
+
+class Permission(StrEnum):
+    READ = "read"  # alerts, events, search, dashboards, rules, sources
+    TRIAGE = "triage"  # alert status, assignee, comments
+    TUNE = "tune"  # rule tests, exceptions
+    MANAGE_RULES = "manage_rules"  # enable/disable, upload
+    ADMIN = "admin"  # users, audit log
+
+
+ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
+    "admin": frozenset(Permission),
+    "analyst": frozenset({Permission.READ, Permission.TRIAGE, Permission.TUNE}),
+    "viewer": frozenset({Permission.READ}),
+    "agency_viewer": frozenset({Permission.READ}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling. `agency_scope` is the agency every query is limited to, or None for all."""
+
+    username: str
+    role: str
+    agency: str | None
+    via: Literal["session", "token"]
+    credential_id: str
+    csrf_token: str | None = None
+
+    @property
+    def agency_scope(self) -> str | None:
+        # An agency viewer without an agency sees nothing rather than everything.
+        return (self.agency or "\x00none") if self.role == "agency_viewer" else None
+
+    def can(self, permission: Permission) -> bool:
+        return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenRequest(LoginRequest):
+    name: str = Field(default="script", min_length=1, max_length=64, description="what the token is for")
+    ttl_days: int = Field(default=30, ge=1, le=365)
+
+
+class Me(BaseModel):
+    username: str
+    role: str
+    agency: str | None
+    permissions: list[str]
+    csrf_token: str | None = None
+    expires_at: datetime | None = None
+
+
+class TokenResponse(BaseModel):
+    token: str
+    token_type: Literal["bearer"] = "bearer"
+    name: str
+    expires_at: datetime

@@ -1,0 +1,1 @@
+"""The dashboard's figures in one request: alerts over time, top rules and hosts, ingestion."""

@@ -1,0 +1,104 @@
+"""The API's own indices: users, sessions and tokens, rule exceptions, and the audit log.
+
+They get explicit mappings through index templates, so even an index auto-created by a first write
+has the right types. Secrets are never stored: passwords as argon2 hashes, session and token
+values as SHA-256 digests (the document id).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from canhgac.core.config import OpenSearchConfig
+from canhgac.core.errors import BackendUnavailable
+from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import ConnectionError as OSConnectionError
+from opensearchpy.exceptions import TransportError
+
+log = logging.getLogger(__name__)
+
+_KW = {"type": "keyword"}
+_DATE = {"type": "date"}
+_SETTINGS = {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"}
+
+
+def _template(pattern: str, properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "index_patterns": [pattern],
+        "priority": 210,
+        "template": {
+            "settings": _SETTINGS,
+            "mappings": {"dynamic": False, "properties": properties},
+        },
+    }
+
+
+def api_templates(cfg: OpenSearchConfig) -> dict[str, dict[str, Any]]:
+    return {
+        cfg.users_index: _template(
+            cfg.users_index,
+            {
+                "username": _KW,
+                "role": _KW,
+                "agency": _KW,
+                "display_name": _KW,
+                "password_hash": {"type": "keyword", "index": False},
+                "disabled": {"type": "boolean"},
+                "created_at": _DATE,
+                "updated_at": _DATE,
+                "created_by": _KW,
+            },
+        ),
+        cfg.sessions_index: _template(
+            cfg.sessions_index,
+            {
+                "kind": _KW,
+                "username": _KW,
+                "name": _KW,
+                "csrf": {"type": "keyword", "index": False},
+                "created_at": _DATE,
+                "expires_at": _DATE,
+            },
+        ),
+        cfg.exceptions_index: _template(
+            cfg.exceptions_index,
+            {
+                "id": _KW,
+                "rule_id": _KW,
+                "field": _KW,
+                "value": _KW,
+                "reason": {"type": "text"},
+                "author": _KW,
+                "created_at": _DATE,
+                "expires_at": _DATE,
+            },
+        ),
+        cfg.audit_index: _template(
+            cfg.audit_index,
+            {
+                "id": _KW,
+                "@timestamp": _DATE,
+                "actor": {"properties": {"username": _KW, "role": _KW, "agency": _KW, "via": _KW}},
+                "action": _KW,
+                "outcome": _KW,
+                "target": {"properties": {"type": _KW, "id": _KW}},
+                "client": {"properties": {"ip": _KW}},
+                "details": {"type": "object", "enabled": False},
+            },
+        ),
+    }
+
+
+async def ensure_api_indices(client: AsyncOpenSearch, cfg: OpenSearchConfig) -> None:
+    try:
+        for name, template in api_templates(cfg).items():
+            await client.indices.put_index_template(name=name, body=template)
+            if not await client.indices.exists(index=name):
+                try:
+                    await client.indices.create(index=name)
+                except TransportError as exc:
+                    if exc.status_code != 400:  # created meanwhile by another replica
+                        raise
+    except (OSConnectionError, TransportError) as exc:
+        raise BackendUnavailable(f"OpenSearch setup of the API indices failed: {exc}") from exc

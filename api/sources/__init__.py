@@ -1,0 +1,1 @@
+"""Sources: declared senders merged with their health (last event, rate, parse errors, silence)."""

@@ -1,0 +1,1 @@
+"""Local users: stored in the users config index with argon2 hashes."""

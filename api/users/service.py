@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from canhgac.api.auth.passwords import MIN_PASSWORD_CHARS, hash_password
+from canhgac.api.users.models import USERNAME_PATTERN, UserCreate, UserUpdate
+from canhgac.core.errors import BackendUnavailable, Conflict, InvalidRequest, NotFound
+from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import ConflictError, NotFoundError, TransportError
+from opensearchpy.exceptions import ConnectionError as OSConnectionError
+
+PUBLIC_FIELDS = (
+    "username",
+    "role",
+    "agency",
+    "display_name",
+    "disabled",
+    "created_at",
+    "updated_at",
+    "created_by",
+)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def public(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: doc.get(k) for k in PUBLIC_FIELDS}
+
+
+async def get_user(client: AsyncOpenSearch, index: str, username: str) -> dict[str, Any] | None:
+    """The stored user with its hash, or None. Names are matched lower-cased."""
+    name = username.strip().lower()
+    if not re.match(USERNAME_PATTERN, name):
+        return None
+    try:
+        doc = await client.get(index=index, id=name)
+    except NotFoundError:
+        return None
+    except (OSConnectionError, TransportError) as exc:
+        raise BackendUnavailable("OpenSearch is unreachable") from exc
+    source: dict[str, Any] = doc["_source"]
+    return source
+
+
+async def list_users(client: AsyncOpenSearch, index: str) -> list[dict[str, Any]]:
+    try:
+        result = await client.search(
+            index=index,
+            body={"size": 1000, "sort": [{"username": "asc"}], "query": {"match_all": {}}},
+            ignore_unavailable=True,
+        )
+    except (OSConnectionError, TransportError) as exc:
+        raise BackendUnavailable("OpenSearch is unreachable") from exc
+    return [public(h["_source"]) for h in result["hits"]["hits"]]
+
+
+async def create_user(client: AsyncOpenSearch, index: str, user: UserCreate, *, by: str) -> dict[str, Any]:
+    now = _now()
+    doc = {
+        "username": user.username,
+        "role": user.role,
+        "agency": user.agency,
+        "display_name": user.display_name,
+        "password_hash": hash_password(user.password),
+        "disabled": False,
+        "created_at": now,
+        "updated_at": now,
+        "created_by": by,
+    }
+    try:
+        await client.index(index=index, id=user.username, body=doc, op_type="create", refresh="wait_for")
+    except ConflictError as exc:
+        raise Conflict(f"user {user.username} already exists") from exc
+    except (OSConnectionError, TransportError) as exc:
+        raise BackendUnavailable("OpenSearch is unreachable") from exc
+    return public(doc)
+
+
+async def update_user(
+    client: AsyncOpenSearch, index: str, username: str, change: UserUpdate
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Apply the change; returns (the user now, what changed without secrets)."""
+    current = await get_user(client, index, username)
+    if current is None:
+        raise NotFound(f"user {username} not found")
+    fields = change.model_dump(exclude_unset=True)
+    updates: dict[str, Any] = {}
+    for key in ("role", "agency", "display_name", "disabled"):
+        if key in fields:
+            updates[key] = fields[key]
+    role = updates.get("role", current.get("role"))
+    agency = updates.get("agency", current.get("agency"))
+    if role == "agency_viewer" and not agency:
+        raise InvalidRequest("an agency_viewer needs an agency")
+    if fields.get("password") is not None:
+        if len(fields["password"]) < MIN_PASSWORD_CHARS:
+            raise InvalidRequest(f"passwords have at least {MIN_PASSWORD_CHARS} characters")
+        updates["password_hash"] = hash_password(fields["password"])
+    if not updates:
+        return public(current), {}
+    updates["updated_at"] = _now()
+    try:
+        await client.update(index=index, id=current["username"], body={"doc": updates}, refresh="wait_for")
+    except (OSConnectionError, TransportError) as exc:
+        raise BackendUnavailable("OpenSearch is unreachable") from exc
+    shown = {k: v for k, v in updates.items() if k not in ("password_hash", "updated_at")}
+    if "password_hash" in updates:
+        shown["password"] = "changed"
+    return public(current | updates), shown
+
+
+async def ensure_demo_admin(client: AsyncOpenSearch, index: str, password: str | None) -> str | None:
+    """For `canhgac run --demo`: create `admin` if missing. Returns the password when it was created
+    with a generated one (to print once), else None."""
+    import secrets
+
+    from canhgac.api.users.models import UserCreate
+
+    if await get_user(client, index, "admin") is not None:
+        return None
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    try:
+        await create_user(
+            client, index, UserCreate(username="admin", role="admin", password=password), by="demo"
+        )
+    except Conflict:
+        return None
+    return password if generated else None

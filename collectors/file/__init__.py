@@ -1,0 +1,1 @@
+"""File tail: follow files by glob through rotation and truncation, checkpointing after acknowledgement."""

@@ -1,0 +1,67 @@
+"""Who is sending: a per-source ingest key, in any of the headers shippers know how to send.
+
+- `Authorization: Bearer <key>` or `X-Canhgac-Key: <key>` (native endpoint, scripts);
+- `Authorization: Basic base64(<source id>:<key>)` (Filebeat, Fluent Bit, Vector, NXLog, Logstash);
+- `Authorization: ApiKey base64(<source id>:<key>)` (Elastic API key form).
+
+Keys are stored as SHA-256 (see SourceDirectory.by_key). 401 = no or wrong credentials,
+403 = a valid key used where its source may not send (other source, transport, address).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+
+from canhgac.collectors.base import SourceDirectory
+from canhgac.core.config import SourceConfig
+
+
+class AuthError(Exception):
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason  # metric label
+        self.message = message
+
+
+def credentials(headers: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """(claimed source id, key) from the request headers; (None, None) when there are none."""
+    header = headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    scheme, value = scheme.lower(), value.strip()
+    if scheme == "bearer" and value:
+        return None, value
+    if scheme in ("basic", "apikey") and value:
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return (None, value) if scheme == "apikey" else (None, None)
+        user, sep, key = decoded.partition(":")
+        return (user or None, key) if sep else (None, decoded)
+    key = headers.get("x-canhgac-key", "").strip()
+    return (None, key) if key else (None, None)
+
+
+def authenticate(
+    directory: SourceDirectory, headers: Mapping[str, str], ip: str | None, *, path_source_id: str | None
+) -> SourceConfig:
+    claimed, key = credentials(headers)
+    if not key:
+        raise AuthError(401, "missing_credentials", "an ingest key is required")
+    if claimed is not None and claimed not in directory.sources:
+        raise AuthError(401, "unknown_source", f"unknown source {claimed!r}")
+    if path_source_id is not None and path_source_id not in directory.sources:
+        raise AuthError(401, "unknown_source", f"unknown source {path_source_id!r}")
+    source = directory.by_key(key)
+    if source is None:
+        raise AuthError(401, "bad_ingest_key", "ingest key not recognised")
+    for named in (claimed, path_source_id):
+        if named is not None and named != source.id:
+            raise AuthError(403, "key_for_other_source", f"this key does not belong to source {named!r}")
+    if not directory.accepts(source):
+        raise AuthError(403, "transport_not_allowed", f"source {source.id!r} may not send over HTTP")
+    if not directory.address_allowed(source, ip):
+        raise AuthError(403, "unknown_sender", f"address {ip} is not allowed for source {source.id!r}")
+    return source

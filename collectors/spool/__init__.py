@@ -1,0 +1,1 @@
+"""The on-disk spool collectors write to while Kafka is unreachable, and its sink wrapper."""

@@ -1,0 +1,259 @@
+"""Every route × every role (and no credentials), agency isolation through every route, cookie
+flags, CSRF, security headers and the login rate limit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+
+from tests.integration.api.conftest import AGENCY_A, PASSWORD
+
+pytestmark = pytest.mark.integration
+
+ROLES = ("admin", "analyst", "viewer", "agency_viewer")
+READ = {r: 200 for r in ROLES}
+TRIAGE = {"admin": 200, "analyst": 200, "viewer": 403, "agency_viewer": 403}
+ADMIN = {"admin": 200, "analyst": 403, "viewer": 403, "agency_viewer": 403}
+PUBLIC = {r: 200 for r in ROLES}
+
+# (method, path template) -> (request kwargs factory, expected status per role). `None` for no auth.
+RULE = """
+title: Test rule
+id: 5f0c1f9e-1d8a-4a7b-9d55-0a4f4c3c1a11
+author: tester
+logsource: {product: linux, service: sshd}
+detection:
+  sel: {message|contains: Failed password}
+  condition: sel
+level: low
+"""
+MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
+    ("GET", "/healthz"): ({}, PUBLIC, 200),
+    ("GET", "/readyz"): ({}, PUBLIC, 200),
+    ("GET", "/metrics"): ({}, PUBLIC, 200),
+    ("POST", "/api/v1/auth/login"): ({"json": {"username": "nobody", "password": "x"}}, {r: 401 for r in ROLES}, 401),
+    ("POST", "/api/v1/auth/token"): ({"json": {"username": "nobody", "password": "x"}}, {r: 401 for r in ROLES}, 401),
+    ("POST", "/api/v1/auth/logout"): ({}, {r: 204 for r in ROLES}, 401),
+    ("GET", "/api/v1/auth/me"): ({}, READ, 401),
+    ("GET", "/api/v1/alerts"): ({}, READ, 401),
+    ("POST", "/api/v1/alerts/search"): ({"json": {"query": "*"}}, READ, 401),
+    ("POST", "/api/v1/alerts/histogram"): ({"json": {}}, READ, 401),
+    ("POST", "/api/v1/alerts/top"): ({"json": {"field": "host.name"}}, READ, 401),
+    ("GET", "/api/v1/alerts/stream"): ({}, READ, 401),
+    ("POST", "/api/v1/alerts/bulk"): ({"json": {"ids": ["alert-a"], "comment": "bulk"}}, TRIAGE, 401),
+    ("GET", "/api/v1/alerts/{alert_id}"): ({}, READ, 401),
+    ("POST", "/api/v1/alerts/{alert_id}/status"): ({"json": {"status": "in_progress"}}, TRIAGE, 401),
+    ("POST", "/api/v1/alerts/{alert_id}/assignee"): ({"json": {"assignee": "analyst"}}, TRIAGE, 401),
+    ("POST", "/api/v1/alerts/{alert_id}/comments"): ({"json": {"text": "hi"}}, TRIAGE, 401),
+    ("POST", "/api/v1/events/search"): ({"json": {"query": "*"}}, READ, 401),
+    ("POST", "/api/v1/events/histogram"): ({"json": {}}, READ, 401),
+    ("POST", "/api/v1/events/top"): ({"json": {"field": "host.name"}}, READ, 401),
+    ("GET", "/api/v1/dashboard"): ({}, READ, 401),
+    ("GET", "/api/v1/rules"): ({}, READ, 401),
+    ("POST", "/api/v1/rules/validate"): ({"json": {"yaml": RULE}}, TRIAGE, 401),
+    ("POST", "/api/v1/rules/test"): ({"json": {"yaml": RULE, "events": [{"message": "Failed password"}]}}, TRIAGE, 401),
+    ("GET", "/api/v1/sources"): ({}, READ, 401),
+    ("GET", "/api/v1/users"): ({}, ADMIN, 401),
+    ("POST", "/api/v1/users"): ({"json": {"username": "u-{role}", "role": "viewer", "password": PASSWORD}},
+                                {**ADMIN, "admin": 201}, 401),
+    ("PATCH", "/api/v1/users/{username}"): ({"json": {"display_name": "V"}}, ADMIN, 401),
+    ("GET", "/api/v1/audit"): ({}, ADMIN, 401),
+    ("GET", "/api/v1/openapi.json"): ({}, READ, 401),
+}
+
+
+def app_routes(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    found: set[tuple[str, str]] = set()
+
+    def walk(routes, prefix: str = "") -> None:  # type: ignore[no-untyped-def]
+        for route in routes:
+            if isinstance(route, APIRoute):
+                found.update((m, prefix + route.path) for m in route.methods - {"HEAD"})
+            elif hasattr(route, "original_router"):  # FastAPI's included routers
+                walk(route.original_router.routes, prefix + getattr(route, "include_context", None).prefix
+                     if getattr(getattr(route, "include_context", None), "prefix", None) else prefix)
+
+    walk(app.routes)
+    return found
+
+
+async def call(client: httpx.AsyncClient, method: str, path: str, kwargs: dict, role: str) -> httpx.Response:
+    path = path.replace("{alert_id}", "alert-a").replace("{username}", "viewer")
+    if path.startswith("/api/v1/auth/"):
+        client._transport.app.state.canhgac.limiter._failures.clear()  # type: ignore[attr-defined]
+    kw = {k: v for k, v in kwargs.items()}
+    if "json" in kw:
+        kw["json"] = {k: (v.replace("{role}", role.replace("_", "-")) if isinstance(v, str) else v)
+                      for k, v in kw["json"].items()}
+    if path.endswith("/stream"):
+        async with client.stream(method, path, timeout=5) as resp:
+            return resp
+    return await client.request(method, path, **kw)
+
+
+async def test_every_route_is_in_the_matrix(api) -> None:  # type: ignore[no-untyped-def]
+    assert app_routes(api.app) == set(MATRIX), "a route was added without an authorisation expectation"
+
+
+async def test_authorisation_matrix(api) -> None:  # type: ignore[no-untyped-def]
+    failures = []
+    for (method, path), (kwargs, expected, anonymous) in MATRIX.items():
+        if path.endswith("/stream"):
+            continue  # ASGITransport buffers whole bodies; the stream is covered over a real socket below
+        async with api.client() as anon:
+            resp = await call(anon, method, path, kwargs, "anon")
+            if resp.status_code != anonymous:
+                failures.append((method, path, "anonymous", resp.status_code, anonymous))
+        for role in ROLES:
+            if path == "/api/v1/auth/logout":
+                continue  # would revoke the token the next rows use: checked at the end
+            async with api.client(role) as client:
+                resp = await call(client, method, path, kwargs, role)
+            want = expected[role]
+            if path == "/api/v1/alerts/{alert_id}/status" and role == "admin":
+                want = 200
+            if resp.status_code != want and not (want == 200 and path.endswith("/status") and resp.status_code == 409):
+                failures.append((method, path, role, resp.status_code, want, resp.text[:200]))
+    for role in ROLES:
+        async with api.client(role) as client:
+            assert (await client.post("/api/v1/auth/logout")).status_code == 204
+            assert (await client.get("/api/v1/auth/me")).status_code == 401  # the token is revoked
+    assert not failures, failures
+
+
+async def test_agency_viewer_sees_only_its_agency(api) -> None:  # type: ignore[no-untyped-def]
+    async with api.client("agency_viewer") as c, api.client("viewer") as everyone:
+        alerts = (await c.get("/api/v1/alerts")).json()
+        assert {a["agency"] for a in alerts["items"]} == {AGENCY_A}
+        assert (await everyone.get("/api/v1/alerts")).json()["total"] == 2
+        # Filtering by another agency does not widen the scope.
+        assert (await c.get("/api/v1/alerts", params={"agency": "so-yte"})).json()["total"] == 0
+        assert (await c.get(f"/api/v1/alerts/{api.alert_b}")).status_code == 404
+        detail = (await c.get(f"/api/v1/alerts/{api.alert_a}")).json()
+        assert [e["event"]["id"] for e in detail["events"]] == [api.event_a]
+        assert (await c.post("/api/v1/alerts/search", json={"query": "*"})).json()["total"] == 1
+        assert (await c.post("/api/v1/alerts/search", json={"query": "agency:so-yte"})).json()["total"] == 0
+        events = (await c.post("/api/v1/events/search", json={"query": "*"})).json()
+        assert {e["canhgac"]["agency"] for e in events["items"]} == {AGENCY_A} and events["total"] == 2
+        assert (await c.post("/api/v1/events/search", json={"query": "hospital01"})).json()["total"] == 0
+        top = (await c.post("/api/v1/events/top", json={"field": "host.name"})).json()
+        assert [v["value"] for v in top["values"]] == ["web01"]
+        histo = (await c.post("/api/v1/events/histogram", json={})).json()
+        assert histo["total"] == 2
+        alert_top = (await c.post("/api/v1/alerts/top", json={"field": "agency"})).json()
+        assert [v["value"] for v in alert_top["values"]] == [AGENCY_A]
+        dash = (await c.get("/api/v1/dashboard")).json()
+        assert [v["value"] for v in dash["top_hosts"]["values"]] == ["web01"]
+        assert dash["ingestion_by_source"]["total"] == 2
+        for source in (await c.get("/api/v1/sources")).json()["items"]:
+            assert source.get("agency", source.get("health", {}).get("agency")) == AGENCY_A
+
+
+async def test_live_stream_is_agency_filtered(api) -> None:  # type: ignore[no-untyped-def]
+    import contextlib
+
+    import uvicorn
+
+    from tests.conftest import free_port
+    from tests.integration.api.conftest import make_alert
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):  # type: ignore[no-untyped-def]
+            yield
+
+    port = free_port()
+    server = Server(uvicorn.Config(api.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+                                   timeout_graceful_shutdown=1))
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    os_client = api.app.state.canhgac.opensearch
+    index = api.settings.opensearch.alerts_index
+    try:
+        async def read_stream(role: str) -> list[str]:
+            got: list[str] = []
+            headers = {"Authorization": f"Bearer {api.tokens[role]}"}
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=20) as c:
+                async with c.stream("GET", "/api/v1/alerts/stream") as resp:
+                    assert resp.status_code == 200
+                    assert resp.headers["content-type"].startswith("text/event-stream")
+                    async for line in resp.aiter_lines():
+                        if line.startswith("event: ready"):
+                            ready.set()
+                        if line.startswith("data: "):
+                            data = json.loads(line[6:])
+                            if "id" in data:
+                                got.append(data["id"])
+                        if role == "viewer" and {"live-a", "live-b"} <= set(got):
+                            return got
+                        if role == "agency_viewer" and "live-a2" in got:
+                            return got  # written after live-b: had live-b leaked, it came before
+            return got
+            return got
+
+        ready = asyncio.Event()
+        scoped = asyncio.create_task(read_stream("agency_viewer"))
+        await asyncio.wait_for(ready.wait(), 10)
+        ready.clear()
+        everyone = asyncio.create_task(read_stream("viewer"))
+        await asyncio.wait_for(ready.wait(), 10)
+        from datetime import UTC, datetime
+        now = datetime.now(UTC)
+        await os_client.index(index=index, id="live-a", body=make_alert("live-a", AGENCY_A, [], now), refresh=True)
+        await os_client.index(index=index, id="live-b", body=make_alert("live-b", "so-yte", [], now), refresh=True)
+        seen_all = await asyncio.wait_for(everyone, 15)
+        await os_client.index(index=index, id="live-a2", body=make_alert("live-a2", AGENCY_A, [], now), refresh=True)
+        seen_scoped = await asyncio.wait_for(scoped, 15)
+        assert "live-a" in seen_all and "live-b" in seen_all
+        assert "live-a" in seen_scoped and "live-b" not in seen_scoped
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 15)
+
+
+async def test_cookie_session_flags_csrf_and_headers(api) -> None:  # type: ignore[no-untyped-def]
+    async with api.client() as c:
+        resp = await c.post("/api/v1/auth/login", json={"username": "analyst", "password": PASSWORD})
+        assert resp.status_code == 200
+        cookies = resp.headers.get_list("set-cookie")
+        session = next(v for v in cookies if v.startswith("canhgac_session="))
+        csrf_cookie = next(v for v in cookies if v.startswith("canhgac_csrf="))
+        assert "HttpOnly" in session and "SameSite=strict" in session and "Path=/" in session
+        assert "HttpOnly" not in csrf_cookie and "SameSite=strict" in csrf_cookie
+        assert "Secure" not in session  # plain HTTP in this test; "auto" sets Secure over TLS
+        token = resp.json()["csrf_token"]
+        assert (await c.get("/api/v1/alerts")).status_code == 200  # safe method: no CSRF header needed
+        no_csrf = await c.post("/api/v1/alerts/alert-a/comments", json={"text": "x"})
+        assert no_csrf.status_code == 403 and "CSRF" in no_csrf.json()["detail"]
+        wrong = await c.post("/api/v1/alerts/alert-a/comments", json={"text": "x"}, headers={"X-CSRF-Token": "nope"})
+        assert wrong.status_code == 403
+        ok = await c.post("/api/v1/alerts/alert-a/comments", json={"text": "x"}, headers={"X-CSRF-Token": token})
+        assert ok.status_code == 200
+        for path in ("/api/v1/alerts", "/", "/healthz"):
+            r = await c.get(path)
+            assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+            assert "script-src 'self'" in r.headers["content-security-policy"]
+            assert r.headers["x-content-type-options"] == "nosniff"
+            assert r.headers["x-frame-options"] == "DENY"
+            assert r.headers["referrer-policy"] == "no-referrer"
+        assert (await c.get("/api/v1/alerts")).headers["cache-control"] == "no-store"
+        out = await c.post("/api/v1/auth/logout", headers={"X-CSRF-Token": token})
+        assert out.status_code == 204
+        assert (await c.get("/api/v1/alerts")).status_code == 401
+
+
+async def test_login_rate_limit(api) -> None:  # type: ignore[no-untyped-def]
+    async with api.client() as c:
+        for _ in range(3):  # login_max_failures = 3 in these tests
+            assert (await c.post("/api/v1/auth/login", json={"username": "viewer", "password": "bad"})).status_code == 401
+        limited = await c.post("/api/v1/auth/login", json={"username": "viewer", "password": PASSWORD})
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
+    async with api.client("admin") as admin:
+        await asyncio.sleep(1.5)
+        audit = (await admin.get("/api/v1/audit", params={"action": "auth.login"})).json()
+        assert any(a["outcome"] == "failure" and a["actor"]["username"] == "viewer" for a in audit["items"])

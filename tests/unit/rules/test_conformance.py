@@ -1,0 +1,21 @@
+"""The SigmaHQ conformance scorer passes with the whole corpus loaded (shared/ sits beside the repo)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+SCORER = REPO / ".." / "shared" / "conformance" / "run-sigma-conformance"
+
+
+@pytest.mark.skipif(not SCORER.exists(), reason="shared/conformance is not beside the repository")
+def test_sigma_conformance_passes() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(SCORER), "--engine", f"{sys.executable} -m canhgac sigma match"],
+        capture_output=True, text=True, timeout=900, cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]

@@ -1,0 +1,1 @@
+"""The console: static ES modules and CSS served by the API at `/` (no build step)."""

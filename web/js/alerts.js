@@ -1,0 +1,280 @@
+// The alert queue (live, keyboard-driven) and one alert's page.
+import { api } from "./api.js";
+import { h, mount, toast, typing } from "./dom.js";
+import { t, fmtTime, fmtNum } from "./i18n.js";
+import { session, setLive } from "./app.js";
+import { SEVERITIES } from "./charts.js";
+
+const STATUSES = ["new", "acknowledged", "in_progress", "closed"];
+const queueState = { status: "new", severity: "", host: "", selected: 0 };
+
+const canTriage = () => session.me?.permissions.includes("triage");
+export const sevBadge = (sev) => h("span", { class: `sev sev-${sev}` }, t(`sev.${sev}`));
+export const statusBadge = (st) => h("span", { class: `badge st-${st}` }, t(`status.${st}`));
+
+function closeDialog(count, onDone) {
+  let resolution = "false_positive";
+  const comment = h("textarea", { name: "comment", placeholder: t("close.comment") });
+  const dlg = h("dialog", { class: "close-dialog" },
+    h("h2", {}, t("close.title") + (count > 1 ? ` (${count})` : "")),
+    h("div", { class: "muted small" }, t("close.resolution")),
+    h("div", { class: "choices" }, ["true_positive", "false_positive", "benign"].map((r, i) =>
+      h("label", {}, h("input", { type: "radio", name: "resolution", value: r, checked: r === resolution,
+        onchange: () => { resolution = r; } }), h("span", {}, `${i + 1}. ${t(`res.${r}`)}`)))),
+    comment,
+    h("div", { class: "actions" },
+      h("button", { type: "button", onclick: () => dlg.close() }, t("act.cancel")),
+      h("button", { type: "button", class: "primary", onclick: async () => { dlg.close(); await onDone(resolution, comment.value.trim()); } },
+        t("act.close"))));
+  dlg.addEventListener("keydown", (e) => {
+    if (["1", "2", "3"].includes(e.key) && e.target !== comment) {
+      const r = ["true_positive", "false_positive", "benign"][Number(e.key) - 1];
+      dlg.querySelector(`input[value=${r}]`).click();
+    }
+  });
+  dlg.addEventListener("close", () => dlg.remove());
+  document.body.append(dlg);
+  dlg.showModal();
+  comment.focus();
+}
+
+async function setStatus(ids, status, resolution, comment) {
+  try {
+    if (ids.length === 1) {
+      await api(`/api/v1/alerts/${encodeURIComponent(ids[0])}/status`, { method: "POST",
+        body: { status, resolution: resolution || undefined, comment: comment || undefined } });
+    } else {
+      const r = await api("/api/v1/alerts/bulk", { method: "POST", body: { ids, status, resolution: resolution || undefined, comment: comment || undefined } });
+      if (Object.keys(r.failed).length) toast(Object.values(r.failed)[0], true);
+    }
+    toast(`${t(`status.${status}`)}${ids.length > 1 ? ` ×${ids.length}` : ""}`);
+    return true;
+  } catch (ex) { toast(ex.message, true); return false; }
+}
+
+export async function alertQueue() {
+  let items = [];
+  let next = null;
+  let total = 0;
+  const checked = new Set();
+  let fresh = new Set();
+  const tbody = h("tbody");
+  const count = h("span", { class: "muted" });
+  const bulkInfo = h("span", { class: "muted small" });
+  const moreBtn = h("button", { type: "button", onclick: () => load(true) }, t("alerts.more"));
+  const tabs = h("div", { class: "tabs", role: "tablist" });
+  const sevSel = h("select", { "aria-label": t("col.severity"), onchange: () => { queueState.severity = sevSel.value; load(); } },
+    h("option", { value: "" }, t("alerts.allsev")), SEVERITIES.map((s) => h("option", { value: s, selected: queueState.severity === s }, t(`sev.${s}`))));
+  const hostIn = h("input", { type: "search", placeholder: t("alerts.host"), value: queueState.host,
+    onchange: () => { queueState.host = hostIn.value.trim(); load(); } });
+
+  function renderTabs() {
+    tabs.replaceChildren(...[...STATUSES, "all"].map((st) => h("button", { type: "button", role: "tab",
+      class: queueState.status === st ? "on" : null, onclick: () => { queueState.status = st; queueState.selected = 0; load(); } }, t(`status.${st}`))));
+  }
+
+  function matches(a) {
+    return (queueState.status === "all" || a.status === queueState.status)
+      && (!queueState.severity || a.severity === queueState.severity)
+      && (!queueState.host || a.host?.name === queueState.host);
+  }
+
+  function render() {
+    renderTabs();
+    count.textContent = t("alerts.total", { n: fmtNum(total) });
+    bulkInfo.textContent = checked.size ? t("bulk.selected", { n: checked.size }) : "";
+    queueState.selected = Math.min(queueState.selected, Math.max(items.length - 1, 0));
+    if (!items.length) {
+      tbody.replaceChildren(h("tr", {}, h("td", { colspan: 9, class: "empty" }, t("alerts.empty"))));
+    } else {
+      tbody.replaceChildren(...items.map((a, i) => h("tr", {
+        class: ["clickable", i === queueState.selected ? "sel" : "", fresh.has(a.id) ? "fresh" : ""].join(" "),
+        dataset: { id: a.id }, onclick: (e) => { if (e.target.type !== "checkbox") location.hash = `#/alerts/${encodeURIComponent(a.id)}`; },
+      },
+      h("td", {}, h("input", { type: "checkbox", "aria-label": "select", checked: checked.has(a.id),
+        onchange: (e) => { if (e.target.checked) checked.add(a.id); else checked.delete(a.id); render(); } })),
+      h("td", {}, sevBadge(a.severity)),
+      h("td", { class: "title" }, a.rule?.title || a.rule?.id),
+      h("td", {}, a.host?.name || "—"),
+      h("td", {}, a.user?.name || "—"),
+      h("td", {}, a.agency || "—"),
+      h("td", { class: "num" }, fmtNum(a.count)),
+      h("td", { class: "nowrap" }, fmtTime(a.last_seen)),
+      h("td", {}, statusBadge(a.status), a.assignee ? h("div", { class: "small muted" }, a.assignee) : null))));
+    }
+    moreBtn.hidden = !next;
+    fresh = new Set();
+    tbody.querySelector("tr.sel")?.scrollIntoView({ block: "nearest" });
+  }
+
+  async function load(more = false) {
+    const query = { size: 50, cursor: more ? next : undefined,
+      status: queueState.status === "all" ? undefined : queueState.status,
+      severity: queueState.severity || undefined, host: queueState.host || undefined };
+    try {
+      const page = await api("/api/v1/alerts", { query });
+      items = more ? [...items, ...page.items] : page.items;
+      next = page.next; total = page.total;
+      if (!more) checked.clear();
+      render();
+    } catch (ex) { toast(ex.message, true); }
+  }
+
+  const current = () => items[queueState.selected];
+  const targets = () => (checked.size ? [...checked] : current() ? [current().id] : []);
+  async function act(status) {
+    const ids = targets();
+    if (!ids.length || !canTriage()) return;
+    if (status === "closed") {
+      closeDialog(ids.length, async (res, comment) => { if (await setStatus(ids, "closed", res, comment)) load(); });
+      return;
+    }
+    if (await setStatus(ids, status)) load();
+  }
+
+  function onKey(e) {
+    if (typing(e)) return;
+    const keys = {
+      j: () => { queueState.selected = Math.min(queueState.selected + 1, items.length - 1); render(); },
+      k: () => { queueState.selected = Math.max(queueState.selected - 1, 0); render(); },
+      Enter: () => { if (current()) location.hash = `#/alerts/${encodeURIComponent(current().id)}`; },
+      o: () => keys.Enter(),
+      x: () => { const a = current(); if (a) { if (checked.has(a.id)) checked.delete(a.id); else checked.add(a.id); render(); } },
+      a: () => act("acknowledged"),
+      s: () => act("in_progress"),
+      c: () => act("closed"),
+      "/": () => { location.hash = "#/search"; },
+      "?": () => help.showModal(),
+    };
+    const fn = keys[e.key];
+    if (fn) { e.preventDefault(); fn(); }
+  }
+
+  // Live updates: an updated alert replaces its row; a new one that matches the filter appears on top.
+  const source = new EventSource("/api/v1/alerts/stream");
+  source.addEventListener("open", () => setLive(true));
+  source.addEventListener("error", () => setLive(false));
+  source.addEventListener("unavailable", () => setLive(false));
+  source.addEventListener("ready", () => setLive(true));
+  source.addEventListener("alert", (ev) => {
+    const alert = JSON.parse(ev.data);
+    setLive(true);
+    const at = items.findIndex((a) => a.id === alert.id);
+    if (at >= 0) {
+      if (matches(alert)) items[at] = alert; else { items.splice(at, 1); total = Math.max(total - 1, 0); }
+    } else if (matches(alert)) {
+      items.unshift(alert); total += 1;
+      if (items.length > 1) queueState.selected += 1;
+    } else return;
+    fresh.add(alert.id);
+    render();
+  });
+
+  const help = h("dialog", {}, h("h2", {}, t("keys.title")), h("div", { class: "help" },
+    [["j / k", "keys.move"], ["Enter / o", "keys.open"], ["a", "keys.ack"], ["s", "keys.start"], ["c", "keys.close"],
+      ["x", "keys.select"], ["/", "keys.search"], ["?", "keys.help"], ["1 2 3", "close.resolution"]].map(([k, l]) =>
+      h("div", {}, h("kbd", {}, k), " ", t(l)))),
+  h("div", { class: "actions" }, h("button", { type: "button", onclick: () => help.close() }, "OK")));
+
+  const triage = canTriage();
+  mount(h("div", {},
+    h("div", { class: "pagehead" }, h("h1", {}, t("alerts.title")), count, h("span", { class: "right" }, bulkInfo),
+      triage ? h("button", { type: "button", onclick: () => act("acknowledged") }, t("act.ack")) : null,
+      triage ? h("button", { type: "button", onclick: () => act("closed") }, t("act.close")) : null),
+    tabs,
+    h("div", { class: "panel flush" },
+      h("div", { class: "filters" }, sevSel, hostIn),
+      h("table", {}, h("thead", {}, h("tr", {}, h("th", {}), ["severity", "rule", "host", "user", "agency"].map((c) => h("th", {}, t(`col.${c}`))),
+        h("th", { class: "num" }, t("col.count")), h("th", {}, t("col.last_seen")), h("th", {}, t("col.status")))), tbody),
+      h("div", { class: "hint" }, h("span", {}, h("kbd", {}, "j"), " ", h("kbd", {}, "k"), " ", t("keys.move")),
+        h("span", {}, h("kbd", {}, "Enter"), " ", t("keys.open")), triage ? [h("span", {}, h("kbd", {}, "a"), " ", t("keys.ack")),
+          h("span", {}, h("kbd", {}, "s"), " ", t("keys.start")), h("span", {}, h("kbd", {}, "c"), " ", t("keys.close")),
+          h("span", {}, h("kbd", {}, "x"), " ", t("keys.select"))] : null, h("span", {}, h("kbd", {}, "?"), " ", t("keys.help")),
+        h("span", { class: "right" }, t("tz")))),
+    h("div", { class: "row" }, moreBtn), help));
+  await load();
+  document.addEventListener("keydown", onKey);
+  return () => { source.close(); document.removeEventListener("keydown", onKey); };
+}
+
+function kv(pairs) {
+  return h("dl", { class: "kv" }, pairs.filter(([, v]) => v !== undefined && v !== null && v !== "").flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+}
+
+function historyText(item) {
+  if (item.action === "status") return `${t("hist.status")}: ${t(`status.${item.from}`)} → ${t(`status.${item.to}`)}${item.resolution ? ` (${t(`res.${item.resolution}`)})` : ""}`;
+  if (item.action === "assign") return `${t("hist.assign")}: ${item.to || "—"}`;
+  return t(`hist.${item.action}`);
+}
+
+export async function alertPage(id) {
+  let alert;
+  try { alert = await api(`/api/v1/alerts/${encodeURIComponent(id)}`); } catch (ex) {
+    mount(h("div", { class: "panel" }, h("h1", {}, t("error")), ex.message, h("p", {}, h("a", { href: "#/alerts" }, "← " + t("nav.alerts")))));
+    return null;
+  }
+  const triage = canTriage();
+  const reload = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
+  const change = async (status, resolution, comment) => { if (await setStatus([id], status, resolution, comment)) reload(); };
+  const rule = alert.rule || {};
+  const actions = [];
+  if (triage) {
+    if (alert.status === "new") actions.push(h("button", { type: "button", class: "primary", onclick: () => change("acknowledged") }, t("act.ack")));
+    if (["new", "acknowledged"].includes(alert.status)) actions.push(h("button", { type: "button", onclick: () => change("in_progress") }, t("act.start")));
+    if (alert.status !== "closed") actions.push(h("button", { type: "button", onclick: () => closeDialog(1, (r, c) => change("closed", r, c)) }, t("act.close")));
+    else actions.push(h("button", { type: "button", onclick: () => change("acknowledged") }, t("act.reopen")));
+    if (alert.assignee !== session.me.username) actions.push(h("button", { type: "button", class: "ghost", onclick: async () => {
+      try { await api(`/api/v1/alerts/${encodeURIComponent(id)}/assignee`, { method: "POST", body: { assignee: session.me.username } }); reload(); } catch (ex) { toast(ex.message, true); }
+    } }, t("act.assign_me")));
+  }
+  const events = alert.events || [];
+  const eventRows = events.map((ev) => {
+    const pre = h("pre", { class: "json", hidden: true }, JSON.stringify(ev, null, 2));
+    return [h("tr", { class: "clickable", onclick: () => { pre.hidden = !pre.hidden; } },
+      h("td", { class: "nowrap" }, fmtTime(ev["@timestamp"])), h("td", {}, ev.host?.name || ev.host?.hostname || "—"),
+      h("td", { class: "msg" }, ev.message || ev.log?.original || ev.event?.original || "", pre))];
+  });
+  const commentBox = h("textarea", { name: "comment", placeholder: t("act.comment") });
+  const onKey = (e) => {
+    if (typing(e)) return;
+    if (e.key === "a" && triage && alert.status === "new") change("acknowledged");
+    else if (e.key === "s" && triage && ["new", "acknowledged"].includes(alert.status)) change("in_progress");
+    else if (e.key === "c" && triage && alert.status !== "closed") { e.preventDefault(); closeDialog(1, (r, c) => change("closed", r, c)); }
+    else if (e.key === "Escape" || e.key === "u") location.hash = "#/alerts";
+  };
+  mount(h("div", {},
+    h("div", { class: "small" }, h("a", { href: "#/alerts" }, "← " + t("nav.alerts"))),
+    h("div", { class: "pagehead" }, sevBadge(alert.severity), h("h1", {}, rule.title || rule.id), statusBadge(alert.status),
+      alert.resolution ? h("span", { class: "badge" }, t(`res.${alert.resolution}`)) : null,
+      h("div", { class: "row right" }, actions)),
+    h("div", { class: "grid2" },
+      h("div", {},
+        h("div", { class: "panel" }, h("h2", {}, t("alert.details")), kv([
+          [t("col.host"), alert.host?.name], [t("col.user"), alert.user?.name], [t("alert.source_ip"), alert.source?.ip],
+          [t("col.agency"), alert.agency], [t("col.count"), fmtNum(alert.count)], [t("alert.first_seen"), fmtTime(alert.first_seen)],
+          [t("alert.last_seen"), fmtTime(alert.last_seen)], [t("col.assignee"), alert.assignee || "—"],
+          [t("alert.id"), h("span", { class: "mono small" }, alert.id)]])),
+        h("div", { class: "panel flush" }, h("div", { class: "filters" }, h("h2", {}, t("alert.events"), " ", h("span", { class: "muted" }, `(${events.length})`))),
+          events.length ? h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, t("col.time")), h("th", {}, t("col.host")), h("th", {}, t("col.message")))),
+            h("tbody", {}, eventRows)) : h("div", { class: "empty" }, t("alert.noevents"))),
+        h("div", { class: "panel" }, h("h2", {}, t("alert.comments")),
+          (alert.comments || []).length ? alert.comments.map((c) => h("div", { class: "comment" }, h("div", { class: "meta" }, `${c.by} · ${fmtTime(c.at)}`), c.text))
+            : h("div", { class: "muted" }, t("alert.nocomments")),
+          triage ? h("form", { onsubmit: async (e) => {
+            e.preventDefault();
+            if (!commentBox.value.trim()) return;
+            try { await api(`/api/v1/alerts/${encodeURIComponent(id)}/comments`, { method: "POST", body: { text: commentBox.value.trim() } }); reload(); }
+            catch (ex) { toast(ex.message, true); }
+          } }, commentBox, h("div", { class: "actions" }, h("button", { type: "submit" }, t("act.comment")))) : null)),
+      h("div", {},
+        h("div", { class: "panel" }, h("h2", {}, t("alert.rule")), kv([
+          [t("col.title"), rule.title], [t("col.author"), rule.author || "—"], [t("col.level"), rule.level ? sevBadge(rule.level) : null],
+          [t("alert.description"), rule.description], [t("alert.tags"), (rule.tags || []).join(", ")],
+          [t("alert.references"), (rule.references || []).length ? h("div", {}, rule.references.map((r) => h("div", {}, /^https?:\/\//.test(r) ? h("a", { href: r, rel: "noopener noreferrer", target: "_blank" }, r) : r))) : null],
+          [t("alert.id"), h("span", { class: "mono small" }, rule.id)]])),
+        h("div", { class: "panel" }, h("h2", {}, t("alert.history")), h("ul", { class: "timeline" },
+          (alert.history || []).slice().reverse().map((item) => h("li", {}, h("div", {}, h("b", {}, item.by), " ", historyText(item)),
+            h("div", { class: "small muted" }, fmtTime(item.at))))))))));
+  document.addEventListener("keydown", onKey);
+  return () => document.removeEventListener("keydown", onKey);
+}

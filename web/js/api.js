@@ -1,0 +1,35 @@
+// The API client: session cookie (set by login) plus the CSRF header on every unsafe request.
+let csrf = null;
+let onUnauthorized = () => {};
+
+export function setCsrf(token) { csrf = token; }
+export function whenUnauthorized(fn) { onUnauthorized = fn; }
+
+export class ApiError extends Error {
+  constructor(status, detail, retryAfter) {
+    super(typeof detail === "string" ? detail : JSON.stringify(detail));
+    this.status = status;
+    this.retryAfter = retryAfter;
+  }
+}
+
+export async function api(path, { method = "GET", body, query } = {}) {
+  const url = new URL(path, location.origin);
+  for (const [k, v] of Object.entries(query || {})) {
+    if (v === undefined || v === null || v === "") continue;
+    for (const one of Array.isArray(v) ? v : [v]) url.searchParams.append(k, one);
+  }
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
+  const resp = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin" });
+  if (resp.status === 204) return null;
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) {
+    if (resp.status === 401 && !path.endsWith("/auth/login")) onUnauthorized();
+    const detail = Array.isArray(data.detail) ? data.detail.map((d) => d.msg).join("; ") : data.detail;
+    throw new ApiError(resp.status, detail || resp.statusText, resp.headers.get("Retry-After"));
+  }
+  return data;
+}

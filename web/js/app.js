@@ -1,0 +1,107 @@
+// The console's shell: session, navigation (hash routes), language switch, live connection state.
+import { api, setCsrf, whenUnauthorized, ApiError } from "./api.js";
+import { h, mount } from "./dom.js";
+import { t, getLang, setLang } from "./i18n.js";
+import { alertQueue, alertPage } from "./alerts.js";
+import { searchPage } from "./search.js";
+import { dashboardPage } from "./dashboard.js";
+import { usersPage, rulesPage, sourcesPage, auditPage } from "./admin.js";
+
+export const session = { me: null };
+let cleanup = null;
+
+const ROUTES = [
+  [/^#\/alerts\/(.+)$/, (m) => alertPage(decodeURIComponent(m[1]))],
+  [/^#\/alerts$/, () => alertQueue()],
+  [/^#\/search$/, () => searchPage()],
+  [/^#\/dashboard$/, () => dashboardPage()],
+  [/^#\/rules$/, () => rulesPage()],
+  [/^#\/sources$/, () => sourcesPage()],
+  [/^#\/users$/, () => usersPage()],
+  [/^#\/audit$/, () => auditPage()],
+];
+
+function navItems() {
+  const admin = session.me?.permissions.includes("admin");
+  return [["#/alerts", "nav.alerts"], ["#/search", "nav.search"], ["#/dashboard", "nav.dashboard"],
+    ["#/rules", "nav.rules"], ["#/sources", "nav.sources"], ...(admin ? [["#/users", "nav.users"], ["#/audit", "nav.audit"]] : [])];
+}
+
+function renderChrome() {
+  const bar = document.getElementById("topbar");
+  bar.hidden = !session.me;
+  document.getElementById("lang-toggle").textContent = getLang() === "vi" ? "EN" : "VI";
+  document.getElementById("lang-toggle").title = getLang() === "vi" ? "English" : "Tiếng Việt";
+  document.getElementById("logout").textContent = t("logout");
+  if (!session.me) return;
+  document.getElementById("who").textContent = `${session.me.username} · ${t(`role.${session.me.role}`)}${session.me.agency ? ` · ${session.me.agency}` : ""}`;
+  const current = location.hash.split("/").slice(0, 2).join("/");
+  document.getElementById("nav").replaceChildren(...navItems().map(([href, key]) =>
+    h("a", { href, class: current === href ? "active" : null }, t(key))));
+}
+
+export function setLive(on) {
+  const el = document.getElementById("live");
+  el.hidden = on === null;
+  el.className = on ? "live" : "live off";
+  el.textContent = on ? t("live.on") : t("live.off");
+}
+
+async function route() {
+  if (cleanup) { cleanup(); cleanup = null; }
+  setLive(null);
+  if (!session.me) { loginPage(); renderChrome(); return; }
+  if (!location.hash || location.hash === "#/" || location.hash === "#/login") { location.hash = "#/alerts"; return; }
+  renderChrome();
+  for (const [re, page] of ROUTES) {
+    const m = location.hash.match(re);
+    if (m) { cleanup = (await page(m)) || null; return; }
+  }
+  location.hash = "#/alerts";
+}
+
+function loginPage() {
+  const err = h("div", { class: "error", role: "alert" });
+  const user = h("input", { name: "username", autocomplete: "username", required: true, autofocus: true });
+  const pass = h("input", { name: "password", type: "password", autocomplete: "current-password", required: true });
+  const form = h("form", { class: "panel login", onsubmit: async (e) => {
+    e.preventDefault();
+    err.textContent = "";
+    try {
+      const me = await api("/api/v1/auth/login", { method: "POST", body: { username: user.value, password: pass.value } });
+      setCsrf(me.csrf_token);
+      session.me = me;
+      if (!location.hash || location.hash === "#/login") location.hash = "#/alerts"; else route();
+    } catch (ex) {
+      err.textContent = ex instanceof ApiError && ex.status === 429 ? t("login.limited", { s: ex.retryAfter || 60 })
+        : ex instanceof ApiError && ex.status === 401 ? t("login.bad") : `${t("error")}: ${ex.message}`;
+    }
+  } },
+  h("h1", {}, h("img", { src: "favicon.svg", width: 28, height: 28, alt: "" }), "Canhgac"),
+  h("div", { class: "muted" }, t("login.tagline")),
+  h("label", { for: "login-user" }, t("login.user")), Object.assign(user, { id: "login-user" }),
+  h("label", { for: "login-pass" }, t("login.password")), Object.assign(pass, { id: "login-pass" }),
+  h("button", { class: "primary", type: "submit" }, t("login.submit")), err,
+  h("div", { class: "row small muted" }, h("span", {}, t("tz")), h("button", { type: "button", class: "ghost right",
+    onclick: () => { setLang(getLang() === "vi" ? "en" : "vi"); route(); } }, getLang() === "vi" ? "English" : "Tiếng Việt")));
+  mount(h("div", { class: "login-wrap" }, form));
+  user.focus();
+}
+
+async function start() {
+  setLang(getLang());
+  whenUnauthorized(() => { session.me = null; setCsrf(null); route(); });
+  document.getElementById("lang-toggle").addEventListener("click", () => { setLang(getLang() === "vi" ? "en" : "vi"); route(); });
+  document.getElementById("logout").addEventListener("click", async () => {
+    try { await api("/api/v1/auth/logout", { method: "POST" }); } catch { /* already gone */ }
+    session.me = null; setCsrf(null); location.hash = "#/login"; route();
+  });
+  try {
+    session.me = await api("/api/v1/auth/me");
+    setCsrf(session.me.csrf_token);
+  } catch { session.me = null; }
+  window.addEventListener("hashchange", route);
+  route();
+}
+
+start();

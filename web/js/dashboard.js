@@ -1,0 +1,28 @@
+// Dashboard: alerts by severity over time, status counts, top rules and hosts, ingestion per source.
+import { api } from "./api.js";
+import { h, mount } from "./dom.js";
+import { t, fmtNum } from "./i18n.js";
+import { SEVERITIES, stackedBars, legend, barList, colorOf } from "./charts.js";
+
+export async function dashboardPage() {
+  let data;
+  try { data = await api("/api/v1/dashboard"); } catch (ex) { mount(h("div", { class: "panel error" }, ex.message)); return null; }
+  const statusCounts = Object.fromEntries(data.alerts_by_status.values.map((v) => [v.value, v.count]));
+  const sources = [...new Set(data.ingestion_by_source.buckets.flatMap((b) => Object.keys(b.split || {})))].sort();
+  const sourceColor = colorOf(sources);
+  const nodata = () => h("div", { class: "muted" }, t("dash.nodata"));
+  mount(h("div", {},
+    h("div", { class: "pagehead" }, h("h1", {}, t("dash.title")), h("span", { class: "muted" }, `24h · ${t("tz")}`)),
+    h("div", { class: "stats" }, ["new", "acknowledged", "in_progress", "closed"].map((st) =>
+      h("a", { class: "panel stat", href: "#/alerts" }, h("span", { class: `badge st-${st}` }, t(`status.${st}`)), h("b", {}, fmtNum(statusCounts[st] || 0))))),
+    h("div", { class: "grid-dash" },
+      h("div", { class: "panel wide" }, h("h2", {}, t("dash.by_severity")),
+        data.alerts_by_severity.total ? [stackedBars(data.alerts_by_severity.buckets, { keys: SEVERITIES, classFor: (k) => `fill-${k}` }),
+          legend(SEVERITIES, { classFor: (k) => `fill-${k}`, label: (k) => t(`sev.${k}`) })] : nodata()),
+      h("div", { class: "panel" }, h("h2", {}, t("dash.top_rules")), data.top_rules.values.length ? barList(data.top_rules.values) : nodata()),
+      h("div", { class: "panel" }, h("h2", {}, t("dash.top_hosts")), data.top_hosts.values.length ? barList(data.top_hosts.values) : nodata()),
+      h("div", { class: "panel wide" }, h("h2", {}, t("dash.ingestion")),
+        data.ingestion_by_source.total ? [stackedBars(data.ingestion_by_source.buckets, { keys: sources, colorFor: sourceColor }),
+          legend(sources, { colorFor: sourceColor })] : nodata()))));
+  return null;
+}

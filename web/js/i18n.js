@@ -1,0 +1,120 @@
+// Vietnamese by default, English on request; times in Asia/Ho_Chi_Minh (stored in UTC).
+const STRINGS = {
+  vi: {
+    "nav.alerts": "Cảnh báo", "nav.search": "Tìm kiếm", "nav.dashboard": "Tổng quan", "nav.rules": "Luật",
+    "nav.sources": "Nguồn log", "nav.users": "Người dùng", "nav.audit": "Nhật ký",
+    "login.title": "Đăng nhập", "login.user": "Tên đăng nhập", "login.password": "Mật khẩu", "login.submit": "Đăng nhập",
+    "login.bad": "Sai tên đăng nhập hoặc mật khẩu.", "login.limited": "Quá nhiều lần thử. Thử lại sau {s} giây.",
+    "login.tagline": "Trung tâm Giám sát an toàn thông tin", "logout": "Đăng xuất",
+    "live.on": "Trực tiếp", "live.off": "Mất kết nối",
+    "status.new": "Mới", "status.acknowledged": "Đã tiếp nhận", "status.in_progress": "Đang xử lý", "status.closed": "Đã đóng", "status.all": "Tất cả",
+    "sev.critical": "Nghiêm trọng", "sev.high": "Cao", "sev.medium": "Trung bình", "sev.low": "Thấp", "sev.informational": "Thông tin",
+    "res.true_positive": "Đúng (tấn công thật)", "res.false_positive": "Cảnh báo sai", "res.benign": "Lành tính",
+    "col.severity": "Mức độ", "col.rule": "Luật", "col.host": "Máy", "col.user": "Người dùng", "col.agency": "Đơn vị",
+    "col.count": "Số lần", "col.last_seen": "Lần cuối", "col.status": "Trạng thái", "col.assignee": "Người xử lý",
+    "col.time": "Thời gian", "col.message": "Nội dung", "col.source": "Nguồn", "col.role": "Vai trò", "col.actor": "Người thực hiện",
+    "col.action": "Hành động", "col.target": "Đối tượng", "col.level": "Mức", "col.author": "Tác giả", "col.title": "Tên",
+    "alerts.title": "Hàng đợi cảnh báo", "alerts.empty": "Không có cảnh báo nào.", "alerts.more": "Tải thêm",
+    "alerts.allsev": "Mọi mức độ", "alerts.host": "Lọc theo máy…", "alerts.total": "{n} cảnh báo",
+    "alerts.newcount": "{n} cập nhật mới",
+    "act.ack": "Tiếp nhận", "act.start": "Bắt đầu xử lý", "act.close": "Đóng", "act.reopen": "Mở lại",
+    "act.assign_me": "Nhận xử lý", "act.comment": "Thêm ghi chú", "act.cancel": "Huỷ", "act.save": "Lưu",
+    "act.create": "Tạo", "act.disable": "Khoá", "act.enable": "Mở khoá", "act.search": "Tìm",
+    "close.title": "Đóng cảnh báo", "close.resolution": "Kết luận", "close.comment": "Ghi chú (tuỳ chọn)",
+    "keys.title": "Phím tắt", "keys.move": "di chuyển", "keys.open": "mở", "keys.ack": "tiếp nhận", "keys.start": "xử lý",
+    "keys.close": "đóng", "keys.select": "chọn", "keys.search": "tìm kiếm", "keys.help": "trợ giúp", "keys.back": "quay lại",
+    "bulk.selected": "Đã chọn {n}",
+    "alert.rule": "Luật phát hiện", "alert.details": "Chi tiết", "alert.events": "Sự kiện khớp", "alert.history": "Lịch sử",
+    "alert.comments": "Ghi chú", "alert.nocomments": "Chưa có ghi chú.", "alert.first_seen": "Lần đầu",
+    "alert.last_seen": "Lần cuối", "alert.source_ip": "IP nguồn", "alert.resolution": "Kết luận", "alert.references": "Tham khảo",
+    "alert.tags": "Thẻ", "alert.description": "Mô tả", "alert.id": "Mã", "alert.noevents": "Không tìm thấy sự kiện (có thể đã hết hạn lưu).",
+    "hist.created": "tạo cảnh báo", "hist.status": "đổi trạng thái", "hist.assign": "giao xử lý", "hist.comment": "thêm ghi chú",
+    "search.title": "Tìm kiếm", "search.placeholder": "Cú pháp Lucene, vd: host.name:web01 AND message:failed",
+    "search.events": "Sự kiện", "search.alerts": "Cảnh báo", "search.hits": "{n} kết quả", "search.top": "Giá trị phổ biến",
+    "range.15m": "15 phút", "range.1h": "1 giờ", "range.24h": "24 giờ", "range.7d": "7 ngày", "range.30d": "30 ngày",
+    "dash.title": "Tổng quan", "dash.by_severity": "Cảnh báo theo mức độ", "dash.top_rules": "Luật kích hoạt nhiều nhất",
+    "dash.top_hosts": "Máy có nhiều cảnh báo nhất", "dash.ingestion": "Sự kiện tiếp nhận theo nguồn", "dash.nodata": "Chưa có dữ liệu.",
+    "users.title": "Người dùng", "users.new": "Tạo người dùng", "users.disabled": "Đã khoá", "users.active": "Hoạt động",
+    "rules.title": "Luật phát hiện", "rules.rejected": "Luật bị từ chối", "sources.title": "Nguồn log",
+    "sources.last": "Sự kiện cuối", "sources.rate": "Sự kiện/giây", "sources.silent": "Im lặng", "sources.ok": "Bình thường",
+    "audit.title": "Nhật ký kiểm toán", "tz": "Giờ Việt Nam (GMT+7)", "error": "Lỗi", "saved": "Đã lưu",
+    "role.admin": "Quản trị", "role.analyst": "Phân tích viên", "role.viewer": "Người xem", "role.agency_viewer": "Xem theo đơn vị",
+  },
+  en: {
+    "nav.alerts": "Alerts", "nav.search": "Search", "nav.dashboard": "Dashboard", "nav.rules": "Rules",
+    "nav.sources": "Sources", "nav.users": "Users", "nav.audit": "Audit",
+    "login.title": "Sign in", "login.user": "User name", "login.password": "Password", "login.submit": "Sign in",
+    "login.bad": "Wrong user name or password.", "login.limited": "Too many attempts. Try again in {s} seconds.",
+    "login.tagline": "Security Operations Centre", "logout": "Sign out",
+    "live.on": "Live", "live.off": "Disconnected",
+    "status.new": "New", "status.acknowledged": "Acknowledged", "status.in_progress": "In progress", "status.closed": "Closed", "status.all": "All",
+    "sev.critical": "Critical", "sev.high": "High", "sev.medium": "Medium", "sev.low": "Low", "sev.informational": "Info",
+    "res.true_positive": "True positive", "res.false_positive": "False positive", "res.benign": "Benign",
+    "col.severity": "Severity", "col.rule": "Rule", "col.host": "Host", "col.user": "User", "col.agency": "Agency",
+    "col.count": "Count", "col.last_seen": "Last seen", "col.status": "Status", "col.assignee": "Assignee",
+    "col.time": "Time", "col.message": "Message", "col.source": "Source", "col.role": "Role", "col.actor": "Actor",
+    "col.action": "Action", "col.target": "Target", "col.level": "Level", "col.author": "Author", "col.title": "Title",
+    "alerts.title": "Alert queue", "alerts.empty": "No alerts.", "alerts.more": "Load more",
+    "alerts.allsev": "All severities", "alerts.host": "Filter by host…", "alerts.total": "{n} alerts",
+    "alerts.newcount": "{n} new updates",
+    "act.ack": "Acknowledge", "act.start": "Start work", "act.close": "Close", "act.reopen": "Reopen",
+    "act.assign_me": "Assign to me", "act.comment": "Add comment", "act.cancel": "Cancel", "act.save": "Save",
+    "act.create": "Create", "act.disable": "Disable", "act.enable": "Enable", "act.search": "Search",
+    "close.title": "Close alert", "close.resolution": "Resolution", "close.comment": "Comment (optional)",
+    "keys.title": "Keyboard shortcuts", "keys.move": "move", "keys.open": "open", "keys.ack": "acknowledge", "keys.start": "start work",
+    "keys.close": "close", "keys.select": "select", "keys.search": "search", "keys.help": "help", "keys.back": "back",
+    "bulk.selected": "{n} selected",
+    "alert.rule": "Detection rule", "alert.details": "Details", "alert.events": "Matched events", "alert.history": "History",
+    "alert.comments": "Comments", "alert.nocomments": "No comments yet.", "alert.first_seen": "First seen",
+    "alert.last_seen": "Last seen", "alert.source_ip": "Source IP", "alert.resolution": "Resolution", "alert.references": "References",
+    "alert.tags": "Tags", "alert.description": "Description", "alert.id": "ID", "alert.noevents": "Events not found (retention may have expired).",
+    "hist.created": "created", "hist.status": "changed status", "hist.assign": "assigned", "hist.comment": "commented",
+    "search.title": "Search", "search.placeholder": "Lucene syntax, e.g. host.name:web01 AND message:failed",
+    "search.events": "Events", "search.alerts": "Alerts", "search.hits": "{n} hits", "search.top": "Top values",
+    "range.15m": "15 minutes", "range.1h": "1 hour", "range.24h": "24 hours", "range.7d": "7 days", "range.30d": "30 days",
+    "dash.title": "Dashboard", "dash.by_severity": "Alerts by severity", "dash.top_rules": "Top rules",
+    "dash.top_hosts": "Top hosts", "dash.ingestion": "Events ingested per source", "dash.nodata": "No data yet.",
+    "users.title": "Users", "users.new": "New user", "users.disabled": "Disabled", "users.active": "Active",
+    "rules.title": "Detection rules", "rules.rejected": "Rejected rules", "sources.title": "Log sources",
+    "sources.last": "Last event", "sources.rate": "Events/s", "sources.silent": "Silent", "sources.ok": "OK",
+    "audit.title": "Audit log", "tz": "Vietnam time (GMT+7)", "error": "Error", "saved": "Saved",
+    "role.admin": "Admin", "role.analyst": "Analyst", "role.viewer": "Viewer", "role.agency_viewer": "Agency viewer",
+  },
+};
+
+export const TIME_ZONE = "Asia/Ho_Chi_Minh";
+let lang = localStorage.getItem("canhgac.lang") === "en" ? "en" : "vi";
+
+export function getLang() { return lang; }
+export function setLang(value) {
+  lang = value === "en" ? "en" : "vi";
+  localStorage.setItem("canhgac.lang", lang);
+  document.documentElement.lang = lang;
+}
+
+export function t(key, vars = {}) {
+  let text = STRINGS[lang][key] ?? STRINGS.en[key] ?? key;
+  for (const [k, v] of Object.entries(vars)) text = text.replace(`{${k}}`, String(v));
+  return text;
+}
+
+const formatters = {};
+function formatter(kind) {
+  const key = `${lang}:${kind}`;
+  if (!formatters[key]) {
+    const opts = kind === "short"
+      ? { timeZone: TIME_ZONE, hour: "2-digit", minute: "2-digit", day: "2-digit", month: "2-digit", hour12: false }
+      : { timeZone: TIME_ZONE, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+          second: "2-digit", hour12: false };
+    formatters[key] = new Intl.DateTimeFormat(lang === "vi" ? "vi-VN" : "en-GB", opts);
+  }
+  return formatters[key];
+}
+
+export function fmtTime(value, kind = "long") {
+  if (!value) return "—";
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? String(value) : formatter(kind).format(d);
+}
+
+export function fmtNum(n) { return new Intl.NumberFormat(lang === "vi" ? "vi-VN" : "en-US").format(n ?? 0); }
