@@ -8,6 +8,8 @@ import asyncio
 import httpx
 import pytest
 
+from canhgac.api.users.models import UserCreate
+from canhgac.cmd_users import create_user
 from canhgac.demo_feed import send_lines
 from canhgac.runtime import Runtime
 from tests.conftest import eventually
@@ -26,7 +28,12 @@ async def test_search_with_and_without_diacritics(test_settings) -> None:
             "<14>Nov 26 09:00:01 motcua-app01 motcua[12]: Nguoi dung tranthib dang nhap thanh cong",
             "<14>Nov 26 09:00:02 motcua-app01 motcua[12]: Hồ sơ HS-2026-0042 đã được phê duyệt",
         ])
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{test_settings.api.port}", timeout=30) as api:
+        base = f"http://127.0.0.1:{test_settings.api.port}"
+        await create_user(test_settings, UserCreate(username="tim-kiem", role="viewer", password="mat-khau-thu-nghiem-2026"))
+        async with httpx.AsyncClient(base_url=base, timeout=30) as anonymous:
+            login = await anonymous.post("/api/v1/auth/token", json={"username": "tim-kiem", "password": "mat-khau-thu-nghiem-2026"})
+            token = login.json()["token"]
+        async with httpx.AsyncClient(base_url=base, timeout=30, headers={"Authorization": f"Bearer {token}"}) as api:
 
             async def search(query: str) -> list[str]:
                 page = (await api.post("/api/v1/events/search", json={"query": query})).json()
