@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from canhgac.api.alert_publisher import AlertPublisher
 from canhgac.api.alerts.views import router as alerts_router
 from canhgac.api.audit.views import router as audit_router
 from canhgac.api.auth.rate_limit import LoginLimiter
@@ -21,6 +22,7 @@ from canhgac.api.deps import AppState, Reader
 from canhgac.api.errors import install_error_handlers
 from canhgac.api.events.views import router as events_router
 from canhgac.api.health import router as health_router
+from canhgac.api.notify import views as notify_views
 from canhgac.api.rules.views import router as rules_router
 from canhgac.api.security import SecurityHeaders
 from canhgac.api.sources.views import router as sources_router
@@ -44,7 +46,10 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = make_client(settings.opensearch)
         limiter = LoginLimiter(settings.api.login_max_failures, settings.api.login_window_secs)
-        state = AppState(settings=settings, metrics=metrics, opensearch=client, limiter=limiter)
+        state = AppState(
+            settings=settings, metrics=metrics, opensearch=client, limiter=limiter,
+            publisher=AlertPublisher(settings.kafka),
+        )
         app.state.canhgac = state
         try:
             await state.ensure_indices()
@@ -53,6 +58,9 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
         try:
             yield
         finally:
+            if state.publisher is not None:
+                await state.publisher.close()
+            await notify_views.close_service(app)
             await client.close()
 
     # The interactive docs pages load scripts from a CDN, which the CSP (rightly) refuses; the
@@ -77,6 +85,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
         sources_router,
         users_router,
         audit_router,
+        notify_views.router,
     ):
         app.include_router(router)
 

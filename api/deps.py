@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
+from canhgac.api.alert_publisher import AlertPublisher
 from canhgac.api.auth import service as auth_service
 from canhgac.api.auth.models import Permission, Principal
 from canhgac.api.auth.rate_limit import LoginLimiter
@@ -40,8 +41,13 @@ class AppState:
     opensearch: AsyncOpenSearch
     limiter: LoginLimiter
     cache: auth_service.TtlCache = field(default_factory=auth_service.TtlCache)
+    publisher: AlertPublisher | None = None  # alert changes -> canhgac.alerts.v1 (stops escalation)
     indices_ready: bool = False
     _indices_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def publish_alert(self, alert: dict[str, object]) -> None:
+        if self.publisher is not None:
+            await self.publisher.publish(alert)
 
     async def ensure_indices(self) -> None:
         """Create the API's indices once; retried on the next request if OpenSearch was down."""

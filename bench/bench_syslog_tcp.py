@@ -52,8 +52,11 @@ async def main(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     for p in procs:
         p.start()
+    received = metrics.received.labels("syslog-tcp")
     while produced._value.get() < total:
         await asyncio.sleep(0.01)
+        if args.verbose and time.perf_counter() - started > 1 and int(time.perf_counter() * 100) % 100 == 0:
+            print(f"received {received._value.get():.0f} produced {produced._value.get():.0f}")
     elapsed = time.perf_counter() - started
     for p in procs:
         p.join()
@@ -67,4 +70,5 @@ if __name__ == "__main__":
     parser.add_argument("--messages", type=int, default=500_000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--kafka", default="127.0.0.1:19092")
+    parser.add_argument("--verbose", action="store_true")
     asyncio.run(main(parser.parse_args()))

@@ -80,12 +80,12 @@ class SourceDirectory:
         self._networks: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, SourceConfig]] = []
         self._by_key_hash: dict[str, SourceConfig] = {}
         for source in sources:
+            if source.ingest_key_sha256:  # all of them: a key used on the wrong transport is a 403
+                self._by_key_hash[source.ingest_key_sha256] = source
             if not self.accepts(source):
                 continue
             for addr in source.allowed_addresses:
                 self._networks.append((ipaddress.ip_network(addr, strict=False), source))
-            if source.ingest_key_sha256:
-                self._by_key_hash[source.ingest_key_sha256] = source
         # Most specific network first, so a host entry wins over its agency's subnet.
         self._networks.sort(key=lambda item: -item[0].prefixlen)
         self._cache: dict[str, tuple[str, str, str | None] | None] = {}

@@ -60,7 +60,14 @@ def _and(preds: Sequence[Predicate]) -> Predicate:
         a, b = preds
         return lambda ctx: a(ctx) and b(ctx)
     items = tuple(preds)
-    return lambda ctx: all(p(ctx) for p in items)
+
+    def every(ctx: Any) -> bool:  # a plain loop: all() over a generator costs twice as much
+        for p in items:
+            if not p(ctx):
+                return False
+        return True
+
+    return every
 
 
 def _or(preds: Sequence[Predicate]) -> Predicate:
@@ -70,7 +77,14 @@ def _or(preds: Sequence[Predicate]) -> Predicate:
         a, b = preds
         return lambda ctx: a(ctx) or b(ctx)
     items = tuple(preds)
-    return lambda ctx: any(p(ctx) for p in items)
+
+    def some(ctx: Any) -> bool:
+        for p in items:
+            if p(ctx):
+                return True
+        return False
+
+    return some
 
 
 def _strength(lit: Literal) -> int:
@@ -79,9 +93,14 @@ def _strength(lit: Literal) -> int:
     return len(lit.text) + (6 if lit.exact else 0)
 
 
+def strength(clause: Clause) -> int:
+    """How rarely a clause holds, roughly: the length of its weakest literal."""
+    return min(map(_strength, clause))
+
+
 def _selectivity(clause: Clause) -> tuple[int, int]:
     # Prefer clauses whose weakest literal is long (rarely present), then fewer literals.
-    return min(map(_strength, clause)), -len(clause)
+    return strength(clause), -len(clause)
 
 
 def _clause(lits: list[Literal] | tuple[Literal, ...]) -> Requirement:
@@ -200,4 +219,4 @@ def compile_conditions(compiler: Compiler, trees: Sequence[Any]) -> Compiled:
     return _or([p for p, _ in parts]), disjunction([r for _, r in parts])
 
 
-__all__ = ["KEYWORD_FIELDS", "Compiler", "_always", "compile_conditions"]
+__all__ = ["KEYWORD_FIELDS", "Compiler", "_always", "compile_conditions", "strength"]

@@ -96,6 +96,10 @@ class EventContext:
         result = self._text.get(field)
         if result is not None:
             return result
+        raw = lookup(self.event, field)
+        if type(raw) is str:  # the common case, without the general path's tuples
+            result = self._text[field] = (raw,)
+            return result
         values = self.values(field) or _ABSENT
         result = tuple(t for t in map(scalar_text, values) if t is not None)
         self._text[field] = result

@@ -342,7 +342,10 @@ def regex_predicate(field: str, value: SigmaRegularExpression) -> Compiled:
     search = pattern.search
 
     def predicate(ctx: EventContext) -> bool:
-        return any(search(text) for text in ctx.texts(field))
+        for text in ctx.texts(field):
+            if search(text):
+                return True
+        return False
 
     from canhgac.rules.regex_literals import required_literal
 

@@ -20,24 +20,33 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ahocorasick
+from canhgac.rules.compiler import strength
 from canhgac.rules.context import EventContext
 from canhgac.rules.matchers import as_number
-from canhgac.rules.model import MAX_CLAUSES, CompiledRule
+from canhgac.rules.model import MAX_CLAUSES, CompiledRule, Literal
 
 LAYERS = MAX_CLAUSES
+Clause = tuple[Literal, ...]
+Requirement = tuple[Clause, ...]
+# A clause whose weakest literal is shorter than this (`user`, `:\\`) lets most events through.
+WEAK_CLAUSE = 6
 
 
 @dataclass(slots=True)
 class FieldIndex:
     path: str
     exact: dict[str, int] = field(default_factory=dict)  # folded whole value → clause bits
-    automaton: Any = None  # folded substring (2+ characters) → clause bits
+    automaton: Any = None  # folded substring → clause bits
     # One-character ASCII literals are tested with `in`: in the automaton a common one (`\`, `.`)
     # would report every occurrence. Non-ASCII ones (an emoji rule has hundreds) are rare in
     # text and stay in the automaton.
     chars: tuple[tuple[str, int], ...] = ()
     numbers: dict[float, int] = field(default_factory=dict)  # numeric value → clause bits
-    numbers_only: bool = False
+
+
+# The per-event loop unpacks these tuples rather than reading FieldIndex attributes: the leaf
+# name, then path, exact, automaton, chars, numbers, with None for an empty table.
+Leaf = tuple[str, str, "dict[str, int] | None", Any, tuple[tuple[str, int], ...], "dict[float, int] | None"]
 
 
 def _is_char(text: str) -> bool:
@@ -48,59 +57,92 @@ def _or_into(table: dict[Any, int], key: Any, bit: int) -> None:
     table[key] = table.get(key, 0) | bit
 
 
+def _fields(clause: Clause) -> set[str]:
+    return {lit.field for lit in clause}
+
+
+def _scanned_clauses(requirements: Sequence[Requirement]) -> list[Requirement]:
+    """Each rule's clauses, less those on fields no rule needs otherwise.
+
+    Every scanned field costs each event about a microsecond, found literal or not; a field only
+    some multi-clause rules mention (User, LogonId, FileVersion …) is dropped from them when
+    another of their clauses, on a field scanned anyway, filters well enough. Dropping a clause
+    only widens the candidates, so this never loses a match.
+    """
+    needed: set[str] = set()
+    for clauses in requirements:
+        if len(clauses) == 1:
+            needed |= _fields(clauses[0])
+    for clauses in requirements:
+        if len(clauses) < 2:
+            continue
+        # the compiler put the most selective clause first
+        kept = [c for c in clauses if _fields(c) <= needed]
+        if not kept or (kept[0] is not clauses[0] and strength(kept[0]) < WEAK_CLAUSE):
+            needed |= _fields(clauses[0])
+    return [tuple(c for c in clauses if _fields(c) <= needed) for clauses in requirements]
+
+
+def _index_fields(rules: Sequence[CompiledRule], indices: Sequence[int]) -> tuple[int, dict[str, FieldIndex]]:
+    """(bits set before any literal is seen, field path → index) for the rules at `indices`."""
+    width = len(indices)
+    start = 0
+    by_path: dict[str, FieldIndex] = {}
+    substrings: dict[str, dict[str, int]] = {}
+    requirements = _scanned_clauses([rules[i].prefilter for i in indices])
+    for position, (rule_index, clauses) in enumerate(zip(indices, requirements, strict=True)):
+        if len(clauses) > LAYERS:
+            raise ValueError(f"rule {rules[rule_index].meta.id} has more than {LAYERS} clauses")
+        for layer in range(len(clauses), LAYERS):  # a missing clause always holds
+            start |= 1 << (layer * width + position)
+        for layer, clause in enumerate(clauses):
+            bit = 1 << (layer * width + position)
+            for lit in clause:
+                fi = by_path.setdefault(lit.field, FieldIndex(lit.field))
+                if lit.number is not None:
+                    _or_into(fi.numbers, lit.number, bit)
+                elif lit.exact:
+                    _or_into(fi.exact, lit.text, bit)
+                else:
+                    _or_into(substrings.setdefault(lit.field, {}), lit.text, bit)
+    for path, table in substrings.items():
+        fi = by_path[path]
+        fi.chars = tuple((text, bits) for text, bits in table.items() if _is_char(text))
+        long = {text: bits for text, bits in table.items() if not _is_char(text)}
+        if long:
+            fi.automaton = ahocorasick.Automaton()
+            for text, bits in long.items():
+                fi.automaton.add_word(text, bits)
+            fi.automaton.make_automaton()
+    return start, by_path
+
+
 class RouteIndex:
     """The pre-filter of one route: `candidates(ctx)` → indices into the engine's rule list, in
     load order, a superset of the rules that match."""
 
-    __slots__ = ("_full", "_groups", "_start", "_width", "rules")
+    __slots__ = ("_full", "_groups", "_start", "_width", "fields", "rules")
 
     def __init__(self, rules: Sequence[CompiledRule], indices: Sequence[int]) -> None:
         self.rules = tuple(indices)
-        width = self._width = len(indices)
-        self._full = (1 << width) - 1
-        start = 0
-        by_path: dict[str, FieldIndex] = {}
-        substrings: dict[str, dict[str, int]] = {}
-        for position, rule_index in enumerate(indices):
-            clauses = rules[rule_index].prefilter
-            if len(clauses) > LAYERS:
-                raise ValueError(f"rule {rules[rule_index].meta.id} has more than {LAYERS} clauses")
-            for layer in range(len(clauses), LAYERS):  # a missing clause always holds
-                start |= 1 << (layer * width + position)
-            for layer, clause in enumerate(clauses):
-                bit = 1 << (layer * width + position)
-                for lit in clause:
-                    fi = by_path.setdefault(lit.field, FieldIndex(lit.field))
-                    if lit.number is not None:
-                        _or_into(fi.numbers, lit.number, bit)
-                    elif lit.exact:
-                        _or_into(fi.exact, lit.text, bit)
-                    else:
-                        _or_into(substrings.setdefault(lit.field, {}), lit.text, bit)
-        self._start = start
-        for path, table in substrings.items():
-            fi = by_path[path]
-            fi.chars = tuple((text, bits) for text, bits in table.items() if _is_char(text))
-            long = {text: bits for text, bits in table.items() if not _is_char(text)}
-            if long:
-                fi.automaton = ahocorasick.Automaton()
-                for text, bits in long.items():
-                    fi.automaton.add_word(text, bits)
-                fi.automaton.make_automaton()
-        for fi in by_path.values():
-            fi.numbers_only = bool(fi.numbers) and not (fi.exact or fi.automaton or fi.chars)
-        groups: dict[tuple[str, ...], dict[str, FieldIndex]] = {}
+        self._width = len(indices)
+        self._full = (1 << self._width) - 1
+        self._start, by_path = _index_fields(rules, indices)
+        self.fields = by_path
+        groups: dict[tuple[str, ...], list[Leaf]] = {}
         for path, fi in sorted(by_path.items()):
             *parent, leaf = path.split(".")
-            groups.setdefault(tuple(parent), {})[leaf] = fi
-        self._groups = tuple((parent, tuple(leaves.items())) for parent, leaves in groups.items())
+            groups.setdefault(tuple(parent), []).append(
+                (leaf, path, fi.exact or None, fi.automaton, fi.chars, fi.numbers or None)
+            )
+        self._groups = tuple((parent, tuple(leaves)) for parent, leaves in groups.items())
 
     @staticmethod
-    def _scan(fi: FieldIndex, texts: tuple[str, ...], ctx: EventContext) -> int:
-        """Clause bits of one field's folded texts (the general path: lists, numbers …)."""
+    def _scan(fi: FieldIndex, ctx: EventContext) -> int:
+        """Clause bits of one field, by the general path (lists, dicts, floats …)."""
         hits = 0
         exact, automaton, chars = fi.exact, fi.automaton, fi.chars
-        for text in texts:
+        for text in ctx.lowers(fi.path):
             hits |= exact.get(text, 0)
             if automaton is not None:
                 for _end, bits in automaton.iter(text):
@@ -117,49 +159,58 @@ class RouteIndex:
 
     def candidates(self, ctx: EventContext) -> list[int]:
         event = ctx.event
-        hits = self._start
-        scan = self._scan
         try:
             # a top-level key holding a dotted name overrides the nested value (context.lookup):
-            # such events take the per-field path
+            # such events take the general path
             flat_keys = "." in "".join(event)
         except TypeError:  # non-string keys in a hand-made event
             flat_keys = True
         if flat_keys:
-            for _parents, leaves in self._groups:
-                for _leaf, fi in leaves:
-                    hits |= scan(fi, ctx.lowers(fi.path), ctx)
+            hits = self._start
+            for fi in self.fields.values():
+                hits |= self._scan(fi, ctx)
             return self._decode(hits)
+        return self._decode(self._hits(ctx))
+
+    def _hits(self, ctx: EventContext) -> int:
+        """Clause bits of an event without dotted top-level keys: one walk per parent object,
+        strings and ints handled inline (the same texts ctx.lowers would give), the rest by
+        the general path."""
+        hits = self._start
         lowered = ctx.lowered
         for parents, leaves in self._groups:
-            node: Any = event
+            node: Any = ctx.event
             for part in parents:
                 node = node.get(part)
                 if not isinstance(node, dict):
                     break
             else:
-                for leaf, fi in leaves:
+                for leaf, path, exact, automaton, chars, numbers in leaves:
                     value = node.get(leaf)
                     if value is None:
                         continue
-                    if type(value) is not str or fi.numbers:
-                        if type(value) is int and fi.numbers_only:  # EventID and the like
-                            hits |= fi.numbers.get(as_number(value), 0)
-                        else:
-                            hits |= scan(fi, ctx.lowers(fi.path), ctx)
+                    kind = type(value)
+                    if kind is str:
+                        text = value.lower() if value.isascii() else value.casefold()
+                    elif kind is int:
+                        text = str(value)
+                    else:
+                        hits |= self._scan(self.fields[path], ctx)
                         continue
-                    # the common case, inlined: one string, folded once and kept for the predicates
-                    text = value.lower() if value.isascii() else value.casefold()
-                    lowered[fi.path] = (text,)
-                    hits |= fi.exact.get(text, 0)
-                    automaton = fi.automaton
+                    lowered[path] = (text,)
+                    if numbers is not None:
+                        number = as_number(value)
+                        if number is not None:
+                            hits |= numbers.get(number, 0)
+                    if exact is not None:
+                        hits |= exact.get(text, 0)
                     if automaton is not None:
                         for _end, bits in automaton.iter(text):
                             hits |= bits
-                    for char, bits in fi.chars:
+                    for char, bits in chars:
                         if char in text:
                             hits |= bits
-        return self._decode(hits)
+        return hits
 
     def _decode(self, hits: int) -> list[int]:
         """Rules whose bit is set in every layer, as engine rule indices in load order."""

@@ -162,13 +162,14 @@ async def bulk(action: BulkAction, principal: Triager, request: Request, state: 
     failed: dict[str, str] = {}
     for alert_id in dict.fromkeys(action.ids):
         try:
-            await service.change_alert(
+            changed = await service.change_alert(
                 state.opensearch,
                 index,
                 alert_id,
                 principal.agency_scope,
                 service.bulk_change(principal, action),
             )
+            await state.publish_alert(changed)
         except CanhgacError as exc:
             failed[alert_id] = exc.message
             continue
@@ -221,6 +222,7 @@ async def _change(
     alert = await service.change_alert(
         state.opensearch, state.settings.opensearch.alerts_index, alert_id, principal.agency_scope, change
     )
+    await state.publish_alert(alert)
     await record(
         state.opensearch,
         state.settings.opensearch.audit_index,

@@ -137,13 +137,17 @@ class SpoolingSink:
                 break
             partition = self._partition(key)
             partitions.add(partition)
-            batch = self._open.get(partition)
-            if batch is None:
-                batch = self._open[partition] = _Open(self._producer)
-            if batch.builder.append(key=key, value=value, timestamp=None) is None:
-                if not batch.records:
+            spill = False
+            while True:
+                batch = self._open.get(partition)
+                if batch is None:
+                    batch = self._open[partition] = _Open(self._producer)
+                if batch.builder.append(key=key, value=value, timestamp=None) is not None:
+                    break
+                if not batch.records:  # larger than a whole producer batch: Kafka would refuse it
                     self.metrics.dropped.labels(self.stage, "record_too_large").inc()
-                    continue
+                    batch = None
+                    break
                 full = self._full.setdefault(partition, deque())
                 full.append(self._open.pop(partition))
                 self._wake_flusher(partition)
@@ -152,10 +156,13 @@ class SpoolingSink:
                     room.clear()
                     await room.wait()
                 if not self._direct:
-                    touched.append(await self._spool_when_room(records[n:], wait=wait))
+                    spill = True
                     break
-                batch = self._open[partition] = _Open(self._producer)
-                batch.builder.append(key=key, value=value, timestamp=None)
+            if spill:
+                touched.append(await self._spool_when_room(records[n:], wait=wait))
+                break
+            if batch is None:
+                continue
             batch.records.append((key, value))
             if not touched or touched[-1] is not batch.done:
                 touched.append(batch.done)

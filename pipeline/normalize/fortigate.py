@@ -155,8 +155,11 @@ def apply_fortigate(event: Event, text: str, header_time: datetime | None, local
         ev["category"] = ["network"]
         ev["type"] = ["connection", "denied" if action in _DENY else "allowed" if action else "info"]
     elif log_type == "utm":
-        ev["category"] = [_UTM_CATEGORY.get(subtype, "network")]
-        ev["type"] = ["denied"] if action in _DENY else ["info"]
+        category = _UTM_CATEGORY.get(subtype, "network")
+        ev["category"] = [category]
+        # ECS allows "denied" only for some categories (not malware, web or email).
+        denied = action in _DENY and category in ("network", "intrusion_detection")
+        ev["type"] = ["denied"] if denied else ["info"]
         if subtype in ("virus", "ips", "anomaly"):
             ev["kind"] = "alert"
     elif log_type == "event":

@@ -24,7 +24,8 @@ DATASET = "motcua.audit"
 SCHEMA = "motcua.audit/1"
 _ACTION_RE = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\Z")
 
-# action -> (event.category, event.type)
+# action -> (event.category, event.type). ECS's `database` category allows only access, change,
+# info and error as types, so creating or deleting a dossier is a change (event.action tells which).
 ACTIONS: dict[str, tuple[list[str], list[str]]] = {
     "user.login": (["authentication", "session"], ["start"]),
     "user.logout": (["authentication", "session"], ["end"]),
@@ -35,13 +36,13 @@ ACTIONS: dict[str, tuple[list[str], list[str]]] = {
     "user.lock": (["iam"], ["user", "change"]),
     "user.unlock": (["iam"], ["user", "change"]),
     "user.role_change": (["iam"], ["user", "change"]),
-    "dossier.create": (["database"], ["creation"]),
+    "dossier.create": (["database"], ["change"]),
     "dossier.view": (["database"], ["access"]),
     "dossier.search": (["database"], ["access"]),
     "dossier.update": (["database"], ["change"]),
     "dossier.status_change": (["database"], ["change"]),
     "dossier.assign": (["database"], ["change"]),
-    "dossier.delete": (["database"], ["deletion"]),
+    "dossier.delete": (["database"], ["change"]),
     "dossier.attachment_download": (["file"], ["access"]),
     "dossier.attachment_upload": (["file"], ["creation"]),
     "dossier.sign": (["database"], ["change"]),

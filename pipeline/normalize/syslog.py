@@ -213,8 +213,8 @@ def parse_syslog(
 ) -> SyslogMessage:
     """Parse one syslog line. Time stamps without a zone are read in `default_tz` (Vietnam if not
     given); a BSD time stamp without a year takes the latest year that does not put it more than
-    a week after `reference` (now if not given). With `allow_missing_pri`, a line from a log file ("Nov 26 07:00:01 host sshd[1]: …")
-    keeps its header too; without it such a line is rfc "none"."""
+    a week after `reference` (now if not given). With `allow_missing_pri`, a line from a log file
+    ("Nov 26 07:00:01 host sshd[1]: …") keeps its header too; without it that line is rfc "none"."""
     tz = default_tz if default_tz is not None else zone(DEFAULT_TZ_NAME)
     text = text.rstrip("\r\n\x00")
     msg = SyslogMessage(tz=tz)

@@ -178,9 +178,11 @@ async def api(api_settings) -> AsyncIterator[Api]:  # type: ignore[no-untyped-de
     from canhgac.api.auth import service as auth_service
     from canhgac.api.users.models import UserCreate
     from canhgac.api.users.service import create_user
+    from canhgac.core.kafka import ensure_topics
 
     app = create_app(api_settings)
     await seed(api_settings)
+    await ensure_topics(api_settings.kafka)  # alert changes are published, as in a real deployment
     try:
         async with app.router.lifespan_context(app):
             state = app.state.canhgac

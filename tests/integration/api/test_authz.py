@@ -63,6 +63,11 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
     ("PATCH", "/api/v1/users/{username}"): ({"json": {"display_name": "V"}}, ADMIN, 401),
     ("GET", "/api/v1/audit"): ({}, ADMIN, 401),
     ("GET", "/api/v1/openapi.json"): ({}, READ, 401),
+    # The signed link is the credential: without a valid token the page says so (400) for anyone.
+    ("GET", "/api/v1/notify/ack"): ({"params": {"token": "not-a-token"}}, {r: 400 for r in ROLES}, 400),
+    ("POST", "/api/v1/notify/ack"): ({"data": {"token": "not-a-token"}}, {r: 400 for r in ROLES}, 400),
+    ("GET", "/api/v1/notifications"): ({}, READ, 401),
+    ("POST", "/api/v1/notify/test/{channel}"): ({}, {**ADMIN, "admin": 404}, 401),
 }
 
 
@@ -82,7 +87,7 @@ def app_routes(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
 
 
 async def call(client: httpx.AsyncClient, method: str, path: str, kwargs: dict, role: str) -> httpx.Response:
-    path = path.replace("{alert_id}", "alert-a").replace("{username}", "viewer")
+    path = path.replace("{alert_id}", "alert-a").replace("{username}", "viewer").replace("{channel}", "no-such-channel")
     if path.startswith("/api/v1/auth/"):
         client._transport.app.state.canhgac.limiter._failures.clear()  # type: ignore[attr-defined]
     kw = {k: v for k, v in kwargs.items()}

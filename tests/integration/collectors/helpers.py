@@ -8,11 +8,11 @@ from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer
-
 from canhgac.collectors.spool.sink import SpoolingSink
 from canhgac.core.config import Settings, SpoolConfig
 from canhgac.core.kafka import ensure_topics
 from canhgac.core.metrics import Metrics
+
 from tests.conftest import free_port
 
 

@@ -7,9 +7,9 @@ import asyncio
 from pathlib import Path
 
 import pytest
-
 from canhgac.core.envelope import RawEnvelope
 from canhgac.core.errors import Overloaded
+
 from tests.integration.collectors.helpers import make_sink, read_raw
 
 pytestmark = pytest.mark.integration

@@ -1,0 +1,1 @@
+"""On-call: acknowledgement links, notification status, test sends."""

@@ -1,0 +1,150 @@
+"""On-call endpoints.
+
+- `GET /api/v1/notify/ack?token=…` shows a confirmation page; `POST` (the page's button)
+  acknowledges. Mail scanners open links, so a GET never changes anything. The signed, expiring,
+  single-purpose token is the credential: no login is needed, as on-call staff read it on a phone.
+- `GET /api/v1/notifications` lists the outbox: sent, retrying, failed with reason.
+- `POST /api/v1/notify/test/{channel}` sends a test message (admins).
+The API reads the notifier's outbox (SQLite under `data_dir`), so these work where the API runs
+beside the notifier, as `canhgac run` does; a split deployment shares `data_dir`.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+from canhgac.api.alerts import service as alerts_service
+from canhgac.api.audit.service import record
+from canhgac.api.auth.models import Principal
+from canhgac.api.deps import Admin, Reader, State
+from canhgac.core.errors import CanhgacError, ConfigError, Conflict, InvalidRequest, NotFound
+from canhgac.pipeline.notify import AckTokenError, NotifierService
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse
+
+router = APIRouter(tags=["notify"])
+ACK_PRINCIPAL = Principal(
+    username="ack-link", role="analyst", agency=None, via="token", credential_id="ack-link"
+)
+
+
+async def notifier(request: Request) -> NotifierService:
+    app = request.app
+    service: NotifierService | None = getattr(app.state, "notifier", None)
+    if service is None:
+        settings = app.state.canhgac.settings
+        service = NotifierService.open(settings.notify, data_dir=settings.data_dir)
+        app.state.notifier = service
+    return service
+
+
+async def close_service(app: FastAPI) -> None:
+    service: NotifierService | None = getattr(app.state, "notifier", None)
+    if service is not None:
+        await service.close()
+
+
+def page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        status_code=status,
+        content=(
+            "<!doctype html><html lang='vi'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+            f"<title>{html.escape(title)}</title>"
+            "<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;"
+            "color:#1f2937}button{font-size:1.1rem;padding:.7rem 1.4rem;border:0;border-radius:.4rem;"
+            "background:#0f3460;color:#fff}p.muted{color:#6b7280}</style></head>"
+            f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
+        ),
+    )
+
+
+@router.get("/api/v1/notify/ack", response_class=HTMLResponse)
+async def ack_page(request: Request, token: Annotated[str, Query(max_length=2048)]) -> HTMLResponse:
+    """Confirmation page for an acknowledgement link (changes nothing)."""
+    try:
+        alert_id = (await notifier(request)).verify_ack_token(token)
+    except (AckTokenError, ConfigError) as exc:
+        return page("Liên kết không hợp lệ / Invalid link", f"<p>{html.escape(exc.message)}</p>", 400)
+    return page(
+        "Tiếp nhận cảnh báo / Acknowledge alert",
+        f"<p>Cảnh báo / Alert <code>{html.escape(alert_id)}</code></p>"
+        "<form method='post'><input type='hidden' name='token' value='"
+        + html.escape(token, quote=True)
+        + "'>"
+        "<button type='submit'>Tiếp nhận / Acknowledge</button></form>"
+        "<p class='muted'>Việc tiếp nhận dừng chuyển cấp (escalation). Acknowledging stops escalation.</p>",
+    )
+
+
+@router.post("/api/v1/notify/ack", response_class=HTMLResponse)
+async def ack(request: Request, state: State) -> HTMLResponse:
+    """Acknowledge the alert a signed link names (form field `token`): status → acknowledged,
+    escalation stops."""
+    body = await request.body()
+    token = parse_qs(body[:4096].decode("utf-8", errors="replace")).get("token", [""])[0]
+    service = await notifier(request)
+    try:
+        alert_id = service.verify_ack_token(token)
+    except (AckTokenError, ConfigError) as exc:
+        return page("Liên kết không hợp lệ / Invalid link", f"<p>{html.escape(exc.message)}</p>", 400)
+    change = alerts_service.status_change(
+        ACK_PRINCIPAL, "acknowledged", None, "acknowledged through the on-call link"
+    )
+    try:
+        alert = await alerts_service.change_alert(
+            state.opensearch, state.settings.opensearch.alerts_index, alert_id, None, change
+        )
+    except Conflict:
+        return page("Đã tiếp nhận / Already acknowledged", f"<p><code>{html.escape(alert_id)}</code></p>")
+    except NotFound:
+        return page("Không tìm thấy / Not found", f"<p><code>{html.escape(alert_id)}</code></p>", 404)
+    await state.publish_alert(alert)
+    try:
+        await service.acknowledge(alert_id, "ack-link")  # this process's outbox, if it has the alert
+    except NotFound:
+        pass  # the notifier runs elsewhere: the published status change stops it there
+    await record(
+        state.opensearch,
+        state.settings.opensearch.audit_index,
+        actor=ACK_PRINCIPAL,
+        action="alert.status",
+        target_type="alert",
+        target_id=alert_id,
+        details={"status": "acknowledged", "via": "ack-link"},
+        client_ip=request.client.host if request.client else None,
+    )
+    return page(
+        "Đã tiếp nhận / Acknowledged", f"<p>Cảnh báo / Alert <code>{html.escape(alert_id)}</code></p>"
+    )
+
+
+@router.get("/api/v1/notifications")
+async def list_notifications(
+    request: Request,
+    principal: Reader,
+    alert_id: Annotated[str | None, Query(max_length=256)] = None,
+    status: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """Notifications and their delivery status (sent, retrying, failed with the reason)."""
+    service = await notifier(request)
+    records = [r.to_dict() for r in service.list_notifications(alert_id=alert_id, status=status, limit=limit)]
+    if principal.agency_scope is not None:
+        records = [r for r in records if r.get("agency") == principal.agency_scope]
+    return {"items": records}
+
+
+@router.post("/api/v1/notify/test/{channel}")
+async def send_test(channel: str, request: Request, principal: Admin) -> dict[str, Any]:
+    """Send one test message through a channel; the answer is its outbox record."""
+    service = await notifier(request)
+    try:
+        result = await service.send_test(channel)
+    except NotFound:
+        raise
+    except CanhgacError as exc:
+        raise InvalidRequest(f"test send failed: {exc.message}") from exc
+    return result.to_dict()
