@@ -31,6 +31,12 @@ class AlertPublisher:
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
         self._paused_until = 0.0
+        self._pending: set[asyncio.Task[bool]] = set()
+
+    def publish_soon(self, alert: dict[str, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(self.publish(alert))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     async def _started(self) -> AIOKafkaProducer:
         async with self._lock:
@@ -54,5 +60,7 @@ class AlertPublisher:
             return False
 
     async def close(self) -> None:
+        if self._pending:
+            await asyncio.wait(self._pending, timeout=PUBLISH_TIMEOUT_SECS * 2)
         if self._producer is not None:
             await self._producer.stop()

@@ -46,8 +46,10 @@ class AppState:
     _indices_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def publish_alert(self, alert: dict[str, object]) -> None:
+        """Tell the pipeline (the notifier) about an analyst's change, in the background: the
+        change is already saved, and the analyst's click must not wait on Kafka."""
         if self.publisher is not None:
-            await self.publisher.publish(alert)
+            self.publisher.publish_soon(alert)
 
     async def ensure_indices(self) -> None:
         """Create the API's indices once; retried on the next request if OpenSearch was down."""

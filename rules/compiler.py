@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from canhgac.core.errors import RuleError
-from canhgac.rules import matchers
+from canhgac.rules import matchers, numeric
 from canhgac.rules.model import MAX_CLAUSES, Literal, Predicate
 from sigma.conditions import (
     ConditionAND,
@@ -174,10 +174,10 @@ class Compiler:
         if isinstance(value, SigmaTimestampPart):
             raise RuleError("time-part modifiers are not supported", reason="unsupported modifier")
         if isinstance(value, SigmaNumber):
-            lit = matchers.number_literal(field, value)
-            return matchers.number_predicate(field, value), _clause([lit] if lit else [])
+            lit = numeric.number_literal(field, value)
+            return numeric.number_predicate(field, value), _clause([lit] if lit else [])
         if isinstance(value, SigmaBool):
-            return matchers.bool_predicate(field, value), ()
+            return numeric.bool_predicate(field, value), ()
         if isinstance(value, SigmaNull):
             return matchers.null_predicate(field), ()
         if isinstance(value, SigmaExists):
@@ -188,7 +188,7 @@ class Compiler:
         if isinstance(value, SigmaCIDRExpression):
             return matchers.cidr_predicate(field, [value]), ()
         if isinstance(value, SigmaCompareExpression):
-            return matchers.compare_predicate(field, value), ()
+            return numeric.compare_predicate(field, value), ()
         if isinstance(value, SigmaFieldReference):
             return matchers.fieldref_predicate(field, value), ()
         raise RuleError(f"unsupported value type {type(value).__name__}", reason="unsupported value type")

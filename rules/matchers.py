@@ -10,9 +10,8 @@ whereas a shorter literal only costs a little speed.
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -21,17 +20,13 @@ from canhgac.rules.context import EventContext, fold
 from canhgac.rules.model import Literal, Predicate
 from canhgac.rules.regex_safety import check_regex
 from sigma.types import (
-    CompareOperators,
     Placeholder,
-    SigmaBool,
     SigmaCasedString,
     SigmaCIDRExpression,
-    SigmaCompareExpression,
     SigmaExists,
     SigmaExpansion,
     SigmaFieldReference,
     SigmaNull,
-    SigmaNumber,
     SigmaRegularExpression,
     SigmaRegularExpressionFlag,
     SigmaString,
@@ -205,86 +200,6 @@ def keyword_predicate(fields: Sequence[str], value: SigmaString) -> Predicate:
 # --- other value types -----------------------------------------------------------------------
 
 
-def as_number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, float):
-        return value
-    if isinstance(value, int):
-        # an int past float range is beyond any bound a rule can write, not an error
-        return float(value) if -(2**1023) < value < 2**1023 else math.inf if value > 0 else -math.inf
-    if isinstance(value, str) and len(value) < 64:
-        text = value.strip()
-        try:
-            return float(int(text, 0)) if text[:2].lower() in ("0x", "0o", "0b") else float(text)
-        except ValueError:
-            return None
-    return None
-
-
-def number_predicate(field: str, number: SigmaNumber) -> Predicate:
-    wanted = float(number.number)
-    as_text = str(number.number).lower()
-
-    def predicate(ctx: EventContext) -> bool:
-        for v in ctx.values(field) or ():
-            n = as_number(v)
-            if n is not None and n == wanted:
-                return True
-            if isinstance(v, str) and v.lower() == as_text:
-                return True
-        return False
-
-    return predicate
-
-
-def number_literal(field: str, number: SigmaNumber) -> Literal | None:
-    """The pre-filter's form of number_predicate: a value matches it by as_number(value) == wanted
-    or by its text equalling the number's; keyed by the number only when the text match implies
-    the numeric one (not for NaN, nor texts as_number does not read)."""
-    wanted = float(number.number)
-    as_text = str(number.number).lower()
-    if as_number(as_text) != wanted:
-        return None
-    return Literal(field, as_text, number=wanted)
-
-
-_COMPARE: dict[CompareOperators, Callable[[float, float], bool]] = {
-    CompareOperators.LT: lambda a, b: a < b,
-    CompareOperators.LTE: lambda a, b: a <= b,
-    CompareOperators.GT: lambda a, b: a > b,
-    CompareOperators.GTE: lambda a, b: a >= b,
-    CompareOperators.NEQ: lambda a, b: a != b,
-}
-
-
-def compare_predicate(field: str, expr: SigmaCompareExpression) -> Predicate:
-    op = _COMPARE[expr.op]
-    bound = float(expr.number.number)
-
-    def predicate(ctx: EventContext) -> bool:
-        for v in ctx.values(field) or ():
-            n = as_number(v)
-            if n is not None and op(n, bound):
-                return True
-        return False
-
-    return predicate
-
-
-def bool_predicate(field: str, value: SigmaBool) -> Predicate:
-    wanted = value.boolean
-    text = "true" if wanted else "false"
-
-    def predicate(ctx: EventContext) -> bool:
-        for v in ctx.values(field) or ():
-            if v is wanted or (isinstance(v, str) and v.strip().lower() == text):
-                return True
-        return False
-
-    return predicate
-
-
 @lru_cache(maxsize=65536)
 def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
@@ -371,17 +286,19 @@ def fieldref_predicate(field: str, ref: SigmaFieldReference) -> Predicate:
 
     def predicate(ctx: EventContext) -> bool:
         mine = ctx.lowers(field)
+        if not mine:
+            return False
         theirs = ctx.lowers(other)
+        if not (starts or ends):
+            return any(a in theirs for a in mine) if len(mine) > 1 else mine[0] in theirs
         for a in mine:
             for b in theirs:
                 if starts and ends:
                     hit = b in a
                 elif starts:
                     hit = a.startswith(b)
-                elif ends:
-                    hit = a.endswith(b)
                 else:
-                    hit = a == b
+                    hit = a.endswith(b)
                 if hit:
                     return True
         return False
@@ -396,16 +313,12 @@ def is_plain_string(value: SigmaType) -> bool:
 __all__ = [
     "SigmaExpansion",
     "SigmaNull",
-    "bool_predicate",
     "cidr_predicate",
-    "compare_predicate",
     "exists_predicate",
     "fieldref_predicate",
     "is_plain_string",
     "keyword_predicate",
     "null_predicate",
-    "number_literal",
-    "number_predicate",
     "regex_predicate",
     "string_literals",
     "strings_predicate",

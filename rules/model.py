@@ -58,7 +58,7 @@ class Literal:
     field: str
     text: str
     exact: bool = False
-    # A numeric equality instead: the field holds a value matchers.as_number reads as this number.
+    # A numeric equality instead: the field holds a value numeric.as_number reads as this number.
     number: float | None = None
 
 

@@ -22,8 +22,8 @@ from typing import Any
 import ahocorasick
 from canhgac.rules.compiler import strength
 from canhgac.rules.context import EventContext
-from canhgac.rules.matchers import as_number
 from canhgac.rules.model import MAX_CLAUSES, CompiledRule, Literal
+from canhgac.rules.numeric import as_number
 
 LAYERS = MAX_CLAUSES
 Clause = tuple[Literal, ...]
