@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
-
 from canhgac.core.config import Settings
 from canhgac.core.ids import derived_id
 from canhgac.core.store import make_client
@@ -77,7 +76,7 @@ async def main() -> None:
     data["data_dir"] = str(workdir / "var")
     config = workdir / "canhgac.yml"
     config.write_text(yaml.safe_dump(data))
-    log = open(workdir / "run.log", "wb")  # noqa: SIM115
+    log = open(workdir / "run.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "canhgac", "--config", str(config), "run"], stdout=log, stderr=log,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
@@ -116,7 +115,6 @@ async def main() -> None:
         t0 = time.perf_counter()
         tick = 0
         while time.perf_counter() - t0 < args.seconds:
-            tick_start = t0 + tick * 0.1
             lines = [f"<14>Nov 26 09:00:00 portal-web0{(sent + j) % 4} nginx: 10.20.1.{j % 250} GET /dich-vu-cong/{sent + j}".encode() + b"\n"
                      for j in range(args.rate // 10)]
             if tick % 10 == 0:

@@ -19,7 +19,6 @@ import uuid
 
 import orjson
 from aiokafka import AIOKafkaProducer
-
 from canhgac.core.config import Settings
 from canhgac.core.kafka import ensure_topics
 from canhgac.core.metrics import Metrics

@@ -12,7 +12,7 @@ beside the notifier, as `canhgac run` does; a split deployment shares `data_dir`
 from __future__ import annotations
 
 import html
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
 from canhgac.api.alerts import service as alerts_service
@@ -126,7 +126,7 @@ async def list_notifications(
     request: Request,
     principal: Reader,
     alert_id: Annotated[str | None, Query(max_length=256)] = None,
-    status: Annotated[str | None, Query(max_length=32)] = None,
+    status: Literal["pending", "sending", "sent", "retrying", "failed", "cancelled"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """Notifications and their delivery status (sent, retrying, failed with the reason)."""

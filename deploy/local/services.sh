@@ -213,7 +213,10 @@ wait_healthy() {
   while (( SECONDS < deadline )); do
     if [[ -z "$kafka_ok" ]]; then
       kafka_pid >/dev/null || { tail -40 "$KAFKA_RUN/logs/server.log" "$KAFKA_RUN/logs/stdout.log" >&2 2>/dev/null; die "Kafka exited; logs in $KAFKA_RUN/logs"; }
-      if grep -q "Kafka Server started" "$KAFKA_RUN/logs/server.log" 2>/dev/null; then kafka_ok=1; log "Kafka is up"; fi
+      # The broker opens its client listener once it has started (the log may have rolled over).
+      if (exec 3<>"/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null; then
+        kafka_ok=1; log "Kafka is up"
+      fi
     fi
     if [[ -z "$os_ok" ]]; then
       if curl -fsS "http://127.0.0.1:$OPENSEARCH_PORT/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1; then
