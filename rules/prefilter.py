@@ -188,6 +188,8 @@ class RouteIndex:
                 for leaf, path, exact, automaton, chars, numbers in leaves:
                     value = node.get(leaf)
                     if value is None:
+                        # absent: say so to the predicates, which often ask (NewProcessName …)
+                        lowered[path] = ()
                         continue
                     kind = type(value)
                     if kind is str:
@@ -220,10 +222,11 @@ class RouteIndex:
             found &= hits >> (layer * width)
         rules = self.rules
         out: list[int] = []
-        while found:
-            low = found & -found
-            out.append(rules[low.bit_length() - 1])
-            found ^= low
+        while found:  # from the top bit down: each step shortens the int it works on
+            top = found.bit_length() - 1
+            out.append(rules[top])
+            found ^= 1 << top
+        out.reverse()
         return out
 
 

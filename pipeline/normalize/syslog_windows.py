@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 import orjson
-
 from canhgac.core.errors import ParseError
 from canhgac.core.event import Event
 from canhgac.pipeline.normalize.syslog_extensions import body_formats

@@ -67,7 +67,9 @@ CHANNEL_SERVICES: dict[str, str] = {
     "microsoft-windows-dns client events/operational": "dns-client",
     "microsoft-windows-appmodel-runtime/admin": "appmodel-runtime",
     "microsoft-windows-capi2/operational": "capi2",
-    "microsoft-windows-certificateservicesclient-lifecycle-system/operational": "certificateservicesclient-lifecycle-system",
+    "microsoft-windows-certificateservicesclient-lifecycle-system/operational": (
+        "certificateservicesclient-lifecycle-system"
+    ),
     "microsoft-windows-kernel-shimengine/operational": "kernel-shimengine",
     "microsoft-windows-kernel-shimengine/diagnostic": "kernel-shimengine",
     "microsoft-windows-application-experience/program-telemetry": "application-experience",
@@ -317,7 +319,8 @@ def from_evtx_json(obj: Any) -> Event:
     user = _attrs(get("Security")).get("UserID")
     if user:
         winlog["user"] = {"identifier": user}
-    winlog = {k: v for k, v in winlog.items() if v is not None}
+    if None in winlog.values():  # rarely: evtx_dump records are usually complete
+        winlog = {k: v for k, v in winlog.items() if v is not None}
     if "EventData" in root:
         winlog["event_data"] = _data_fields(root["EventData"])
     if "UserData" in root:

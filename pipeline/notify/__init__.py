@@ -7,8 +7,8 @@ See docs/notifications.md.
 
 from __future__ import annotations
 
-from canhgac.pipeline.notify.clock import Clock, ManualClock, SystemClock
 from canhgac.core.notify_config import NotifyConfig
+from canhgac.pipeline.notify.clock import Clock, ManualClock, SystemClock
 from canhgac.pipeline.notify.errors import AckTokenError, DeliveryError, InvalidAlertError
 from canhgac.pipeline.notify.internal import CHANNEL_FAILING_RULE_ID
 from canhgac.pipeline.notify.notifiers import notifiers

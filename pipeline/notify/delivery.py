@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from canhgac.pipeline.notify.clock import Clock
 from canhgac.core.notify_config import NotifyConfig
+from canhgac.pipeline.notify.clock import Clock
 from canhgac.pipeline.notify.errors import DeliveryError
 from canhgac.pipeline.notify.internal import channel_failing_alert
 from canhgac.pipeline.notify.notifiers import Delivery, Notifier

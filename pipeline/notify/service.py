@@ -22,9 +22,9 @@ import httpx
 from canhgac.core.errors import ConfigError, NotFound
 from canhgac.core.event import get_path
 from canhgac.core.ids import derived_id, new_id
+from canhgac.core.notify_config import SEVERITIES, NotifyConfig
 from canhgac.pipeline.notify.ack import AckSigner
 from canhgac.pipeline.notify.clock import Clock, SystemClock
-from canhgac.core.notify_config import SEVERITIES, NotifyConfig
 from canhgac.pipeline.notify.credentials import resolve_secret
 from canhgac.pipeline.notify.delivery import Dispatcher
 from canhgac.pipeline.notify.errors import InvalidAlertError

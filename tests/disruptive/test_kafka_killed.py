@@ -11,9 +11,9 @@ from collections import Counter
 
 import httpx
 import pytest
-
 from canhgac.core.config import SourceConfig
 from canhgac.core.store import make_client
+
 from canhgac.runtime import Runtime
 from tests.conftest import REPO, eventually, free_port
 

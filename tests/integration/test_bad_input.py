@@ -9,8 +9,8 @@ import asyncio
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
-
 from canhgac.core.store import make_client
+
 from canhgac.runtime import Runtime
 from tests.conftest import eventually
 

@@ -7,8 +7,8 @@ import asyncio
 
 import httpx
 import pytest
-
 from canhgac.api.users.models import UserCreate
+
 from canhgac.cmd_users import create_user
 from canhgac.demo_feed import send_lines
 from canhgac.runtime import Runtime

@@ -3,8 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from canhgac.pipeline.notify import NotifyConfig
 from canhgac.core.notify_config import EmailChannel
+from canhgac.pipeline.notify import NotifyConfig
 from pydantic import ValidationError
 
 from tests.unit.notify.support import config_dict

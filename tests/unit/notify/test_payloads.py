@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from canhgac.core.notify_config import NotifyConfig
 from canhgac.pipeline.notify.ack import AckSigner
 from canhgac.pipeline.notify.clock import ManualClock
-from canhgac.core.notify_config import NotifyConfig
 from canhgac.pipeline.notify.message import Message
 from canhgac.pipeline.notify.notifiers import Delivery, Notifier, build_notifiers
 from canhgac.pipeline.notify.notifiers.webhook import sign

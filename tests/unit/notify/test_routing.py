@@ -3,8 +3,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from canhgac.pipeline.notify import NotifyConfig
 from canhgac.core.notify_config import RotationConfig, TimeWindow
+from canhgac.pipeline.notify import NotifyConfig
 from canhgac.pipeline.notify.routing import on_call, resolve_targets, select_routes
 
 from tests.unit.notify.support import START, config_dict, make_alert
