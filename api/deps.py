@@ -131,6 +131,7 @@ def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal
 
 Authenticated = Annotated[Principal, Depends(authenticate)]
 Reader = Annotated[Principal, Depends(require(Permission.READ))]
+TuningReader = Annotated[Principal, Depends(require(Permission.READ_TUNING))]
 Triager = Annotated[Principal, Depends(require(Permission.TRIAGE))]
 Tuner = Annotated[Principal, Depends(require(Permission.TUNE))]
 RuleManager = Annotated[Principal, Depends(require(Permission.MANAGE_RULES))]

@@ -9,6 +9,7 @@ from canhgac.core.errors import (
     NotFound,
     PermissionDenied,
     RateLimited,
+    RuleRejected,
     Unauthenticated,
 )
 from fastapi import FastAPI, Request
@@ -23,6 +24,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidRequest)
     async def invalid(_request: Request, exc: InvalidRequest) -> JSONResponse:
         return JSONResponse(status_code=400, content={"detail": exc.message})
+
+    @app.exception_handler(RuleRejected)
+    async def rule_rejected(_request: Request, exc: RuleRejected) -> JSONResponse:
+        return JSONResponse(status_code=400, content={"detail": exc.message, "rejected": exc.rejections})
 
     @app.exception_handler(Conflict)
     async def conflict(_request: Request, exc: Conflict) -> JSONResponse:

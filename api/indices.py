@@ -1,4 +1,5 @@
-"""The API's own indices: users, sessions and tokens, rule exceptions, and the audit log.
+"""The API's own indices: users, sessions and tokens, rule exceptions, uploaded and disabled rules,
+sources declared through the API, and the audit log.
 
 They get explicit mappings through index templates, so even an index auto-created by a first write
 has the right types. Secrets are never stored: passwords as argon2 hashes, session and token
@@ -66,12 +67,45 @@ def api_templates(cfg: OpenSearchConfig) -> dict[str, dict[str, Any]]:
             {
                 "id": _KW,
                 "rule_id": _KW,
-                "field": _KW,
-                "value": _KW,
+                # Read whole by the detector, never searched on.
+                "conditions": {"type": "object", "enabled": False},
                 "reason": {"type": "text"},
                 "author": _KW,
                 "created_at": _DATE,
+                "updated_at": _DATE,
+                "updated_by": _KW,
                 "expires_at": _DATE,
+            },
+        ),
+        cfg.rules_index: _template(
+            cfg.rules_index,
+            {
+                "rule_id": _KW,
+                "enabled": {"type": "boolean"},
+                "yaml": {"type": "keyword", "index": False, "doc_values": False},
+                "title": _KW,
+                "uploaded_by": _KW,
+                "updated_by": _KW,
+                "created_at": _DATE,
+                "updated_at": _DATE,
+            },
+        ),
+        cfg.source_configs_index: _template(
+            cfg.source_configs_index,
+            {
+                "id": _KW,
+                "agency": _KW,
+                "format": _KW,
+                "transports": _KW,
+                "allowed_addresses": _KW,
+                "security_level": {"type": "integer"},
+                "expected_interval_secs": {"type": "long"},
+                "timezone": _KW,
+                "ingest_key_sha256": {"type": "keyword", "index": False},
+                "created_at": _DATE,
+                "updated_at": _DATE,
+                "created_by": _KW,
+                "key_rotated_at": _DATE,
             },
         ),
         cfg.audit_index: _template(

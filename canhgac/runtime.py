@@ -49,7 +49,8 @@ def build_stages(settings: Settings, metrics: Metrics, names: tuple[str, ...] = 
         ),
         "indexer": lambda: IndexerStage(settings.kafka, settings.opensearch, settings.pipeline, metrics),
         "detector": lambda: DetectorStage(
-            settings.kafka, settings.pipeline, settings.rules, metrics, data_dir=settings.data_dir
+            settings.kafka, settings.pipeline, settings.rules, metrics, data_dir=settings.data_dir,
+            opensearch=settings.opensearch,
         ),
         "alert-indexer": lambda: AlertIndexerStage(
             settings.kafka, settings.opensearch, settings.pipeline, metrics

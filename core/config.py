@@ -51,7 +51,8 @@ class OpenSearchConfig(Strict):
     alerts_index: str = "canhgac-alerts"
     sources_index: str = "canhgac-sources"
     index_prefix: str = "logs-canhgac"
-    # Users, sessions/tokens, rule exceptions: <config_index_prefix>-users, -sessions, -exceptions.
+    # Users, sessions/tokens, rule exceptions, uploaded and disabled rules, API-made sources:
+    # <config_index_prefix>-users, -sessions, -exceptions, -rules, -sources.
     config_index_prefix: str = "canhgac-config"
     audit_index: str = "canhgac-audit"
 
@@ -66,6 +67,15 @@ class OpenSearchConfig(Strict):
     @property
     def exceptions_index(self) -> str:
         return f"{self.config_index_prefix}-exceptions"
+
+    @property
+    def rules_index(self) -> str:
+        return f"{self.config_index_prefix}-rules"
+
+    @property
+    def source_configs_index(self) -> str:
+        # Declarations made through the API; `sources_index` holds the health stage's statistics.
+        return f"{self.config_index_prefix}-sources"
 
 
 class SyslogTcpConfig(Strict):
@@ -198,6 +208,9 @@ class ApiConfig(Strict):
     max_buckets: int = Field(default=500, ge=10)
     max_top_values: int = Field(default=50, ge=1)
     stream_poll_secs: float = Field(default=2.0, gt=0)
+    # Backtests run converted Sigma queries (leading wildcards included) over stored events: the
+    # time range is what bounds their cost.
+    max_backtest_days: int = Field(default=31, ge=1)
     console_dir: str | None = None  # default: the console bundled with the package (web/)
 
 

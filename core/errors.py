@@ -55,6 +55,14 @@ class InvalidRequest(CanhgacError):
     """A request is well-formed but asks for something we refuse (too expensive, bad range …)."""
 
 
+class RuleRejected(InvalidRequest):
+    """Uploaded or pasted Sigma YAML did not compile; `rejections` says why, rule by rule."""
+
+    def __init__(self, message: str, *, rejections: list[dict[str, object]], where: str | None = None) -> None:
+        super().__init__(message, where=where)
+        self.rejections = rejections
+
+
 class Conflict(CanhgacError):
     """The request conflicts with the current state (a status that cannot follow, a name taken …)."""
 

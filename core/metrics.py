@@ -26,6 +26,12 @@ class Metrics:
         self.alerts_raised = Counter(
             "canhgac_alerts_raised_total", "Alerts raised by the detector", ["level"], registry=r
         )
+        self.alerts_suppressed = Counter(
+            "canhgac_alerts_suppressed_total",
+            "Rule matches not turned into alerts on purpose (an analyst's exception …), by reason",
+            ["reason"],
+            registry=r,
+        )
         self.errors = Counter(
             "canhgac_errors_total", "Errors by stage and kind", ["stage", "kind"], registry=r
         )

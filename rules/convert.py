@@ -1,4 +1,13 @@
-"""Sigma rules → OpenSearch Lucene queries, through the same field mapping as the stream matcher."""
+"""Sigma rules → OpenSearch Lucene queries, through the same field mapping as the stream matcher.
+
+Two additions make stored-log queries answer what the stream matcher answers:
+- string fields are queried through their `.ci` sub-field (keyword, lower-cased by the index
+  template's normalizer, which OpenSearch also applies to term and wildcard queries), because
+  Sigma strings match case-insensitively; typed fields (ip, long, date) keep their own name;
+- the rule's logsource becomes a filter on `canhgac.logsource`, the same routing the stream does.
+Field-less (keyword) terms should be run with `default_field` = DEFAULT_FIELD: the stream matcher
+looks for keywords in `message`.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +15,69 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from canhgac.core.store import EVENT_PROPERTIES
+from canhgac.rules.engine import CATEGORY_PARENTS
 from canhgac.rules.loader import Rejection, _pipeline, _reject, iter_rule_files
 from sigma.backends.opensearch import OpensearchLuceneBackend
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
+from sigma.processing.conditions import ExcludeFieldCondition
+from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+from sigma.processing.transformations import AddFieldnameSuffixTransformation
 from sigma.rule import SigmaRule
+
+DEFAULT_FIELD = "message.ci"
+
+
+def _typed_fields(properties: Mapping[str, object], prefix: str = "") -> list[str]:
+    """Dotted names of the template's non-string fields: they have no `.ci` sub-field."""
+    names: list[str] = []
+    for name, spec in properties.items():
+        if not isinstance(spec, Mapping):
+            continue
+        if "properties" in spec and isinstance(spec["properties"], Mapping):
+            names += _typed_fields(spec["properties"], f"{prefix}{name}.")
+        elif spec.get("type") not in (None, "keyword", "text", "object"):
+            names.append(f"{prefix}{name}")
+    return names
+
+
+TYPED_FIELDS = sorted(_typed_fields(EVENT_PROPERTIES))
+
+
+def query_pipeline(placeholders: Mapping[str, Sequence[str]] | None) -> ProcessingPipeline:
+    """The stream matcher's field mapping, then `.ci` on every string field."""
+    ci = ProcessingPipeline(
+        name="canhgac case-insensitive sub-fields",
+        priority=100,  # after the field mapping
+        items=[
+            ProcessingItem(
+                identifier="canhgac_ci_subfield",
+                transformation=AddFieldnameSuffixTransformation(".ci"),
+                field_name_conditions=[ExcludeFieldCondition(fields=TYPED_FIELDS)],
+            )
+        ],
+    )
+    return _pipeline(placeholders) + ci
+
+
+def _lucene_term(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def logsource_filter(logsource: Mapping[str, object]) -> str | None:
+    """`canhgac.logsource` conditions equivalent to the stream matcher's routing of this rule."""
+    parts: list[str] = []
+    for key in ("product", "category", "service"):
+        value = logsource.get(key)
+        if not isinstance(value, str) or not value:
+            continue
+        values = [value.lower()]
+        if key == "category":
+            values += sorted(child for child, parents in CATEGORY_PARENTS.items() if value.lower() in parents)
+        alternatives = " OR ".join(_lucene_term(v) for v in values)
+        parts.append(f"canhgac.logsource.{key}.ci:({alternatives})")
+    return " AND ".join(parts) or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +106,15 @@ def convert_rules(
         for rule in collection.rules:
             if not isinstance(rule, SigmaRule) or isinstance(rule, SigmaCorrelationRule) or rule.errors:
                 continue
-            backend = OpensearchLuceneBackend(processing_pipeline=_pipeline(placeholders))
+            backend = OpensearchLuceneBackend(processing_pipeline=query_pipeline(placeholders))
             try:
                 queries = backend.convert_rule(rule)
             except Exception as exc:  # the backend raises many kinds; each rejects one rule
                 if rejected is not None:
                     rejected.append(_reject(name, rule, exc))
                 continue
+            ls = rule.logsource
+            routing = logsource_filter({"product": ls.product, "category": ls.category, "service": ls.service})
             for query in queries:
-                yield Converted(str(rule.id) if rule.id else rule.title, rule.title, str(query), name)
+                text = f"({routing}) AND ({query})" if routing else str(query)
+                yield Converted(str(rule.id) if rule.id else rule.title, rule.title, text, name)

@@ -13,6 +13,8 @@ ROLES: tuple[str, ...] = get_args(Role)
 
 class Permission(StrEnum):
     READ = "read"  # alerts, events, search, dashboards, rules, sources
+    # Rule exceptions name hosts, users and addresses of every agency: not for agency viewers.
+    READ_TUNING = "read_tuning"
     TRIAGE = "triage"  # alert status, assignee, comments
     TUNE = "tune"  # rule tests, exceptions
     MANAGE_RULES = "manage_rules"  # enable/disable, upload
@@ -21,8 +23,8 @@ class Permission(StrEnum):
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "admin": frozenset(Permission),
-    "analyst": frozenset({Permission.READ, Permission.TRIAGE, Permission.TUNE}),
-    "viewer": frozenset({Permission.READ}),
+    "analyst": frozenset({Permission.READ, Permission.READ_TUNING, Permission.TRIAGE, Permission.TUNE}),
+    "viewer": frozenset({Permission.READ, Permission.READ_TUNING}),
     "agency_viewer": frozenset({Permission.READ}),
 }
 

@@ -187,6 +187,8 @@ path.data: $OPENSEARCH_RUN/data
 path.logs: $OPENSEARCH_RUN/logs
 action.auto_create_index: true
 cluster.routing.allocation.disk.threshold_enabled: false
+# Converted Sigma rules with long hash or package lists exceed the default 1,024 clauses.
+indices.query.bool.max_clause_count: 16384
 YML
   if [[ "$(id -u)" == 0 ]]; then
     chown -R "$SERVICE_USER" "$OPENSEARCH_RUN"
