@@ -21,6 +21,7 @@ from canhgac.api.dashboard.views import router as dashboard_router
 from canhgac.api.deps import AppState, Reader
 from canhgac.api.errors import install_error_handlers
 from canhgac.api.events.views import router as events_router
+from canhgac.api.exceptions.views import router as exceptions_router
 from canhgac.api.health import router as health_router
 from canhgac.api.notify import views as notify_views
 from canhgac.api.rules.views import router as rules_router
@@ -82,6 +83,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
         events_router,
         dashboard_router,
         rules_router,
+        exceptions_router,
         sources_router,
         users_router,
         audit_router,

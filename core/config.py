@@ -130,6 +130,8 @@ class HttpIngestConfig(Strict):
     retry_after_secs: int = Field(default=5, ge=1)
     # Version reported to Elasticsearch clients by `GET /`; shippers pick their API dialect from it.
     es_version: str = "7.17.0"
+    # How often sources declared through the API (and their rotated keys) are re-read from OpenSearch.
+    api_sources_refresh_secs: float = Field(default=10.0, gt=0)
 
 
 class FileInputConfig(Strict):

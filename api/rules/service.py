@@ -1,47 +1,219 @@
-"""Read-only over the rule library: rules are files (rules/packs and `rules.paths`) that the
-detector reloads on change. Validation and tests compile pasted YAML in a worker thread."""
+"""The rule library: rule files (bundled packs and `rules.paths`, reloaded by the detector on change)
+plus what was uploaded or disabled through the API (`<config_index_prefix>-rules`, which the
+detector reads on its reload cycle). Compiling runs in a worker thread."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from canhgac.api.search import run_search, scope_filter
 from canhgac.core.config import Settings
-from canhgac.pipeline.detector import rule_paths
+from canhgac.core.errors import BackendUnavailable, Conflict, NotFound, RuleRejected
+from canhgac.pipeline.detector import correlation_id, rule_paths, uploaded_path
+from canhgac.pipeline.rule_config import read_all
 from canhgac.rules.context import EventContext
 from canhgac.rules.loader import FileResult, load_rules, load_text
+from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import ConnectionError as OSConnectionError
+from opensearchpy.exceptions import NotFoundError, TransportError
+
+MAX_HIT_TERMS = 10_000
 
 
-def _placeholders(settings: Settings) -> dict[str, list[str]]:
+def placeholders_of(settings: Settings) -> dict[str, list[str]]:
     return {k: list(v) for k, v in settings.rules.placeholders.items()}
-
-
-def list_rules(settings: Settings) -> dict[str, Any]:
-    result = load_rules(rule_paths(settings.rules), placeholders=_placeholders(settings) or None)
-    items = [rule.meta.to_dict() | {"kind": "detection"} for rule in result.rules]
-    for corr in result.correlation_rules:
-        items.append(
-            {
-                "id": str(getattr(corr, "id", "") or getattr(corr, "name", "")),
-                "title": getattr(corr, "title", ""),
-                "level": _enum(getattr(corr, "level", None)),
-                "author": getattr(corr, "author", None),
-                "kind": "correlation",
-            }
-        )
-    return {
-        "items": sorted(items, key=lambda r: str(r.get("title"))),
-        "rejected": [asdict(r) for r in result.rejected],
-    }
 
 
 def _enum(value: Any) -> str | None:
     return None if value is None else str(getattr(value, "name", value)).lower()
 
 
+def _bundled_root() -> str:
+    import canhgac.rules as rules_pkg
+
+    return str(Path(rules_pkg.__file__).resolve().parent / "packs")
+
+
+def _origin(path: str) -> str:
+    if path.startswith("uploaded:"):
+        return "uploaded"
+    return "bundled" if str(Path(path).resolve()).startswith(_bundled_root()) else "file"
+
+
+def _correlation_item(corr: Any, path: str) -> dict[str, Any]:
+    return {
+        "id": correlation_id(corr),
+        "title": getattr(corr, "title", ""),
+        "level": _enum(getattr(corr, "level", None)),
+        "author": getattr(corr, "author", None),
+        "kind": "correlation",
+        "path": path,
+    }
+
+
+def _items(result: FileResult) -> list[dict[str, Any]]:
+    items = [rule.meta.to_dict() | {"kind": "detection"} for rule in result.rules]
+    return items + [_correlation_item(corr, result.path) for corr in result.correlation_rules]
+
+
+def load_library(settings: Settings, rule_docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every rule with its source (bundled, file, uploaded) and whether it is enabled."""
+    files = load_rules(rule_paths(settings.rules), placeholders=placeholders_of(settings) or None)
+    items = [rule.meta.to_dict() | {"kind": "detection"} for rule in files.rules]
+    for path, one in files.files.items():
+        items += [_correlation_item(c, path) for c in one.correlation_rules]
+    rejected = [asdict(r) for r in files.rejected]
+    taken = {i["id"] for i in items}
+    for doc in rule_docs:
+        if not doc.get("yaml"):
+            continue
+        one = load_text(doc["yaml"], uploaded_path(doc["id"]), placeholders_of(settings) or None)
+        rejected += [asdict(r) for r in one.rejected]
+        items += [i for i in _items(one) if i["id"] not in taken]
+    disabled = {str(d["id"]) for d in rule_docs if d.get("enabled") is False}
+    for item in items:
+        item["source"] = _origin(item.get("path") or "")
+        item["enabled"] = item["id"] not in disabled
+    return {"items": sorted(items, key=lambda r: str(r.get("title"))), "rejected": rejected}
+
+
+async def rule_docs(client: AsyncOpenSearch, index: str) -> list[dict[str, Any]]:
+    try:
+        return await read_all(client, index)
+    except (OSConnectionError, TransportError) as exc:
+        raise BackendUnavailable(f"OpenSearch error reading {index}: {exc}") from exc
+
+
+async def hit_counts(
+    client: AsyncOpenSearch, alerts_index: str, rule_ids: list[str], agency: str | None
+) -> dict[str, int]:
+    """Alerts per rule (all time), counted by OpenSearch; an agency viewer counts its agency's only."""
+    if not rule_ids:
+        return {}
+    ids = rule_ids[:MAX_HIT_TERMS]
+    body = {
+        "size": 0,
+        "query": {"bool": {"filter": scope_filter("agency", agency)}},
+        "aggs": {"hits": {"terms": {"field": "rule.id", "include": ids, "size": len(ids)}}},
+        "timeout": "10s",
+    }
+    result = await run_search(client, alerts_index, body)
+    buckets = result.get("aggregations", {}).get("hits", {}).get("buckets", [])
+    return {str(b["key"]): int(b["doc_count"]) for b in buckets}
+
+
+async def list_rules(client: AsyncOpenSearch, settings: Settings, agency: str | None) -> dict[str, Any]:
+    docs = await rule_docs(client, settings.opensearch.rules_index)
+    library: dict[str, Any] = await asyncio.to_thread(load_library, settings, docs)
+    hits = await hit_counts(client, settings.opensearch.alerts_index, [i["id"] for i in library["items"]], agency)
+    for item in library["items"]:
+        item["hits"] = hits.get(item["id"], 0)
+    return library
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def check_upload(settings: Settings, text: str) -> dict[str, Any]:
+    """The one rule in `text`, compiled, or RuleRejected with the reasons."""
+    result = load_text(text, "<upload>", placeholders_of(settings) or None)
+    if result.rejected:
+        raise RuleRejected("the rule does not compile", rejections=[asdict(r) for r in result.rejected])
+    items = _items(result)
+    if len(items) != 1:
+        raise RuleRejected(
+            f"upload exactly one rule (found {len(items)})",
+            rejections=[{"reason": "one rule per upload", "message": f"{len(items)} rules in the YAML"}],
+        )
+    item = items[0]
+    if not item["id"] or item["id"].startswith("<upload>:"):
+        raise RuleRejected("the rule needs an `id`", rejections=[{"reason": "invalid id", "message": "no id"}])
+    return item
+
+
+def file_rule_ids(settings: Settings) -> dict[str, str]:
+    """Rule id -> file path of every rule the files hold."""
+    files = load_rules(rule_paths(settings.rules), placeholders=placeholders_of(settings) or None)
+    found = {r.meta.id: r.meta.path for r in files.rules}
+    for path, one in files.files.items():
+        found.update({correlation_id(c): path for c in one.correlation_rules})
+    return found
+
+
+async def _put(client: AsyncOpenSearch, index: str, rule_id: str, doc: dict[str, Any]) -> None:
+    try:
+        await client.update(
+            index=index, id=rule_id, body={"doc": doc, "doc_as_upsert": True}, refresh="wait_for",
+            retry_on_conflict=3,
+        )
+    except (OSConnectionError, TransportError) as exc:
+        raise BackendUnavailable(f"OpenSearch error: {exc}") from exc
+
+
+async def upload_rule(
+    client: AsyncOpenSearch, settings: Settings, text: str, by: str
+) -> tuple[dict[str, Any], bool]:
+    """Store an uploaded rule (a new one, or a new version of an uploaded one); (rule, created)."""
+    item = await asyncio.to_thread(check_upload, settings, text)
+    rule_id = item["id"]
+    files = await asyncio.to_thread(file_rule_ids, settings)
+    if rule_id in files:
+        raise Conflict(
+            f"rule {rule_id} is a {_origin(files[rule_id])} rule ({files[rule_id]}); give the upload a new id"
+        )
+    index = settings.opensearch.rules_index
+    existing = {d["id"]: d for d in await rule_docs(client, index)}.get(rule_id)
+    now = _now()
+    doc = {"rule_id": rule_id, "yaml": text, "title": item["title"], "updated_at": now, "updated_by": by,
+           "uploaded_by": by}
+    created = not (existing and existing.get("yaml"))
+    if created:
+        doc["created_at"] = now
+    if existing is None:
+        doc["enabled"] = True
+    await _put(client, index, rule_id, doc)
+    enabled = existing is None or existing.get("enabled") is not False
+    return item | {"path": uploaded_path(rule_id), "source": "uploaded", "enabled": enabled}, created
+
+
+async def set_enabled(
+    client: AsyncOpenSearch, settings: Settings, rule_id: str, enabled: bool, by: str
+) -> dict[str, Any]:
+    index = settings.opensearch.rules_index
+    docs = {d["id"]: d for d in await rule_docs(client, index)}
+    if docs.get(rule_id, {}).get("yaml"):
+        source = "uploaded"
+    else:
+        files = await asyncio.to_thread(file_rule_ids, settings)
+        if rule_id not in files:
+            raise NotFound(f"no rule {rule_id}")
+        source = _origin(files[rule_id])
+    await _put(client, index, rule_id, {"rule_id": rule_id, "enabled": enabled, "updated_at": _now(), "updated_by": by})
+    return {"id": rule_id, "enabled": enabled, "source": source}
+
+
+async def delete_uploaded(client: AsyncOpenSearch, settings: Settings, rule_id: str) -> dict[str, Any]:
+    index = settings.opensearch.rules_index
+    docs = {d["id"]: d for d in await rule_docs(client, index)}
+    doc = docs.get(rule_id)
+    if not doc or not doc.get("yaml"):
+        raise NotFound(f"no uploaded rule {rule_id} (rule files are removed from their folder)")
+    try:
+        await client.delete(index=index, id=rule_id, refresh="wait_for")
+    except NotFoundError as exc:
+        raise NotFound(f"no uploaded rule {rule_id}") from exc
+    except (OSConnectionError, TransportError) as exc:
+        raise BackendUnavailable(f"OpenSearch error: {exc}") from exc
+    return doc
+
+
 def _compile(settings: Settings, text: str) -> FileResult:
-    return load_text(text, "<pasted>", _placeholders(settings) or None)
+    return load_text(text, "<pasted>", placeholders_of(settings) or None)
 
 
 def validate(settings: Settings, text: str) -> dict[str, Any]:

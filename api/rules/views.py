@@ -1,20 +1,51 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from canhgac.api.deps import Reader, State, Tuner
+from canhgac.api.audit.service import record
+from canhgac.api.auth.models import Principal
+from canhgac.api.deps import Reader, RuleManager, State, Tuner, client_ip
+from canhgac.api.rules import backtest as backtests
 from canhgac.api.rules import service
-from canhgac.api.rules.models import RuleList, RuleTest, RuleText, TestResult, Validation
-from fastapi import APIRouter
+from canhgac.api.rules.models import (
+    Backtest,
+    BacktestResult,
+    RuleList,
+    RuleState,
+    RuleTest,
+    RuleText,
+    RuleUpload,
+    TestResult,
+    Validation,
+)
+from fastapi import APIRouter, Path, Request, Response
 
 router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
+RuleId = Annotated[str, Path(min_length=1, max_length=256, pattern=r"^[^\s/]+$")]
 
 
 @router.get("", response_model=RuleList)
 async def list_rules(principal: Reader, state: State) -> dict[str, Any]:
-    """Every rule the detector loads (with its author), and the files it rejected with reasons."""
-    result: dict[str, Any] = await service.run_in_thread(service.list_rules, state.settings)
-    return result
+    """Every rule (with its author, source bundled/file/uploaded, enabled, and alert count), and the
+    rules that were rejected, with reasons."""
+    return await service.list_rules(state.opensearch, state.settings, principal.agency_scope)
+
+
+@router.post("", response_model=dict[str, Any], status_code=201)
+async def upload_rule(body: RuleUpload, principal: RuleManager, request: Request, state: State,
+                      response: Response) -> dict[str, Any]:
+    """Add one Sigma rule (or a new version of an uploaded one, same id: 200). It is compiled with
+    the detector's loader; a rule that does not compile is refused (400) with the reasons. The
+    detector picks it up within `rules.reload_interval_secs`."""
+    item, created = await service.upload_rule(state.opensearch, state.settings, body.yaml, principal.username)
+    if not created:
+        response.status_code = 200
+    await record(
+        state.opensearch, state.settings.opensearch.audit_index, actor=principal,
+        action="rule.upload" if created else "rule.replace", target_type="rule", target_id=item["id"],
+        details={"title": item.get("title"), "yaml": body.yaml}, client_ip=client_ip(request),
+    )
+    return item
 
 
 @router.post("/validate", response_model=Validation)
@@ -31,3 +62,46 @@ async def test(body: RuleTest, principal: Tuner, state: State) -> dict[str, Any]
         service.test_rules, state.settings, body.yaml, body.events
     )
     return result
+
+
+@router.post("/backtest", response_model=BacktestResult)
+async def backtest(body: Backtest, principal: Reader, state: State) -> dict[str, Any]:
+    """Run a rule (pasted YAML or a library rule's id), converted to OpenSearch queries, over the
+    stored events of [start, end]: how many would have matched, and the first `size` of them.
+    An agency viewer's backtest sees only its agency's events."""
+    return await backtests.backtest(state.opensearch, state.settings, body, principal.agency_scope)
+
+
+async def _set_enabled(
+    rule_id: str, enabled: bool, principal: Principal, request: Request, state: State
+) -> dict[str, Any]:
+    result = await service.set_enabled(state.opensearch, state.settings, rule_id, enabled, principal.username)
+    await record(
+        state.opensearch, state.settings.opensearch.audit_index, actor=principal,
+        action="rule.enable" if enabled else "rule.disable", target_type="rule", target_id=rule_id,
+        details={"source": result["source"]}, client_ip=client_ip(request),
+    )
+    return result
+
+
+@router.post("/{rule_id}/enable", response_model=RuleState)
+async def enable(rule_id: RuleId, principal: RuleManager, request: Request, state: State) -> dict[str, Any]:
+    """The detector evaluates the rule again, within `rules.reload_interval_secs`."""
+    return await _set_enabled(rule_id, True, principal, request, state)
+
+
+@router.post("/{rule_id}/disable", response_model=RuleState)
+async def disable(rule_id: RuleId, principal: RuleManager, request: Request, state: State) -> dict[str, Any]:
+    """The detector stops evaluating the rule within `rules.reload_interval_secs` (no restart)."""
+    return await _set_enabled(rule_id, False, principal, request, state)
+
+
+@router.delete("/{rule_id}", status_code=204)
+async def delete_rule(rule_id: RuleId, principal: RuleManager, request: Request, state: State) -> Response:
+    """Remove an uploaded rule (rule files are removed from their folder instead)."""
+    doc = await service.delete_uploaded(state.opensearch, state.settings, rule_id)
+    await record(
+        state.opensearch, state.settings.opensearch.audit_index, actor=principal, action="rule.delete",
+        target_type="rule", target_id=rule_id, details={"title": doc.get("title")}, client_ip=client_ip(request),
+    )
+    return Response(status_code=204)

@@ -1,20 +1,59 @@
+"""Sources: declared senders (the settings file, and `<config_index_prefix>-sources` for those an
+admin added through the API) merged with their health (last event, rate, parse errors, silence)."""
 from __future__ import annotations
 
+import hashlib
+import secrets
+from datetime import UTC, datetime
 from typing import Any
 
 from canhgac.api.search import run_search, scope_filter
+from canhgac.api.sources.models import SourceCreate
 from canhgac.core.config import Settings
+from canhgac.core.errors import BackendUnavailable, Conflict, NotFound
 from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import ConflictError, NotFoundError, TransportError
+from opensearchpy.exceptions import ConnectionError as OSConnectionError
+
+KEY_BYTES = 32
+_PUBLIC = (
+    "id", "agency", "format", "transports", "allowed_addresses", "security_level", "expected_interval_secs",
+    "timezone", "created_at", "created_by", "key_rotated_at",
+)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_key() -> tuple[str, str]:
+    """(key, its hex SHA-256). 32 random bytes: an unsalted fast hash is safe (collectors/base.py)."""
+    key = secrets.token_urlsafe(KEY_BYTES)
+    return key, hashlib.sha256(key.encode()).hexdigest()
+
+
+def public(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored source without its key hash."""
+    return {k: doc.get(k) for k in _PUBLIC} | {"declared": True, "origin": "api",
+                                               "has_ingest_key": bool(doc.get("ingest_key_sha256"))}
+
+
+async def api_sources(client: AsyncOpenSearch, index: str, agency: str | None) -> list[dict[str, Any]]:
+    body = {"size": 10_000, "query": {"bool": {"filter": scope_filter("agency", agency)}}}
+    result = await run_search(client, index, body)
+    return [h["_source"] for h in result["hits"]["hits"]]
 
 
 async def list_sources(
     client: AsyncOpenSearch, settings: Settings, agency: str | None
 ) -> list[dict[str, Any]]:
-    """Declared sources (settings) and every source the health stage has seen, one row each."""
+    """Declared sources (settings and API) and every source the health stage has seen, one row each."""
     body = {"size": 1000, "query": {"bool": {"filter": scope_filter("agency", agency)}}}
     result = await run_search(client, settings.opensearch.sources_index, body)
     health = {h["_source"].get("id") or h["_id"]: h["_source"] for h in result["hits"]["hits"]}
     rows: dict[str, dict[str, Any]] = {}
+    for doc in await api_sources(client, settings.opensearch.source_configs_index, agency):
+        rows[doc["id"]] = public(doc)
     for src in settings.sources:
         if agency is not None and src.agency != agency:
             continue
@@ -23,9 +62,51 @@ async def list_sources(
             "agency": src.agency,
             "format": src.format,
             "declared": True,
+            "origin": "settings",
             "security_level": src.security_level,
             "expected_interval_secs": src.expected_interval_secs,
         }
     for source_id, stats in health.items():
         rows[source_id] = {"id": source_id, "declared": False, **rows.get(source_id, {}), "health": stats}
     return sorted(rows.values(), key=lambda r: (str(r.get("agency")), r["id"]))
+
+
+async def create_source(
+    client: AsyncOpenSearch, settings: Settings, body: SourceCreate, by: str
+) -> tuple[dict[str, Any], str]:
+    """Store a new source with a fresh ingest key; (the stored source, the key — shown once)."""
+    if any(s.id == body.id for s in settings.sources):
+        raise Conflict(f"source {body.id} is declared in the settings file")
+    key, digest = new_key()
+    now = _now()
+    doc = body.model_dump() | {"ingest_key_sha256": digest, "created_at": now, "updated_at": now,
+                               "created_by": by, "key_rotated_at": now}
+    try:
+        await client.index(
+            index=settings.opensearch.source_configs_index, id=body.id, body=doc, op_type="create",
+            refresh="wait_for",
+        )
+    except ConflictError as exc:
+        raise Conflict(f"source {body.id} exists") from exc
+    except (OSConnectionError, TransportError) as exc:
+        raise BackendUnavailable(f"OpenSearch error: {exc}") from exc
+    return public(doc), key
+
+
+async def rotate_key(client: AsyncOpenSearch, settings: Settings, source_id: str) -> tuple[str, str]:
+    """A new ingest key for an API-declared source; the old one stops working. (key, rotated at)."""
+    index = settings.opensearch.source_configs_index
+    if any(s.id == source_id for s in settings.sources):
+        raise Conflict(f"source {source_id} is declared in the settings file: set its ingest_key_sha256 there")
+    key, digest = new_key()
+    now = _now()
+    try:
+        await client.update(
+            index=index, id=source_id, refresh="wait_for",
+            body={"doc": {"ingest_key_sha256": digest, "key_rotated_at": now, "updated_at": now}},
+        )
+    except NotFoundError as exc:
+        raise NotFound(f"no source {source_id}") from exc
+    except (OSConnectionError, TransportError) as exc:
+        raise BackendUnavailable(f"OpenSearch error: {exc}") from exc
+    return key, now

@@ -1,15 +1,40 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from canhgac.api.deps import Reader, State
+from canhgac.api.audit.service import record
+from canhgac.api.deps import Admin, Reader, State, client_ip
 from canhgac.api.sources import service
-from fastapi import APIRouter
+from canhgac.api.sources.models import IngestKey, SourceCreate, SourceCreated
+from fastapi import APIRouter, Path, Request
 
 router = APIRouter(prefix="/api/v1/sources", tags=["sources"])
+SourceId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
 
 
 @router.get("")
 async def list_sources(principal: Reader, state: State) -> dict[str, Any]:
     """Sources with their health; an agency viewer sees only its agency's."""
     return {"items": await service.list_sources(state.opensearch, state.settings, principal.agency_scope)}
+
+
+@router.post("", response_model=SourceCreated, status_code=201)
+async def create_source(body: SourceCreate, principal: Admin, request: Request, state: State) -> dict[str, Any]:
+    """Declare a source. The answer holds its new HTTP ingest key, once: only its SHA-256 is kept."""
+    source, key = await service.create_source(state.opensearch, state.settings, body, principal.username)
+    await record(
+        state.opensearch, state.settings.opensearch.audit_index, actor=principal, action="source.create",
+        target_type="source", target_id=body.id, details=body.model_dump(), client_ip=client_ip(request),
+    )
+    return source | {"ingest_key": key}
+
+
+@router.post("/{source_id}/key", response_model=IngestKey)
+async def rotate_key(source_id: SourceId, principal: Admin, request: Request, state: State) -> dict[str, Any]:
+    """Replace the source's ingest key; the answer shows the new key once, the old one stops working."""
+    key, at = await service.rotate_key(state.opensearch, state.settings, source_id)
+    await record(
+        state.opensearch, state.settings.opensearch.audit_index, actor=principal, action="source.key_rotate",
+        target_type="source", target_id=source_id, details={}, client_ip=client_ip(request),
+    )
+    return {"source_id": source_id, "ingest_key": key, "key_rotated_at": at}

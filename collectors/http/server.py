@@ -11,6 +11,7 @@ from pathlib import Path
 import uvicorn
 from canhgac.collectors.base import SourceDirectory
 from canhgac.collectors.http.app import IngestApp
+from canhgac.collectors.http.declared import DeclaredSources
 from canhgac.collectors.registry import COLLECTORS, SinkFactory
 from canhgac.collectors.spool.sink import SpoolingSink
 from canhgac.core.config import HttpIngestConfig, Settings
@@ -31,11 +32,17 @@ class HttpCollector:
     name = "http"
 
     def __init__(
-        self, cfg: HttpIngestConfig, sink: SpoolingSink, sources: SourceDirectory, metrics: Metrics
+        self,
+        cfg: HttpIngestConfig,
+        sink: SpoolingSink,
+        sources: SourceDirectory,
+        metrics: Metrics,
+        declared: DeclaredSources | None = None,
     ) -> None:
         self.cfg = cfg
         self.sink = sink
         self.app = IngestApp(cfg, sources, sink, metrics)
+        self.declared = declared
         self.port: int | None = None
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
@@ -53,15 +60,25 @@ class HttpCollector:
             if path and not Path(path).is_file():
                 raise ConfigError(f"{path!r} does not exist", where="collectors.http")
         if not any(s.ingest_key_sha256 for s in settings.sources):
-            log.warning("HTTP ingest is enabled but no source has an ingest key: every request gets 401")
+            log.info("no source in the settings has an ingest key: only sources declared through the API can send")
 
     @classmethod
     def build(cls, settings: Settings, sink_factory: SinkFactory, metrics: Metrics) -> HttpCollector:
         directory = SourceDirectory(settings.sources, transport="http")
-        return cls(settings.collectors.http, sink_factory(cls.name), directory, metrics)
+        collector = cls(settings.collectors.http, sink_factory(cls.name), directory, metrics)
+
+        def use(new: SourceDirectory) -> None:
+            collector.app.sources = new  # requests in progress keep the directory they started with
+
+        collector.declared = DeclaredSources(
+            settings.opensearch, settings.sources, settings.collectors.http.api_sources_refresh_secs, use, metrics
+        )
+        return collector
 
     async def start(self) -> None:
         await self.sink.start()
+        if self.declared is not None:
+            await self.declared.start()
         config = uvicorn.Config(
             self.app.asgi(),
             host=self.cfg.host,
@@ -89,4 +106,6 @@ class HttpCollector:
         if self._server and self._task:
             self._server.should_exit = True
             await self._task
+        if self.declared is not None:
+            await self.declared.stop()
         await self.sink.stop()

@@ -165,3 +165,79 @@ async def test_console_triage_flow(console) -> None:  # type: ignore[no-untyped-
         finally:
             await browser.close()
             shutil.rmtree(profile, ignore_errors=True)
+
+
+async def test_console_exceptions_rules_and_sources(console) -> None:  # type: ignore[no-untyped-def]
+    """An exception made from an alert's page (fields filled in), deleted; a rule turned off; a bad
+    upload refused with its reason and a good one listed; a source declared with its key shown once."""
+    from playwright.async_api import async_playwright, expect
+
+    base, client, settings = console
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    profile = tempfile.mkdtemp(prefix="canhgac-chromium-")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=ARGS, viewport={"width": 1360, "height": 860},
+            locale="vi-VN")
+        try:
+            page = browser.pages[0] if browser.pages else await browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+            await page.goto(base + "/")
+            await page.fill("#login-user", "lan")
+            await page.fill("#login-pass", PASSWORD)
+            await page.click("button[type=submit]")
+            await expect(page.locator("h1")).to_have_text("Hàng đợi cảnh báo")
+
+            await page.goto(base + "/#/alerts/alert-a")
+            await page.click("#make-exception")
+            form = page.locator("#exception-form")
+            await expect(form.locator("input[name=rule_id]")).to_have_value("rule-1")
+            await expect(form.locator("input[name=value]")).to_have_count(3)  # host, user, source address
+            await expect(form.locator("input[name=value]").nth(2)).to_have_value("203.0.113.66")
+            await form.locator(".condition").nth(1).get_by_role("button").click()  # drop the user condition
+            await form.locator("textarea[name=reason]").fill("Máy quét lỗ hổng của SOC")
+            await form.get_by_role("button", name="Tạo").click()
+            await expect(page.locator("h1")).to_have_text("Ngoại lệ của luật")
+            row = page.locator("tbody tr", has_text="Máy quét lỗ hổng")
+            await expect(row).to_contain_text("source.ip bằng 203.0.113.66")
+            await expect(row).to_contain_text("Đang áp dụng")
+            await page.screenshot(path=str(SHOTS / "08-exceptions.png"), full_page=True)
+            stored = await client.search(index=settings.opensearch.exceptions_index, body={"query": {"match_all": {}}})
+            conditions = stored["hits"]["hits"][0]["_source"]["conditions"]
+            assert [c["field"] for c in conditions] == ["host.name", "source.ip"]
+            await row.get_by_role("button", name="Xoá").click()
+            await expect(page.locator(".empty")).to_have_text("Chưa có ngoại lệ nào.")
+
+            await page.click("nav a[href='#/rules']")
+            rule = page.locator("tr[data-id='06888d57-bcd1-55d5-82b9-261400ea7dfe']")
+            await rule.get_by_role("button", name="Đang bật").click()
+            await expect(page.locator("tr[data-id='06888d57-bcd1-55d5-82b9-261400ea7dfe']")
+                         .get_by_role("button", name="Đã tắt")).to_be_visible()
+            upload = page.locator("#rule-upload")
+            text = ("title: Console upload\nid: 1e2d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b\nauthor: lan\n"
+                    "logsource: {product: linux, service: sshd}\ndetection:\n  sel: {message|contains: x}\n  condition: {cond}\n")
+            await upload.locator("textarea").fill(text.replace("{cond}", "nope"))
+            await upload.get_by_role("button").click()
+            await expect(upload.locator(".error")).to_contain_text("invalid condition")
+            await upload.locator("textarea").fill(text.replace("{cond}", "sel"))
+            await upload.get_by_role("button").click()
+            await expect(page.locator("tr[data-id='1e2d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b']")).to_contain_text("Tải lên")
+            await page.screenshot(path=str(SHOTS / "09-rules.png"), full_page=True)
+
+            await page.click("nav a[href='#/sources']")
+            source = page.locator("#source-form")
+            await source.locator("input[name=id]").fill("motcua-web")
+            await source.locator("input[name=agency]").fill("so-tttt")
+            await source.locator("input[name=allowed_addresses]").fill("10.1.2.0/24")
+            await source.get_by_role("button", name="Tạo").click()
+            await expect(page.locator("#ingest-key")).to_contain_text("MỘT lần")
+            key = (await page.locator("#ingest-key pre").text_content() or "").strip()
+            assert len(key) >= 43
+            await expect(page.locator("tr[data-id='motcua-web']")).to_contain_text("khai báo qua giao diện")
+            await page.screenshot(path=str(SHOTS / "10-sources.png"), full_page=True)
+            assert not errors, errors
+        finally:
+            await browser.close()
+            shutil.rmtree(profile, ignore_errors=True)

@@ -7,8 +7,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
-
 from canhgac.core.store import make_client
+
 from canhgac.demo_feed import send_lines
 from canhgac.runtime import Runtime
 from tests.conftest import eventually

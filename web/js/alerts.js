@@ -223,6 +223,9 @@ export async function alertPage(id) {
     if (["new", "acknowledged"].includes(alert.status)) actions.push(h("button", { type: "button", onclick: () => change("in_progress") }, t("act.start")));
     if (alert.status !== "closed") actions.push(h("button", { type: "button", onclick: () => closeDialog(1, (r, c) => change("closed", r, c)) }, t("act.close")));
     else actions.push(h("button", { type: "button", onclick: () => change("acknowledged") }, t("act.reopen")));
+    // Exceptions act on detection rules; a correlation is silenced through the rules it is built on.
+    if (session.me.permissions.includes("tune") && rule.id && !alert.correlation) actions.push(h("button", { type: "button", class: "ghost", id: "make-exception",
+      onclick: () => { location.hash = `#/exceptions/new/${encodeURIComponent(id)}`; } }, t("exc.from_alert")));
     if (alert.assignee !== session.me.username) actions.push(h("button", { type: "button", class: "ghost", onclick: async () => {
       try { await api(`/api/v1/alerts/${encodeURIComponent(id)}/assignee`, { method: "POST", body: { assignee: session.me.username } }); reload(); } catch (ex) { toast(ex.message, true); }
     } }, t("act.assign_me")));

@@ -6,10 +6,11 @@ export function setCsrf(token) { csrf = token; }
 export function whenUnauthorized(fn) { onUnauthorized = fn; }
 
 export class ApiError extends Error {
-  constructor(status, detail, retryAfter) {
+  constructor(status, detail, retryAfter, data = {}) {
     super(typeof detail === "string" ? detail : JSON.stringify(detail));
     this.status = status;
     this.retryAfter = retryAfter;
+    this.data = data; // the whole answer: a refused rule upload lists its reasons in `rejected`
   }
 }
 
@@ -29,7 +30,7 @@ export async function api(path, { method = "GET", body, query } = {}) {
   if (!resp.ok) {
     if (resp.status === 401 && !path.endsWith("/auth/login")) onUnauthorized();
     const detail = Array.isArray(data.detail) ? data.detail.map((d) => d.msg).join("; ") : data.detail;
-    throw new ApiError(resp.status, detail || resp.statusText, resp.headers.get("Retry-After"));
+    throw new ApiError(resp.status, detail || resp.statusText, resp.headers.get("Retry-After"), data);
   }
   return data;
 }

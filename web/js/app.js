@@ -6,6 +6,7 @@ import { alertQueue, alertPage } from "./alerts.js";
 import { searchPage } from "./search.js";
 import { dashboardPage } from "./dashboard.js";
 import { usersPage, rulesPage, sourcesPage, auditPage } from "./admin.js";
+import { exceptionsPage } from "./exceptions.js";
 
 export const session = { me: null };
 let cleanup = null;
@@ -16,6 +17,8 @@ const ROUTES = [
   [/^#\/search$/, () => searchPage()],
   [/^#\/dashboard$/, () => dashboardPage()],
   [/^#\/rules$/, () => rulesPage()],
+  [/^#\/exceptions\/new\/(.+)$/, (m) => exceptionsPage(decodeURIComponent(m[1]))],
+  [/^#\/exceptions$/, () => exceptionsPage()],
   [/^#\/sources$/, () => sourcesPage()],
   [/^#\/users$/, () => usersPage()],
   [/^#\/audit$/, () => auditPage()],
@@ -23,8 +26,10 @@ const ROUTES = [
 
 function navItems() {
   const admin = session.me?.permissions.includes("admin");
+  const tuning = session.me?.permissions.includes("read_tuning");
   return [["#/alerts", "nav.alerts"], ["#/search", "nav.search"], ["#/dashboard", "nav.dashboard"],
-    ["#/rules", "nav.rules"], ["#/sources", "nav.sources"], ...(admin ? [["#/users", "nav.users"], ["#/audit", "nav.audit"]] : [])];
+    ["#/rules", "nav.rules"], ...(tuning ? [["#/exceptions", "nav.exceptions"]] : []), ["#/sources", "nav.sources"],
+    ...(admin ? [["#/users", "nav.users"], ["#/audit", "nav.audit"]] : [])];
 }
 
 function renderChrome() {

@@ -156,6 +156,8 @@ async def cleanup(settings: Any) -> None:
             cfg.users_index,
             cfg.sessions_index,
             cfg.exceptions_index,
+            cfg.rules_index,
+            cfg.source_configs_index,
             cfg.audit_index,
         ):
             await client.indices.delete_index_template(name=name, ignore=[404])

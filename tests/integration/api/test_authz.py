@@ -19,6 +19,9 @@ READ = {r: 200 for r in ROLES}
 TRIAGE = {"admin": 200, "analyst": 200, "viewer": 403, "agency_viewer": 403}
 ADMIN = {"admin": 200, "analyst": 403, "viewer": 403, "agency_viewer": 403}
 PUBLIC = {r: 200 for r in ROLES}
+TUNING_READ = {"admin": 200, "analyst": 200, "viewer": 200, "agency_viewer": 403}
+TUNE_MISSING = {"admin": 404, "analyst": 404, "viewer": 403, "agency_viewer": 403}  # authorised, then not found
+BUNDLED_RULE = "06888d57-bcd1-55d5-82b9-261400ea7dfe"  # SSH password authentication failed
 
 # (method, path template) -> (request kwargs factory, expected status per role). `None` for no auth.
 RULE = """
@@ -56,7 +59,21 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
     ("GET", "/api/v1/rules"): ({}, READ, 401),
     ("POST", "/api/v1/rules/validate"): ({"json": {"yaml": RULE}}, TRIAGE, 401),
     ("POST", "/api/v1/rules/test"): ({"json": {"yaml": RULE, "events": [{"message": "Failed password"}]}}, TRIAGE, 401),
+    ("POST", "/api/v1/rules"): ({"json": {"yaml": RULE}}, {**ADMIN, "admin": 201}, 401),
+    ("POST", "/api/v1/rules/backtest"): ({"json": {"yaml": RULE, "start": "2026-01-01T00:00:00Z",
+                                                   "end": "2026-01-02T00:00:00Z"}}, READ, 401),
+    ("POST", "/api/v1/rules/{rule_id}/enable"): ({}, ADMIN, 401),
+    ("POST", "/api/v1/rules/{rule_id}/disable"): ({}, ADMIN, 401),
+    ("DELETE", "/api/v1/rules/{rule_id}"): ({}, {**ADMIN, "admin": 404}, 401),  # bundled: not deletable
+    ("GET", "/api/v1/exceptions"): ({}, TUNING_READ, 401),
+    ("POST", "/api/v1/exceptions"): ({"json": {"rule_id": BUNDLED_RULE, "reason": "scanner {role}", "conditions": [
+        {"field": "source.ip", "op": "cidr", "value": "192.0.2.0/24"}]}},
+        {"admin": 201, "analyst": 201, "viewer": 403, "agency_viewer": 403}, 401),
+    ("PATCH", "/api/v1/exceptions/{exception_id}"): ({"json": {"reason": "x"}}, TUNE_MISSING, 401),
+    ("DELETE", "/api/v1/exceptions/{exception_id}"): ({}, TUNE_MISSING, 401),
     ("GET", "/api/v1/sources"): ({}, READ, 401),
+    ("POST", "/api/v1/sources"): ({"json": {"id": "src-{role}", "agency": "so-tttt"}}, {**ADMIN, "admin": 201}, 401),
+    ("POST", "/api/v1/sources/{source_id}/key"): ({}, {**ADMIN, "admin": 404}, 401),
     ("GET", "/api/v1/users"): ({}, ADMIN, 401),
     ("POST", "/api/v1/users"): ({"json": {"username": "u-{role}", "role": "viewer", "password": PASSWORD}},
                                 {**ADMIN, "admin": 201}, 401),
@@ -88,6 +105,8 @@ def app_routes(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
 
 async def call(client: httpx.AsyncClient, method: str, path: str, kwargs: dict, role: str) -> httpx.Response:
     path = path.replace("{alert_id}", "alert-a").replace("{username}", "viewer").replace("{channel}", "no-such-channel")
+    path = path.replace("{rule_id}", BUNDLED_RULE).replace("{exception_id}", "no-such-exception")
+    path = path.replace("{source_id}", "no-such-source")
     if path.startswith("/api/v1/auth/"):
         client._transport.app.state.canhgac.limiter._failures.clear()  # type: ignore[attr-defined]
     kw = {k: v for k, v in kwargs.items()}

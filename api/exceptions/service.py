@@ -1,0 +1,101 @@
+"""Rule exceptions in `<config_index_prefix>-exceptions`; the detector reads them on its reload cycle."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from canhgac.api.exceptions.models import ExceptionCreate, ExceptionUpdate
+from canhgac.api.search import run_search
+from canhgac.core.errors import BackendUnavailable, NotFound
+from canhgac.rules.exceptions import parse_time
+from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import ConnectionError as OSConnectionError
+from opensearchpy.exceptions import NotFoundError, TransportError
+
+MAX_LISTED = 10_000
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _out(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
+    expires = parse_time(doc.get("expires_at"))
+    return {**doc, "active": expires is None or now < expires}
+
+
+async def list_exceptions(client: AsyncOpenSearch, index: str, rule_id: str | None) -> list[dict[str, Any]]:
+    query: dict[str, Any] = {"term": {"rule_id": rule_id}} if rule_id else {"match_all": {}}
+    body = {"size": MAX_LISTED, "query": query, "sort": [{"created_at": {"order": "desc", "unmapped_type": "date"}}]}
+    result = await run_search(client, index, body)
+    now = datetime.now(UTC)
+    return [_out(h["_source"], now) for h in result["hits"]["hits"]]
+
+
+async def get_exception(client: AsyncOpenSearch, index: str, exception_id: str) -> dict[str, Any]:
+    try:
+        found = await client.get(index=index, id=exception_id)
+    except NotFoundError as exc:
+        raise NotFound(f"no exception {exception_id}") from exc
+    except (OSConnectionError, TransportError) as exc:
+        raise BackendUnavailable(f"OpenSearch error: {exc}") from exc
+    doc: dict[str, Any] = found["_source"]
+    return doc
+
+
+async def _write(client: AsyncOpenSearch, index: str, doc: dict[str, Any]) -> None:
+    try:
+        # wait_for: the list the analyst sees next already holds the change.
+        await client.index(index=index, id=doc["id"], body=doc, refresh="wait_for")
+    except (OSConnectionError, TransportError) as exc:
+        raise BackendUnavailable(f"OpenSearch error: {exc}") from exc
+
+
+async def create_exception(
+    client: AsyncOpenSearch, index: str, body: ExceptionCreate, by: str
+) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    doc = {
+        "id": uuid.uuid4().hex,
+        "rule_id": body.rule_id,
+        "conditions": [c.model_dump() for c in body.conditions],
+        "reason": body.reason,
+        "author": by,
+        "created_at": _iso(now),
+        "updated_at": _iso(now),
+        "updated_by": by,
+        "expires_at": _iso(body.expires_at) if body.expires_at else None,
+    }
+    await _write(client, index, doc)
+    return _out(doc, now)
+
+
+async def update_exception(
+    client: AsyncOpenSearch, index: str, exception_id: str, body: ExceptionUpdate, by: str
+) -> tuple[dict[str, Any], list[str]]:
+    doc = await get_exception(client, index, exception_id)
+    changed = sorted(body.model_fields_set)
+    if body.conditions is not None:
+        doc["conditions"] = [c.model_dump() for c in body.conditions]
+    if body.reason is not None:
+        doc["reason"] = body.reason
+    if "expires_at" in body.model_fields_set:
+        doc["expires_at"] = _iso(body.expires_at) if body.expires_at else None
+    now = datetime.now(UTC)
+    doc["updated_at"] = _iso(now)
+    doc["updated_by"] = by
+    await _write(client, index, doc)
+    return _out(doc, now), changed
+
+
+async def delete_exception(client: AsyncOpenSearch, index: str, exception_id: str) -> dict[str, Any]:
+    doc = await get_exception(client, index, exception_id)
+    try:
+        await client.delete(index=index, id=exception_id, refresh="wait_for")
+    except NotFoundError as exc:
+        raise NotFound(f"no exception {exception_id}") from exc
+    except (OSConnectionError, TransportError) as exc:
+        raise BackendUnavailable(f"OpenSearch error: {exc}") from exc
+    return doc

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from canhgac.api.audit.service import record
+from canhgac.api.deps import State, Tuner, TuningReader, client_ip
+from canhgac.api.exceptions import service
+from canhgac.api.exceptions.models import ExceptionCreate, ExceptionList, ExceptionUpdate, RuleExceptionOut
+from fastapi import APIRouter, Path, Query, Request, Response
+
+router = APIRouter(prefix="/api/v1/exceptions", tags=["exceptions"])
+ExceptionId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+@router.get("", response_model=ExceptionList)
+async def list_exceptions(
+    principal: TuningReader,
+    state: State,
+    rule_id: Annotated[str | None, Query(max_length=256)] = None,
+) -> dict[str, Any]:
+    """Every exception (expired ones too, with `active: false`), newest first."""
+    index = state.settings.opensearch.exceptions_index
+    return {"items": await service.list_exceptions(state.opensearch, index, rule_id)}
+
+
+@router.post("", response_model=RuleExceptionOut, status_code=201)
+async def create_exception(
+    body: ExceptionCreate, principal: Tuner, request: Request, state: State
+) -> dict[str, Any]:
+    """The detector stops alerting this rule on events that meet every condition, within
+    `rules.reload_interval_secs`; each suppressed match is counted, never dropped silently."""
+    cfg = state.settings.opensearch
+    doc = await service.create_exception(state.opensearch, cfg.exceptions_index, body, principal.username)
+    await record(
+        state.opensearch, cfg.audit_index, actor=principal, action="exception.create",
+        target_type="exception", target_id=doc["id"],
+        details={"rule_id": body.rule_id, "conditions": doc["conditions"], "reason": body.reason,
+                 "expires_at": doc["expires_at"]},
+        client_ip=client_ip(request),
+    )
+    return doc
+
+
+@router.patch("/{exception_id}", response_model=RuleExceptionOut)
+async def update_exception(
+    exception_id: ExceptionId, body: ExceptionUpdate, principal: Tuner, request: Request, state: State
+) -> dict[str, Any]:
+    cfg = state.settings.opensearch
+    doc, changed = await service.update_exception(
+        state.opensearch, cfg.exceptions_index, exception_id, body, principal.username
+    )
+    await record(
+        state.opensearch, cfg.audit_index, actor=principal, action="exception.update",
+        target_type="exception", target_id=exception_id,
+        details={"changed": changed, "rule_id": doc["rule_id"], "conditions": doc["conditions"],
+                 "reason": doc["reason"], "expires_at": doc["expires_at"]},
+        client_ip=client_ip(request),
+    )
+    return doc
+
+
+@router.delete("/{exception_id}", status_code=204)
+async def delete_exception(
+    exception_id: ExceptionId, principal: Tuner, request: Request, state: State
+) -> Response:
+    cfg = state.settings.opensearch
+    doc = await service.delete_exception(state.opensearch, cfg.exceptions_index, exception_id)
+    await record(
+        state.opensearch, cfg.audit_index, actor=principal, action="exception.delete",
+        target_type="exception", target_id=exception_id,
+        details={"rule_id": doc.get("rule_id"), "conditions": doc.get("conditions"), "reason": doc.get("reason")},
+        client_ip=client_ip(request),
+    )
+    return Response(status_code=204)

@@ -1,0 +1,62 @@
+"""Sources declared through the API (admins), next to the ones in the settings file."""
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from canhgac.core.config import Transport
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class SourceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    agency: str = Field(min_length=1, max_length=64)
+    format: str = Field(default="syslog", min_length=1, max_length=64, description="parser hint")
+    transports: list[Transport] = Field(default_factory=list, description="empty: every transport")
+    allowed_addresses: list[str] = Field(default_factory=list, max_length=256, description="IPs or CIDR networks")
+    security_level: Literal[1, 2, 3, 4, 5] = 3
+    expected_interval_secs: int = Field(default=3600, ge=1)
+    timezone: str = Field(default="Asia/Ho_Chi_Minh", max_length=64)
+
+    @field_validator("allowed_addresses")
+    @classmethod
+    def networks(cls, values: list[str]) -> list[str]:
+        out = []
+        for value in values:
+            try:
+                out.append(str(ipaddress.ip_network(value.strip(), strict=False)))
+            except ValueError as exc:
+                raise ValueError(f"not an IP address or network: {value!r}") from exc
+        return out
+
+    @field_validator("timezone")
+    @classmethod
+    def zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Asia/Ho_Chi_Minh)") from exc
+        return value
+
+
+class SourceOut(SourceCreate):
+    declared: bool = True
+    origin: Literal["api"] = "api"
+    created_at: datetime
+    created_by: str
+    key_rotated_at: datetime | None = None
+    has_ingest_key: bool
+
+
+class SourceCreated(SourceOut):
+    ingest_key: str = Field(description="shown once: only its SHA-256 is stored")
+
+
+class IngestKey(BaseModel):
+    source_id: str
+    ingest_key: str = Field(description="shown once: only its SHA-256 is stored")
+    key_rotated_at: datetime
