@@ -32,7 +32,8 @@ from canhgac.pipeline.stage import Stage, send_all
 from canhgac.rules.correlation import CorrelationEngine
 from canhgac.rules.engine import Engine
 from canhgac.rules.exceptions import ExceptionSet
-from canhgac.rules.loader import FileResult, LoadResult, Rejection, load_rules, load_text
+from canhgac.rules.library import RuleLibrary
+from canhgac.rules.loader import FileResult, LoadResult, Rejection, load_text
 from canhgac.rules.model import RuleMeta
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class DetectorStage(Stage):
         self.engine: Engine | None = None
         self.load_result: LoadResult | None = None
         self.file_result: LoadResult | None = None
+        self.library: RuleLibrary | None = None
         # Without OpenSearch settings (unit tests, a rules-only setup) only the files count.
         self.config_source = RuleConfigSource(opensearch, metrics) if opensearch is not None else None
         self.config = RuleConfig()
@@ -116,7 +118,14 @@ class DetectorStage(Stage):
     def load(self, *, files: bool = True) -> None:
         """Read the rule files (unless only the API's config changed) and build the rule set."""
         if files or self.file_result is None:
-            self.file_result = load_rules(self.paths, placeholders=self.rules_cfg.placeholders)
+            # Per file: a file that no longer loads keeps its previous rules (and says why).
+            if self.library is None:
+                self.library = RuleLibrary(self.paths, placeholders=self.rules_cfg.placeholders)
+            else:
+                self.library.reload_if_changed()
+            file_result = self.library.load_result()
+            file_result.rejected.extend(r for r in self.library.last_rejected if r not in file_result.rejected)
+            self.file_result = file_result
         result = self._combine(self.file_result)
         correlation = CorrelationEngine.from_sigma(result.correlation_rules)
         # Carry open windows over to the new rule set; a changed rule starts empty.

@@ -72,6 +72,12 @@ async def test_rules_change_while_running(test_settings, tmp_path: Path) -> None
         await send("with-broken-file", "EXPORT-MARKER-1")
         await eventually(lambda: fired("with-broken-file"), timeout_secs=30)
 
+        # A broken edit of the rule's own file: its previous version stays in service.
+        (rules_dir / "export.yml").write_text(RULE.format(n=1).replace("condition: keywords", "condition: nope and"))
+        await asyncio.sleep(1.5)
+        await send("half-edited", "EXPORT-MARKER-1")
+        await eventually(lambda: fired("half-edited"), timeout_secs=30)
+
         # Changed: the rule now wants another marker, so the old one no longer fires.
         (rules_dir / "export.yml").write_text(RULE.format(n=2))
         await asyncio.sleep(1.5)
