@@ -12,16 +12,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import ConsumerRecord
 from canhgac.core.config import KafkaConfig, OpenSearchConfig, PipelineConfig
 from canhgac.core.errors import BackendUnavailable
-from canhgac.core.kafka import make_producer
 from canhgac.core.metrics import Metrics
-from canhgac.core.store import ensure_templates, make_client
 from canhgac.pipeline.bulk import BulkItem, bulk_write
 from canhgac.pipeline.normalizer import dlq_record_for_event
-from canhgac.pipeline.stage import Stage, send_all
-from opensearchpy import AsyncOpenSearch
+from canhgac.pipeline.stage import send_all
+from canhgac.pipeline.store_stage import OpenSearchStage
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import TransportError
 
@@ -29,40 +27,20 @@ GROUPED_FIELDS = ("count", "last_seen", "first_seen", "event_ids", "cleared_at")
 MAX_CONFLICT_ROUNDS = 5
 
 
-class AlertIndexerStage(Stage):
+class AlertIndexerStage(OpenSearchStage):
     name = "alert-indexer"
 
     def __init__(
         self, kafka: KafkaConfig, opensearch: OpenSearchConfig, pipeline: PipelineConfig, metrics: Metrics
     ) -> None:
-        super().__init__(
-            kafka, pipeline.alert_indexer, metrics, retry_backoff_max_secs=pipeline.retry_backoff_max_secs
-        )
-        self.opensearch = opensearch
-        self.pipeline = pipeline
-        self.client: AsyncOpenSearch | None = None
-        self.producer: AIOKafkaProducer | None = None
-        self.templates_ready = False
+        super().__init__(kafka, opensearch, pipeline, pipeline.alert_indexer, metrics)
 
     def topics(self) -> list[str]:
         return [self.kafka.topics.alerts]
 
-    async def start(self) -> None:
-        self.client = make_client(self.opensearch)
-        self.producer = make_producer(self.kafka, client_suffix=self.name)
-        await self.producer.start()
-
-    async def close(self) -> None:
-        if self.producer:
-            await self.producer.stop()
-        if self.client:
-            await self.client.close()
-
     async def process(self, records: Sequence[ConsumerRecord]) -> None:
-        assert self.client is not None and self.producer is not None
-        if not self.templates_ready:
-            await ensure_templates(self.client, self.opensearch)
-            self.templates_ready = True
+        await self.ready_client()
+        assert self.producer is not None
         latest: dict[str, dict[str, Any]] = {}
         dead: list[tuple[bytes | None, bytes]] = []
         for record in records:

@@ -109,61 +109,54 @@ class AlertGrouper:
         return alert
 
 
-def new_alert(
-    alert_id: str, rule: RuleLike, event: Event, key: dict[str, str], ts: datetime
-) -> dict[str, Any]:
-    level = (rule.level or "medium").lower()
-    now = iso(datetime.now(UTC))
-    return {
-        "id": alert_id,
-        "@timestamp": iso(ts),
-        "rule": rule_block(rule),
-        "severity": level if level in LEVELS else "medium",
-        "severity_score": LEVEL_SCORE.get(level, 47),
-        "first_seen": iso(ts),
-        "last_seen": iso(ts),
-        "count": 0,
-        "event_ids": [],
-        "event": event,
-        "agency": get_path(event, "canhgac.agency"),
-        "canhgac": {
-            "source_id": get_path(event, "canhgac.source_id"),
-            "dataset": get_path(event, "canhgac.dataset"),
-            "group": key,
-        },
-        "host": {"name": get_path(event, "host.name") or get_path(event, "host.hostname")},
-        "user": {"name": get_path(event, "user.name")},
-        "source": {"ip": get_path(event, "source.ip")},
-        "status": "new",
-        "resolution": None,
-        "assignee": None,
-        "comments": [],
-        "history": [{"at": now, "by": "detector", "action": "created"}],
-        "created_at": now,
-    }
+def new_alert(alert_id: str, rule: RuleLike, event: Event, key: dict[str, str], ts: datetime) -> dict[str, Any]:
+    return alert_document(
+        alert_id, rule_block(rule), event, group=key, first_seen=iso(ts), last_seen=iso(ts), count=0, event_ids=[]
+    )
 
 
 def alert_from_correlation(correlation: dict[str, Any], event: Event) -> dict[str, Any]:
     """A correlation alert (CorrelationAlert.to_dict()) in the alert contract, with the event that
     completed it as the snapshot."""
     rule = correlation["rule"]
+    alert = alert_document(
+        correlation["id"],
+        {k: rule.get(k) for k in ("id", "title", "level", "author", "tags", "references", "description")},
+        event,
+        group={str(k): v for k, v in (correlation.get("correlation", {}).get("group") or {}).items()},
+        first_seen=iso(parse_ts(correlation["first_seen"])),
+        last_seen=iso(parse_ts(correlation["last_seen"])),
+        count=correlation.get("event_count") or correlation.get("count") or 1,
+        event_ids=list(correlation.get("event_ids") or []),
+    )
+    alert["correlation"] = correlation.get("correlation")
+    return alert
+
+
+def alert_document(
+    alert_id: str,
+    rule: dict[str, Any],
+    event: Event,
+    *,
+    group: dict[str, Any],
+    first_seen: str,
+    last_seen: str,
+    count: int,
+    event_ids: list[str],
+) -> dict[str, Any]:
+    """The one shape every alert has (the alert contract); the event is the snapshot shown with it."""
     level = (rule.get("level") or "medium").lower()
     now = iso(datetime.now(UTC))
-    first_seen = iso(parse_ts(correlation["first_seen"]))
-    group = {str(k): v for k, v in (correlation.get("correlation", {}).get("group") or {}).items()}
     return {
-        "id": correlation["id"],
+        "id": alert_id,
         "@timestamp": first_seen,
-        "rule": {
-            k: rule.get(k) for k in ("id", "title", "level", "author", "tags", "references", "description")
-        },
-        "correlation": correlation.get("correlation"),
+        "rule": rule,
         "severity": level if level in LEVELS else "medium",
         "severity_score": LEVEL_SCORE.get(level, 47),
         "first_seen": first_seen,
-        "last_seen": iso(parse_ts(correlation["last_seen"])),
-        "count": correlation.get("event_count") or correlation.get("count") or 1,
-        "event_ids": list(correlation.get("event_ids") or []),
+        "last_seen": last_seen,
+        "count": count,
+        "event_ids": event_ids,
         "event": event,
         "agency": get_path(event, "canhgac.agency"),
         "canhgac": {

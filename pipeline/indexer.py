@@ -9,51 +9,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import orjson
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import ConsumerRecord
 from canhgac.core.config import KafkaConfig, OpenSearchConfig, PipelineConfig
-from canhgac.core.kafka import make_producer
 from canhgac.core.metrics import Metrics
-from canhgac.core.store import ensure_templates, events_index, make_client
+from canhgac.core.store import events_index
 from canhgac.pipeline.bulk import BulkItem, bulk_write
 from canhgac.pipeline.normalizer import dlq_record_for_event
-from canhgac.pipeline.stage import Stage, send_all
-from opensearchpy import AsyncOpenSearch
+from canhgac.pipeline.stage import send_all
+from canhgac.pipeline.store_stage import OpenSearchStage
 
 
-class IndexerStage(Stage):
+class IndexerStage(OpenSearchStage):
     name = "indexer"
 
     def __init__(
         self, kafka: KafkaConfig, opensearch: OpenSearchConfig, pipeline: PipelineConfig, metrics: Metrics
     ) -> None:
-        super().__init__(
-            kafka, pipeline.indexer, metrics, retry_backoff_max_secs=pipeline.retry_backoff_max_secs
-        )
-        self.opensearch = opensearch
-        self.pipeline = pipeline
-        self.client: AsyncOpenSearch | None = None
-        self.producer: AIOKafkaProducer | None = None
-        self.templates_ready = False
+        super().__init__(kafka, opensearch, pipeline, pipeline.indexer, metrics)
 
     def topics(self) -> list[str]:
         return [self.kafka.topics.events]
 
-    async def start(self) -> None:
-        self.client = make_client(self.opensearch)
-        self.producer = make_producer(self.kafka, client_suffix=self.name)
-        await self.producer.start()
-
-    async def close(self) -> None:
-        if self.producer:
-            await self.producer.stop()
-        if self.client:
-            await self.client.close()
-
     async def process(self, records: Sequence[ConsumerRecord]) -> None:
-        assert self.client is not None and self.producer is not None
-        if not self.templates_ready:
-            await ensure_templates(self.client, self.opensearch)
-            self.templates_ready = True
+        client = await self.ready_client()
+        assert self.producer is not None
         items: list[BulkItem] = []
         dead: list[tuple[bytes | None, bytes]] = []
         for record in records:
@@ -78,7 +57,7 @@ class IndexerStage(Stage):
             items.append(BulkItem({"create": {"_index": index, "_id": event_id}}, source, record.key))
         if items:
             outcome = await bulk_write(
-                self.client,
+                client,
                 items,
                 max_retries=self.pipeline.bulk_max_retries,
                 backoff_max_secs=self.pipeline.retry_backoff_max_secs,
