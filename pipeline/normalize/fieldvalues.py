@@ -10,7 +10,7 @@ import ipaddress
 from functools import lru_cache
 from typing import Any
 
-from canhgac.core.event import Event
+from canhgac.core.event import Event, set_path
 
 _MAX_LONG = 2**63 - 1
 
@@ -95,12 +95,4 @@ def put_typed(event: Event, dotted: str, value: Any, kind: str) -> None:
         value = str(value)
     if value is None:
         return
-    parts = dotted.split(".")
-    node = event
-    for part in parts[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = {}
-            node[part] = child
-        node = child
-    node[parts[-1]] = value
+    set_path(event, dotted, value)

@@ -3,15 +3,12 @@ both products render (Mattermost does not render Slack's Block Kit)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-import httpx
 from canhgac.core.notify_config import SlackChannel
-from canhgac.pipeline.notify.credentials import require_secret
-from canhgac.pipeline.notify.errors import DeliveryError
 from canhgac.pipeline.notify.message import Message
-from canhgac.pipeline.notify.notifiers.base import Delivery, Notifier, dumps, notifiers, post
+from canhgac.pipeline.notify.notifiers.base import Delivery, notifiers
+from canhgac.pipeline.notify.notifiers.incoming_webhook import IncomingWebhookNotifier
 
 MAX_LINES = 30
 
@@ -21,17 +18,9 @@ def _mrkdwn_escape(text: str) -> str:
 
 
 @notifiers.register("slack")
-class SlackNotifier(Notifier):
+class SlackNotifier(IncomingWebhookNotifier):
     config_type = SlackChannel
     config: SlackChannel
-
-    def __init__(
-        self, name: str, config: SlackChannel, *, environ: Mapping[str, str], http: httpx.AsyncClient
-    ):
-        super().__init__(name, config, environ=environ, http=http)
-        self._url = config.url or require_secret(
-            f"channel {name}", env=config.url_env, file=config.url_file, environ=environ
-        )
 
     def build_request(self, message: Message, delivery: Delivery) -> dict[str, Any]:
         text_parts = [_mrkdwn_escape(message.summary)] if message.summary else []
@@ -61,17 +50,3 @@ class SlackNotifier(Notifier):
             if value is not None:
                 payload[key] = value
         return payload
-
-    async def send(self, message: Message, delivery: Delivery) -> None:
-        try:
-            await post(
-                self._http,
-                self._url,
-                body=dumps(self.build_request(message, delivery)),
-                headers={},
-                timeout_secs=self.config.timeout_secs,
-                where=f"channel {self.name}",
-            )
-        except DeliveryError as exc:
-            exc.message = exc.message.replace(self._url, "<webhook url>")
-            raise

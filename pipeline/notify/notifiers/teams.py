@@ -3,15 +3,12 @@ legacy MessageCard (older connectors)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-import httpx
 from canhgac.core.notify_config import TeamsChannel
-from canhgac.pipeline.notify.credentials import require_secret
-from canhgac.pipeline.notify.errors import DeliveryError
 from canhgac.pipeline.notify.message import Message
-from canhgac.pipeline.notify.notifiers.base import Delivery, Notifier, dumps, notifiers, post
+from canhgac.pipeline.notify.notifiers.base import Delivery, notifiers
+from canhgac.pipeline.notify.notifiers.incoming_webhook import IncomingWebhookNotifier
 
 _ADAPTIVE_COLOUR = {
     "critical": "attention",
@@ -97,31 +94,9 @@ def message_card(message: Message) -> dict[str, Any]:
 
 
 @notifiers.register("teams")
-class TeamsNotifier(Notifier):
+class TeamsNotifier(IncomingWebhookNotifier):
     config_type = TeamsChannel
     config: TeamsChannel
 
-    def __init__(
-        self, name: str, config: TeamsChannel, *, environ: Mapping[str, str], http: httpx.AsyncClient
-    ):
-        super().__init__(name, config, environ=environ, http=http)
-        self._url = config.url or require_secret(
-            f"channel {name}", env=config.url_env, file=config.url_file, environ=environ
-        )
-
     def build_request(self, message: Message, delivery: Delivery) -> dict[str, Any]:
         return adaptive_card(message) if self.config.card == "adaptive" else message_card(message)
-
-    async def send(self, message: Message, delivery: Delivery) -> None:
-        try:
-            await post(
-                self._http,
-                self._url,
-                body=dumps(self.build_request(message, delivery)),
-                headers={},
-                timeout_secs=self.config.timeout_secs,
-                where=f"channel {self.name}",
-            )
-        except DeliveryError as exc:
-            exc.message = exc.message.replace(self._url, "<webhook url>")
-            raise
