@@ -51,9 +51,7 @@ class AlertPublisher:
         the change is saved in OpenSearch either way, only escalation may go on."""
         try:
             producer = await self._started()
-            await producer.send_and_wait(
-                self.kafka.topics.alerts, orjson.dumps(alert), key=str(alert["id"]).encode()
-            )
+            await producer.send_and_wait(self.kafka.topics.alerts, orjson.dumps(alert), key=str(alert["id"]).encode())
             return True
         except (KafkaError, OSError) as exc:
             log.warning("could not publish the change of alert %s: %s", alert.get("id"), exc)

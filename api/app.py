@@ -48,7 +48,10 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
         client = make_client(settings.opensearch)
         limiter = LoginLimiter(settings.api.login_max_failures, settings.api.login_window_secs)
         state = AppState(
-            settings=settings, metrics=metrics, opensearch=client, limiter=limiter,
+            settings=settings,
+            metrics=metrics,
+            opensearch=client,
+            limiter=limiter,
             publisher=AlertPublisher(settings.kafka),
         )
         app.state.canhgac = state

@@ -81,25 +81,18 @@ async def authenticate(request: Request, state: State) -> Principal:
         scheme, _, secret = authorization.partition(" ")
         if scheme.lower() != "bearer":
             raise Unauthenticated("use `Authorization: Bearer <token>`")
-        cred = await auth_service.resolve(
-            state.opensearch, cfg.sessions_index, secret.strip(), "token", state.cache
-        )
+        cred = await auth_service.resolve(state.opensearch, cfg.sessions_index, secret.strip(), "token", state.cache)
     else:
         secret = request.cookies.get(SESSION_COOKIE, "")
         if not secret:
             raise Unauthenticated("login required")
-        cred = await auth_service.resolve(
-            state.opensearch, cfg.sessions_index, secret, "session", state.cache
-        )
+        cred = await auth_service.resolve(state.opensearch, cfg.sessions_index, secret, "session", state.cache)
         if request.method not in SAFE_METHODS:
             header = request.headers.get(CSRF_HEADER, "")
             cookie = request.cookies.get(CSRF_COOKIE, "")
             expected = cred.csrf or ""
             if not (
-                header
-                and expected
-                and hmac.compare_digest(header, expected)
-                and hmac.compare_digest(cookie, expected)
+                header and expected and hmac.compare_digest(header, expected) and hmac.compare_digest(cookie, expected)
             ):
                 raise PermissionDenied("CSRF token missing or wrong: send the X-CSRF-Token header")
     user = state.cache.get(f"user:{cred.username}")

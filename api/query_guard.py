@@ -95,9 +95,7 @@ def histogram_interval(start: datetime, end: datetime, max_buckets: int, interva
     span = max((end - start).total_seconds(), 1.0)
     if interval_secs is not None:
         if span / interval_secs > max_buckets:
-            raise InvalidRequest(
-                f"too many buckets: {int(span // interval_secs)} > {max_buckets}; widen the interval"
-            )
+            raise InvalidRequest(f"too many buckets: {int(span // interval_secs)} > {max_buckets}; widen the interval")
         return interval_secs
     target = span / min(max_buckets, 60)
     for secs in _NICE_INTERVALS_SECS:

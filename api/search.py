@@ -105,16 +105,12 @@ async def date_histogram(
             "count": bucket["doc_count"],
         }
         if split_field:
-            item["split"] = {
-                str(b["key"]): b["doc_count"] for b in bucket.get("split", {}).get("buckets", [])
-            }
+            item["split"] = {str(b["key"]): b["doc_count"] for b in bucket.get("split", {}).get("buckets", [])}
         out.append(item)
     return {"interval_secs": interval_secs, "total": result["hits"]["total"]["value"], "buckets": out}
 
 
-async def top_values(
-    client: Any, index: str, *, query: dict[str, Any], field: str, size: int
-) -> dict[str, Any]:
+async def top_values(client: Any, index: str, *, query: dict[str, Any], field: str, size: int) -> dict[str, Any]:
     body = {
         "size": 0,
         "query": query,

@@ -65,11 +65,26 @@ async def main() -> None:
     run = uuid.uuid4().hex[:8]
     syslog_port, api_port = free_port(), free_port()
     settings = Settings(
-        kafka={"group_prefix": f"e{run}", "topics": {"raw": f"e{run}.raw", "events": f"e{run}.events", "alerts": f"e{run}.alerts", "dlq": f"e{run}.dlq"}},
-        opensearch={"index_prefix": f"logs-e{run}", "alerts_index": f"alerts-e{run}", "sources_index": f"sources-e{run}"},
+        kafka={
+            "group_prefix": f"e{run}",
+            "topics": {
+                "raw": f"e{run}.raw",
+                "events": f"e{run}.events",
+                "alerts": f"e{run}.alerts",
+                "dlq": f"e{run}.dlq",
+            },
+        },
+        opensearch={
+            "index_prefix": f"logs-e{run}",
+            "alerts_index": f"alerts-e{run}",
+            "sources_index": f"sources-e{run}",
+        },
         collectors={"syslog_tcp": {"port": syslog_port}},
         api={"port": api_port},
-        pipeline={s: {"max_batch_records": 2000, "fetch_timeout_ms": 20} for s in ("normalizer", "indexer", "detector", "alert_indexer")},
+        pipeline={
+            s: {"max_batch_records": 2000, "fetch_timeout_ms": 20}
+            for s in ("normalizer", "indexer", "detector", "alert_indexer")
+        },
     )
     workdir = Path(tempfile.mkdtemp(prefix="canhgac-bench-"))
     data = settings.model_dump(mode="json")
@@ -77,8 +92,12 @@ async def main() -> None:
     config = workdir / "canhgac.yml"
     config.write_text(yaml.safe_dump(data))
     log = open(workdir / "run.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "canhgac", "--config", str(config), "run"], stdout=log, stderr=log,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "canhgac", "--config", str(config), "run"],
+        stdout=log,
+        stderr=log,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         for _ in range(600):
             try:
@@ -99,7 +118,9 @@ async def main() -> None:
                 pending = [a for a in sent_at if a not in seen_at]
                 if pending:
                     try:
-                        found = await client.mget(index=settings.opensearch.alerts_index, body={"ids": pending}, _source=False)
+                        found = await client.mget(
+                            index=settings.opensearch.alerts_index, body={"ids": pending}, _source=False
+                        )
                         now = time.perf_counter()
                         for doc in found["docs"]:
                             if doc.get("found"):
@@ -115,8 +136,11 @@ async def main() -> None:
         t0 = time.perf_counter()
         tick = 0
         while time.perf_counter() - t0 < args.seconds:
-            lines = [f"<14>Nov 26 09:00:00 portal-web0{(sent + j) % 4} nginx: 10.20.1.{j % 250} GET /dich-vu-cong/{sent + j}".encode() + b"\n"
-                     for j in range(args.rate // 10)]
+            lines = [
+                f"<14>Nov 26 09:00:00 portal-web0{(sent + j) % 4} nginx: 10.20.1.{j % 250} GET /dich-vu-cong/{sent + j}".encode()
+                + b"\n"
+                for j in range(args.rate // 10)
+            ]
             if tick % 10 == 0:
                 line, alert_id = probe_line(tick // 10, datetime.now(UTC))
                 lines.append(line.encode() + b"\n")
@@ -135,11 +159,21 @@ async def main() -> None:
         writer.close()
         latencies = sorted(seen_at[a] - sent_at[a] for a in seen_at)
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-        print(f"commit {commit}, {platform.machine()}, {os.cpu_count()} cores, load {open('/proc/loadavg').read().split()[:3]}")
-        print(f"sent {sent:,} lines in {elapsed:.0f}s = {sent / elapsed:,.0f} lines/s; probes {len(sent_at)}, alerts seen {len(seen_at)}")
+        print(
+            f"commit {commit}, {platform.machine()}, {os.cpu_count()} cores, load {open('/proc/loadavg').read().split()[:3]}"
+        )
+        print(
+            f"sent {sent:,} lines in {elapsed:.0f}s = {sent / elapsed:,.0f} lines/s; probes {len(sent_at)}, alerts seen {len(seen_at)}"
+        )
         if latencies:
-            q = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else [latencies[0]] * 99
-            print(f"syslog -> alert in OpenSearch: p50 {q[49]:.3f}s  p95 {q[94]:.3f}s  p99 {q[98]:.3f}s  max {latencies[-1]:.3f}s (target p99 < 2 s)")
+            q = (
+                statistics.quantiles(latencies, n=100, method="inclusive")
+                if len(latencies) > 1
+                else [latencies[0]] * 99
+            )
+            print(
+                f"syslog -> alert in OpenSearch: p50 {q[49]:.3f}s  p95 {q[94]:.3f}s  p99 {q[98]:.3f}s  max {latencies[-1]:.3f}s (target p99 < 2 s)"
+            )
         await client.close()
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -29,18 +29,30 @@ from canhgac.pipeline.indexer import IndexerStage
 def make_events(n: int, run: str) -> list[dict]:
     events = []
     for i in range(n):
-        events.append({
-            "@timestamp": f"2026-11-26T03:{i // 60 % 60:02d}:{i % 60:02d}.000Z",
-            "message": f"Failed password for user{i % 50} from 203.0.113.{i % 250} port {40000 + i % 20000} ssh2",
-            "event": {"id": f"{run}-{i:08d}", "kind": "event", "category": ["authentication"], "outcome": "failure"},
-            "host": {"hostname": f"tthdl-app{i % 8:02d}"},
-            "user": {"name": f"user{i % 50}"},
-            "source": {"ip": f"203.0.113.{i % 250}", "port": 40000 + i % 20000},
-            "process": {"name": "sshd", "pid": 1000 + i % 3000},
-            "log": {"original": f"<38>Nov 26 10:00:00 tthdl-app01 sshd[1]: Failed password ... {i}"},
-            "canhgac": {"source_id": "bench", "agency": "tthdl", "dataset": "linux.auth", "raw_id": f"{run}-{i}",
-                        "logsource": {"product": "linux", "service": "sshd"}},
-        })
+        events.append(
+            {
+                "@timestamp": f"2026-11-26T03:{i // 60 % 60:02d}:{i % 60:02d}.000Z",
+                "message": f"Failed password for user{i % 50} from 203.0.113.{i % 250} port {40000 + i % 20000} ssh2",
+                "event": {
+                    "id": f"{run}-{i:08d}",
+                    "kind": "event",
+                    "category": ["authentication"],
+                    "outcome": "failure",
+                },
+                "host": {"hostname": f"tthdl-app{i % 8:02d}"},
+                "user": {"name": f"user{i % 50}"},
+                "source": {"ip": f"203.0.113.{i % 250}", "port": 40000 + i % 20000},
+                "process": {"name": "sshd", "pid": 1000 + i % 3000},
+                "log": {"original": f"<38>Nov 26 10:00:00 tthdl-app01 sshd[1]: Failed password ... {i}"},
+                "canhgac": {
+                    "source_id": "bench",
+                    "agency": "tthdl",
+                    "dataset": "linux.auth",
+                    "raw_id": f"{run}-{i}",
+                    "logsource": {"product": "linux", "service": "sshd"},
+                },
+            }
+        )
     return events
 
 
@@ -52,12 +64,16 @@ async def count(client, index: str) -> int:  # type: ignore[no-untyped-def]
 async def bare_client(settings: Settings, events: list[dict], batch: int) -> float:
     client = make_client(settings.opensearch)
     index = events_index(settings.opensearch.index_prefix + "bare", "linux.auth")
-    await ensure_templates(client, settings.opensearch.model_copy(update={"index_prefix": settings.opensearch.index_prefix + "bare"}))
+    await ensure_templates(
+        client, settings.opensearch.model_copy(update={"index_prefix": settings.opensearch.index_prefix + "bare"})
+    )
     bodies = []
     for start in range(0, len(events), batch):
         body = bytearray()
-        for e in events[start:start + batch]:
-            body += orjson.dumps({"create": {"_index": index, "_id": e["event"]["id"]}}) + b"\n" + orjson.dumps(e) + b"\n"
+        for e in events[start : start + batch]:
+            body += (
+                orjson.dumps({"create": {"_index": index, "_id": e["event"]["id"]}}) + b"\n" + orjson.dumps(e) + b"\n"
+            )
         bodies.append(bytes(body))
     t0 = time.perf_counter()
     for body in bodies:
@@ -72,8 +88,9 @@ async def bare_client(settings: Settings, events: list[dict], batch: int) -> flo
 
 async def ours(settings: Settings, events: list[dict]) -> float:
     await ensure_topics(settings.kafka)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all", linger_ms=20,
-                                max_batch_size=1_048_576)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka.bootstrap_servers, acks="all", linger_ms=20, max_batch_size=1_048_576
+    )
     await producer.start()
     futures = [await producer.send(settings.kafka.topics.events, orjson.dumps(e), key=b"bench") for e in events]
     await asyncio.gather(*futures)
@@ -110,13 +127,24 @@ async def main() -> None:
     args = parser.parse_args()
     run = uuid.uuid4().hex[:8]
     settings = Settings(
-        kafka={"group_prefix": f"b{run}", "topics": {"raw": f"b{run}.raw", "events": f"b{run}.events", "alerts": f"b{run}.alerts", "dlq": f"b{run}.dlq", "partitions": 1}},
+        kafka={
+            "group_prefix": f"b{run}",
+            "topics": {
+                "raw": f"b{run}.raw",
+                "events": f"b{run}.events",
+                "alerts": f"b{run}.alerts",
+                "dlq": f"b{run}.dlq",
+                "partitions": 1,
+            },
+        },
         opensearch={"index_prefix": f"logs-b{run}", "alerts_index": f"alerts-b{run}"},
         pipeline={"indexer": {"max_batch_records": args.batch, "fetch_timeout_ms": 50}},
     )
     events = make_events(args.events, run)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    print(f"commit {commit}, {platform.processor() or platform.machine()}, load {open('/proc/loadavg').read().split()[:3]}")
+    print(
+        f"commit {commit}, {platform.processor() or platform.machine()}, load {open('/proc/loadavg').read().split()[:3]}"
+    )
     baseline = await bare_client(settings, events, args.batch)
     print(f"bare client serial _bulk ({args.batch}/request): {baseline:,.0f} events/s")
     ours_rate = await ours(settings, events)

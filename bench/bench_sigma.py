@@ -25,7 +25,7 @@ from canhgac.rules.loader import load_rules
 BENIGN_VALUES = {
     "Image": "C:\\Program Files\\Vendor{n}\\app{n}.exe",
     "ParentImage": "C:\\Windows\\explorer.exe",
-    "CommandLine": "\"C:\\Program Files\\Vendor{n}\\app{n}.exe\" --profile user{n} --sync",
+    "CommandLine": '"C:\\Program Files\\Vendor{n}\\app{n}.exe" --profile user{n} --sync',
     "ParentCommandLine": "C:\\Windows\\explorer.exe",
     "OriginalFileName": "app{n}.exe",
     "TargetFilename": "C:\\Users\\user{n}\\Documents\\report{n}.docx",
@@ -83,8 +83,12 @@ def main() -> None:
     load_secs = time.perf_counter() - t0
     rss_after_load = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     engine = Engine(loaded.rules)
-    attack = [line for f in sorted((conf / "dev" / "events").glob("*.ndjson"))
-              for line in f.read_bytes().splitlines() if line.strip()]
+    attack = [
+        line
+        for f in sorted((conf / "dev" / "events").glob("*.ndjson"))
+        for line in f.read_bytes().splitlines()
+        if line.strip()
+    ]
     realistic = list(attack)
     for n in range(20):
         realistic.extend(benign_variant(line, n) for line in attack)
@@ -94,14 +98,18 @@ def main() -> None:
     for line in realistic:
         ev = from_evtx_json(orjson.loads(line))
         assert [m.id for m in engine.match(ev)] == [m.id for m in engine.match_all_applicable(ev)]
-    print(f"rules: {len(loaded.rules)} loaded, {len(loaded.rejected)} rejected; load {load_secs:.1f}s; "
-          f"max RSS after load {rss_after_load:.0f} MiB")
+    print(
+        f"rules: {len(loaded.rules)} loaded, {len(loaded.rejected)} rejected; load {load_secs:.1f}s; "
+        f"max RSS after load {rss_after_load:.0f} MiB"
+    )
     for name, lines in (("realistic", realistic), ("attack-dense", attack)):
         engine.match(from_evtx_json(orjson.loads(lines[0])))  # warm route caches
         rate, p99 = run(engine, lines, a.seconds)
         naive_rate, _ = run(engine, lines, a.seconds, naive=True)
-        print(f"{name:13s} {len(loaded.rules)} rules: {rate:,.0f} ev/s, p99 {p99:.0f} us; straightforward "
-              f"{naive_rate:,.0f} ev/s; speed-up {rate / naive_rate:.1f}x")
+        print(
+            f"{name:13s} {len(loaded.rules)} rules: {rate:,.0f} ev/s, p99 {p99:.0f} us; straightforward "
+            f"{naive_rate:,.0f} ev/s; speed-up {rate / naive_rate:.1f}x"
+        )
     print(f"of which parsing (orjson + Windows parser): {parse_cost(realistic, a.seconds / 3):.1f} us/event")
     rng = random.Random(1)
     for size in (100, 1000):

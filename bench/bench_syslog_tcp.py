@@ -35,9 +35,16 @@ def send(port: int, lines: int, offset: int) -> None:
 async def main(args: argparse.Namespace) -> None:
     run = uuid.uuid4().hex[:8]
     settings = Settings(
-        kafka={"bootstrap_servers": args.kafka, "topics": {"raw": f"bench{run}.raw.v1", "events": f"bench{run}.e",
-                                                          "alerts": f"bench{run}.a", "dlq": f"bench{run}.d",
-                                                          "partitions": 3}},
+        kafka={
+            "bootstrap_servers": args.kafka,
+            "topics": {
+                "raw": f"bench{run}.raw.v1",
+                "events": f"bench{run}.e",
+                "alerts": f"bench{run}.a",
+                "dlq": f"bench{run}.d",
+                "partitions": 3,
+            },
+        },
         collectors={"syslog_tcp": {"port": 0}},
         data_dir=tempfile.mkdtemp(prefix="canhgac-bench-"),
     )
@@ -61,8 +68,10 @@ async def main(args: argparse.Namespace) -> None:
     for p in procs:
         p.join()
     await collector.stop()
-    print(f"{total} messages in {elapsed:.2f}s: {total / elapsed:,.0f} msgs/s (acks=all, idempotent, "
-          f"{args.connections} connections)")
+    print(
+        f"{total} messages in {elapsed:.2f}s: {total / elapsed:,.0f} msgs/s (acks=all, idempotent, "
+        f"{args.connections} connections)"
+    )
 
 
 if __name__ == "__main__":

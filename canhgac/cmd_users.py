@@ -58,9 +58,7 @@ async def set_password(settings: Settings, username: str, password: str) -> None
     client = make_client(settings.opensearch)
     try:
         await ensure_api_indices(client, settings.opensearch)
-        await service.update_user(
-            client, settings.opensearch.users_index, username, UserUpdate(password=password)
-        )
+        await service.update_user(client, settings.opensearch.users_index, username, UserUpdate(password=password))
         await revoke_all_of(client, settings.opensearch.sessions_index, username.lower(), TtlCache())
     finally:
         await client.close()

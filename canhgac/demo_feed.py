@@ -35,9 +35,7 @@ def _rfc3164(ts: datetime, host: str, tag: str, msg: str, pri: int = 38) -> str:
     return f"<{pri}>{local.strftime('%b')} {local.day:2d} {local.strftime('%H:%M:%S')} {host} {tag}: {msg}"
 
 
-def _rfc5424(
-    ts: datetime, host: str, app: str, msg: str, pri: int = 134, procid: str = "-", sd: str = "-"
-) -> str:
+def _rfc5424(ts: datetime, host: str, app: str, msg: str, pri: int = 134, procid: str = "-", sd: str = "-") -> str:
     stamp = ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return f"<{pri}>1 {stamp} {host} {app} {procid} - {sd} {msg}"
 
@@ -92,7 +90,9 @@ def portal_lines(now: datetime, rng: random.Random) -> list[str]:
         body = f'{ip} - - [{clf}] "{method} {path} HTTP/1.1" {status} {size} "-" "{ua}"'
         return _rfc3164(ts, PORTAL, "nginx", body, pri=190)
 
-    browser = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+    browser = (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+    )
     normal = [
         "/",
         "/dich-vu-cong/tra-cuu-ho-so?ma=HS2026-001234",
@@ -223,9 +223,7 @@ async def _demo_admin(runtime: Runtime) -> str:
 
 async def run_demo_loop(runtime: Runtime, interval_secs: float = 30.0) -> None:
     s = runtime.settings
-    assert runtime.collector is not None and runtime.collector.port is not None, (
-        "demo needs the syslog collector"
-    )
+    assert runtime.collector is not None and runtime.collector.port is not None, "demo needs the syslog collector"
     port = runtime.collector.port
     api = f"http://{s.api.host}:{s.api.port}"
     login = await _demo_admin(runtime)
@@ -233,7 +231,7 @@ async def run_demo_loop(runtime: Runtime, interval_secs: float = 30.0) -> None:
         f"\nCanhgac is running. Demo feed -> syslog tcp://{s.collectors.syslog_tcp.host}:{port}\n"
         f"  console: {api}/   {login}\n"
         f"  token:   curl -s -XPOST {api}/api/v1/auth/token -H 'content-type: application/json' "
-        "-d '{\"username\": \"admin\", \"password\": \"...\"}'\n"
+        '-d \'{"username": "admin", "password": "..."}\'\n'
         f"  alerts:  curl -s -H 'Authorization: Bearer <token>' {api}/api/v1/alerts | python -m json.tool\n"
         f"  metrics: {api}/metrics   readiness: {api}/readyz   docs: docs/console.md, docs/api.md\n"
         "  Ctrl-C stops it (the pipeline drains first).\n",

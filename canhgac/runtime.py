@@ -44,17 +44,17 @@ class _ApiServer(uvicorn.Server):
 
 def build_stages(settings: Settings, metrics: Metrics, names: tuple[str, ...] = ALL_STAGES) -> list[Stage]:
     builders: dict[str, Callable[[], Stage]] = {
-        "normalizer": lambda: NormalizerStage(
-            settings.kafka, settings.pipeline.normalizer, metrics, settings.sources
-        ),
+        "normalizer": lambda: NormalizerStage(settings.kafka, settings.pipeline.normalizer, metrics, settings.sources),
         "indexer": lambda: IndexerStage(settings.kafka, settings.opensearch, settings.pipeline, metrics),
         "detector": lambda: DetectorStage(
-            settings.kafka, settings.pipeline, settings.rules, metrics, data_dir=settings.data_dir,
+            settings.kafka,
+            settings.pipeline,
+            settings.rules,
+            metrics,
+            data_dir=settings.data_dir,
             opensearch=settings.opensearch,
         ),
-        "alert-indexer": lambda: AlertIndexerStage(
-            settings.kafka, settings.opensearch, settings.pipeline, metrics
-        ),
+        "alert-indexer": lambda: AlertIndexerStage(settings.kafka, settings.opensearch, settings.pipeline, metrics),
         "notifier": lambda: NotifierStage(
             settings.kafka, settings.pipeline, settings.notify, metrics, data_dir=settings.data_dir
         ),
@@ -147,9 +147,7 @@ class Runtime:
             )
             background.append(asyncio.create_task(retention, name="retention"))
         tasks = [
-            asyncio.create_task(
-                supervise(st.name, self._stage_runner(st, stage_stop), stage_stop), name=st.name
-            )
+            asyncio.create_task(supervise(st.name, self._stage_runner(st, stage_stop), stage_stop), name=st.name)
             for st in self.stages
         ]
         if self.with_collectors:
@@ -163,7 +161,11 @@ class Runtime:
             app = create_app(s, self.metrics)
             # Open live streams (the console's SSE) must not hold the shutdown: give them 5 s.
             config = uvicorn.Config(
-                app, host=s.api.host, port=s.api.port, log_level="warning", lifespan="on",
+                app,
+                host=s.api.host,
+                port=s.api.port,
+                log_level="warning",
+                lifespan="on",
                 timeout_graceful_shutdown=5,
             )
             self.api_server = _ApiServer(config)
@@ -183,9 +185,7 @@ class Runtime:
         log.info("stopped")
 
 
-def run_forever(
-    runtime: Runtime, on_started: Callable[[Runtime], Coroutine[Any, Any, None]] | None = None
-) -> None:
+def run_forever(runtime: Runtime, on_started: Callable[[Runtime], Coroutine[Any, Any, None]] | None = None) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -59,9 +59,7 @@ def spool_sink_factory(settings: Settings, metrics: Metrics) -> SinkFactory:
     return make
 
 
-def build_collectors(
-    settings: Settings, sink_factory: SinkFactory | None, metrics: Metrics
-) -> list[Collector]:
+def build_collectors(settings: Settings, sink_factory: SinkFactory | None, metrics: Metrics) -> list[Collector]:
     load_builtin()
     factory = sink_factory or spool_sink_factory(settings, metrics)
     kinds = [COLLECTORS.get(name) for name in COLLECTORS if COLLECTORS.get(name).enabled(settings)]

@@ -247,9 +247,7 @@ class RetentionConfig(Strict):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="CANHGAC_", env_nested_delimiter="__", extra="forbid", frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix="CANHGAC_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
     kafka: KafkaConfig = KafkaConfig()
     opensearch: OpenSearchConfig = OpenSearchConfig()

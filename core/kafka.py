@@ -30,9 +30,7 @@ def make_producer(cfg: KafkaConfig, *, client_suffix: str) -> AIOKafkaProducer:
     )
 
 
-def make_consumer(
-    cfg: KafkaConfig, *, group_id: str, topics: list[str], max_records: int
-) -> AIOKafkaConsumer:
+def make_consumer(cfg: KafkaConfig, *, group_id: str, topics: list[str], max_records: int) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=cfg.bootstrap_servers,

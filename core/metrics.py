@@ -17,9 +17,7 @@ class Metrics:
         self.produced = Counter(
             "canhgac_records_produced_total", "Records acknowledged by Kafka", ["stage", "topic"], registry=r
         )
-        self.consumed = Counter(
-            "canhgac_records_consumed_total", "Records consumed from Kafka", ["stage"], registry=r
-        )
+        self.consumed = Counter("canhgac_records_consumed_total", "Records consumed from Kafka", ["stage"], registry=r)
         self.indexed = Counter(
             "canhgac_documents_indexed_total", "Documents written to OpenSearch", ["stage"], registry=r
         )
@@ -32,9 +30,7 @@ class Metrics:
             ["reason"],
             registry=r,
         )
-        self.errors = Counter(
-            "canhgac_errors_total", "Errors by stage and kind", ["stage", "kind"], registry=r
-        )
+        self.errors = Counter("canhgac_errors_total", "Errors by stage and kind", ["stage", "kind"], registry=r)
         self.dropped = Counter(
             "canhgac_events_dropped_total",
             "Messages dropped or refused on purpose, by reason",
@@ -44,9 +40,7 @@ class Metrics:
         self.parse_errors = Counter(
             "canhgac_parse_errors_total", "Records kept as pipeline_error events", ["parser"], registry=r
         )
-        self.dlq = Counter(
-            "canhgac_dlq_records_total", "Records sent to the DLQ", ["stage", "reason"], registry=r
-        )
+        self.dlq = Counter("canhgac_dlq_records_total", "Records sent to the DLQ", ["stage", "reason"], registry=r)
         self.retries = Counter("canhgac_retries_total", "Retried downstream writes", ["stage"], registry=r)
         self.batch_seconds = Histogram(
             "canhgac_batch_seconds", "Time to process one consumed batch", ["stage"], registry=r
@@ -57,8 +51,6 @@ class Metrics:
         self.spool_bytes = Gauge(
             "canhgac_spool_bytes", "Bytes held in a collector's on-disk spool", ["collector"], registry=r
         )
-        self.spooled = Counter(
-            "canhgac_records_spooled_total", "Records written to a spool", ["collector"], registry=r
-        )
+        self.spooled = Counter("canhgac_records_spooled_total", "Records written to a spool", ["collector"], registry=r)
         self.rules_loaded = Gauge("canhgac_rules_loaded", "Sigma rules compiled", registry=r)
         self.rules_rejected = Gauge("canhgac_rules_rejected", "Sigma rules rejected", registry=r)

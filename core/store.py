@@ -23,9 +23,7 @@ _KEYWORD_MAX_CHARS = 8191
 
 ANALYSIS: dict[str, Any] = {
     "normalizer": {"ci": {"type": "custom", "filter": ["lowercase"]}},
-    "analyzer": {
-        "folded": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding"]}
-    },
+    "analyzer": {"folded": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding"]}},
 }
 
 _STRING_AS_KEYWORD: dict[str, Any] = {
@@ -62,9 +60,7 @@ EVENT_PROPERTIES: dict[str, Any] = {
         }
     },
     "source": {"properties": {"ip": {"type": "ip"}, "port": {"type": "long"}, "bytes": {"type": "long"}}},
-    "destination": {
-        "properties": {"ip": {"type": "ip"}, "port": {"type": "long"}, "bytes": {"type": "long"}}
-    },
+    "destination": {"properties": {"ip": {"type": "ip"}, "port": {"type": "long"}, "bytes": {"type": "long"}}},
     "client": {"properties": {"ip": {"type": "ip"}, "port": {"type": "long"}}},
     "server": {"properties": {"ip": {"type": "ip"}, "port": {"type": "long"}}},
     "host": {"properties": {"ip": {"type": "ip"}}},

@@ -83,17 +83,13 @@ class AlertIndexerStage(OpenSearchStage):
         for doc in found["docs"]:
             alert = alerts[doc["_id"]]
             if not doc.get("found"):
-                items.append(
-                    BulkItem({"create": {"_index": index, "_id": doc["_id"]}}, alert, doc["_id"].encode())
-                )
+                items.append(BulkItem({"create": {"_index": index, "_id": doc["_id"]}}, alert, doc["_id"].encode()))
                 continue
             stored = doc.get("_source", {})
             if alert.get("count", 0) <= stored.get("count", 0):
                 continue  # replayed or older update
             changes = {k: alert[k] for k in GROUPED_FIELDS if k in alert}
-            if stored.get("first_seen") and stored["first_seen"] < changes.get(
-                "first_seen", stored["first_seen"]
-            ):
+            if stored.get("first_seen") and stored["first_seen"] < changes.get("first_seen", stored["first_seen"]):
                 changes["first_seen"] = stored["first_seen"]
             items.append(
                 BulkItem(
@@ -128,9 +124,7 @@ class AlertIndexerStage(OpenSearchStage):
                 dead.append(
                     (
                         item.key,
-                        orjson.dumps(
-                            dlq_record_for_event(self.name, "index_refused", reason, alerts.get(alert_id))
-                        ),
+                        orjson.dumps(dlq_record_for_event(self.name, "index_refused", reason, alerts.get(alert_id))),
                     )
                 )
         # A `create` answered 409 means someone created it meanwhile: merge on the next round.

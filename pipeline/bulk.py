@@ -86,9 +86,7 @@ async def bulk_write(
             attempt += 1
             outcome.retries += len(pending)
             if attempt > max_retries:
-                raise BackendUnavailable(
-                    f"{len(pending)} bulk items still refused after {max_retries} retries"
-                )
+                raise BackendUnavailable(f"{len(pending)} bulk items still refused after {max_retries} retries")
             await asyncio.sleep(delay)
             delay = min(delay * 2, backoff_max_secs)
     return outcome

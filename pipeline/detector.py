@@ -90,9 +90,7 @@ class DetectorStage(Stage):
         data_dir: str | Path = "var",
         opensearch: OpenSearchConfig | None = None,
     ) -> None:
-        super().__init__(
-            kafka, pipeline.detector, metrics, retry_backoff_max_secs=pipeline.retry_backoff_max_secs
-        )
+        super().__init__(kafka, pipeline.detector, metrics, retry_backoff_max_secs=pipeline.retry_backoff_max_secs)
         self.rules_cfg = rules
         self.paths = rule_paths(rules)
         self.producer: AIOKafkaProducer | None = None
@@ -139,7 +137,10 @@ class DetectorStage(Stage):
             log.warning("rule rejected: %s (%s): %s", rejection.path, rejection.reason, rejection.message)
         log.info(
             "detector: %d rules loaded (%d uploaded, %d disabled), %d rejected",
-            len(result.rules), len(self.config.uploaded), len(self.config.disabled), len(result.rejected),
+            len(result.rules),
+            len(self.config.uploaded),
+            len(self.config.disabled),
+            len(result.rejected),
         )
 
     def _combine(self, files: LoadResult) -> LoadResult:
@@ -156,8 +157,15 @@ class DetectorStage(Stage):
             rejected.extend(one.rejected)
             for rule in one.rules:
                 if rule.meta.id in taken:  # the API refuses this; a file added later can cause it
-                    rejected.append(Rejection(uploaded_path(rule_id), rule.meta.id, rule.meta.title,
-                                              "duplicate id", "a rule file has the same id; the file wins"))
+                    rejected.append(
+                        Rejection(
+                            uploaded_path(rule_id),
+                            rule.meta.id,
+                            rule.meta.title,
+                            "duplicate id",
+                            "a rule file has the same id; the file wins",
+                        )
+                    )
                     continue
                 rules.append(rule)
             correlations.extend(c for c in one.correlation_rules if correlation_id(c) not in taken)
@@ -214,9 +222,7 @@ class DetectorStage(Stage):
             self._next_advance = time.monotonic() + ADVANCE_INTERVAL_SECS
             closed = self.correlation.advance(datetime.now(UTC) - MAX_CLOCK_SKEW)
             if closed:
-                items = [
-                    (a.id.encode(), orjson.dumps(alert_from_correlation(a.to_dict(), {}))) for a in closed
-                ]
+                items = [(a.id.encode(), orjson.dumps(alert_from_correlation(a.to_dict(), {}))) for a in closed]
                 await send_all(self.producer, self.kafka.topics.alerts, items)
                 self._write_checkpoint()
 
@@ -228,9 +234,7 @@ class DetectorStage(Stage):
         try:
             self.correlation.restore(state)
         except Exception:  # a corrupt checkpoint costs open windows, not the detector
-            log.exception(
-                "correlation checkpoint %s unreadable; starting with empty windows", self.checkpoint_path
-            )
+            log.exception("correlation checkpoint %s unreadable; starting with empty windows", self.checkpoint_path)
 
     def _write_checkpoint(self) -> None:
         # Written after the batch's alerts were acknowledged and before its offsets are committed:
@@ -297,9 +301,7 @@ class DetectorStage(Stage):
                     if not found.is_update:
                         self.metrics.alerts_raised.labels(alert["severity"]).inc()
                     updated[alert["id"]] = alert
-        items = [
-            (a["id"].encode(), orjson.dumps(a, option=orjson.OPT_NON_STR_KEYS)) for a in updated.values()
-        ]
+        items = [(a["id"].encode(), orjson.dumps(a, option=orjson.OPT_NON_STR_KEYS)) for a in updated.values()]
         await send_all(self.producer, self.kafka.topics.alerts, items)
         await send_all(self.producer, self.kafka.topics.dlq, dead)
         self.metrics.produced.labels(self.name, self.kafka.topics.alerts).inc(len(items))

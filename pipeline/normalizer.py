@@ -158,9 +158,7 @@ class NormalizerStage(Stage):
                 raw = RawEnvelope.from_json(record.value)
             except ParseError as exc:
                 self.metrics.dlq.labels(self.name, "bad_envelope").inc()
-                dead.append(
-                    (record.key, orjson.dumps(dlq_record(self.name, "bad_envelope", str(exc), record.value)))
-                )
+                dead.append((record.key, orjson.dumps(dlq_record(self.name, "bad_envelope", str(exc), record.value))))
                 continue
             event, dlq = normalize(raw, self.parsers, self.sources.get(raw.source_id))
             if dlq is not None:

@@ -40,9 +40,7 @@ class NotifierStage(Stage):
         *,
         data_dir: str | Path,
     ) -> None:
-        super().__init__(
-            kafka, pipeline.alert_indexer, metrics, retry_backoff_max_secs=pipeline.retry_backoff_max_secs
-        )
+        super().__init__(kafka, pipeline.alert_indexer, metrics, retry_backoff_max_secs=pipeline.retry_backoff_max_secs)
         self.notify = notify
         self.data_dir = data_dir
         self.service: NotifierService | None = None
@@ -67,9 +65,7 @@ class NotifierStage(Stage):
 
     async def _publish_internal(self, alert: dict[str, Any]) -> None:
         assert self.producer is not None
-        await send_all(
-            self.producer, self.kafka.topics.alerts, [(str(alert["id"]).encode(), orjson.dumps(alert))]
-        )
+        await send_all(self.producer, self.kafka.topics.alerts, [(str(alert["id"]).encode(), orjson.dumps(alert))])
 
     async def process(self, records: Sequence[ConsumerRecord]) -> None:
         assert self.service is not None and self.producer is not None

@@ -27,9 +27,7 @@ class RetentionRule:
     source_ids: tuple[str, ...] | None  # None: every source not declared (the default level)
 
 
-def retention_rules(
-    sources: Sequence[SourceConfig], cfg: RetentionConfig, now: datetime
-) -> list[RetentionRule]:
+def retention_rules(sources: Sequence[SourceConfig], cfg: RetentionConfig, now: datetime) -> list[RetentionRule]:
     by_level: dict[int, list[str]] = defaultdict(list)
     for source in sources:
         by_level[source.security_level].append(source.id)
@@ -44,11 +42,7 @@ def retention_rules(
 def delete_query(rule: RetentionRule, declared: Sequence[str]) -> dict[str, Any]:
     older = {"range": {"@timestamp": {"lt": rule.cutoff.isoformat()}}}
     if rule.source_ids is None:
-        return {
-            "query": {
-                "bool": {"filter": [older], "must_not": [{"terms": {"canhgac.source_id": list(declared)}}]}
-            }
-        }
+        return {"query": {"bool": {"filter": [older], "must_not": [{"terms": {"canhgac.source_id": list(declared)}}]}}}
     return {"query": {"bool": {"filter": [older, {"terms": {"canhgac.source_id": list(rule.source_ids)}}]}}}
 
 

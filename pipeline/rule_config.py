@@ -111,9 +111,7 @@ class RuleConfigSource:
             return None
         try:
             rule_docs = await read_all(self.client, self.cfg.rules_index)
-            exception_docs = await read_all(
-                self.client, self.cfg.exceptions_index, unexpired_query(datetime.now(UTC))
-            )
+            exception_docs = await read_all(self.client, self.cfg.exceptions_index, unexpired_query(datetime.now(UTC)))
         except (OSConnectionError, TransportError) as exc:
             self.metrics.errors.labels("detector", "rule_config_unavailable").inc()
             log.warning("rule config not refreshed (keeping the last one): %s", exc)

@@ -85,9 +85,7 @@ class SourceHealthTracker:
             s.id: SourceStats(s.id, s.agency, s.expected_interval_secs) for s in sources
         }
 
-    def observe(
-        self, source_id: str, agency: str | None, now: datetime, *, is_error: bool
-    ) -> list[dict[str, Any]]:
+    def observe(self, source_id: str, agency: str | None, now: datetime, *, is_error: bool) -> list[dict[str, Any]]:
         """Count one event; returns the alert update when this event ends a silence."""
         stats = self.stats.get(source_id)
         if stats is None:
@@ -145,9 +143,7 @@ def silent_alert(stats: SourceStats, since: datetime, now: datetime) -> dict[str
         "last_seen": created,
         "count": 1,
         "event_ids": [],
-        "event": {
-            "canhgac": {"source_id": stats.source_id, "last_seen": iso(since) if stats.last_seen else None}
-        },
+        "event": {"canhgac": {"source_id": stats.source_id, "last_seen": iso(since) if stats.last_seen else None}},
         "agency": stats.agency,
         "canhgac": {"source_id": stats.source_id, "group": {"canhgac.source_id": stats.source_id}},
         "host": {"name": None},
@@ -176,9 +172,7 @@ class SourceHealthStage(Stage):
         *,
         check_interval_secs: float = 5.0,
     ) -> None:
-        super().__init__(
-            kafka, pipeline.indexer, metrics, retry_backoff_max_secs=pipeline.retry_backoff_max_secs
-        )
+        super().__init__(kafka, pipeline.indexer, metrics, retry_backoff_max_secs=pipeline.retry_backoff_max_secs)
         self.opensearch = opensearch
         self.pipeline = pipeline
         self.tracker = SourceHealthTracker(sources, datetime.now(UTC))
@@ -204,17 +198,13 @@ class SourceHealthStage(Stage):
     async def _restore(self) -> None:
         assert self.client is not None
         try:
-            found = await self.client.search(
-                index=self.index_name, body={"size": 1000}, ignore_unavailable=True
-            )
+            found = await self.client.search(index=self.index_name, body={"size": 1000}, ignore_unavailable=True)
         except Exception:  # no index yet or OpenSearch down: start from "now", alerts may come late
             return
         for hit in found["hits"]["hits"]:
             last_seen = hit["_source"].get("last_seen")
             if last_seen:
-                self.tracker.restore_last_seen(
-                    hit["_id"], datetime.fromisoformat(last_seen.replace("Z", "+00:00"))
-                )
+                self.tracker.restore_last_seen(hit["_id"], datetime.fromisoformat(last_seen.replace("Z", "+00:00")))
 
     async def close(self) -> None:
         if self.producer:

@@ -80,9 +80,7 @@ class Stage(ABC):
                 if not fetched:
                     await self.on_idle()
                     continue
-                records = [
-                    r for tp in sorted(fetched, key=lambda t: (t.topic, t.partition)) for r in fetched[tp]
-                ]
+                records = [r for tp in sorted(fetched, key=lambda t: (t.topic, t.partition)) for r in fetched[tp]]
                 self.metrics.consumed.labels(self.name).inc(len(records))
                 started = time.perf_counter()
                 if not await self._process_until_done(records, stop):

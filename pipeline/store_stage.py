@@ -13,7 +13,11 @@ from opensearchpy import AsyncOpenSearch
 
 class OpenSearchStage(Stage):
     def __init__(
-        self, kafka: KafkaConfig, opensearch: OpenSearchConfig, pipeline: PipelineConfig, stage: StageConfig,
+        self,
+        kafka: KafkaConfig,
+        opensearch: OpenSearchConfig,
+        pipeline: PipelineConfig,
+        stage: StageConfig,
         metrics: Metrics,
     ) -> None:
         super().__init__(kafka, stage, metrics, retry_backoff_max_secs=pipeline.retry_backoff_max_secs)

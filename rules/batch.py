@@ -35,9 +35,7 @@ class MatchStats:
     matches: int = 0
 
 
-def read_events(
-    path: str, to_event: Callable[[Any], Event], stats: MatchStats
-) -> Iterator[tuple[int, Event]]:
+def read_events(path: str, to_event: Callable[[Any], Event], stats: MatchStats) -> Iterator[tuple[int, Event]]:
     """(line index, event) for every readable line; unreadable lines are counted, not fatal."""
     with open(path, "rb") as handle:
         for index, line in enumerate(handle):

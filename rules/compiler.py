@@ -138,9 +138,7 @@ class Compiler:
             return self._field_value(node.field, node.value)
         if isinstance(node, ConditionValueExpression):
             return self._keyword(node.value)
-        raise RuleError(
-            f"unsupported condition element {type(node).__name__}", reason="unsupported condition"
-        )
+        raise RuleError(f"unsupported condition element {type(node).__name__}", reason="unsupported condition")
 
     def _compile_or(self, args: Sequence[Any]) -> Compiled:
         # Gather plain strings per (field, cased) so they become one matcher.
@@ -204,9 +202,7 @@ class Compiler:
             text = SigmaString(str(value.number))
             lits = matchers.keyword_literals(self.keyword_fields, text)
             return matchers.keyword_predicate(self.keyword_fields, text), _clause(lits)
-        raise RuleError(
-            f"keyword of type {type(value).__name__} is not supported", reason="unsupported keyword"
-        )
+        raise RuleError(f"keyword of type {type(value).__name__} is not supported", reason="unsupported keyword")
 
 
 def compile_conditions(compiler: Compiler, trees: Sequence[Any]) -> Compiled:

@@ -100,12 +100,19 @@ class CorrelationAlert:
         return {
             "id": self.id,
             "rule": {
-                "id": self.rule_id, "name": self.rule_name, "title": self.title, "level": self.level,
-                "author": self.author, "tags": list(self.tags), "references": list(self.references),
+                "id": self.rule_id,
+                "name": self.rule_name,
+                "title": self.title,
+                "level": self.level,
+                "author": self.author,
+                "tags": list(self.tags),
+                "references": list(self.references),
                 "description": self.description,
             },
             "correlation": {
-                "type": self.type, "group": dict(self.group), "window_start": self.window_start.isoformat(),
+                "type": self.type,
+                "group": dict(self.group),
+                "window_start": self.window_start.isoformat(),
                 "window_end": self.window_end.isoformat(),
             },
             "first_seen": self.first_seen.isoformat(),
@@ -171,9 +178,7 @@ class CorrelationEngine:
         self._link()
 
     @classmethod
-    def from_sigma(
-        cls, rules: Iterable[SigmaCorrelationRule], **options: Any
-    ) -> CorrelationEngine:
+    def from_sigma(cls, rules: Iterable[SigmaCorrelationRule], **options: Any) -> CorrelationEngine:
         rules = list(rules)
         correlation_keys = {k for r in rules for k in keys_of(r.id, r.name)}
         return cls([compile_rule(r, correlation_keys) for r in rules], **options)
@@ -216,9 +221,7 @@ class CorrelationEngine:
         evicted = sum(logic.evicted_entries for logic in self._logic)
         return dataclasses.replace(self._stats, evicted_entries=evicted)
 
-    def observe(
-        self, event: Event, matched: Sequence[RuleLike], ts: datetime
-    ) -> list[CorrelationAlert]:
+    def observe(self, event: Event, matched: Sequence[RuleLike], ts: datetime) -> list[CorrelationAlert]:
         self._stats.events_observed += 1
         pending: dict[int, list[_Feed]] = {}
         event_id = get_path(event, "event.id")
@@ -309,9 +312,7 @@ class CorrelationEngine:
             alerts.append(self._alert(ci, gkey, group, window, is_update=not is_new))
         return alerts
 
-    def _alert(
-        self, ci: int, gkey: str, group: Group, window: Window, *, is_update: bool
-    ) -> CorrelationAlert:
+    def _alert(self, ci: int, gkey: str, group: Group, window: Window, *, is_update: bool) -> CorrelationAlert:
         spec = self._specs[ci]
         return CorrelationAlert(
             id=derived_id("correlation", spec.key, gkey, str(window.start)),
@@ -355,9 +356,7 @@ class CorrelationEngine:
             }
             for ci, spec in enumerate(self._specs)
         }
-        state = {
-            "version": CHECKPOINT_VERSION, "watermark_us": self._watermark, "seq": self._seq, "rules": rules
-        }
+        state = {"version": CHECKPOINT_VERSION, "watermark_us": self._watermark, "seq": self._seq, "rules": rules}
         return orjson.dumps(state, default=str)
 
     def restore(self, state: bytes) -> None:

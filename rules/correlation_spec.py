@@ -143,9 +143,7 @@ def _extended_predicate(
         nonlocal uses_not
         if isinstance(node, SigmaRuleReference):
             if node.reference not in positions:
-                raise _reject(
-                    rule, f"condition names unknown rule {node.reference!r}", "unresolved_reference"
-                )
+                raise _reject(rule, f"condition names unknown rule {node.reference!r}", "unresolved_reference")
             pos = positions[node.reference]
             return lambda seen: pos in seen  # type: ignore[operator]
         args = [build(a) for a in node.args]
@@ -166,9 +164,7 @@ def _condition(rule: SigmaCorrelationRule, kind: str, n_rules: int, positions: d
     cond = rule.condition
     if isinstance(cond, SigmaExtendedCorrelationCondition):
         if kind != TEMPORAL:
-            raise _reject(
-                rule, "an expression condition is supported for temporal only", "unsupported_condition"
-            )
+            raise _reject(rule, "an expression condition is supported for temporal only", "unsupported_condition")
         holds, eager = _extended_predicate(rule, cond, positions)
         return Condition(eager=eager, holds=holds, text=cond.expression)
     assert isinstance(cond, SigmaCorrelationCondition)
@@ -178,9 +174,7 @@ def _condition(rule: SigmaCorrelationRule, kind: str, n_rules: int, positions: d
         # Sigma leaves "k of n rules, in order" undefined; we only run the all-rules reading.
         raise _reject(rule, f"temporal_ordered needs all rules in order, not {text}", "unsupported_condition")
     compare = _COMPARE[op]
-    return Condition(
-        eager=op in _GROWING_OPS, holds=lambda count, _seen: compare(count, threshold), text=text
-    )
+    return Condition(eager=op in _GROWING_OPS, holds=lambda count, _seen: compare(count, threshold), text=text)
 
 
 def _group_fields(
@@ -195,7 +189,8 @@ def _group_fields(
             hits = [i for i, t in enumerate(targets) if ref_keys & set(t)]
             if not hits:
                 raise _reject(
-                    rule, f"alias {alias.alias!r} maps rule {ref.reference!r} it does not reference",
+                    rule,
+                    f"alias {alias.alias!r} maps rule {ref.reference!r} it does not reference",
                     "unresolved_reference",
                 )
             for i in hits:
@@ -208,9 +203,7 @@ def _group_fields(
             if name in alias_fields:
                 mapped = alias_fields[name][pos]
                 if mapped is None:
-                    raise _reject(
-                        rule, f"alias {name!r} has no field for rule #{pos + 1}", "incomplete_alias"
-                    )
+                    raise _reject(rule, f"alias {name!r} has no field for rule #{pos + 1}", "incomplete_alias")
                 fields.append(mapped)
             else:
                 fields.append(name)

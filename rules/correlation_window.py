@@ -54,8 +54,7 @@ class Window:
             self.event_ids.extend(e for e in event_ids[:room] if e not in self.event_ids)
 
     def to_json(self) -> list[Any]:
-        return [self.start, self.end, self.first_seen, self.last_seen, self.events, list(self.keys),
-                self.event_ids]
+        return [self.start, self.end, self.first_seen, self.last_seen, self.events, list(self.keys), self.event_ids]
 
     @classmethod
     def from_json(cls, raw: list[Any]) -> Window:

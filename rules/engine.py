@@ -43,13 +43,9 @@ def rule_logsource(rule: CompiledRule) -> LogsourceKey:
     return _key(ls.get("product")), _key(ls.get("category")), _key(ls.get("service"))
 
 
-def applies(
-    rule_ls: LogsourceKey, product: str | None, categories: frozenset[str], service: str | None
-) -> bool:
+def applies(rule_ls: LogsourceKey, product: str | None, categories: frozenset[str], service: str | None) -> bool:
     rp, rc, rs = rule_ls
-    return (
-        (rp is None or rp == product) and (rc is None or rc in categories) and (rs is None or rs == service)
-    )
+    return (rp is None or rp == product) and (rc is None or rc in categories) and (rs is None or rs == service)
 
 
 class Engine:
@@ -84,15 +80,11 @@ class Engine:
         ls = logsource_of(event) if isinstance(event, dict) else {}
         product, category = _key(ls.get("product")), _key(ls.get("category"))
         service = _key(ls.get("service"))
-        categories = (
-            frozenset((category, *CATEGORY_PARENTS.get(category, ()))) if category else frozenset()
-        )
+        categories = frozenset((category, *CATEGORY_PARENTS.get(category, ()))) if category else frozenset()
         key = (product, categories, service)
         route = self._routes.get(key)
         if route is None:
-            indices = [
-                i for i, rl in enumerate(self._logsources) if applies(rl, product, categories, service)
-            ]
+            indices = [i for i, rl in enumerate(self._logsources) if applies(rl, product, categories, service)]
             route = RouteIndex(self.rules, indices)
             self._routes[key] = route
         return route

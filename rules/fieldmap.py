@@ -100,8 +100,12 @@ def canhgac_pipeline() -> ProcessingPipeline:
         ),
         _mapping("canhgac_antivirus", ANTIVIRUS_FIELDS, category="antivirus"),
         _mapping("canhgac_webserver", WEBSERVER_FIELDS, category="webserver"),
-        _mapping("canhgac_linux_process_creation", LINUX_PROCESS_CREATION_FIELDS,
-                 product="linux", category="process_creation"),
+        _mapping(
+            "canhgac_linux_process_creation",
+            LINUX_PROCESS_CREATION_FIELDS,
+            product="linux",
+            category="process_creation",
+        ),
     ]
     pipeline = ProcessingPipeline(name="canhgac field mapping", priority=20, items=items)
     windows = ProcessingPipeline(

@@ -30,9 +30,7 @@ def _stamp(path: Path) -> Stamp | None:
 
 
 class RuleLibrary:
-    def __init__(
-        self, paths: Iterable[str | Path], placeholders: Mapping[str, Sequence[str]] | None = None
-    ) -> None:
+    def __init__(self, paths: Iterable[str | Path], placeholders: Mapping[str, Sequence[str]] | None = None) -> None:
         self.paths = [Path(p) for p in paths]
         self.placeholders = placeholders
         self._files: dict[str, FileResult] = {}
@@ -73,8 +71,11 @@ class RuleLibrary:
                 previous = self._files.get(name)
                 if previous is not None and result.rejected and previous.rules:
                     # Keep serving what worked before; a half-edited file must not unload rules.
-                    log.warning("rule file %s failed to reload (%s); keeping its previous rules",
-                                name, "; ".join(r.reason for r in result.rejected))
+                    log.warning(
+                        "rule file %s failed to reload (%s); keeping its previous rules",
+                        name,
+                        "; ".join(r.reason for r in result.rejected),
+                    )
                     continue
                 self._files[name] = result
                 changed = True

@@ -124,8 +124,7 @@ def _enum_name(value: Any) -> str | None:
 
 def rule_meta(rule: SigmaRule, path: str) -> RuleMeta:
     ls = rule.logsource
-    logsource = {k: v for k, v in (("product", ls.product), ("category", ls.category),
-                                    ("service", ls.service)) if v}
+    logsource = {k: v for k, v in (("product", ls.product), ("category", ls.category), ("service", ls.service)) if v}
     return RuleMeta(
         id=str(rule.id) if rule.id else (rule.name or f"{path}:{rule.title}"),
         title=rule.title,
@@ -148,18 +147,21 @@ def _pipeline(placeholders: Placeholders | None) -> ProcessingPipeline:
         expand = ProcessingPipeline(
             name="canhgac placeholders",
             priority=10,
-            items=[ProcessingItem(
-                identifier="canhgac_placeholders",
-                transformation=ValueListPlaceholderTransformation(include=list(placeholders)),
-            )],
+            items=[
+                ProcessingItem(
+                    identifier="canhgac_placeholders",
+                    transformation=ValueListPlaceholderTransformation(include=list(placeholders)),
+                )
+            ],
             vars={k: [str(v) for v in vals] for k, vals in placeholders.items()},
         )
         pipeline = expand + pipeline
     return pipeline
 
 
-def compile_rule(rule: SigmaRule, path: str, placeholders: Placeholders | None = None,
-                 compiler: Compiler | None = None) -> CompiledRule:
+def compile_rule(
+    rule: SigmaRule, path: str, placeholders: Placeholders | None = None, compiler: Compiler | None = None
+) -> CompiledRule:
     """Map fields and compile one parsed rule; raises RuleError or a pySigma error."""
     _pipeline(placeholders).apply(rule)
     trees = [cond.parsed for cond in rule.detection.parsed_condition]
@@ -196,8 +198,13 @@ def load_text(text: str, path: str, placeholders: Placeholders | None = None) ->
             result.correlation_rules.append(rule)
             continue
         if not isinstance(rule, SigmaRule):
-            result.rejected.append(_reject(path, rule, RuleError(
-                f"{type(rule).__name__} documents are not supported", reason="unsupported document")))
+            result.rejected.append(
+                _reject(
+                    path,
+                    rule,
+                    RuleError(f"{type(rule).__name__} documents are not supported", reason="unsupported document"),
+                )
+            )
             continue
         try:
             result.rules.append(compile_rule(rule, path, placeholders, compiler))

@@ -88,9 +88,7 @@ def string_shape(value: SigmaString, fold_wildcard: bool = False) -> tuple[str, 
     if len(parts) == 3 and parts[0] is star and parts[2] is star and isinstance(parts[1], str):
         return "contains", parts[1]
     source = "".join(
-        ".*" if p is star
-        else "." if p is SpecialChars.WILDCARD_SINGLE
-        else re.escape(fold(p) if fold_wildcard else p)
+        ".*" if p is star else "." if p is SpecialChars.WILDCARD_SINGLE else re.escape(fold(p) if fold_wildcard else p)
         for p in parts
     )
     return "wildcard", source
@@ -132,8 +130,7 @@ def strings_predicate(field: str, values: Sequence[SigmaString], cased: bool) ->
             regexes.append(payload)
             continue
         text = payload if cased else fold(payload)
-        {"eq": exact.add, "prefix": prefixes.append, "suffix": suffixes.append,
-         "contains": contains.append}[kind](text)
+        {"eq": exact.add, "prefix": prefixes.append, "suffix": suffixes.append, "contains": contains.append}[kind](text)
     pattern = None
     if regexes:
         pattern = re.compile("|".join(f"(?:{r})" for r in regexes), re.DOTALL)

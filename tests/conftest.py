@@ -35,8 +35,14 @@ def _reachable(host: str, port: int) -> bool:
 def real_services() -> None:
     kafka_host, kafka_port = KAFKA.rsplit(":", 1)
     os_host, os_port = OPENSEARCH.split("//", 1)[1].rsplit(":", 1)
-    missing = [n for n, ok in (("Kafka " + KAFKA, _reachable(kafka_host, int(kafka_port))),
-                               ("OpenSearch " + OPENSEARCH, _reachable(os_host, int(os_port)))) if not ok]
+    missing = [
+        n
+        for n, ok in (
+            ("Kafka " + KAFKA, _reachable(kafka_host, int(kafka_port))),
+            ("OpenSearch " + OPENSEARCH, _reachable(os_host, int(os_port))),
+        )
+        if not ok
+    ]
     if missing:
         pytest.fail(f"{', '.join(missing)} not reachable: start them with deploy/local/services.sh start")
 
@@ -64,9 +70,14 @@ def test_settings(real_services: None, run_id: str, tmp_path: Path):  # type: ig
             "client_id": f"canhgac-test-{run_id}",
             "group_prefix": f"t{run_id}",
         },
-        opensearch={"url": OPENSEARCH, "index_prefix": f"logs-t{run_id}", "alerts_index": f"alerts-t{run_id}",
-                    "sources_index": f"sources-t{run_id}",
-                    "config_index_prefix": f"config-t{run_id}", "audit_index": f"audit-t{run_id}"},
+        opensearch={
+            "url": OPENSEARCH,
+            "index_prefix": f"logs-t{run_id}",
+            "alerts_index": f"alerts-t{run_id}",
+            "sources_index": f"sources-t{run_id}",
+            "config_index_prefix": f"config-t{run_id}",
+            "audit_index": f"audit-t{run_id}",
+        },
         collectors={"syslog_tcp": {"host": "127.0.0.1", "port": 0, "default_agency": "so-tttt"}},
         api={"host": "127.0.0.1", "port": free_port()},
         pipeline={

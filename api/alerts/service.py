@@ -156,9 +156,7 @@ async def _read(
     return source, doc["_seq_no"], doc["_primary_term"]
 
 
-async def get_alert(
-    client: AsyncOpenSearch, index: str, alert_id: str, agency_scope: str | None
-) -> dict[str, Any]:
+async def get_alert(client: AsyncOpenSearch, index: str, alert_id: str, agency_scope: str | None) -> dict[str, Any]:
     source, _, _ = await _read(client, index, alert_id, agency_scope)
     return source
 

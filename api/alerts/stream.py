@@ -40,9 +40,7 @@ async def changes_since(
     body = {
         "size": MAX_PER_POLL,
         "query": {
-            "bool": {
-                "filter": [{"range": {"_seq_no": {"gt": after}}}, *scope_filter(AGENCY_FIELD, agency_scope)]
-            }
+            "bool": {"filter": [{"range": {"_seq_no": {"gt": after}}}, *scope_filter(AGENCY_FIELD, agency_scope)]}
         },
         "sort": [{"_seq_no": "asc"}],
         "seq_no_primary_term": True,

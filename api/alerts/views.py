@@ -80,14 +80,10 @@ async def search_alerts(request: AlertSearch, principal: Reader, state: State) -
     return await service.search_alerts(state.opensearch, state.settings, request, principal.agency_scope)
 
 
-def _alert_query(
-    state: State, principal: Principal, text: str, start: datetime, end: datetime
-) -> dict[str, Any]:
+def _alert_query(state: State, principal: Principal, text: str, start: datetime, end: datetime) -> dict[str, Any]:
     filters = service.list_filters(agency_scope=principal.agency_scope)
     filters.append({"range": {"@timestamp": {"gte": start.isoformat(), "lte": end.isoformat()}}})
-    return {
-        "bool": {"must": [lucene(text, state.settings.api.max_query_chars, "rule.title")], "filter": filters}
-    }
+    return {"bool": {"must": [lucene(text, state.settings.api.max_query_chars, "rule.title")], "filter": filters}}
 
 
 @router.post("/histogram", response_model=Histogram)

@@ -17,9 +17,7 @@ MAX_KEYS = 100_000
 
 
 class LoginLimiter:
-    def __init__(
-        self, max_failures: int, window_secs: int, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, max_failures: int, window_secs: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_failures = max_failures
         self.window_secs = window_secs
         self.clock = clock

@@ -62,9 +62,7 @@ class TtlCache:
         self._items.pop(key, None)
 
 
-async def check_password(
-    client: AsyncOpenSearch, users_index: str, username: str, password: str
-) -> dict[str, Any]:
+async def check_password(client: AsyncOpenSearch, users_index: str, username: str, password: str) -> dict[str, Any]:
     user = await get_user(client, users_index, username)
     ok = await verify_password_async(user.get("password_hash") if user else None, password)
     if not user or not ok or user.get("disabled"):
@@ -99,9 +97,7 @@ async def issue(
     return secret, cred
 
 
-async def resolve(
-    client: AsyncOpenSearch, index: str, secret: str, kind: Kind, cache: TtlCache
-) -> Credential:
+async def resolve(client: AsyncOpenSearch, index: str, secret: str, kind: Kind, cache: TtlCache) -> Credential:
     if not secret or len(secret) > 256:
         raise Unauthenticated("login required")
     cred_id = digest(secret)

@@ -58,9 +58,7 @@ async def login(body: LoginRequest, request: Request, response: Response, state:
         state.opensearch, cfg.sessions_index, kind="session", username=user["username"], ttl_secs=ttl
     )
     secure = _secure(request, state)
-    response.set_cookie(
-        SESSION_COOKIE, secret, max_age=ttl, httponly=True, samesite="strict", secure=secure, path="/"
-    )
+    response.set_cookie(SESSION_COOKIE, secret, max_age=ttl, httponly=True, samesite="strict", secure=secure, path="/")
     response.set_cookie(
         CSRF_COOKIE, cred.csrf or "", max_age=ttl, httponly=False, samesite="strict", secure=secure, path="/"
     )

@@ -13,9 +13,7 @@ from canhgac.core.config import Settings
 from opensearchpy import AsyncOpenSearch
 
 
-def _window(
-    field: str, start: datetime, end: datetime, agency_field: str, agency: str | None
-) -> dict[str, Any]:
+def _window(field: str, start: datetime, end: datetime, agency_field: str, agency: str | None) -> dict[str, Any]:
     return {
         "bool": {
             "filter": [

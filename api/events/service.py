@@ -37,9 +37,7 @@ def _query(
     return {"bool": {"must": [lucene(text, settings.api.max_query_chars, "message")], "filter": filters}}
 
 
-def default_window(
-    start: datetime | None, end: datetime | None, hours: int = 24
-) -> tuple[datetime, datetime]:
+def default_window(start: datetime | None, end: datetime | None, hours: int = 24) -> tuple[datetime, datetime]:
     end = end or datetime.now(UTC)
     start = start or end - timedelta(hours=hours)
     if start > end:
@@ -111,9 +109,7 @@ async def histogram(
     )
 
 
-async def top(
-    client: AsyncOpenSearch, settings: Settings, request: TopRequest, agency: str | None
-) -> dict[str, Any]:
+async def top(client: AsyncOpenSearch, settings: Settings, request: TopRequest, agency: str | None) -> dict[str, Any]:
     if request.size > settings.api.max_top_values:
         raise InvalidRequest(f"size too large: at most {settings.api.max_top_values} values")
     return await top_values(

@@ -53,9 +53,7 @@ async def _write(client: AsyncOpenSearch, index: str, doc: dict[str, Any]) -> No
         raise BackendUnavailable(f"OpenSearch error: {exc}") from exc
 
 
-async def create_exception(
-    client: AsyncOpenSearch, index: str, body: ExceptionCreate, by: str
-) -> dict[str, Any]:
+async def create_exception(client: AsyncOpenSearch, index: str, body: ExceptionCreate, by: str) -> dict[str, Any]:
     now = datetime.now(UTC)
     doc = {
         "id": uuid.uuid4().hex,

@@ -24,18 +24,24 @@ async def list_exceptions(
 
 
 @router.post("", response_model=RuleExceptionOut, status_code=201)
-async def create_exception(
-    body: ExceptionCreate, principal: Tuner, request: Request, state: State
-) -> dict[str, Any]:
+async def create_exception(body: ExceptionCreate, principal: Tuner, request: Request, state: State) -> dict[str, Any]:
     """The detector stops alerting this rule on events that meet every condition, within
     `rules.reload_interval_secs`; each suppressed match is counted, never dropped silently."""
     cfg = state.settings.opensearch
     doc = await service.create_exception(state.opensearch, cfg.exceptions_index, body, principal.username)
     await record(
-        state.opensearch, cfg.audit_index, actor=principal, action="exception.create",
-        target_type="exception", target_id=doc["id"],
-        details={"rule_id": body.rule_id, "conditions": doc["conditions"], "reason": body.reason,
-                 "expires_at": doc["expires_at"]},
+        state.opensearch,
+        cfg.audit_index,
+        actor=principal,
+        action="exception.create",
+        target_type="exception",
+        target_id=doc["id"],
+        details={
+            "rule_id": body.rule_id,
+            "conditions": doc["conditions"],
+            "reason": body.reason,
+            "expires_at": doc["expires_at"],
+        },
         client_ip=client_ip(request),
     )
     return doc
@@ -50,24 +56,35 @@ async def update_exception(
         state.opensearch, cfg.exceptions_index, exception_id, body, principal.username
     )
     await record(
-        state.opensearch, cfg.audit_index, actor=principal, action="exception.update",
-        target_type="exception", target_id=exception_id,
-        details={"changed": changed, "rule_id": doc["rule_id"], "conditions": doc["conditions"],
-                 "reason": doc["reason"], "expires_at": doc["expires_at"]},
+        state.opensearch,
+        cfg.audit_index,
+        actor=principal,
+        action="exception.update",
+        target_type="exception",
+        target_id=exception_id,
+        details={
+            "changed": changed,
+            "rule_id": doc["rule_id"],
+            "conditions": doc["conditions"],
+            "reason": doc["reason"],
+            "expires_at": doc["expires_at"],
+        },
         client_ip=client_ip(request),
     )
     return doc
 
 
 @router.delete("/{exception_id}", status_code=204)
-async def delete_exception(
-    exception_id: ExceptionId, principal: Tuner, request: Request, state: State
-) -> Response:
+async def delete_exception(exception_id: ExceptionId, principal: Tuner, request: Request, state: State) -> Response:
     cfg = state.settings.opensearch
     doc = await service.delete_exception(state.opensearch, cfg.exceptions_index, exception_id)
     await record(
-        state.opensearch, cfg.audit_index, actor=principal, action="exception.delete",
-        target_type="exception", target_id=exception_id,
+        state.opensearch,
+        cfg.audit_index,
+        actor=principal,
+        action="exception.delete",
+        target_type="exception",
+        target_id=exception_id,
         details={"rule_id": doc.get("rule_id"), "conditions": doc.get("conditions"), "reason": doc.get("reason")},
         client_ip=client_ip(request),
     )

@@ -25,9 +25,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
 
 router = APIRouter(tags=["notify"])
-ACK_PRINCIPAL = Principal(
-    username="ack-link", role="analyst", agency=None, via="token", credential_id="ack-link"
-)
+ACK_PRINCIPAL = Principal(username="ack-link", role="analyst", agency=None, via="token", credential_id="ack-link")
 
 
 async def notifier(request: Request) -> NotifierService:
@@ -71,9 +69,7 @@ async def ack_page(request: Request, token: Annotated[str, Query(max_length=2048
     return page(
         "Tiếp nhận cảnh báo / Acknowledge alert",
         f"<p>Cảnh báo / Alert <code>{html.escape(alert_id)}</code></p>"
-        "<form method='post'><input type='hidden' name='token' value='"
-        + html.escape(token, quote=True)
-        + "'>"
+        "<form method='post'><input type='hidden' name='token' value='" + html.escape(token, quote=True) + "'>"
         "<button type='submit'>Tiếp nhận / Acknowledge</button></form>"
         "<p class='muted'>Việc tiếp nhận dừng chuyển cấp (escalation). Acknowledging stops escalation.</p>",
     )
@@ -90,9 +86,7 @@ async def ack(request: Request, state: State) -> HTMLResponse:
         alert_id = service.verify_ack_token(token)
     except (AckTokenError, ConfigError) as exc:
         return page("Liên kết không hợp lệ / Invalid link", f"<p>{html.escape(exc.message)}</p>", 400)
-    change = alerts_service.status_change(
-        ACK_PRINCIPAL, "acknowledged", None, "acknowledged through the on-call link"
-    )
+    change = alerts_service.status_change(ACK_PRINCIPAL, "acknowledged", None, "acknowledged through the on-call link")
     try:
         alert = await alerts_service.change_alert(
             state.opensearch, state.settings.opensearch.alerts_index, alert_id, None, change
@@ -116,9 +110,7 @@ async def ack(request: Request, state: State) -> HTMLResponse:
         details={"status": "acknowledged", "via": "ack-link"},
         client_ip=request.client.host if request.client else None,
     )
-    return page(
-        "Đã tiếp nhận / Acknowledged", f"<p>Cảnh báo / Alert <code>{html.escape(alert_id)}</code></p>"
-    )
+    return page("Đã tiếp nhận / Acknowledged", f"<p>Cảnh báo / Alert <code>{html.escape(alert_id)}</code></p>")
 
 
 @router.get("/api/v1/notifications")

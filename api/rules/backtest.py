@@ -66,9 +66,7 @@ async def _convert(
     return await asyncio.to_thread(convert_path, settings, Path(files[body.rule_id]), body.rule_id)
 
 
-async def backtest(
-    client: AsyncOpenSearch, settings: Settings, body: Backtest, agency: str | None
-) -> dict[str, Any]:
+async def backtest(client: AsyncOpenSearch, settings: Settings, body: Backtest, agency: str | None) -> dict[str, Any]:
     if body.start.tzinfo is None or body.end.tzinfo is None:
         raise InvalidRequest("give start and end with a time zone (Z or +07:00)")
     if body.end <= body.start:

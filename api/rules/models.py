@@ -1,5 +1,6 @@
 """Rules: the detector's rule library, Sigma validation and rule tests on pasted events, uploads,
 enable/disable and backtests over stored events."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -148,16 +148,17 @@ def file_rule_ids(settings: Settings) -> dict[str, str]:
 async def _put(client: AsyncOpenSearch, index: str, rule_id: str, doc: dict[str, Any]) -> None:
     try:
         await client.update(
-            index=index, id=rule_id, body={"doc": doc, "doc_as_upsert": True}, refresh="wait_for",
+            index=index,
+            id=rule_id,
+            body={"doc": doc, "doc_as_upsert": True},
+            refresh="wait_for",
             retry_on_conflict=3,
         )
     except (OSConnectionError, TransportError) as exc:
         raise BackendUnavailable(f"OpenSearch error: {exc}") from exc
 
 
-async def upload_rule(
-    client: AsyncOpenSearch, settings: Settings, text: str, by: str
-) -> tuple[dict[str, Any], bool]:
+async def upload_rule(client: AsyncOpenSearch, settings: Settings, text: str, by: str) -> tuple[dict[str, Any], bool]:
     """Store an uploaded rule (a new one, or a new version of an uploaded one); (rule, created)."""
     item = await asyncio.to_thread(check_upload, settings, text)
     rule_id = item["id"]
@@ -169,8 +170,14 @@ async def upload_rule(
     index = settings.opensearch.rules_index
     existing = {d["id"]: d for d in await rule_docs(client, index)}.get(rule_id)
     now = _now()
-    doc = {"rule_id": rule_id, "yaml": text, "title": item["title"], "updated_at": now, "updated_by": by,
-           "uploaded_by": by}
+    doc = {
+        "rule_id": rule_id,
+        "yaml": text,
+        "title": item["title"],
+        "updated_at": now,
+        "updated_by": by,
+        "uploaded_by": by,
+    }
     created = not (existing and existing.get("yaml"))
     if created:
         doc["created_at"] = now

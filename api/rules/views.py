@@ -32,8 +32,9 @@ async def list_rules(principal: Reader, state: State) -> dict[str, Any]:
 
 
 @router.post("", response_model=dict[str, Any], status_code=201)
-async def upload_rule(body: RuleUpload, principal: RuleManager, request: Request, state: State,
-                      response: Response) -> dict[str, Any]:
+async def upload_rule(
+    body: RuleUpload, principal: RuleManager, request: Request, state: State, response: Response
+) -> dict[str, Any]:
     """Add one Sigma rule (or a new version of an uploaded one, same id: 200). It is compiled with
     the detector's loader; a rule that does not compile is refused (400) with the reasons. The
     detector picks it up within `rules.reload_interval_secs`."""
@@ -41,9 +42,14 @@ async def upload_rule(body: RuleUpload, principal: RuleManager, request: Request
     if not created:
         response.status_code = 200
     await record(
-        state.opensearch, state.settings.opensearch.audit_index, actor=principal,
-        action="rule.upload" if created else "rule.replace", target_type="rule", target_id=item["id"],
-        details={"title": item.get("title"), "yaml": body.yaml}, client_ip=client_ip(request),
+        state.opensearch,
+        state.settings.opensearch.audit_index,
+        actor=principal,
+        action="rule.upload" if created else "rule.replace",
+        target_type="rule",
+        target_id=item["id"],
+        details={"title": item.get("title"), "yaml": body.yaml},
+        client_ip=client_ip(request),
     )
     return item
 
@@ -58,9 +64,7 @@ async def validate(body: RuleText, principal: Tuner, state: State) -> dict[str, 
 @router.post("/test", response_model=TestResult)
 async def test(body: RuleTest, principal: Tuner, state: State) -> dict[str, Any]:
     """Run pasted Sigma rules over pasted events (ECS JSON): which rule matched which event."""
-    result: dict[str, Any] = await service.run_in_thread(
-        service.test_rules, state.settings, body.yaml, body.events
-    )
+    result: dict[str, Any] = await service.run_in_thread(service.test_rules, state.settings, body.yaml, body.events)
     return result
 
 
@@ -77,9 +81,14 @@ async def _set_enabled(
 ) -> dict[str, Any]:
     result = await service.set_enabled(state.opensearch, state.settings, rule_id, enabled, principal.username)
     await record(
-        state.opensearch, state.settings.opensearch.audit_index, actor=principal,
-        action="rule.enable" if enabled else "rule.disable", target_type="rule", target_id=rule_id,
-        details={"source": result["source"]}, client_ip=client_ip(request),
+        state.opensearch,
+        state.settings.opensearch.audit_index,
+        actor=principal,
+        action="rule.enable" if enabled else "rule.disable",
+        target_type="rule",
+        target_id=rule_id,
+        details={"source": result["source"]},
+        client_ip=client_ip(request),
     )
     return result
 
@@ -101,7 +110,13 @@ async def delete_rule(rule_id: RuleId, principal: RuleManager, request: Request,
     """Remove an uploaded rule (rule files are removed from their folder instead)."""
     doc = await service.delete_uploaded(state.opensearch, state.settings, rule_id)
     await record(
-        state.opensearch, state.settings.opensearch.audit_index, actor=principal, action="rule.delete",
-        target_type="rule", target_id=rule_id, details={"title": doc.get("title")}, client_ip=client_ip(request),
+        state.opensearch,
+        state.settings.opensearch.audit_index,
+        actor=principal,
+        action="rule.delete",
+        target_type="rule",
+        target_id=rule_id,
+        details={"title": doc.get("title")},
+        client_ip=client_ip(request),
     )
     return Response(status_code=204)

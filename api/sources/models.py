@@ -1,4 +1,5 @@
 """Sources declared through the API (admins), next to the ones in the settings file."""
+
 from __future__ import annotations
 
 import ipaddress

@@ -1,5 +1,6 @@
 """Sources: declared senders (the settings file, and `<config_index_prefix>-sources` for those an
 admin added through the API) merged with their health (last event, rate, parse errors, silence)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -17,8 +18,17 @@ from opensearchpy.exceptions import ConnectionError as OSConnectionError
 
 KEY_BYTES = 32
 _PUBLIC = (
-    "id", "agency", "format", "transports", "allowed_addresses", "security_level", "expected_interval_secs",
-    "timezone", "created_at", "created_by", "key_rotated_at",
+    "id",
+    "agency",
+    "format",
+    "transports",
+    "allowed_addresses",
+    "security_level",
+    "expected_interval_secs",
+    "timezone",
+    "created_at",
+    "created_by",
+    "key_rotated_at",
 )
 
 
@@ -34,8 +44,11 @@ def new_key() -> tuple[str, str]:
 
 def public(doc: dict[str, Any]) -> dict[str, Any]:
     """A stored source without its key hash."""
-    return {k: doc.get(k) for k in _PUBLIC} | {"declared": True, "origin": "api",
-                                               "has_ingest_key": bool(doc.get("ingest_key_sha256"))}
+    return {k: doc.get(k) for k in _PUBLIC} | {
+        "declared": True,
+        "origin": "api",
+        "has_ingest_key": bool(doc.get("ingest_key_sha256")),
+    }
 
 
 async def api_sources(client: AsyncOpenSearch, index: str, agency: str | None) -> list[dict[str, Any]]:
@@ -44,9 +57,7 @@ async def api_sources(client: AsyncOpenSearch, index: str, agency: str | None) -
     return [h["_source"] for h in result["hits"]["hits"]]
 
 
-async def list_sources(
-    client: AsyncOpenSearch, settings: Settings, agency: str | None
-) -> list[dict[str, Any]]:
+async def list_sources(client: AsyncOpenSearch, settings: Settings, agency: str | None) -> list[dict[str, Any]]:
     """Declared sources (settings and API) and every source the health stage has seen, one row each."""
     body = {"size": 1000, "query": {"bool": {"filter": scope_filter("agency", agency)}}}
     result = await run_search(client, settings.opensearch.sources_index, body)
@@ -79,11 +90,19 @@ async def create_source(
         raise Conflict(f"source {body.id} is declared in the settings file")
     key, digest = new_key()
     now = _now()
-    doc = body.model_dump() | {"ingest_key_sha256": digest, "created_at": now, "updated_at": now,
-                               "created_by": by, "key_rotated_at": now}
+    doc = body.model_dump() | {
+        "ingest_key_sha256": digest,
+        "created_at": now,
+        "updated_at": now,
+        "created_by": by,
+        "key_rotated_at": now,
+    }
     try:
         await client.index(
-            index=settings.opensearch.source_configs_index, id=body.id, body=doc, op_type="create",
+            index=settings.opensearch.source_configs_index,
+            id=body.id,
+            body=doc,
+            op_type="create",
             refresh="wait_for",
         )
     except ConflictError as exc:
@@ -102,7 +121,9 @@ async def rotate_key(client: AsyncOpenSearch, settings: Settings, source_id: str
     now = _now()
     try:
         await client.update(
-            index=index, id=source_id, refresh="wait_for",
+            index=index,
+            id=source_id,
+            refresh="wait_for",
             body={"doc": {"ingest_key_sha256": digest, "key_rotated_at": now, "updated_at": now}},
         )
     except NotFoundError as exc:

@@ -23,8 +23,14 @@ async def create_source(body: SourceCreate, principal: Admin, request: Request, 
     """Declare a source. The answer holds its new HTTP ingest key, once: only its SHA-256 is kept."""
     source, key = await service.create_source(state.opensearch, state.settings, body, principal.username)
     await record(
-        state.opensearch, state.settings.opensearch.audit_index, actor=principal, action="source.create",
-        target_type="source", target_id=body.id, details=body.model_dump(), client_ip=client_ip(request),
+        state.opensearch,
+        state.settings.opensearch.audit_index,
+        actor=principal,
+        action="source.create",
+        target_type="source",
+        target_id=body.id,
+        details=body.model_dump(),
+        client_ip=client_ip(request),
     )
     return source | {"ingest_key": key}
 
@@ -34,7 +40,13 @@ async def rotate_key(source_id: SourceId, principal: Admin, request: Request, st
     """Replace the source's ingest key; the answer shows the new key once, the old one stops working."""
     key, at = await service.rotate_key(state.opensearch, state.settings, source_id)
     await record(
-        state.opensearch, state.settings.opensearch.audit_index, actor=principal, action="source.key_rotate",
-        target_type="source", target_id=source_id, details={}, client_ip=client_ip(request),
+        state.opensearch,
+        state.settings.opensearch.audit_index,
+        actor=principal,
+        action="source.key_rotate",
+        target_type="source",
+        target_id=source_id,
+        details={},
+        client_ip=client_ip(request),
     )
     return {"source_id": source_id, "ingest_key": key, "key_rotated_at": at}

@@ -125,9 +125,7 @@ async def ensure_demo_admin(client: AsyncOpenSearch, index: str, password: str |
     generated = password is None
     password = password or secrets.token_urlsafe(12)
     try:
-        await create_user(
-            client, index, UserCreate(username="admin", role="admin", password=password), by="demo"
-        )
+        await create_user(client, index, UserCreate(username="admin", role="admin", password=password), by="demo")
     except Conflict:
         return None
     return password if generated else None

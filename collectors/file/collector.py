@@ -73,9 +73,7 @@ class FileInput:
         self.parent = parent
         self.sink = sink
         self.metrics = metrics
-        self.pattern = (
-            re.compile(cfg.multiline_start_pattern.encode()) if cfg.multiline_start_pattern else None
-        )
+        self.pattern = re.compile(cfg.multiline_start_pattern.encode()) if cfg.multiline_start_pattern else None
         digest = hashlib.sha1("\n".join(cfg.paths).encode()).hexdigest()[:8]
         self.checkpoints = Checkpoints(state_dir / f"{cfg.source_id}-{digest}.json")
         self.files: dict[str, TailedFile] = {}

@@ -43,9 +43,7 @@ class _Busy(Exception):
 
 
 class IngestApp:
-    def __init__(
-        self, cfg: HttpIngestConfig, sources: SourceDirectory, sink: SpoolingSink, metrics: Metrics
-    ) -> None:
+    def __init__(self, cfg: HttpIngestConfig, sources: SourceDirectory, sink: SpoolingSink, metrics: Metrics) -> None:
         self.cfg = cfg
         self.sources = sources
         self.sink = sink
@@ -67,9 +65,7 @@ class IngestApp:
     # -- endpoints --------------------------------------------------------------------------------
     async def ingest(self, request: Request, source: SourceConfig) -> Response:
         body = await self._body(request)
-        items = parse_ingest(
-            body, request.headers.get("content-type"), max_message_bytes=self.cfg.max_message_bytes
-        )
+        items = parse_ingest(body, request.headers.get("content-type"), max_message_bytes=self.cfg.max_message_bytes)
         received_at, peer = utc_now_iso(), _peer(request)
         envelopes = [
             RawEnvelope(
@@ -113,8 +109,7 @@ class IngestApp:
             self.metrics.dropped.labels(COLLECTOR, "bulk_item_rejected").inc(rejected)
         await self._deliver(list(envelopes.values()))
         items = [
-            item_result(op, doc_id=envelopes[i].id if i in envelopes else "", seq_no=i)
-            for i, op in enumerate(ops)
+            item_result(op, doc_id=envelopes[i].id if i in envelopes else "", seq_no=i) for i, op in enumerate(ops)
         ]
         took = int((time.monotonic() - started) * 1000)
         return json_response({"took": took, "errors": rejected > 0, "items": items}, headers=_ES_HEADERS)

@@ -42,9 +42,7 @@ def parse_bulk(body: bytes, *, default_index: str | None, max_message_bytes: int
             raise InvalidRequest(f"Action/metadata line [{number}] contains an unknown parameter [{action}]")
         index = meta.get("_index") or default_index
         doc_id = meta.get("_id")
-        op = BulkOp(
-            action, str(index) if index is not None else None, str(doc_id) if doc_id is not None else None
-        )
+        op = BulkOp(action, str(index) if index is not None else None, str(doc_id) if doc_id is not None else None)
         i += 1
         if action != "delete":
             if i >= len(lines):

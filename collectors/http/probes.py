@@ -83,9 +83,7 @@ def probe_answer(method: str, path: str, version: str) -> dict[str, Any] | list[
         return {
             "_nodes": {"total": 1, "successful": 1, "failed": 0},
             "cluster_name": CLUSTER,
-            "nodes": {
-                "canhgac": {"name": "canhgac-ingest", "version": version, "ingest": {"processors": []}}
-            },
+            "nodes": {"canhgac": {"name": "canhgac-ingest", "version": version, "ingest": {"processors": []}}},
         }
     if head == "_ilm":
         return {
@@ -110,9 +108,7 @@ def probe_answer(method: str, path: str, version: str) -> dict[str, Any] | list[
             ]
         }
     if head == "_template":
-        return {
-            name: {"order": 1, "index_patterns": [f"{name}*"], "settings": {}, "mappings": {}, "aliases": {}}
-        }
+        return {name: {"order": 1, "index_patterns": [f"{name}*"], "settings": {}, "mappings": {}, "aliases": {}}}
     if head == "_data_stream":
         return {
             "data_streams": [

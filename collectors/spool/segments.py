@@ -174,11 +174,7 @@ class SegmentSpool:
         """Durable records from the cursor on, in append order (empty when caught up)."""
         pos = self.cursor
         while pos < self.durable_end:
-            limit = (
-                self.durable_end.offset
-                if pos.segment == self.durable_end.segment
-                else self._sizes[pos.segment]
-            )
+            limit = self.durable_end.offset if pos.segment == self.durable_end.segment else self._sizes[pos.segment]
             if pos.offset >= limit:
                 pos = Position(self._next_segment(pos.segment), 0)
                 continue

@@ -268,9 +268,7 @@ class SpoolingSink:
                         self.metrics.dropped.labels(self.stage, "record_too_large").inc()
                         batch, start = producer.create_batch(), i + 1
                 if start < len(group):
-                    sent.append(
-                        (await producer.send_batch(batch, self.topic, partition=partition), group[start:])
-                    )
+                    sent.append((await producer.send_batch(batch, self.topic, partition=partition), group[start:]))
             except KafkaError as exc:
                 self._go_spooling(exc)
                 unsent += group[start:]
@@ -382,9 +380,7 @@ class SpoolingSink:
                 sent, unsent = await self._send(batch.records)
                 if unsent:
                     raise BackendUnavailable("producer refused the replay batch")
-                await asyncio.wait_for(
-                    asyncio.gather(*(f for f, _ in sent)), self.cfg.kafka_timeout_ms / 1000 + 1
-                )
+                await asyncio.wait_for(asyncio.gather(*(f for f, _ in sent)), self.cfg.kafka_timeout_ms / 1000 + 1)
             except (KafkaError, BackendUnavailable, TimeoutError) as exc:
                 self.metrics.retries.labels(self.stage).inc()
                 log.warning("%s: spool replay failed (%s); retrying", self.collector, exc)

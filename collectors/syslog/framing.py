@@ -88,9 +88,7 @@ class SyslogFramer:
             if len(self._buffer) < keep and self._pending_truncated == 0:
                 return False
             if self._pending_truncated == 0:
-                frames.append(
-                    Frame(bytes(self._buffer[:keep]), f"message of {want} bytes truncated to {keep}")
-                )
+                frames.append(Frame(bytes(self._buffer[:keep]), f"message of {want} bytes truncated to {keep}"))
                 del self._buffer[:keep]
                 self._pending_truncated = keep
             remaining = want - self._pending_truncated

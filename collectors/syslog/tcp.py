@@ -63,9 +63,7 @@ class SyslogStreamCollector:
             self.cfg.port,
             limit=READ_BYTES,
             ssl=self.ssl_context,
-            ssl_handshake_timeout=getattr(self.cfg, "handshake_timeout_secs", None)
-            if self.ssl_context
-            else None,
+            ssl_handshake_timeout=getattr(self.cfg, "handshake_timeout_secs", None) if self.ssl_context else None,
         )
         self.port = self.server.sockets[0].getsockname()[1]
         log.info("%s listening on %s:%s", self.name, self.cfg.host, self.port)

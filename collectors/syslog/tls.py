@@ -57,9 +57,7 @@ class SyslogTlsCollector(SyslogStreamCollector):
         try:
             context = server_context(cfg)
         except (ssl.SSLError, OSError) as exc:
-            raise ConfigError(
-                f"cannot load TLS certificate or key: {exc}", where="collectors.syslog_tls"
-            ) from exc
+            raise ConfigError(f"cannot load TLS certificate or key: {exc}", where="collectors.syslog_tls") from exc
         directory = SourceDirectory(
             settings.sources,
             default_source_id=cfg.default_source_id,

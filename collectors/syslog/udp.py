@@ -31,9 +31,7 @@ class SyslogUdpCollector(asyncio.DatagramProtocol):
     name = "syslog-udp"
     transport_name = "syslog_udp"
 
-    def __init__(
-        self, cfg: SyslogUdpConfig, sink: SpoolingSink, sources: SourceDirectory, metrics: Metrics
-    ) -> None:
+    def __init__(self, cfg: SyslogUdpConfig, sink: SpoolingSink, sources: SourceDirectory, metrics: Metrics) -> None:
         self.cfg = cfg
         self.sink = sink
         self.sources = sources

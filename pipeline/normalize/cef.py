@@ -63,9 +63,7 @@ def split_extension(text: str) -> dict[str, str]:
         end = keys[i + 1].start() - 1 if i + 1 < len(keys) else len(text)
         value = text[m.end() : end].rstrip(" ") if i + 1 == len(keys) else text[m.end() : end]
         if "\\" in value:
-            value = _VALUE_UNESCAPE_RE.sub(
-                lambda e: {"n": "\n", "r": "\r"}.get(e.group(1), e.group(1)), value
-            )
+            value = _VALUE_UNESCAPE_RE.sub(lambda e: {"n": "\n", "r": "\r"}.get(e.group(1), e.group(1)), value)
         out[m.group(1)] = value
     return out
 

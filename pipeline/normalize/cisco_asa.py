@@ -139,9 +139,7 @@ def _built(event: Event, text: str, asa: dict[str, Any]) -> None:
     src, dst = (first, second) if direction == "inbound" else (second, first)
     _endpoints(event, src, dst)
     mapped_first, mapped_second = (g[6], g[7]), (g[12], g[13])
-    src_nat, dst_nat = (
-        (mapped_first, mapped_second) if direction == "inbound" else (mapped_second, mapped_first)
-    )
+    src_nat, dst_nat = (mapped_first, mapped_second) if direction == "inbound" else (mapped_second, mapped_first)
     for side, (addr, port) in (("source", src_nat), ("destination", dst_nat)):
         nat_ip = ip_or_none(addr)
         if side in event and nat_ip is not None and addr != event[side].get("address"):

@@ -37,9 +37,7 @@ _DENY = frozenset(
     {"deny", "denied", "block", "blocked", "drop", "dropped", "reset", "close-reset", "server-rst",
      "client-rst", "timeout", "reject"}
 )  # fmt: skip
-_ALLOW = frozenset(
-    {"accept", "allow", "allowed", "pass", "passthrough", "permit", "close", "start", "ip-conn"}
-)
+_ALLOW = frozenset({"accept", "allow", "allowed", "pass", "passthrough", "permit", "close", "start", "ip-conn"})
 _UTM_CATEGORY = {
     "virus": "malware", "ips": "intrusion_detection", "anomaly": "intrusion_detection",
     "webfilter": "web", "app-ctrl": "network", "dns": "network", "emailfilter": "email",
@@ -166,9 +164,7 @@ def apply_fortigate(event: Event, text: str, header_time: datetime | None, local
         if action in ("login", "logout") or "login" in kv.get("logdesc", "").lower():
             ev["category"] = ["authentication"]
             failed = kv.get("status", "") in ("failed", "failure", "fail")
-            ev["type"] = (
-                ["end"] if action == "logout" else ["start"] if action == "login" and not failed else ["info"]
-            )
+            ev["type"] = ["end"] if action == "logout" else ["start"] if action == "login" and not failed else ["info"]
         elif kv.get("cfgpath"):
             ev["category"] = ["configuration"]
             ev["type"] = ["change"]

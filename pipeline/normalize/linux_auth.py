@@ -92,9 +92,7 @@ def apply_pam(event: Event, text: str) -> bool:
     """`pam_unix(sshd:auth): authentication failure; … rhost=… user=…` from any program."""
     m = _PAM_RE.match(text)
     if m is None:
-        if (
-            text.startswith("PAM ") and "authentication failure" in text
-        ):  # "PAM 2 more authentication failures; …"
+        if text.startswith("PAM ") and "authentication failure" in text:  # "PAM 2 more authentication failures; …"
             kv = dict(_PAM_KV_RE.findall(text))
             _user(event, kv.get("user"))
             _source(event, kv.get("rhost"))
@@ -312,10 +310,7 @@ def enrich_account(event: Event, msg: SyslogMessage) -> None:
     elif text.startswith(("group '", "removed group")) and quoted:
         event["group"] = {"name": quoted[0]}
         _mark(event, "group_deleted", ["iam"], ["group", "deletion"], "success")
-    elif (
-        text.startswith(("change user", "lock user", "unlock user", "password for", "changed password"))
-        and quoted
-    ):
+    elif text.startswith(("change user", "lock user", "unlock user", "password for", "changed password")) and quoted:
         _user(event, quoted[0])
         _mark(event, "user_changed", ["iam"], ["user", "change"], "success")
 
@@ -348,9 +343,7 @@ def enrich_logind(event: Event, msg: SyslogMessage) -> None:
         _mark(event, "session_closed", ["session"], ["end"], "success")
 
 
-@register_enricher(
-    "login", "gdm-password", "lightdm", "polkitd", "pkexec", "unix_chkpwd", "dovecot", "vsftpd"
-)
+@register_enricher("login", "gdm-password", "lightdm", "polkitd", "pkexec", "unix_chkpwd", "dovecot", "vsftpd")
 def enrich_pam_only(event: Event, msg: SyslogMessage) -> None:
     if msg.message.startswith("pam_") and apply_pam(event, msg.message):
         event["canhgac"]["dataset"] = DATASET

@@ -171,9 +171,7 @@ def _parse_bsd(msg: SyslogMessage, text: str, pos: int, tz: tzinfo, reference: d
         ts_tz = UTC if utc else tz
         try:
             if year:
-                timestamp = datetime(
-                    int(year), MONTHS[month], int(day), int(hh), int(mm), int(ss), micro, tzinfo=ts_tz
-                )
+                timestamp = datetime(int(year), MONTHS[month], int(day), int(hh), int(mm), int(ss), micro, tzinfo=ts_tz)
             else:
                 ref = reference if reference is not None else datetime.now(UTC)
                 timestamp = infer_year(MONTHS[month], int(day), int(hh), int(mm), int(ss), micro, ts_tz, ref)

@@ -134,11 +134,7 @@ class ErrorBody:
 
     def apply(self, event: Event, msg: SyslogMessage) -> None:
         # The body's wall-clock time is in the sender's zone, which the header's time already has.
-        tz = (
-            msg.timestamp.tzinfo
-            if msg.timestamp is not None and msg.timestamp.tzinfo
-            else zone(DEFAULT_TZ_NAME)
-        )
+        tz = msg.timestamp.tzinfo if msg.timestamp is not None and msg.timestamp.tzinfo else zone(DEFAULT_TZ_NAME)
         if program_key(msg.app_name) == "nginx":
             apply_nginx_error(event, msg.message, tz)
         else:

@@ -254,8 +254,12 @@ def _derive(channel: Any, event_id: Any, event_data: dict[str, Any]) -> tuple[di
 
 def _derived(channel: Any, event_id: Any, event_data: dict[str, Any]) -> tuple[dict[str, str], str]:
     """Logsource (a fresh dict: events are mutable) and dataset of a Windows event."""
-    if type(channel) is not str or not (event_id is None or type(event_id) is int) or (
-        event_id == 12 and channel.lower() == SYSMON_CHANNEL  # the category depends on EventType
+    if (
+        type(channel) is not str
+        or not (event_id is None or type(event_id) is int)
+        or (
+            event_id == 12 and channel.lower() == SYSMON_CHANNEL  # the category depends on EventType
+        )
     ):
         return _derive(channel, event_id, event_data)
     key = (channel, event_id)
@@ -383,9 +387,7 @@ NXLOG_SYSTEM_FIELDS = frozenset(
         "RelatedActivityID",
     }
 )
-NXLOG_EVENT_TYPES = frozenset(
-    {"INFO", "WARNING", "ERROR", "CRITICAL", "VERBOSE", "AUDIT_SUCCESS", "AUDIT_FAILURE"}
-)
+NXLOG_EVENT_TYPES = frozenset({"INFO", "WARNING", "ERROR", "CRITICAL", "VERBOSE", "AUDIT_SUCCESS", "AUDIT_FAILURE"})
 
 
 def from_nxlog(obj: Any) -> Event:

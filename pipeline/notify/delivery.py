@@ -49,9 +49,7 @@ class Dispatcher:
         self.clock = clock
         self.notifiers = notifiers
 
-    async def deliver(
-        self, items: list[NotificationRecord], *, max_attempts: int | None = None
-    ) -> DeliveryTally:
+    async def deliver(self, items: list[NotificationRecord], *, max_attempts: int | None = None) -> DeliveryTally:
         """Channels run side by side (a slow one does not hold the others up); each channel's
         messages go in order."""
         tally = DeliveryTally()
@@ -101,17 +99,11 @@ class Dispatcher:
                 self.outbox.mark_retrying(item.id, now, error=error, next_attempt_at=now + delay)
                 tally.retrying += 1
             else:
-                reason = (
-                    f"gave up after {item.attempts} attempts: {error}" if retriable else f"permanent: {error}"
-                )
+                reason = f"gave up after {item.attempts} attempts: {error}" if retriable else f"permanent: {error}"
                 self.outbox.mark_failed(item.id, now, reason=reason)
                 tally.failed += 1
-            failing_since = self.state.channel_failed(
-                item.channel, now, self.config.channel_failing_after_failures
-            )
-        log.warning(
-            "notification %s on %s failed (attempt %d): %s", item.id, item.channel, item.attempts, error
-        )
+            failing_since = self.state.channel_failed(item.channel, now, self.config.channel_failing_after_failures)
+        log.warning("notification %s on %s failed (attempt %d): %s", item.id, item.channel, item.attempts, error)
         if failing_since is not None:
             tally.internal_alerts.append(
                 channel_failing_alert(

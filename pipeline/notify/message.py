@@ -80,10 +80,7 @@ class Message(BaseModel):
             parts.append(f"<p>{escape(self.summary)}</p>")
         if self.facts:
             parts.append("<table>")
-            parts += [
-                f'<tr><th align="left">{escape(f.label)}</th><td>{escape(f.value)}</td></tr>'
-                for f in self.facts
-            ]
+            parts += [f'<tr><th align="left">{escape(f.label)}</th><td>{escape(f.value)}</td></tr>' for f in self.facts]
             parts.append("</table>")
         if self.lines:
             parts.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in self.lines) + "</ul>")

@@ -164,8 +164,7 @@ class Outbox:
     def mark_failed(self, key: str, now: float, *, reason: str) -> None:
         with self.db.transaction() as conn:
             conn.execute(
-                "UPDATE notifications SET status='failed', last_error=?, updated_at=?, lease_until=NULL"
-                " WHERE id=?",
+                "UPDATE notifications SET status='failed', last_error=?, updated_at=?, lease_until=NULL WHERE id=?",
                 (reason, now, key),
             )
 

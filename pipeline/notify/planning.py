@@ -70,9 +70,7 @@ class Planner:
     def _first_escalation_at(self, route: RouteConfig, ts: float) -> float | None:
         return ts + route.escalation[0].after_mins * 60 if route.escalation else None
 
-    def _enqueue(
-        self, *, purpose: str, route: RouteConfig, targets: Sequence[str], message: Message, ts: float
-    ) -> int:
+    def _enqueue(self, *, purpose: str, route: RouteConfig, targets: Sequence[str], message: Message, ts: float) -> int:
         return sum(
             self.outbox.enqueue(
                 purpose=f"{purpose}:{route.name}:{channel}",
@@ -116,9 +114,7 @@ class Planner:
             ts=ts,
         )
         self.state.record_route_send(route.name, ts)
-        self.state.mark_notified(
-            ids, route.name, now=ts, next_escalation_at=self._first_escalation_at(route, ts)
-        )
+        self.state.mark_notified(ids, route.name, now=ts, next_escalation_at=self._first_escalation_at(route, ts))
         return "notified"
 
     # as time passes ---------------------------------------------------------------------------
@@ -149,13 +145,9 @@ class Planner:
                     continue
                 with self.state.db.transaction():
                     self.state.release([held_id for held_id, _ in items], ts)
-                    alerts = [
-                        a for a in self.state.alerts(a for _, a in items) if a.get("status", "new") == "new"
-                    ]
+                    alerts = [a for a in self.state.alerts(a for _, a in items) if a.get("status", "new") == "new"]
                     targets = (
-                        resolve_targets(self.config, route.channels, route.rotation, now)
-                        if route is not None
-                        else []
+                        resolve_targets(self.config, route.channels, route.rotation, now) if route is not None else []
                     )
                     if route is None or not alerts or not targets:
                         continue

@@ -113,8 +113,7 @@ def render_group(alerts: Sequence[Alert], ctx: RenderContext, *, escalation_leve
     total = sum(int(a.get("count", 1) or 1) for a in alerts)
     tag = f"[LEO THANG {escalation_level}]" if escalation_level else ""
     subject = (
-        f"[Canhgac][{label(severity)}]{tag} {rule_title(first)} (×{len(alerts)}) — "
-        f"{ctx.agency(first.get('agency'))}"
+        f"[Canhgac][{label(severity)}]{tag} {rule_title(first)} (×{len(alerts)}) — {ctx.agency(first.get('agency'))}"
     )
     first_id = str(first["id"])
     return Message(

@@ -61,9 +61,7 @@ def on_call(rotation: RotationConfig, now: datetime, zone: ZoneInfo) -> str:
     return rotation.members[weeks % len(rotation.members)].name
 
 
-def resolve_targets(
-    config: NotifyConfig, channels: tuple[str, ...], rotation: str | None, now: datetime
-) -> list[str]:
+def resolve_targets(config: NotifyConfig, channels: tuple[str, ...], rotation: str | None, now: datetime) -> list[str]:
     targets = list(channels)
     if rotation is not None:
         rota = config.rotations[rotation]

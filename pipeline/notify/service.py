@@ -95,9 +95,7 @@ class NotifierService:
         self._own_http = http is None
         self._http = http or httpx.AsyncClient(follow_redirects=False)
         self.notifiers: Mapping[str, Notifier] = (
-            notifiers
-            if notifiers is not None
-            else build_notifiers(config.channels, environ=env, http=self._http)
+            notifiers if notifiers is not None else build_notifiers(config.channels, environ=env, http=self._http)
         )
         key = resolve_secret("ack links", env=config.ack_secret_env, file=config.ack_secret_file, environ=env)
         self._signer = AckSigner(key.encode(), self.clock) if key is not None else None
@@ -202,9 +200,7 @@ class NotifierService:
             report.held_released = self.planner.release_held(now, ctx)
             report.escalations = self.planner.escalate(now, ctx)
             report.digests = self.planner.daily_digests(now, ctx)
-            items = self.outbox.claim_due(
-                now.timestamp(), lease_secs=self.config.retry.sending_lease_secs, limit=limit
-            )
+            items = self.outbox.claim_due(now.timestamp(), lease_secs=self.config.retry.sending_lease_secs, limit=limit)
         tally = await self.dispatcher.deliver(items)
         report.sent, report.retrying, report.failed = tally.sent, tally.retrying, tally.failed
         report.internal_alerts = tally.internal_alerts
@@ -267,9 +263,7 @@ class NotifierService:
                 now=now.timestamp(),
             )
             key = derived_id("notify", purpose)
-            items = self.outbox.claim_due(
-                now.timestamp(), lease_secs=self.config.retry.sending_lease_secs, ids=[key]
-            )
+            items = self.outbox.claim_due(now.timestamp(), lease_secs=self.config.retry.sending_lease_secs, ids=[key])
         await self.dispatcher.deliver(items, max_attempts=1)
         record = self.outbox.get(key)
         assert record is not None

@@ -91,9 +91,7 @@ class AlertState:
         ids = list(alert_ids)
         changed = [
             r["id"]
-            for r in self._c.execute(
-                f"SELECT id FROM alerts WHERE status='new' AND id IN ({_marks(len(ids))})", ids
-            )
+            for r in self._c.execute(f"SELECT id FROM alerts WHERE status='new' AND id IN ({_marks(len(ids))})", ids)
         ]
         if changed:
             self._c.execute(
@@ -118,16 +116,13 @@ class AlertState:
         )
 
     def mark_state(self, alert_id: str, route: str, state: str) -> None:
-        self._c.execute(
-            "UPDATE deliveries SET state=? WHERE alert_id=? AND route=?", (state, alert_id, route)
-        )
+        self._c.execute("UPDATE deliveries SET state=? WHERE alert_id=? AND route=?", (state, alert_id, route))
 
     def mark_notified(
         self, alert_ids: Iterable[str], route: str, *, now: float, next_escalation_at: float | None
     ) -> None:
         self._c.executemany(
-            "UPDATE deliveries SET state='notified', notified_at=?, next_escalation_at=? "
-            "WHERE alert_id=? AND route=?",
+            "UPDATE deliveries SET state='notified', notified_at=?, next_escalation_at=? WHERE alert_id=? AND route=?",
             [(now, next_escalation_at, a, route) for a in alert_ids],
         )
 
@@ -148,9 +143,7 @@ class AlertState:
 
     def stop_escalation(self, alert_ids: Iterable[str]) -> None:
         ids = list(alert_ids)
-        self._c.execute(
-            f"UPDATE deliveries SET next_escalation_at=NULL WHERE alert_id IN ({_marks(len(ids))})", ids
-        )
+        self._c.execute(f"UPDATE deliveries SET next_escalation_at=NULL WHERE alert_id IN ({_marks(len(ids))})", ids)
 
     def grouped_with(self, alert_id: str) -> list[str]:
         """The alert and every alert that shared a grouped message with it."""
@@ -243,15 +236,12 @@ class AlertState:
 
     def channel_ok(self, channel: str) -> None:
         self._c.execute(
-            "UPDATE channel_health SET consecutive_failures=0, failing_since=NULL, alert_raised=0"
-            " WHERE channel=?",
+            "UPDATE channel_health SET consecutive_failures=0, failing_since=NULL, alert_raised=0 WHERE channel=?",
             (channel,),
         )
 
     def channel_failures(self, channel: str) -> int:
-        row = self._c.execute(
-            "SELECT consecutive_failures FROM channel_health WHERE channel=?", (channel,)
-        ).fetchone()
+        row = self._c.execute("SELECT consecutive_failures FROM channel_health WHERE channel=?", (channel,)).fetchone()
         return int(row[0]) if row else 0
 
     # daily digests ----------------------------------------------------------------------------

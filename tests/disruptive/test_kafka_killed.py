@@ -47,21 +47,26 @@ async def seqs_in_store(settings) -> Counter[int]:  # type: ignore[no-untyped-de
 
 async def test_acknowledged_events_survive_a_kafka_kill(test_settings, tmp_path) -> None:
     http_port = free_port()
-    source = SourceConfig(id="motcua-http", agency="so-tttt", format="json",
-                          ingest_key_sha256=hashlib.sha256(KEY.encode()).hexdigest())
-    collectors = test_settings.collectors.model_copy(update={
-        "http": test_settings.collectors.http.model_copy(update={"enabled": True, "port": http_port}),
-    })
-    settings = test_settings.model_copy(update={"sources": (source,), "collectors": collectors,
-                                                "data_dir": str(tmp_path / "var")})
+    source = SourceConfig(
+        id="motcua-http", agency="so-tttt", format="json", ingest_key_sha256=hashlib.sha256(KEY.encode()).hexdigest()
+    )
+    collectors = test_settings.collectors.model_copy(
+        update={
+            "http": test_settings.collectors.http.model_copy(update={"enabled": True, "port": http_port}),
+        }
+    )
+    settings = test_settings.model_copy(
+        update={"sources": (source,), "collectors": collectors, "data_dir": str(tmp_path / "var")}
+    )
     runtime = Runtime(settings, stages=("normalizer", "indexer"), api=False)
     task = asyncio.create_task(runtime.run())
     await asyncio.wait_for(runtime.started.wait(), 120)
     acked: set[int] = set()
     killed = restarted = False
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}", timeout=60,
-                                     headers={"Authorization": f"Bearer {KEY}"}) as http:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{http_port}", timeout=60, headers={"Authorization": f"Bearer {KEY}"}
+        ) as http:
             for batch in range(N_EVENTS // PER_REQUEST):
                 if batch == 30 and not killed:
                     await asyncio.to_thread(services, "kill-kafka")
@@ -72,8 +77,9 @@ async def test_acknowledged_events_survive_a_kafka_kill(test_settings, tmp_path)
                 seqs = range(batch * PER_REQUEST, (batch + 1) * PER_REQUEST)
                 body = "\n".join(f'{{"seq": {s}, "message": "ho so {s} da cap nhat"}}' for s in seqs)
                 try:
-                    resp = await http.post("/ingest/v1/motcua-http", content=body,
-                                           headers={"Content-Type": "application/x-ndjson"})
+                    resp = await http.post(
+                        "/ingest/v1/motcua-http", content=body, headers={"Content-Type": "application/x-ndjson"}
+                    )
                 except httpx.HTTPError:
                     continue  # no answer: not acknowledged, may or may not be stored (never twice)
                 if 200 <= resp.status_code < 300:

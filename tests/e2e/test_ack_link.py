@@ -27,19 +27,25 @@ async def test_ack_link_stops_escalation(test_settings, monkeypatch) -> None:
     monkeypatch.setenv("CANHGAC_TEST_ACK_SECRET", "khoa-bi-mat-cho-lien-ket-tiep-nhan-2026")
     oncall, boss = await LocalHttpServer().start(), await LocalHttpServer().start()
     api_base = f"http://127.0.0.1:{test_settings.api.port}"
-    notify = NotifyConfig.model_validate({
-        "channels": {
-            "oncall": {"type": "webhook", "url": f"{oncall.url}/hook"},
-            "lanh-dao": {"type": "webhook", "url": f"{boss.url}/hook"},
-        },
-        "routes": [
-            {"name": "high", "match": {"min_severity": "high"}, "channels": ["oncall"],
-             "escalation": [{"after_mins": ESCALATE_AFTER_SECS / 60, "channels": ["lanh-dao"]}]},
-            {"name": "catch-all"},
-        ],
-        "ack_secret_env": "CANHGAC_TEST_ACK_SECRET",
-        "ack_url_template": api_base + "/api/v1/notify/ack?token={token}",
-    })
+    notify = NotifyConfig.model_validate(
+        {
+            "channels": {
+                "oncall": {"type": "webhook", "url": f"{oncall.url}/hook"},
+                "lanh-dao": {"type": "webhook", "url": f"{boss.url}/hook"},
+            },
+            "routes": [
+                {
+                    "name": "high",
+                    "match": {"min_severity": "high"},
+                    "channels": ["oncall"],
+                    "escalation": [{"after_mins": ESCALATE_AFTER_SECS / 60, "channels": ["lanh-dao"]}],
+                },
+                {"name": "catch-all"},
+            ],
+            "ack_secret_env": "CANHGAC_TEST_ACK_SECRET",
+            "ack_url_template": api_base + "/api/v1/notify/ack?token={token}",
+        }
+    )
     settings = test_settings.model_copy(update={"notify": notify})
     runtime = Runtime(settings, stages=("normalizer", "detector", "alert-indexer", "notifier"))
     task = asyncio.create_task(runtime.run())

@@ -22,8 +22,15 @@ pytestmark = pytest.mark.e2e
 
 CHROMIUM = os.environ.get("CANHGAC_CHROMIUM", "/usr/bin/chromium")
 SHOTS = REPO / "artifacts" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 class Server(uvicorn.Server):
@@ -40,15 +47,25 @@ async def console(test_settings):  # type: ignore[no-untyped-def]
     from canhgac.api.users.service import create_user
     from canhgac.core.store import make_client
 
-    settings = test_settings.model_copy(
-        update={"api": test_settings.api.model_copy(update={"stream_poll_secs": 0.3})})
+    settings = test_settings.model_copy(update={"api": test_settings.api.model_copy(update={"stream_poll_secs": 0.3})})
     await seed(settings)
     client = make_client(settings.opensearch)
     await ensure_api_indices(client, settings.opensearch)
-    await create_user(client, settings.opensearch.users_index,
-                      UserCreate(username="lan", role="admin", display_name="Nguyễn Thị Lan", password=PASSWORD), by="test")
-    server = Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.api.port, log_level="warning",
-                                   timeout_graceful_shutdown=1))
+    await create_user(
+        client,
+        settings.opensearch.users_index,
+        UserCreate(username="lan", role="admin", display_name="Nguyễn Thị Lan", password=PASSWORD),
+        by="test",
+    )
+    server = Server(
+        uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=settings.api.port,
+            log_level="warning",
+            timeout_graceful_shutdown=1,
+        )
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
@@ -70,8 +87,13 @@ async def test_console_triage_flow(console) -> None:  # type: ignore[no-untyped-
     profile = tempfile.mkdtemp(prefix="canhgac-chromium-")
     async with async_playwright() as pw:
         browser = await pw.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=ARGS, viewport={"width": 1360, "height": 860},
-            locale="vi-VN")
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=ARGS,
+            viewport={"width": 1360, "height": 860},
+            locale="vi-VN",
+        )
         try:
             page = browser.pages[0] if browser.pages else await browser.new_page()
             errors: list[str] = []
@@ -95,9 +117,14 @@ async def test_console_triage_flow(console) -> None:  # type: ignore[no-untyped-
             # A new alert lands in the index: the queue shows it without a reload.
             now = datetime.now(UTC)
             stream = f"{settings.opensearch.index_prefix}.test.auth-default"
-            await client.index(index=stream, op_type="create", refresh="wait_for",
-                               body=make_event("ev-live-1", "so-tttt", "Failed password for admin from 203.0.113.99", now,
-                                               "tthdl-app01"))
+            await client.index(
+                index=stream,
+                op_type="create",
+                refresh="wait_for",
+                body=make_event(
+                    "ev-live-1", "so-tttt", "Failed password for admin from 203.0.113.99", now, "tthdl-app01"
+                ),
+            )
             live = make_alert("alert-live", "so-tttt", ["ev-live-1"], now, severity="critical", host="tthdl-app01")
             live["rule"]["title"] = "Đăng nhập SSH thất bại liên tiếp"
             await client.index(index=settings.opensearch.alerts_index, id="alert-live", body=live, refresh="wait_for")
@@ -161,7 +188,9 @@ async def test_console_triage_flow(console) -> None:  # type: ignore[no-untyped-
             await page.get_by_role("tab", name="All").click()
             await expect(page.locator("tbody tr")).to_have_count(3)
             await page.screenshot(path=str(SHOTS / "07-queue-english.png"))
-            assert not [e for e in errors if "401" not in e and "400" not in e], errors  # 401: before login; 400: *admin
+            assert not [e for e in errors if "401" not in e and "400" not in e], (
+                errors
+            )  # 401: before login; 400: *admin
         finally:
             await browser.close()
             shutil.rmtree(profile, ignore_errors=True)
@@ -177,8 +206,13 @@ async def test_console_exceptions_rules_and_sources(console) -> None:  # type: i
     profile = tempfile.mkdtemp(prefix="canhgac-chromium-")
     async with async_playwright() as pw:
         browser = await pw.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=ARGS, viewport={"width": 1360, "height": 860},
-            locale="vi-VN")
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=ARGS,
+            viewport={"width": 1360, "height": 860},
+            locale="vi-VN",
+        )
         try:
             page = browser.pages[0] if browser.pages else await browser.new_page()
             errors: list[str] = []
@@ -213,11 +247,14 @@ async def test_console_exceptions_rules_and_sources(console) -> None:  # type: i
             await page.click("nav a[href='#/rules']")
             rule = page.locator("tr[data-id='06888d57-bcd1-55d5-82b9-261400ea7dfe']")
             await rule.get_by_role("button", name="Đang bật").click()
-            await expect(page.locator("tr[data-id='06888d57-bcd1-55d5-82b9-261400ea7dfe']")
-                         .get_by_role("button", name="Đã tắt")).to_be_visible()
+            await expect(
+                page.locator("tr[data-id='06888d57-bcd1-55d5-82b9-261400ea7dfe']").get_by_role("button", name="Đã tắt")
+            ).to_be_visible()
             upload = page.locator("#rule-upload")
-            text = ("title: Console upload\nid: 1e2d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b\nauthor: lan\n"
-                    "logsource: {product: linux, service: sshd}\ndetection:\n  sel: {message|contains: x}\n  condition: {cond}\n")
+            text = (
+                "title: Console upload\nid: 1e2d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b\nauthor: lan\n"
+                "logsource: {product: linux, service: sshd}\ndetection:\n  sel: {message|contains: x}\n  condition: {cond}\n"
+            )
             await upload.locator("textarea").fill(text.replace("{cond}", "nope"))
             await upload.get_by_role("button").click()
             await expect(upload.locator(".error")).to_contain_text("invalid condition")

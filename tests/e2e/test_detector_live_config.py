@@ -63,19 +63,31 @@ async def test_exception_disable_and_upload_apply_without_restart(test_settings)
             return [a for a in found if a["rule"]["id"] == rule_id and a["host"]["name"] == host]
 
         # Before: the root login alerts; the service-account login has no rule yet.
-        await send_lines("127.0.0.1", runtime.collector.port, [
-            line(0, "before01", "Accepted password for svc_backup from 10.0.0.5 port 40000 ssh2"),
-            line(1, "before01", "Accepted password for root from 10.0.0.5 port 40001 ssh2"),
-        ])
+        await send_lines(
+            "127.0.0.1",
+            runtime.collector.port,
+            [
+                line(0, "before01", "Accepted password for svc_backup from 10.0.0.5 port 40000 ssh2"),
+                line(1, "before01", "Accepted password for root from 10.0.0.5 port 40001 ssh2"),
+            ],
+        )
         await eventually(lambda: _has(alerts, ROOT_ACCEPTED, "before01", fired), timeout_secs=30)
         assert not fired(await alerts(), UPLOADED, "before01")
 
         # The analysts' changes, written as the API writes them.
-        await create_exception(client, cfg.exceptions_index, ExceptionCreate(
-            rule_id=FAILED_PASSWORD, reason="the SOC's vulnerability scanner",
-            conditions=[{"field": "source.ip", "op": "cidr", "value": "203.0.113.0/24"},
-                        {"field": "user.name", "op": "startswith", "value": "SCAN"}],
-        ), by="analyst")
+        await create_exception(
+            client,
+            cfg.exceptions_index,
+            ExceptionCreate(
+                rule_id=FAILED_PASSWORD,
+                reason="the SOC's vulnerability scanner",
+                conditions=[
+                    {"field": "source.ip", "op": "cidr", "value": "203.0.113.0/24"},
+                    {"field": "user.name", "op": "startswith", "value": "SCAN"},
+                ],
+            ),
+            by="analyst",
+        )
         await set_enabled(client, test_settings, ROOT_ACCEPTED, False, by="admin")
         await upload_rule(client, test_settings, UPLOAD, by="admin")
 
@@ -87,12 +99,16 @@ async def test_exception_disable_and_upload_apply_without_restart(test_settings)
         await eventually(detector_caught_up, timeout_secs=10, interval_secs=0.2)
 
         before = suppressed._value.get()
-        await send_lines("127.0.0.1", runtime.collector.port, [
-            line(10, "after01", "Failed password for scanner from 203.0.113.50 port 41000 ssh2"),  # excepted
-            line(11, "after02", "Failed password for scanner from 198.51.100.9 port 41001 ssh2"),  # other address
-            line(12, "after01", "Accepted password for root from 10.0.0.5 port 41002 ssh2"),  # rule disabled
-            line(13, "after01", "Accepted password for svc_backup from 10.0.0.5 port 41003 ssh2"),  # uploaded rule
-        ])
+        await send_lines(
+            "127.0.0.1",
+            runtime.collector.port,
+            [
+                line(10, "after01", "Failed password for scanner from 203.0.113.50 port 41000 ssh2"),  # excepted
+                line(11, "after02", "Failed password for scanner from 198.51.100.9 port 41001 ssh2"),  # other address
+                line(12, "after01", "Accepted password for root from 10.0.0.5 port 41002 ssh2"),  # rule disabled
+                line(13, "after01", "Accepted password for svc_backup from 10.0.0.5 port 41003 ssh2"),  # uploaded rule
+            ],
+        )
         await eventually(lambda: _has(alerts, UPLOADED, "after01", fired), timeout_secs=30)
         found = await eventually(lambda: _has(alerts, FAILED_PASSWORD, "after02", fired), timeout_secs=30)
         assert fired(found, UPLOADED, "after01")[0]["rule"]["author"] == "SOC tester"

@@ -32,14 +32,16 @@ level: high
 async def test_rules_change_while_running(test_settings, tmp_path: Path) -> None:
     rules_dir = tmp_path / "rules"
     rules_dir.mkdir()
-    settings = test_settings.model_copy(update={"rules": test_settings.rules.model_copy(
-        update={"paths": (str(rules_dir),), "reload_interval_secs": 0.5})})
+    settings = test_settings.model_copy(
+        update={
+            "rules": test_settings.rules.model_copy(update={"paths": (str(rules_dir),), "reload_interval_secs": 0.5})
+        }
+    )
     runtime = Runtime(settings, stages=("normalizer", "detector", "alert-indexer"), api=False)
     task = asyncio.create_task(runtime.run())
     await asyncio.wait_for(runtime.started.wait(), 120)
     client = make_client(settings.opensearch)
     index = settings.opensearch.alerts_index
-
 
     async def titles() -> set[str]:
         await client.indices.refresh(index=index)

@@ -37,17 +37,25 @@ async def test_high_alerts_arrive_by_email_and_webhook_once_each(test_settings) 
     smtp = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
     hook = await LocalHttpServer().start()
-    notify = NotifyConfig.model_validate({
-        "channels": {
-            "soc-mail": {"type": "email", "host": "127.0.0.1", "port": smtp_port, "security": "none",
-                         "from_addr": "canhgac@soc.local", "to": ["truc-ca@soc.local"]},
-            "agency-hook": {"type": "webhook", "url": f"{hook.url}/hook"},
-        },
-        "routes": [
-            {"name": "high", "match": {"min_severity": "high"}, "channels": ["soc-mail", "agency-hook"]},
-            {"name": "catch-all"},
-        ],
-    })
+    notify = NotifyConfig.model_validate(
+        {
+            "channels": {
+                "soc-mail": {
+                    "type": "email",
+                    "host": "127.0.0.1",
+                    "port": smtp_port,
+                    "security": "none",
+                    "from_addr": "canhgac@soc.local",
+                    "to": ["truc-ca@soc.local"],
+                },
+                "agency-hook": {"type": "webhook", "url": f"{hook.url}/hook"},
+            },
+            "routes": [
+                {"name": "high", "match": {"min_severity": "high"}, "channels": ["soc-mail", "agency-hook"]},
+                {"name": "catch-all"},
+            ],
+        }
+    )
     settings = test_settings.model_copy(update={"notify": notify})
     runtime = Runtime(settings, stages=("normalizer", "detector", "notifier"), api=False)
     task = asyncio.create_task(runtime.run())

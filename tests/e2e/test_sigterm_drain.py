@@ -22,8 +22,16 @@ pytestmark = pytest.mark.e2e
 async def start_process(config: Path, log_path: Path) -> asyncio.subprocess.Process:
     log = open(log_path, "ab")
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "canhgac", "--config", str(config), "run",
-        stdout=log, stderr=log, cwd=str(REPO), env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        sys.executable,
+        "-m",
+        "canhgac",
+        "--config",
+        str(config),
+        "run",
+        stdout=log,
+        stderr=log,
+        cwd=str(REPO),
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
 
 

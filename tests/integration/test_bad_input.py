@@ -38,8 +38,11 @@ async def send_raw(port: int, data: bytes) -> None:
 
 async def test_junk_and_refused_records_are_kept_flagged_and_dead_lettered(test_settings) -> None:
     settings = test_settings.model_copy(
-        update={"collectors": test_settings.collectors.model_copy(
-            update={"syslog_tcp": test_settings.collectors.syslog_tcp.model_copy(update={"max_message_bytes": 512})})}
+        update={
+            "collectors": test_settings.collectors.model_copy(
+                update={"syslog_tcp": test_settings.collectors.syslog_tcp.model_copy(update={"max_message_bytes": 512})}
+            )
+        }
     )
     runtime = Runtime(settings, stages=("normalizer", "indexer"), api=False)
     task = asyncio.create_task(runtime.run())
@@ -47,7 +50,13 @@ async def test_junk_and_refused_records_are_kept_flagged_and_dead_lettered(test_
     try:
         assert runtime.collector is not None and runtime.collector.port
         port = runtime.collector.port
-        await send_raw(port, b"\x00\xff\xfe binary \xc3\x28 junk\n" + b"<13>Nov 26 10:00:00 h app: " + b"L" * 2000 + b"\n<13>Nov 26 10:00:01 h app: still alive\n")
+        await send_raw(
+            port,
+            b"\x00\xff\xfe binary \xc3\x28 junk\n"
+            + b"<13>Nov 26 10:00:00 h app: "
+            + b"L" * 2000
+            + b"\n<13>Nov 26 10:00:01 h app: still alive\n",
+        )
 
         async def three() -> list[dict] | None:
             events = await all_events(settings)
@@ -72,7 +81,9 @@ async def test_junk_and_refused_records_are_kept_flagged_and_dead_lettered(test_
 async def test_record_refused_by_its_parser_is_searchable_and_in_the_dlq(test_settings) -> None:
     from canhgac.core.config import SourceConfig
 
-    source = SourceConfig(id="win-dc", agency="so-noi-vu", format="windows-evtx-json", allowed_addresses=("127.0.0.1/32",))
+    source = SourceConfig(
+        id="win-dc", agency="so-noi-vu", format="windows-evtx-json", allowed_addresses=("127.0.0.1/32",)
+    )
     settings = test_settings.model_copy(update={"sources": (source,)})
     runtime = Runtime(settings, stages=("normalizer", "indexer"), api=False)
     task = asyncio.create_task(runtime.run())
@@ -90,8 +101,12 @@ async def test_record_refused_by_its_parser_is_searchable_and_in_the_dlq(test_se
         assert event["canhgac"]["source_id"] == "win-dc" and event["canhgac"]["agency"] == "so-noi-vu"
         assert event["error"]["message"].startswith("windows-evtx-json:")
 
-        consumer = AIOKafkaConsumer(settings.kafka.topics.dlq, bootstrap_servers=settings.kafka.bootstrap_servers,
-                                    auto_offset_reset="earliest", group_id=None)
+        consumer = AIOKafkaConsumer(
+            settings.kafka.topics.dlq,
+            bootstrap_servers=settings.kafka.bootstrap_servers,
+            auto_offset_reset="earliest",
+            group_id=None,
+        )
         await consumer.start()
         try:
             batch = await consumer.getmany(timeout_ms=10_000)

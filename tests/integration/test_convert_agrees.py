@@ -52,8 +52,13 @@ def sample_events() -> list[dict]:
     load_parser_modules()
     parsers = ParserCache()
     for i, line in enumerate(demo_lines(seed=11)):
-        event, _ = normalize(RawEnvelope(source_id="demo", agency="so-tttt", collector="test", format="syslog",
-                                         message=line, id=f"demo-{i}"), parsers, None)
+        event, _ = normalize(
+            RawEnvelope(
+                source_id="demo", agency="so-tttt", collector="test", format="syslog", message=line, id=f"demo-{i}"
+            ),
+            parsers,
+            None,
+        )
         events.append(event)
     return events
 
@@ -87,12 +92,26 @@ async def test_converted_queries_find_what_the_stream_matches(test_settings) -> 
         errors: dict[str, str] = {}
         index = f"{test_settings.opensearch.index_prefix}.*"
         for start in range(0, len(queries), 200):
-            chunk = queries[start:start + 200]
+            chunk = queries[start : start + 200]
             lines = bytearray()
             for c in chunk:
                 lines += orjson.dumps({"index": index}) + b"\n"
-                lines += orjson.dumps({"size": 1000, "_source": False, "query": {"query_string": {
-                    "query": c.query, "default_field": DEFAULT_FIELD, "allow_leading_wildcard": True}}}) + b"\n"
+                lines += (
+                    orjson.dumps(
+                        {
+                            "size": 1000,
+                            "_source": False,
+                            "query": {
+                                "query_string": {
+                                    "query": c.query,
+                                    "default_field": DEFAULT_FIELD,
+                                    "allow_leading_wildcard": True,
+                                }
+                            },
+                        }
+                    )
+                    + b"\n"
+                )
             answers = await client.msearch(body=bytes(lines))
             for c, answer in zip(chunk, answers["responses"], strict=True):
                 if "error" in answer:
@@ -109,7 +128,10 @@ async def test_converted_queries_find_what_the_stream_matches(test_settings) -> 
     assert not unexpected, orjson.dumps(unexpected, option=orjson.OPT_INDENT_2).decode()[:6000]
     converted_ids -= set(errors) | set(KNOWN_REGEX_DIALECT)
     mismatches = {
-        rule_id: {"missing": sorted(streamed[rule_id] - found[rule_id]), "extra": sorted(found[rule_id] - streamed[rule_id])}
+        rule_id: {
+            "missing": sorted(streamed[rule_id] - found[rule_id]),
+            "extra": sorted(found[rule_id] - streamed[rule_id]),
+        }
         for rule_id in converted_ids
         if streamed[rule_id] != found[rule_id]
     }

@@ -39,8 +39,11 @@ async def count_docs(settings) -> int:  # type: ignore[no-untyped-def]
 async def test_indexer_restarts_mid_stream_without_loss_or_duplicates(test_settings) -> None:
     n = 3000
     settings = test_settings.model_copy(
-        update={"pipeline": test_settings.pipeline.model_copy(
-            update={"indexer": test_settings.pipeline.indexer.model_copy(update={"max_batch_records": 100})})}
+        update={
+            "pipeline": test_settings.pipeline.model_copy(
+                update={"indexer": test_settings.pipeline.indexer.model_copy(update={"max_batch_records": 100})}
+            )
+        }
     )
     # Collector and normalizer only: the events wait in Kafka for the indexers below.
     feeder = Runtime(settings, stages=("normalizer",), api=False)

@@ -23,15 +23,23 @@ async def test_search_with_and_without_diacritics(test_settings) -> None:
     await asyncio.wait_for(runtime.started.wait(), 120)
     try:
         assert runtime.collector is not None and runtime.collector.port
-        await send_lines("127.0.0.1", runtime.collector.port, [
-            "<14>Nov 26 09:00:00 motcua-app01 motcua[12]: Người dùng nguyenvana đăng nhập thất bại",
-            "<14>Nov 26 09:00:01 motcua-app01 motcua[12]: Nguoi dung tranthib dang nhap thanh cong",
-            "<14>Nov 26 09:00:02 motcua-app01 motcua[12]: Hồ sơ HS-2026-0042 đã được phê duyệt",
-        ])
+        await send_lines(
+            "127.0.0.1",
+            runtime.collector.port,
+            [
+                "<14>Nov 26 09:00:00 motcua-app01 motcua[12]: Người dùng nguyenvana đăng nhập thất bại",
+                "<14>Nov 26 09:00:01 motcua-app01 motcua[12]: Nguoi dung tranthib dang nhap thanh cong",
+                "<14>Nov 26 09:00:02 motcua-app01 motcua[12]: Hồ sơ HS-2026-0042 đã được phê duyệt",
+            ],
+        )
         base = f"http://127.0.0.1:{test_settings.api.port}"
-        await create_user(test_settings, UserCreate(username="tim-kiem", role="viewer", password="mat-khau-thu-nghiem-2026"))
+        await create_user(
+            test_settings, UserCreate(username="tim-kiem", role="viewer", password="mat-khau-thu-nghiem-2026")
+        )
         async with httpx.AsyncClient(base_url=base, timeout=30) as anonymous:
-            login = await anonymous.post("/api/v1/auth/token", json={"username": "tim-kiem", "password": "mat-khau-thu-nghiem-2026"})
+            login = await anonymous.post(
+                "/api/v1/auth/token", json={"username": "tim-kiem", "password": "mat-khau-thu-nghiem-2026"}
+            )
             token = login.json()["token"]
         async with httpx.AsyncClient(base_url=base, timeout=30, headers={"Authorization": f"Bearer {token}"}) as api:
 

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.integration
 
 
 async def test_silent_source_alert_raised_and_cleared(test_settings) -> None:
-    source = SourceConfig(id="fw-quiet", agency="so-tttt", allowed_addresses=("127.0.0.1/32",), expected_interval_secs=3)
+    source = SourceConfig(
+        id="fw-quiet", agency="so-tttt", allowed_addresses=("127.0.0.1/32",), expected_interval_secs=3
+    )
     settings = test_settings.model_copy(update={"sources": (source,)})
     runtime = Runtime(settings, stages=("normalizer", "alert-indexer", "source-health"), api=False)
     task = asyncio.create_task(runtime.run())
@@ -30,8 +32,9 @@ async def test_silent_source_alert_raised_and_cleared(test_settings) -> None:
 
         async def silent_alert() -> dict | None:
             await client.indices.refresh(index=settings.opensearch.alerts_index)
-            found = await client.search(index=settings.opensearch.alerts_index,
-                                        body={"query": {"term": {"rule.id": SILENT_RULE_ID}}})
+            found = await client.search(
+                index=settings.opensearch.alerts_index, body={"query": {"term": {"rule.id": SILENT_RULE_ID}}}
+            )
             hits = found["hits"]["hits"]
             return hits[0]["_source"] if hits else None
 

@@ -32,9 +32,7 @@ class EmailNotifier(Notifier):
     config_type = EmailChannel
     config: EmailChannel
 
-    def __init__(
-        self, name: str, config: EmailChannel, *, environ: Mapping[str, str], http: httpx.AsyncClient
-    ):
+    def __init__(self, name: str, config: EmailChannel, *, environ: Mapping[str, str], http: httpx.AsyncClient):
         super().__init__(name, config, environ=environ, http=http)
         self._password = resolve_secret(
             f"channel {name}", env=config.password_env, file=config.password_file, environ=environ
@@ -87,11 +85,7 @@ class EmailNotifier(Notifier):
         except smtplib.SMTPNotSupportedError as exc:
             raise DeliveryError(f"server does not support it: {exc}", retriable=False, where=where) from exc
         except smtplib.SMTPResponseException as exc:
-            text = (
-                exc.smtp_error.decode(errors="replace")
-                if isinstance(exc.smtp_error, bytes)
-                else str(exc.smtp_error)
-            )
+            text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
             raise DeliveryError(
                 f"SMTP {exc.smtp_code}: {text}", retriable=400 <= exc.smtp_code < 500, where=where
             ) from exc

@@ -38,8 +38,7 @@ class SlackNotifier(IncomingWebhookNotifier):
             "title": message.subject,
             "text": "\n".join([*text_parts, *lines, *([" | ".join(links)] if links else [])]),
             "fields": [
-                {"title": f.label, "value": _mrkdwn_escape(f.value), "short": len(f.value) < 40}
-                for f in message.facts
+                {"title": f.label, "value": _mrkdwn_escape(f.value), "short": len(f.value) < 40} for f in message.facts
             ],
         }
         if message.console_url:

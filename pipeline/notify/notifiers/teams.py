@@ -33,13 +33,9 @@ def adaptive_card(message: Message) -> dict[str, Any]:
     if message.summary:
         body.append({"type": "TextBlock", "text": message.summary, "wrap": True})
     if message.facts:
-        body.append(
-            {"type": "FactSet", "facts": [{"title": f.label, "value": f.value} for f in message.facts]}
-        )
+        body.append({"type": "FactSet", "facts": [{"title": f.label, "value": f.value} for f in message.facts]})
     if message.lines:
-        body.append(
-            {"type": "TextBlock", "text": "\n".join(f"- {line}" for line in message.lines), "wrap": True}
-        )
+        body.append({"type": "TextBlock", "text": "\n".join(f"- {line}" for line in message.lines), "wrap": True})
     actions = []
     if message.console_url:
         actions.append({"type": "Action.OpenUrl", "title": "Xem chi tiết", "url": message.console_url})
@@ -85,9 +81,7 @@ def message_card(message: Message) -> dict[str, Any]:
             }
         )
     if message.ack_url:
-        actions.append(
-            {"@type": "OpenUri", "name": "Xác nhận", "targets": [{"os": "default", "uri": message.ack_url}]}
-        )
+        actions.append({"@type": "OpenUri", "name": "Xác nhận", "targets": [{"os": "default", "uri": message.ack_url}]})
     if actions:
         card["potentialAction"] = actions
     return card

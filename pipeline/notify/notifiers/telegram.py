@@ -42,13 +42,9 @@ class TelegramNotifier(Notifier):
     config_type = TelegramChannel
     config: TelegramChannel
 
-    def __init__(
-        self, name: str, config: TelegramChannel, *, environ: Mapping[str, str], http: httpx.AsyncClient
-    ):
+    def __init__(self, name: str, config: TelegramChannel, *, environ: Mapping[str, str], http: httpx.AsyncClient):
         super().__init__(name, config, environ=environ, http=http)
-        self._token = require_secret(
-            f"channel {name}", env=config.token_env, file=config.token_file, environ=environ
-        )
+        self._token = require_secret(f"channel {name}", env=config.token_env, file=config.token_file, environ=environ)
 
     @property
     def url(self) -> str:

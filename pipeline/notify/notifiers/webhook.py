@@ -28,13 +28,9 @@ class WebhookNotifier(Notifier):
     config_type = WebhookChannel
     config: WebhookChannel
 
-    def __init__(
-        self, name: str, config: WebhookChannel, *, environ: Mapping[str, str], http: httpx.AsyncClient
-    ):
+    def __init__(self, name: str, config: WebhookChannel, *, environ: Mapping[str, str], http: httpx.AsyncClient):
         super().__init__(name, config, environ=environ, http=http)
-        secret = resolve_secret(
-            f"channel {name}", env=config.secret_env, file=config.secret_file, environ=environ
-        )
+        secret = resolve_secret(f"channel {name}", env=config.secret_env, file=config.secret_file, environ=environ)
         self._secret = secret.encode() if secret is not None else None
         self._secret_headers = {
             header: require_secret(f"channel {name} header {header}", env=var, file=None, environ=environ)

@@ -117,9 +117,7 @@ async def seed(settings: Any) -> None:
         stream = events_index(settings.opensearch.index_prefix, "test.auth")
         docs = [
             make_event("ev-a-1", AGENCY_A, "Failed password for root from 203.0.113.66", now, "web01"),
-            make_event(
-                "ev-a-2", AGENCY_A, "Accepted password for staff1", now + timedelta(seconds=1), "web01"
-            ),
+            make_event("ev-a-2", AGENCY_A, "Accepted password for staff1", now + timedelta(seconds=1), "web01"),
             make_event("ev-b-1", AGENCY_B, "Failed password for root from 198.51.100.7", now, "hospital01"),
         ]
         for doc in docs:
@@ -134,9 +132,7 @@ async def seed(settings: Any) -> None:
             id="alert-b",
             body=make_alert("alert-b", AGENCY_B, ["ev-b-1"], now, host="hospital01"),
         )
-        await client.indices.refresh(
-            index=f"{settings.opensearch.index_prefix}.*,{settings.opensearch.alerts_index}"
-        )
+        await client.indices.refresh(index=f"{settings.opensearch.index_prefix}.*,{settings.opensearch.alerts_index}")
     finally:
         await client.close()
 
@@ -168,9 +164,7 @@ async def cleanup(settings: Any) -> None:
 @pytest.fixture
 def api_settings(test_settings):  # type: ignore[no-untyped-def]
     return test_settings.model_copy(
-        update={
-            "api": test_settings.api.model_copy(update={"stream_poll_secs": 0.2, "login_max_failures": 3})
-        }
+        update={"api": test_settings.api.model_copy(update={"stream_poll_secs": 0.2, "login_max_failures": 3})}
     )
 
 
@@ -193,9 +187,7 @@ async def api(api_settings) -> AsyncIterator[Api]:  # type: ignore[no-untyped-de
                 await create_user(
                     state.opensearch,
                     api_settings.opensearch.users_index,
-                    UserCreate(
-                        username=username.replace("_", "-"), role=role, agency=agency, password=PASSWORD
-                    ),
+                    UserCreate(username=username.replace("_", "-"), role=role, agency=agency, password=PASSWORD),
                     by="test",
                 )
                 secret, _ = await auth_service.issue(

@@ -60,23 +60,37 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
     ("POST", "/api/v1/rules/validate"): ({"json": {"yaml": RULE}}, TRIAGE, 401),
     ("POST", "/api/v1/rules/test"): ({"json": {"yaml": RULE, "events": [{"message": "Failed password"}]}}, TRIAGE, 401),
     ("POST", "/api/v1/rules"): ({"json": {"yaml": RULE}}, {**ADMIN, "admin": 201}, 401),
-    ("POST", "/api/v1/rules/backtest"): ({"json": {"yaml": RULE, "start": "2026-01-01T00:00:00Z",
-                                                   "end": "2026-01-02T00:00:00Z"}}, READ, 401),
+    ("POST", "/api/v1/rules/backtest"): (
+        {"json": {"yaml": RULE, "start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"}},
+        READ,
+        401,
+    ),
     ("POST", "/api/v1/rules/{rule_id}/enable"): ({}, ADMIN, 401),
     ("POST", "/api/v1/rules/{rule_id}/disable"): ({}, ADMIN, 401),
     ("DELETE", "/api/v1/rules/{rule_id}"): ({}, {**ADMIN, "admin": 404}, 401),  # bundled: not deletable
     ("GET", "/api/v1/exceptions"): ({}, TUNING_READ, 401),
-    ("POST", "/api/v1/exceptions"): ({"json": {"rule_id": BUNDLED_RULE, "reason": "scanner {role}", "conditions": [
-        {"field": "source.ip", "op": "cidr", "value": "192.0.2.0/24"}]}},
-        {"admin": 201, "analyst": 201, "viewer": 403, "agency_viewer": 403}, 401),
+    ("POST", "/api/v1/exceptions"): (
+        {
+            "json": {
+                "rule_id": BUNDLED_RULE,
+                "reason": "scanner {role}",
+                "conditions": [{"field": "source.ip", "op": "cidr", "value": "192.0.2.0/24"}],
+            }
+        },
+        {"admin": 201, "analyst": 201, "viewer": 403, "agency_viewer": 403},
+        401,
+    ),
     ("PATCH", "/api/v1/exceptions/{exception_id}"): ({"json": {"reason": "x"}}, TUNE_MISSING, 401),
     ("DELETE", "/api/v1/exceptions/{exception_id}"): ({}, TUNE_MISSING, 401),
     ("GET", "/api/v1/sources"): ({}, READ, 401),
     ("POST", "/api/v1/sources"): ({"json": {"id": "src-{role}", "agency": "so-tttt"}}, {**ADMIN, "admin": 201}, 401),
     ("POST", "/api/v1/sources/{source_id}/key"): ({}, {**ADMIN, "admin": 404}, 401),
     ("GET", "/api/v1/users"): ({}, ADMIN, 401),
-    ("POST", "/api/v1/users"): ({"json": {"username": "u-{role}", "role": "viewer", "password": PASSWORD}},
-                                {**ADMIN, "admin": 201}, 401),
+    ("POST", "/api/v1/users"): (
+        {"json": {"username": "u-{role}", "role": "viewer", "password": PASSWORD}},
+        {**ADMIN, "admin": 201},
+        401,
+    ),
     ("PATCH", "/api/v1/users/{username}"): ({"json": {"display_name": "V"}}, ADMIN, 401),
     ("GET", "/api/v1/audit"): ({}, ADMIN, 401),
     ("GET", "/api/v1/openapi.json"): ({}, READ, 401),
@@ -96,8 +110,12 @@ def app_routes(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
             if isinstance(route, APIRoute):
                 found.update((m, prefix + route.path) for m in route.methods - {"HEAD"})
             elif hasattr(route, "original_router"):  # FastAPI's included routers
-                walk(route.original_router.routes, prefix + getattr(route, "include_context", None).prefix
-                     if getattr(getattr(route, "include_context", None), "prefix", None) else prefix)
+                walk(
+                    route.original_router.routes,
+                    prefix + getattr(route, "include_context", None).prefix
+                    if getattr(getattr(route, "include_context", None), "prefix", None)
+                    else prefix,
+                )
 
     walk(app.routes)
     return found
@@ -111,8 +129,9 @@ async def call(client: httpx.AsyncClient, method: str, path: str, kwargs: dict, 
         client._transport.app.state.canhgac.limiter._failures.clear()  # type: ignore[attr-defined]
     kw = {k: v for k, v in kwargs.items()}
     if "json" in kw:
-        kw["json"] = {k: (v.replace("{role}", role.replace("_", "-")) if isinstance(v, str) else v)
-                      for k, v in kw["json"].items()}
+        kw["json"] = {
+            k: (v.replace("{role}", role.replace("_", "-")) if isinstance(v, str) else v) for k, v in kw["json"].items()
+        }
     if path.endswith("/stream"):
         async with client.stream(method, path, timeout=5) as resp:
             return resp
@@ -191,14 +210,18 @@ async def test_live_stream_is_agency_filtered(api) -> None:  # type: ignore[no-u
             yield
 
     port = free_port()
-    server = Server(uvicorn.Config(api.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
-                                   timeout_graceful_shutdown=1))
+    server = Server(
+        uvicorn.Config(
+            api.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+        )
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     os_client = api.app.state.canhgac.opensearch
     index = api.settings.opensearch.alerts_index
     try:
+
         async def read_stream(role: str) -> list[str]:
             got: list[str] = []
             headers = {"Authorization": f"Bearer {api.tokens[role]}"}
@@ -227,6 +250,7 @@ async def test_live_stream_is_agency_filtered(api) -> None:  # type: ignore[no-u
         everyone = asyncio.create_task(read_stream("viewer"))
         await asyncio.wait_for(ready.wait(), 10)
         from datetime import UTC, datetime
+
         now = datetime.now(UTC)
         await os_client.index(index=index, id="live-a", body=make_alert("live-a", AGENCY_A, [], now), refresh=True)
         await os_client.index(index=index, id="live-b", body=make_alert("live-b", "so-yte", [], now), refresh=True)
@@ -274,7 +298,9 @@ async def test_cookie_session_flags_csrf_and_headers(api) -> None:  # type: igno
 async def test_login_rate_limit(api) -> None:  # type: ignore[no-untyped-def]
     async with api.client() as c:
         for _ in range(3):  # login_max_failures = 3 in these tests
-            assert (await c.post("/api/v1/auth/login", json={"username": "viewer", "password": "bad"})).status_code == 401
+            assert (
+                await c.post("/api/v1/auth/login", json={"username": "viewer", "password": "bad"})
+            ).status_code == 401
         limited = await c.post("/api/v1/auth/login", json={"username": "viewer", "password": PASSWORD})
         assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
     async with api.client("admin") as admin:

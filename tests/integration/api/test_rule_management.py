@@ -37,8 +37,10 @@ async def test_exceptions_crud_validation_and_audit(api) -> None:  # type: ignor
     body = {
         "rule_id": BUNDLED_RULE,
         "reason": "the vulnerability scanner logs in every night",
-        "conditions": [{"field": "source.ip", "op": "cidr", "value": "10.9.0.0/16"},
-                       {"field": "user.name", "op": "in", "value": ["scanner", "nessus"]}],
+        "conditions": [
+            {"field": "source.ip", "op": "cidr", "value": "10.9.0.0/16"},
+            {"field": "user.name", "op": "in", "value": ["scanner", "nessus"]},
+        ],
         "expires_at": iso(datetime.now(UTC) + timedelta(days=7)),
     }
     async with api.client("analyst") as analyst, api.client("viewer") as viewer:
@@ -47,9 +49,11 @@ async def test_exceptions_crud_validation_and_audit(api) -> None:  # type: ignor
         exc = created.json()
         assert exc["author"] == "analyst" and exc["active"] and exc["conditions"][1]["value"] == ["scanner", "nessus"]
         # Bad conditions are refused with the reason.
-        for bad in ({"field": "source.ip", "op": "cidr", "value": "not-a-net"},
-                    {"field": "user.name", "op": "in", "value": "scanner"},
-                    {"field": "user.name", "op": "regex", "value": "x"}):
+        for bad in (
+            {"field": "source.ip", "op": "cidr", "value": "not-a-net"},
+            {"field": "user.name", "op": "in", "value": "scanner"},
+            {"field": "user.name", "op": "regex", "value": "x"},
+        ):
             refused = await analyst.post("/api/v1/exceptions", json={**body, "conditions": [bad]})
             assert refused.status_code == 422, refused.text
         naive = await analyst.post("/api/v1/exceptions", json={**body, "expires_at": "2030-01-01T00:00:00"})
@@ -60,7 +64,9 @@ async def test_exceptions_crud_validation_and_audit(api) -> None:  # type: ignor
         listed = (await viewer.get("/api/v1/exceptions")).json()["items"]
         assert {e["id"] for e in listed} == {exc["id"], expired.json()["id"]}
         assert (await viewer.get("/api/v1/exceptions", params={"rule_id": "other"})).json()["items"] == []
-        updated = await analyst.patch(f"/api/v1/exceptions/{exc['id']}", json={"reason": "new scanner", "expires_at": None})
+        updated = await analyst.patch(
+            f"/api/v1/exceptions/{exc['id']}", json={"reason": "new scanner", "expires_at": None}
+        )
         assert updated.status_code == 200
         assert updated.json()["reason"] == "new scanner" and updated.json()["expires_at"] is None
         assert updated.json()["conditions"] == exc["conditions"]
@@ -82,7 +88,9 @@ async def test_upload_enable_disable_and_hit_counts(api) -> None:  # type: ignor
         broken = await admin.post("/api/v1/rules", json={"yaml": UPLOAD.replace("condition: sel", "condition: nope")})
         assert broken.status_code == 400
         assert broken.json()["rejected"][0]["reason"] == "invalid condition", broken.json()
-        two = await admin.post("/api/v1/rules", json={"yaml": UPLOAD + "\n---\n" + UPLOAD.replace(UPLOADED_ID[:8], "9" * 8)})
+        two = await admin.post(
+            "/api/v1/rules", json={"yaml": UPLOAD + "\n---\n" + UPLOAD.replace(UPLOADED_ID[:8], "9" * 8)}
+        )
         assert two.status_code == 400 and "exactly one" in two.json()["detail"]
         taken = await admin.post("/api/v1/rules", json={"yaml": UPLOAD.replace(UPLOADED_ID, BUNDLED_RULE)})
         assert taken.status_code == 409 and "bundled" in taken.json()["detail"]
@@ -94,7 +102,10 @@ async def test_upload_enable_disable_and_hit_counts(api) -> None:  # type: ignor
         assert again.status_code == 200 and again.json()["level"] == "high"
 
         assert (await admin.post(f"/api/v1/rules/{BUNDLED_RULE}/disable")).json() == {
-            "id": BUNDLED_RULE, "enabled": False, "source": "bundled"}
+            "id": BUNDLED_RULE,
+            "enabled": False,
+            "source": "bundled",
+        }
         assert (await admin.post("/api/v1/rules/no-such-rule/disable")).status_code == 404
         rules = {r["id"]: r for r in (await admin.get("/api/v1/rules")).json()["items"]}
         assert rules[UPLOADED_ID]["source"] == "uploaded" and rules[UPLOADED_ID]["level"] == "high"
@@ -117,17 +128,25 @@ async def test_backtest(api) -> None:  # type: ignore[no-untyped-def]
     os_client = api.app.state.canhgac.opensearch
     stream = events_index(api.settings.opensearch.index_prefix, "linux.auth")
     t0 = datetime.now(UTC) - timedelta(hours=1)
-    for i, (agency, message) in enumerate([
-        (AGENCY_A, "Failed password for root from 203.0.113.9 port 22 ssh2"),
-        (AGENCY_A, "FAILED PASSWORD for admin from 203.0.113.9 port 22 ssh2"),  # Sigma ignores case
-        (AGENCY_B, "Failed password for root from 198.51.100.7 port 22 ssh2"),
-        (AGENCY_A, "Accepted password for svc_backup from 10.0.0.5 port 22 ssh2"),
-    ]):
-        await os_client.index(index=stream, op_type="create", refresh=True, body={
-            "@timestamp": iso(t0 + timedelta(minutes=i)), "message": message,
-            "event": {"id": f"bt-{i}", "dataset": "linux.auth"},
-            "canhgac": {"agency": agency, "logsource": {"product": "linux", "service": "sshd"}},
-        })
+    for i, (agency, message) in enumerate(
+        [
+            (AGENCY_A, "Failed password for root from 203.0.113.9 port 22 ssh2"),
+            (AGENCY_A, "FAILED PASSWORD for admin from 203.0.113.9 port 22 ssh2"),  # Sigma ignores case
+            (AGENCY_B, "Failed password for root from 198.51.100.7 port 22 ssh2"),
+            (AGENCY_A, "Accepted password for svc_backup from 10.0.0.5 port 22 ssh2"),
+        ]
+    ):
+        await os_client.index(
+            index=stream,
+            op_type="create",
+            refresh=True,
+            body={
+                "@timestamp": iso(t0 + timedelta(minutes=i)),
+                "message": message,
+                "event": {"id": f"bt-{i}", "dataset": "linux.auth"},
+                "canhgac": {"agency": agency, "logsource": {"product": "linux", "service": "sshd"}},
+            },
+        )
     window = {"start": iso(t0 - timedelta(minutes=1)), "end": iso(t0 + timedelta(minutes=10))}
     async with api.client("viewer") as viewer, api.client("agency_viewer") as scoped:
         by_id = await viewer.post("/api/v1/rules/backtest", json={"rule_id": BUNDLED_RULE, **window, "size": 2})
@@ -140,18 +159,32 @@ async def test_backtest(api) -> None:  # type: ignore[no-untyped-def]
         pasted = (await viewer.post("/api/v1/rules/backtest", json={"yaml": UPLOAD, **window})).json()
         assert pasted["total"] == 1 and pasted["items"][0]["event"]["id"] == "bt-3"
         earlier = {"start": iso(t0 - timedelta(days=2)), "end": iso(t0 - timedelta(days=1))}
-        assert (await viewer.post("/api/v1/rules/backtest", json={"rule_id": BUNDLED_RULE, **earlier})).json()["total"] == 0
+        assert (await viewer.post("/api/v1/rules/backtest", json={"rule_id": BUNDLED_RULE, **earlier})).json()[
+            "total"
+        ] == 0
 
-        broken = await viewer.post("/api/v1/rules/backtest", json={"yaml": UPLOAD.replace("condition: sel", "condition: x"), **window})
+        broken = await viewer.post(
+            "/api/v1/rules/backtest", json={"yaml": UPLOAD.replace("condition: sel", "condition: x"), **window}
+        )
         assert broken.status_code == 400, broken.text
         assert broken.json()["rejected"][0] | {"message": ""} == {
-            "path": "<pasted>", "rule_id": UPLOADED_ID, "title": "SSH login by a service account",
-            "reason": "invalid condition", "message": ""}
-        correlation = await viewer.post("/api/v1/rules/backtest", json={"yaml": """
+            "path": "<pasted>",
+            "rule_id": UPLOADED_ID,
+            "title": "SSH login by a service account",
+            "reason": "invalid condition",
+            "message": "",
+        }
+        correlation = await viewer.post(
+            "/api/v1/rules/backtest",
+            json={
+                "yaml": """
 title: many failures
 id: 3f1b0a52-6d8e-4b1f-a4f7-9c2d5e8a7b10
 correlation: {type: event_count, rules: [x], group-by: [user.name], timespan: 5m, condition: {gte: 5}}
-""", **window})
+""",
+                **window,
+            },
+        )
         assert correlation.status_code == 400 and "correlation" in correlation.text, correlation.text
         too_long = {"start": "2025-01-01T00:00:00Z", "end": "2025-06-01T00:00:00Z"}
         refused = await viewer.post("/api/v1/rules/backtest", json={"rule_id": BUNDLED_RULE, **too_long})

@@ -15,8 +15,7 @@ def examples(strategy):  # type: ignore[no-untyped-def]
     found = []
 
     @given(case=strategy)
-    @settings(max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck),
-              derandomize=True)
+    @settings(max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck), derandomize=True)
     def collect(case) -> None:  # type: ignore[no-untyped-def]
         found.append(case)
 
@@ -40,11 +39,15 @@ async def test_no_server_errors_from_schema_driven_requests(api) -> None:  # typ
                 kwargs = case.as_transport_kwargs(base_url="http://testserver")
                 kwargs.pop("base_url", None)
                 resp = await client.request(
-                    kwargs.pop("method"), kwargs.pop("url").replace("http://testserver", ""),
-                    params=kwargs.get("params"), json=kwargs.get("json"),
+                    kwargs.pop("method"),
+                    kwargs.pop("url").replace("http://testserver", ""),
+                    params=kwargs.get("params"),
+                    json=kwargs.get("json"),
                     headers={k: v for k, v in (kwargs.get("headers") or {}).items() if k.lower() != "authorization"},
                     cookies=None,
                 )
                 if resp.status_code >= 500:
-                    failures.append(f"{operation.method.upper()} {operation.path} {case.body!r} -> {resp.status_code} {resp.text[:200]}")
+                    failures.append(
+                        f"{operation.method.upper()} {operation.path} {case.body!r} -> {resp.status_code} {resp.text[:200]}"
+                    )
     assert not failures, failures

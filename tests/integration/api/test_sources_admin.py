@@ -13,9 +13,16 @@ pytestmark = pytest.mark.integration
 
 
 async def test_create_source_and_rotate_key(api) -> None:  # type: ignore[no-untyped-def]
-    body = {"id": "motcua-web", "agency": AGENCY_A, "format": "nginx_access", "transports": ["http"],
-            "allowed_addresses": ["10.1.2.0/24", "10.1.3.4"], "security_level": 4,
-            "expected_interval_secs": 600, "timezone": "Asia/Ho_Chi_Minh"}
+    body = {
+        "id": "motcua-web",
+        "agency": AGENCY_A,
+        "format": "nginx_access",
+        "transports": ["http"],
+        "allowed_addresses": ["10.1.2.0/24", "10.1.3.4"],
+        "security_level": 4,
+        "expected_interval_secs": 600,
+        "timezone": "Asia/Ho_Chi_Minh",
+    }
     os_client = api.app.state.canhgac.opensearch
     index = api.settings.opensearch.source_configs_index
     async with api.client("admin") as admin:
@@ -29,8 +36,14 @@ async def test_create_source_and_rotate_key(api) -> None:  # type: ignore[no-unt
         assert first_key not in str(stored)
 
         assert (await admin.post("/api/v1/sources", json=body)).status_code == 409
-        for bad in ({"allowed_addresses": ["10.1.2.300"]}, {"timezone": "Mars/Base"}, {"transports": ["pigeon"]},
-                    {"id": "Bad Id"}, {"security_level": 9}, {"secret": "x"}):
+        for bad in (
+            {"allowed_addresses": ["10.1.2.300"]},
+            {"timezone": "Mars/Base"},
+            {"transports": ["pigeon"]},
+            {"id": "Bad Id"},
+            {"security_level": 9},
+            {"secret": "x"},
+        ):
             assert (await admin.post("/api/v1/sources", json={**body, "id": "other", **bad})).status_code == 422, bad
 
         rotated = await admin.post("/api/v1/sources/motcua-web/key")

@@ -16,11 +16,16 @@ from canhgac.core.metrics import Metrics
 from tests.conftest import free_port
 
 
-async def read_raw(settings: Settings, count: int, *, timeout_secs: float = 30.0, settle_secs: float = 1.0) -> list[dict]:
+async def read_raw(
+    settings: Settings, count: int, *, timeout_secs: float = 30.0, settle_secs: float = 1.0
+) -> list[dict]:
     """Every raw record up to `count` (then `settle_secs` more, so duplicates would show up)."""
     consumer = AIOKafkaConsumer(
-        settings.kafka.topics.raw, bootstrap_servers=settings.kafka.bootstrap_servers,
-        group_id=f"test-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest", enable_auto_commit=False,
+        settings.kafka.topics.raw,
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+        group_id=f"test-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
     )
     await consumer.start()
     out: list[dict] = []

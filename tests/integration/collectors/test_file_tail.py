@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 def record(seq: int, trace: bool = False) -> str:
     text = f"2026-11-26 10:00:{seq % 60:02d} ERROR app seq={seq}\n"
     if trace:
-        text += "Traceback (most recent call last):\n  File \"app.py\", line 3, in <module>\nValueError: boom\n"
+        text += 'Traceback (most recent call last):\n  File "app.py", line 3, in <module>\nValueError: boom\n'
     return text
 
 
@@ -35,12 +35,30 @@ async def test_rotation_truncation_and_restart_lose_and_repeat_nothing(test_sett
     logs.mkdir()
     source = SourceConfig(id="motcua-app", agency="vp-ubnd", format="java-log")
     c = test_settings.collectors
-    settings = test_settings.model_copy(update={"sources": (source,), "collectors": c.model_copy(update={
-        "syslog_tcp": c.syslog_tcp.model_copy(update={"enabled": False}),
-        "file": FileTailConfig(enabled=True, poll_interval_secs=0.1, inputs=(FileInputConfig(**{
-            "source_id": "motcua-app", "paths": (str(logs / "*.log"),),
-            "multiline_start_pattern": r"^\d{4}-\d{2}-\d{2} ", "multiline_timeout_secs": 0.3}),)),
-    })})
+    settings = test_settings.model_copy(
+        update={
+            "sources": (source,),
+            "collectors": c.model_copy(
+                update={
+                    "syslog_tcp": c.syslog_tcp.model_copy(update={"enabled": False}),
+                    "file": FileTailConfig(
+                        enabled=True,
+                        poll_interval_secs=0.1,
+                        inputs=(
+                            FileInputConfig(
+                                **{
+                                    "source_id": "motcua-app",
+                                    "paths": (str(logs / "*.log"),),
+                                    "multiline_start_pattern": r"^\d{4}-\d{2}-\d{2} ",
+                                    "multiline_timeout_secs": 0.3,
+                                }
+                            ),
+                        ),
+                    ),
+                }
+            ),
+        }
+    )
     await ensure_topics(settings.kafka)
     metrics = Metrics()
     app, other = logs / "app.log", logs / "other.log"

@@ -16,8 +16,10 @@ pytestmark = pytest.mark.integration
 
 
 def envelopes(start: int, n: int, source: str = "src-a") -> list[RawEnvelope]:
-    return [RawEnvelope(source_id=source, agency="ag", collector="test", format="syslog", message=f"seq={i}")
-            for i in range(start, start + n)]
+    return [
+        RawEnvelope(source_id=source, agency="ag", collector="test", format="syslog", message=f"seq={i}")
+        for i in range(start, start + n)
+    ]
 
 
 async def test_spooled_while_kafka_down_then_replayed_once_in_order(test_settings, tmp_path: Path) -> None:
@@ -62,8 +64,9 @@ async def test_collector_killed_with_spooled_records_delivers_them_after_restart
 
 
 async def test_full_spool_pushes_back_instead_of_dropping(test_settings, tmp_path: Path) -> None:
-    sink = await make_sink(test_settings, tmp_path / "spool", dead_kafka=True, max_bytes=1024 * 1024,
-                           segment_bytes=64 * 1024)
+    sink = await make_sink(
+        test_settings, tmp_path / "spool", dead_kafka=True, max_bytes=1024 * 1024, segment_bytes=64 * 1024
+    )
     try:
         big = [RawEnvelope(source_id="s", agency="a", collector="t", format="f", message="x" * 4000) for _ in range(50)]
         with pytest.raises(Overloaded):

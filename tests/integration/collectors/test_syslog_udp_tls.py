@@ -29,18 +29,25 @@ def with_collectors(settings, sources, **sections):  # type: ignore[no-untyped-d
 
 async def test_udp_datagrams_in_kafka_and_losses_counted(test_settings) -> None:
     source = SourceConfig(id="fw-udp", agency="so-tttt", allowed_addresses=("127.0.0.1/32",))
-    settings = with_collectors(test_settings, (source,), syslog_udp={
-        "enabled": True, "port": 0, "max_message_bytes": 256, "default_source_id": None})
+    settings = with_collectors(
+        test_settings,
+        (source,),
+        syslog_udp={"enabled": True, "port": 0, "max_message_bytes": 256, "default_source_id": None},
+    )
     await ensure_topics(settings.kafka)
     metrics = Metrics()
     (collector,) = build_collectors(settings, None, metrics)
     await collector.start()
     try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as known, \
-                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+        with (
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as known,
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger,
+        ):
             stranger.bind(("127.0.0.2", 0))
             for i in range(200):
-                known.sendto(f"<134>Nov 26 10:00:00 fw01 kernel: DROP seq={i}\n".encode(), ("127.0.0.1", collector.port))
+                known.sendto(
+                    f"<134>Nov 26 10:00:00 fw01 kernel: DROP seq={i}\n".encode(), ("127.0.0.1", collector.port)
+                )
                 if i % 50 == 0:
                     await asyncio.sleep(0.01)  # stay under the loopback socket buffer
             known.sendto(b"<134>fw01 long: " + b"L" * 1000, ("127.0.0.1", collector.port))
@@ -63,21 +70,70 @@ def make_pki(d: Path) -> None:
     def run(*args: str) -> None:
         subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
 
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
-        "-subj", "/CN=Canhgac Test CA")
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Canhgac Test CA",
+    )
     for name, cn in (("server", "localhost"), ("client", "so-tttt-fw01")):
-        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
-            "-subj", f"/C=VN/O=So TTTT/CN={cn}", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1")
-        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", f"{name}.crt", "-days", "2", "-copy_extensions", "copy")
+        run(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+            "-subj",
+            f"/C=VN/O=So TTTT/CN={cn}",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        )
+        run(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            f"{name}.crt",
+            "-days",
+            "2",
+            "-copy_extensions",
+            "copy",
+        )
 
 
 async def test_tls_with_client_certificate_records_subject(test_settings, tmp_path: Path) -> None:
     make_pki(tmp_path)
     source = SourceConfig(id="fw-tls", agency="so-tttt", allowed_addresses=("127.0.0.1/32",))
-    settings = with_collectors(test_settings, (source,), syslog_tls={
-        "enabled": True, "port": 0, "cert_file": str(tmp_path / "server.crt"), "key_file": str(tmp_path / "server.key"),
-        "client_ca_file": str(tmp_path / "ca.crt"), "require_client_cert": True})
+    settings = with_collectors(
+        test_settings,
+        (source,),
+        syslog_tls={
+            "enabled": True,
+            "port": 0,
+            "cert_file": str(tmp_path / "server.crt"),
+            "key_file": str(tmp_path / "server.key"),
+            "client_ca_file": str(tmp_path / "ca.crt"),
+            "require_client_cert": True,
+        },
+    )
     await ensure_topics(settings.kafka)
     metrics = Metrics()
     (collector,) = build_collectors(settings, None, metrics)

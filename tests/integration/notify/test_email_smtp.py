@@ -127,9 +127,7 @@ def _service(tmp_path: Path, port: int, **extra: Any) -> NotifierService:
     return open_service(tmp_path, service_config(_mail_channel(port, **extra)))
 
 
-async def test_message_arrives_with_headers_and_both_parts(
-    plain_smtp: tuple[Inbox, int], tmp_path: Path
-) -> None:
+async def test_message_arrives_with_headers_and_both_parts(plain_smtp: tuple[Inbox, int], tmp_path: Path) -> None:
     inbox, port = plain_smtp
     service = _service(tmp_path, port)
     await service.handle_alert(make_alert())
@@ -155,9 +153,7 @@ async def test_message_arrives_with_headers_and_both_parts(
     await service.close()
 
 
-async def test_starttls_and_auth(
-    tls_smtp: tuple[Inbox, int], certificate: tuple[Path, Path], tmp_path: Path
-) -> None:
+async def test_starttls_and_auth(tls_smtp: tuple[Inbox, int], certificate: tuple[Path, Path], tmp_path: Path) -> None:
     inbox, port = tls_smtp
     secret = tmp_path / "smtp-password"
     secret.write_text("mat-khau-dung\n", encoding="utf-8")
@@ -209,9 +205,7 @@ async def test_untrusted_certificate_is_refused(tls_smtp: tuple[Inbox, int], tmp
     inbox, port = tls_smtp
     service = open_service(
         tmp_path,
-        service_config(
-            _mail_channel(port, security="starttls", username="canhgac", password_env="SMTP_PASSWORD")
-        ),
+        service_config(_mail_channel(port, security="starttls", username="canhgac", password_env="SMTP_PASSWORD")),
         environ={"SMTP_PASSWORD": "mat-khau-dung"},
     )
     record = await service.send_test("mail")

@@ -45,9 +45,7 @@ async def test_telegram_sends_the_golden_payload(http_server: LocalHttpServer, t
     await service.close()
 
 
-async def test_webhook_payload_signature_and_idempotency_key(
-    http_server: LocalHttpServer, tmp_path: Path
-) -> None:
+async def test_webhook_payload_signature_and_idempotency_key(http_server: LocalHttpServer, tmp_path: Path) -> None:
     channels = {
         "hook-siem": {
             "type": "webhook",
@@ -83,9 +81,7 @@ async def test_webhook_payload_signature_and_idempotency_key(
 
 async def test_retries_on_500_and_timeout_then_succeeds(http_server: LocalHttpServer, tmp_path: Path) -> None:
     clock = ManualClock(START)
-    service = open_service(
-        tmp_path, service_config(telegram(http_server)), clock, environ={"TG_TOKEN": TOKEN}
-    )
+    service = open_service(tmp_path, service_config(telegram(http_server)), clock, environ={"TG_TOKEN": TOKEN})
     http_server.script = [Reply(500, b'{"ok":false}'), Reply(200, delay_secs=1.0)]
     await service.handle_alert(make_alert())
     await service.run_due()
@@ -107,18 +103,14 @@ async def test_retries_on_500_and_timeout_then_succeeds(http_server: LocalHttpSe
 
 async def test_gives_up_on_4xx_with_the_reason(http_server: LocalHttpServer, tmp_path: Path) -> None:
     clock = ManualClock(START)
-    service = open_service(
-        tmp_path, service_config(telegram(http_server)), clock, environ={"TG_TOKEN": TOKEN}
-    )
+    service = open_service(tmp_path, service_config(telegram(http_server)), clock, environ={"TG_TOKEN": TOKEN})
     http_server.script = [Reply(400, b'{"ok":false,"description":"Bad Request: chat not found"}')]
     await service.handle_alert(make_alert())
     await service.run_due()
     clock.advance(hours=1)
     await service.run_due()
     [record] = service.list_notifications(status="failed")
-    assert (
-        record.last_error == 'permanent: HTTP 400: {"ok":false,"description":"Bad Request: chat not found"}'
-    )
+    assert record.last_error == 'permanent: HTTP 400: {"ok":false,"description":"Bad Request: chat not found"}'
     assert len(http_server.requests) == 1
     await service.close()
 
@@ -127,9 +119,7 @@ async def test_429_waits_for_retry_after_and_errors_hide_the_token(
     http_server: LocalHttpServer, tmp_path: Path
 ) -> None:
     service = open_service(tmp_path, service_config(telegram(http_server)), environ={"TG_TOKEN": TOKEN})
-    http_server.script = [
-        Reply(429, b'{"ok":false,"description":"Too Many Requests"}', {"Retry-After": "37"})
-    ]
+    http_server.script = [Reply(429, b'{"ok":false,"description":"Too Many Requests"}', {"Retry-After": "37"})]
     await service.handle_alert(make_alert())
     await service.run_due()
     [record] = service.list_notifications(status="retrying")
@@ -174,9 +164,7 @@ async def test_slack_and_teams_post_their_payloads(http_server: LocalHttpServer,
     await service.close()
 
 
-async def test_cli_send_test_prints_the_record_and_exit_code(
-    http_server: LocalHttpServer, tmp_path: Path
-) -> None:
+async def test_cli_send_test_prints_the_record_and_exit_code(http_server: LocalHttpServer, tmp_path: Path) -> None:
     import io
 
     from canhgac.pipeline.notify.cli import run_send_test
@@ -184,10 +172,7 @@ async def test_cli_send_test_prints_the_record_and_exit_code(
     config = service_config({"hook": {"type": "webhook", "url": http_server.url + "/hook"}})
     out = io.StringIO()
     assert (
-        await run_send_test(
-            config, data_dir=tmp_path, channel="hook", out=out, environ={"ACK_SECRET": "x" * 32}
-        )
-        == 0
+        await run_send_test(config, data_dir=tmp_path, channel="hook", out=out, environ={"ACK_SECRET": "x" * 32}) == 0
     )
     printed = json.loads(out.getvalue())
     assert (printed["status"], printed["kind"], printed["channel"]) == ("sent", "test", "hook")
@@ -197,17 +182,11 @@ async def test_cli_send_test_prints_the_record_and_exit_code(
     http_server.script = [Reply(404, b"no such hook")]
     out = io.StringIO()
     assert (
-        await run_send_test(
-            config, data_dir=tmp_path, channel="hook", out=out, environ={"ACK_SECRET": "x" * 32}
-        )
-        == 1
+        await run_send_test(config, data_dir=tmp_path, channel="hook", out=out, environ={"ACK_SECRET": "x" * 32}) == 1
     )
     assert json.loads(out.getvalue())["last_error"] == "permanent: HTTP 404: no such hook"
     out = io.StringIO()
     assert (
-        await run_send_test(
-            config, data_dir=tmp_path, channel="nope", out=out, environ={"ACK_SECRET": "x" * 32}
-        )
-        == 2
+        await run_send_test(config, data_dir=tmp_path, channel="nope", out=out, environ={"ACK_SECRET": "x" * 32}) == 2
     )
     assert "unknown channel 'nope' (known: hook)" in out.getvalue()

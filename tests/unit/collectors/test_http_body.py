@@ -62,10 +62,16 @@ def test_bulk_parsing_and_item_results() -> None:
     ops = parse_bulk(
         b'{"index":{"_index":"a","_id":"x"}}\n{"m":1}\n{"delete":{"_index":"a","_id":"y"}}\n'
         b'{"create":{}}\n{"m":2}\n{"update":{"_index":"a","_id":"x"}}\n{"doc":{}}\n{"create":{"_index":"b"}}\nnot json\n',
-        default_index="dflt", max_message_bytes=1000,
+        default_index="dflt",
+        max_message_bytes=1000,
     )
     assert [(o.action, o.index, o.error[0] if o.error else None) for o in ops] == [
-        ("index", "a", None), ("delete", "a", 400), ("create", "dflt", None), ("update", "a", 400), ("create", "b", 400)]
+        ("index", "a", None),
+        ("delete", "a", 400),
+        ("create", "dflt", None),
+        ("update", "a", 400),
+        ("create", "b", 400),
+    ]
     ok = item_result(ops[0], doc_id="gen", seq_no=0)["index"]
     assert ok["_id"] == "x" and ok["status"] == 201 and ok["result"] == "created"
     assert item_result(ops[2], doc_id="gen", seq_no=2)["create"]["_id"] == "gen"
@@ -88,8 +94,12 @@ def test_credentials_from_every_header_shippers_use() -> None:
 
 def test_authenticate_statuses() -> None:
     key = "z" * 43
-    src = SourceConfig(id="s", agency="a", ingest_key_sha256=hashlib.sha256(key.encode()).hexdigest(),
-                       allowed_addresses=("10.0.0.0/8",))
+    src = SourceConfig(
+        id="s",
+        agency="a",
+        ingest_key_sha256=hashlib.sha256(key.encode()).hexdigest(),
+        allowed_addresses=("10.0.0.0/8",),
+    )
     directory = SourceDirectory([src], transport="http")
     assert authenticate(directory, {"authorization": f"Bearer {key}"}, "10.1.2.3", path_source_id="s") is src
     for headers, ip, path, status in (

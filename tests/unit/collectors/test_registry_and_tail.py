@@ -27,8 +27,9 @@ def test_every_collector_class_is_registered_and_has_a_config_section() -> None:
 def test_multiline_records_end_offsets_and_partial_lines(tmp_path: Path) -> None:
     path = tmp_path / "a.log"
     path.write_bytes(b"2026 start one\n  at x\n  at y\n2026 start two\npartial")
-    tailed = TailedFile(str(path), 0, joiner=Joiner(re.compile(rb"^\d{4} "), 100), max_message_bytes=1000,
-                        multiline_timeout_secs=60)
+    tailed = TailedFile(
+        str(path), 0, joiner=Joiner(re.compile(rb"^\d{4} "), 100), max_message_bytes=1000, multiline_timeout_secs=60
+    )
     records = tailed.read(100)
     assert [r.text for r in records] == ["2026 start one\n  at x\n  at y"]
     assert records[0].end == len(b"2026 start one\n  at x\n  at y\n")

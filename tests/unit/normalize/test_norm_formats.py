@@ -19,7 +19,9 @@ def parse(fmt: str, message: str | None = None, payload: dict | None = None) -> 
 
 @pytest.mark.parametrize("fmt", ["nginx-access", "apache-access"])
 def test_webserver_fields_match_the_rule_engine_mapping(fmt: str) -> None:
-    line = '45.14.2.1 - bob [26/Nov/2026:08:01:02 +0700] "GET /a/b.php?x=1&y=../../etc HTTP/1.1" 404 7 "http://r/" "UA x"'
+    line = (
+        '45.14.2.1 - bob [26/Nov/2026:08:01:02 +0700] "GET /a/b.php?x=1&y=../../etc HTTP/1.1" 404 7 "http://r/" "UA x"'
+    )
     event = parse(fmt, line)
     assert event["url"] == {
         "original": "/a/b.php?x=1&y=../../etc",
@@ -36,16 +38,10 @@ def test_webserver_fields_match_the_rule_engine_mapping(fmt: str) -> None:
 
 def test_query_is_absent_without_question_mark_and_empty_after_it() -> None:
     assert (
-        "query"
-        not in parse("nginx-access", '1.2.3.4 - - [26/Nov/2026:08:01:02 +0700] "GET /a HTTP/1.1" 200 1')[
-            "url"
-        ]
+        "query" not in parse("nginx-access", '1.2.3.4 - - [26/Nov/2026:08:01:02 +0700] "GET /a HTTP/1.1" 200 1')["url"]
     )
     assert (
-        "query"
-        not in parse("nginx-access", '1.2.3.4 - - [26/Nov/2026:08:01:02 +0700] "GET /a? HTTP/1.1" 200 1')[
-            "url"
-        ]
+        "query" not in parse("nginx-access", '1.2.3.4 - - [26/Nov/2026:08:01:02 +0700] "GET /a? HTTP/1.1" 200 1')["url"]
     )
 
 
@@ -133,9 +129,7 @@ def test_unknown_time_zone_is_a_config_error() -> None:
 
 def test_json_payload_and_text_give_the_same_event() -> None:
     obj = {"time": "2026-11-26T08:00:03+07:00", "msg": "hello", "n": 1}
-    assert parse("json", payload=obj) == parse(
-        "json", '{"time":"2026-11-26T08:00:03+07:00","msg":"hello","n":1}'
-    )
+    assert parse("json", payload=obj) == parse("json", '{"time":"2026-11-26T08:00:03+07:00","msg":"hello","n":1}')
 
 
 def test_json_cannot_spoof_our_routing() -> None:

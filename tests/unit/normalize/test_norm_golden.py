@@ -13,10 +13,7 @@ NAMES = golden_names()
 def test_golden(name: str) -> None:
     expected_file = GOLDEN / name / "expected.jsonl"
     assert expected_file.exists(), f"{expected_file} missing: run golden_runner.py {name} and review it"
-    expected = [
-        orjson.loads(line)
-        for line in expected_file.read_text(encoding="utf-8").removesuffix("\n").split("\n")
-    ]
+    expected = [orjson.loads(line) for line in expected_file.read_text(encoding="utf-8").removesuffix("\n").split("\n")]
     actual = run(name)
     assert len(actual) == len(expected), f"{name}: {len(actual)} events, golden has {len(expected)}"
     for number, (got, want) in enumerate(zip(actual, expected, strict=True), start=1):

@@ -83,16 +83,11 @@ def test_infer_year_edges() -> None:
 
 
 def test_rfc3339_and_utc_iso() -> None:
-    assert parse_rfc3339("2026-11-26T08:00:00,5+07:00", UTC) == datetime(
-        2026, 11, 26, 1, 0, 0, 500000, tzinfo=UTC
-    )
+    assert parse_rfc3339("2026-11-26T08:00:00,5+07:00", UTC) == datetime(2026, 11, 26, 1, 0, 0, 500000, tzinfo=UTC)
     assert parse_rfc3339("2026-11-26 08:00:00z", UTC) == datetime(2026, 11, 26, 8, tzinfo=UTC)
     assert parse_rfc3339("2026-W48-4", UTC) is None
     assert parse_rfc3339("2026-13-01T00:00:00Z", UTC) is None
-    assert (
-        to_utc_iso(datetime(2026, 11, 26, 8, tzinfo=timezone(timedelta(hours=7))))
-        == "2026-11-26T01:00:00.000Z"
-    )
+    assert to_utc_iso(datetime(2026, 11, 26, 8, tzinfo=timezone(timedelta(hours=7)))) == "2026-11-26T01:00:00.000Z"
     assert to_utc_iso(datetime(2026, 11, 26, 1, 0, 0, 1, tzinfo=UTC)) == "2026-11-26T01:00:00.000001Z"
 
 

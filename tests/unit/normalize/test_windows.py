@@ -23,9 +23,7 @@ def test_evtx_golden() -> None:
 
 
 def test_evtx_shapes() -> None:
-    events = [
-        from_evtx_json(orjson.loads(line)) for line in (GOLDEN / "evtx.input.log").read_bytes().splitlines()
-    ]
+    events = [from_evtx_json(orjson.loads(line)) for line in (GOLDEN / "evtx.input.log").read_bytes().splitlines()]
     sysmon, defender, registry, cleared = events
     assert sysmon["canhgac"]["logsource"] == {
         "product": "windows",
@@ -140,9 +138,7 @@ def test_nxlog() -> None:
 def test_registered_parsers_read_payload_or_message() -> None:
     line = (GOLDEN / "evtx.input.log").read_bytes().splitlines()[0].decode()
     parser = parsers.get("windows-evtx-json")()
-    from_message = parser.parse(
-        RawEnvelope(source_id="s", agency="a", collector="c", format="x", message=line)
-    )
+    from_message = parser.parse(RawEnvelope(source_id="s", agency="a", collector="c", format="x", message=line))
     from_payload = parser.parse(
         RawEnvelope(source_id="s", agency="a", collector="c", format="x", payload=orjson.loads(line))
     )

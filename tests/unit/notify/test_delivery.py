@@ -101,18 +101,14 @@ async def test_a_failing_channel_raises_one_internal_alert_per_streak(harness) -
 
 
 async def test_internal_alert_is_routed_when_no_sink_is_given(harness) -> None:  # type: ignore[no-untyped-def]
-    h = harness(
-        channel_failing_after_failures=1, routes=[{"name": "catch-all", "channels": ["email-soc", "tg-lead"]}]
-    )
+    h = harness(channel_failing_after_failures=1, routes=[{"name": "catch-all", "channels": ["email-soc", "tg-lead"]}])
     h.service._on_internal_alert = None
     h.channels["email-soc"].outcomes = [DeliveryError("HTTP 401", retriable=False)]
     await h.service.handle_alert(make_alert())
     await h.service.run_due()
     h.clock.advance(seconds=1)
     await h.service.run_due()
-    assert (
-        h.channels["tg-lead"].subjects[-1] == "[Canhgac][CAO] Kênh thông báo email-soc gửi lỗi liên tục — soc"
-    )
+    assert h.channels["tg-lead"].subjects[-1] == "[Canhgac][CAO] Kênh thông báo email-soc gửi lỗi liên tục — soc"
 
 
 async def test_restart_with_pending_messages_delivers_each_exactly_once(harness) -> None:  # type: ignore[no-untyped-def]

@@ -54,8 +54,7 @@ def golden_context() -> RenderContext:
         agency_names={"so-tttt": "Sở TT&TT"},
         console_url="https://soc.example.vn/console",
         ack_url_for=lambda a: (
-            "https://soc.example.vn/api/v1/notify/ack?token="
-            + signer.make_ack_token(a, START + timedelta(hours=72))
+            "https://soc.example.vn/api/v1/notify/ack?token=" + signer.make_ack_token(a, START + timedelta(hours=72))
         ),
     )
 
@@ -83,9 +82,7 @@ def test_subject_and_facts_in_vietnamese() -> None:
     facts = {f.label: f.value for f in message.facts}
     assert facts["Lần đầu"] == "26/11/2026 13:58:00"  # local time, UTC+7
     assert facts["Tác giả quy tắc"] == "Canhgac SOC"
-    assert message.ack_url is not None and message.ack_url.startswith(
-        "https://soc.example.vn/api/v1/notify/ack?token="
-    )
+    assert message.ack_url is not None and message.ack_url.startswith("https://soc.example.vn/api/v1/notify/ack?token=")
 
 
 @pytest.mark.parametrize("channel", sorted(CHANNELS))

@@ -90,9 +90,7 @@ async def test_second_escalation_level_and_status_from_the_topic(harness) -> Non
     assert len(h.channels["tg-lead"].sent) == 1
 
     await h.service.handle_alert(make_alert("a-2"))
-    assert (
-        await h.service.handle_alert(make_alert("a-2", status="acknowledged"))
-    ).outcome == "status_changed"
+    assert (await h.service.handle_alert(make_alert("a-2", status="acknowledged"))).outcome == "status_changed"
     h.clock.advance(hours=1)
     await h.service.run_due()
     assert [m.alert_ids for m, _ in h.channels["tg-lead"].sent] == [("a-ssh-1",)]
@@ -159,14 +157,8 @@ async def test_grouping_makes_one_message_with_a_count(harness) -> None:  # type
 
 
 async def test_throttling_holds_the_excess_for_one_summary(harness) -> None:  # type: ignore[no-untyped-def]
-    h = harness(
-        routes=[
-            {"name": "catch-all", "channels": ["tg-an"], "throttle": {"max_messages": 2, "per_secs": 600}}
-        ]
-    )
-    outcomes = [
-        (await h.service.handle_alert(make_alert(f"a-{i}"))).placements["catch-all"] for i in range(5)
-    ]
+    h = harness(routes=[{"name": "catch-all", "channels": ["tg-an"], "throttle": {"max_messages": 2, "per_secs": 600}}])
+    outcomes = [(await h.service.handle_alert(make_alert(f"a-{i}"))).placements["catch-all"] for i in range(5)]
     assert outcomes == ["notified", "notified", "held:throttled", "held:throttled", "held:throttled"]
     await h.service.run_due()
     assert len(h.channels["tg-an"].sent) == 2

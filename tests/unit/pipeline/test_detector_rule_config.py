@@ -68,10 +68,18 @@ async def test_uploads_disabled_rules_and_outage() -> None:
 
 def test_excepted_matches_are_counted_not_alerted() -> None:
     metrics = Metrics()
-    config = rule_config_from_docs([], [
-        {"id": "e1", "rule_id": FAILED_PASSWORD, "conditions": [{"field": "source.ip", "op": "cidr", "value": "203.0.113.0/24"}]},
-        {"id": "bad", "rule_id": FAILED_PASSWORD, "conditions": [{"field": "x", "op": "nope", "value": "y"}]},
-    ], metrics)
+    config = rule_config_from_docs(
+        [],
+        [
+            {
+                "id": "e1",
+                "rule_id": FAILED_PASSWORD,
+                "conditions": [{"field": "source.ip", "op": "cidr", "value": "203.0.113.0/24"}],
+            },
+            {"id": "bad", "rule_id": FAILED_PASSWORD, "conditions": [{"field": "x", "op": "nope", "value": "y"}]},
+        ],
+        metrics,
+    )
     assert len(config.exceptions) == 1
     assert metrics.errors.labels("detector", "bad_exception")._value.get() == 1
     stage = make_stage([], metrics)

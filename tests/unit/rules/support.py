@@ -27,8 +27,12 @@ def event(fields: dict[str, Any], product: str = "test", **logsource: str) -> di
     return {**fields, "canhgac": {"logsource": {"product": product, **logsource}}}
 
 
-def matches(detection: str, fields: dict[str, Any], placeholders: Mapping[str, Sequence[str]] | None = None,
-            logsource: str = "product: test") -> bool:
+def matches(
+    detection: str,
+    fields: dict[str, Any],
+    placeholders: Mapping[str, Sequence[str]] | None = None,
+    logsource: str = "product: test",
+) -> bool:
     result = load(rule(detection, logsource), placeholders)
     assert not result.rejected, result.rejected
     assert len(result.rules) == 1

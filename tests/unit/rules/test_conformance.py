@@ -15,6 +15,9 @@ def test_sigma_conformance_passes() -> None:
     assert SCORER.exists(), f"conformance scorer not found at {SCORER} (shared/ must sit beside the repository)"
     proc = subprocess.run(
         [sys.executable, str(SCORER), "--engine", f"{sys.executable} -m canhgac sigma match"],
-        capture_output=True, text=True, timeout=900, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=REPO,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]

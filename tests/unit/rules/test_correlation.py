@@ -40,26 +40,41 @@ A, B, C = Meta(UA, "rule_a"), Meta(UB, "rule_b"), Meta(UC, "rule_c")
 
 
 def base(uid: str, name: str) -> str:
-    return yaml.safe_dump({
-        "title": f"base {name}", "id": uid, "name": name, "logsource": {"product": "test"},
-        "detection": {"sel": {"x": name}, "condition": "sel"}, "level": "low",
-    })
+    return yaml.safe_dump(
+        {
+            "title": f"base {name}",
+            "id": uid,
+            "name": name,
+            "logsource": {"product": "test"},
+            "detection": {"sel": {"x": name}, "condition": "sel"},
+            "level": "low",
+        }
+    )
 
 
 def corr(kind: str, rules: list[str], **correlation: Any) -> str:
     meta = correlation.pop("meta", {})
     body: dict[str, Any] = {"type": kind, "rules": rules, "timespan": correlation.pop("timespan", "5m")}
     body.update({k.replace("_", "-"): v for k, v in correlation.items()})
-    return yaml.safe_dump({
-        "title": meta.get("title", "corr"), "id": meta.get("id", UCORR), "name": meta.get("name", "corr_rule"),
-        "level": "high", "author": "SOC", "tags": ["attack.t1110"], "references": ["https://example.org"],
-        "description": "d", "correlation": body,
-    })
+    return yaml.safe_dump(
+        {
+            "title": meta.get("title", "corr"),
+            "id": meta.get("id", UCORR),
+            "name": meta.get("name", "corr_rule"),
+            "level": "high",
+            "author": "SOC",
+            "tags": ["attack.t1110"],
+            "references": ["https://example.org"],
+            "description": "d",
+            "correlation": body,
+        }
+    )
 
 
 def load_rules(*docs: str) -> list[SigmaCorrelationRule]:
-    collection = SigmaCollection.from_yaml("\n---\n".join([base(UA, "rule_a"), base(UB, "rule_b"),
-                                                          base(UC, "rule_c"), *docs]))
+    collection = SigmaCollection.from_yaml(
+        "\n---\n".join([base(UA, "rule_a"), base(UB, "rule_b"), base(UC, "rule_c"), *docs])
+    )
     return [r for r in collection.rules if isinstance(r, SigmaCorrelationRule)]
 
 
@@ -96,16 +111,33 @@ EVENT_COUNT_5 = corr("event_count", ["rule_a"], group_by=["user.name"], conditio
 
 # --- event_count ------------------------------------------------------------------------------------
 
+
 def test_event_count_fires_once_at_threshold_with_exact_alert() -> None:
     eng = engine(EVENT_COUNT_5)
     alerts = feed(eng, [(i * 10, f"e{i}", A, USER) for i in range(5)])
-    assert alerts == [CorrelationAlert(
-        id=alert_id(["alice"], 0), rule_id=UCORR, rule_name="corr_rule", title="corr", level="high",
-        author="SOC", tags=("attack.t1110",), references=("https://example.org",), description="d",
-        type="event_count", group={"user.name": "alice"}, window_start=at(0), window_end=at(300),
-        first_seen=at(0), last_seen=at(40), count=5, event_count=5,
-        event_ids=("e0", "e1", "e2", "e3", "e4"), is_update=False,
-    )]
+    assert alerts == [
+        CorrelationAlert(
+            id=alert_id(["alice"], 0),
+            rule_id=UCORR,
+            rule_name="corr_rule",
+            title="corr",
+            level="high",
+            author="SOC",
+            tags=("attack.t1110",),
+            references=("https://example.org",),
+            description="d",
+            type="event_count",
+            group={"user.name": "alice"},
+            window_start=at(0),
+            window_end=at(300),
+            first_seen=at(0),
+            last_seen=at(40),
+            count=5,
+            event_count=5,
+            event_ids=("e0", "e1", "e2", "e3", "e4"),
+            is_update=False,
+        )
+    ]
 
 
 def test_event_count_below_threshold_is_silent() -> None:
@@ -154,6 +186,7 @@ def test_gt_condition() -> None:
 
 # --- group-by -----------------------------------------------------------------------------------------
 
+
 def test_group_by_keeps_groups_apart_and_reports_the_group() -> None:
     eng = engine(corr("event_count", ["rule_a"], group_by=["user.name", "source.ip"], condition={"gte": 2}))
     stream = [
@@ -199,9 +232,13 @@ def test_resolver_is_pluggable() -> None:
 
 # --- value_count --------------------------------------------------------------------------------------
 
+
 def test_value_count_counts_distinct_values() -> None:
-    eng = engine(corr("value_count", ["rule_a"], group_by=["source.ip"], timespan="1m",
-                      condition={"gte": 3, "field": "url.path"}))
+    eng = engine(
+        corr(
+            "value_count", ["rule_a"], group_by=["source.ip"], timespan="1m", condition={"gte": 3, "field": "url.path"}
+        )
+    )
     ip = {"source__ip": "10.9.9.9"}
     stream = [
         (0, "r0", A, {**ip, "url__path": "/a"}),
@@ -239,8 +276,14 @@ def test_temporal_needs_every_rule_within_timespan() -> None:
 
 
 def test_temporal_with_expression_condition_fires_when_the_expression_holds() -> None:
-    eng = engine(corr("temporal", ["rule_a", "rule_b", "rule_c"], group_by=["user.name"],
-                      condition="rule_a and (rule_b or rule_c)"))
+    eng = engine(
+        corr(
+            "temporal",
+            ["rule_a", "rule_b", "rule_c"],
+            group_by=["user.name"],
+            condition="rule_a and (rule_b or rule_c)",
+        )
+    )
     assert feed(eng, [(0, "x", B, USER)]) == []
     assert [a.count for a in feed(eng, [(1, "y", A, USER)])] == [2]
 
@@ -271,6 +314,7 @@ def test_temporal_ordered_uses_the_shortest_chain() -> None:
 
 # --- references ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("reference", ["rule_a", UA])
 @pytest.mark.parametrize("reported", [A, Meta(UA, None), Meta(None, "rule_a")])
 def test_rules_are_referenced_by_name_or_id(reference: str, reported: Meta) -> None:
@@ -291,11 +335,23 @@ def test_unresolved_reference_is_rejected() -> None:
 
 # --- generate and nesting -----------------------------------------------------------------------------
 
+
 def nested(generate_inner: bool) -> list[str]:
-    inner = corr("event_count", ["rule_a"], group_by=["user.name"], condition={"gte": 2},
-                 meta={"id": "0b7e6a44-0000-4000-8000-0000000000dd", "name": "inner", "title": "inner"})
-    outer = corr("temporal_ordered", ["inner", "rule_b"], group_by=["user.name"], timespan="10m",
-                 generate=generate_inner, meta={"title": "outer"})
+    inner = corr(
+        "event_count",
+        ["rule_a"],
+        group_by=["user.name"],
+        condition={"gte": 2},
+        meta={"id": "0b7e6a44-0000-4000-8000-0000000000dd", "name": "inner", "title": "inner"},
+    )
+    outer = corr(
+        "temporal_ordered",
+        ["inner", "rule_b"],
+        group_by=["user.name"],
+        timespan="10m",
+        generate=generate_inner,
+        meta={"title": "outer"},
+    )
     return [inner, outer]
 
 
@@ -330,6 +386,7 @@ def test_reference_cycle_is_rejected() -> None:
 
 
 # --- lateness -----------------------------------------------------------------------------------------
+
 
 def test_out_of_order_within_lateness_gives_the_in_order_alert() -> None:
     in_order = [(i * 10, f"e{i}", A, USER) for i in range(5)]
@@ -370,9 +427,9 @@ def test_irrelevant_late_events_are_not_counted_as_dropped() -> None:
 
 # --- end-of-window conditions -------------------------------------------------------------------------
 
+
 def test_lt_condition_fires_when_the_window_closes() -> None:
-    eng = engine(corr("event_count", ["rule_a"], group_by=["user.name"], condition={"lt": 3}),
-                 allowed_lateness_secs=60)
+    eng = engine(corr("event_count", ["rule_a"], group_by=["user.name"], condition={"lt": 3}), allowed_lateness_secs=60)
     assert feed(eng, [(0, "e0", A, USER), (10, "e1", A, USER)]) == []
     assert eng.advance(at(359)) == []  # window ends at 300, late events may still come until 360
     [alert] = eng.advance(at(360))
@@ -401,11 +458,13 @@ def test_temporal_with_not_fires_when_the_follow_up_is_missing() -> None:
 
 # --- memory bounds ------------------------------------------------------------------------------------
 
+
 def test_groups_per_rule_are_capped_oldest_first() -> None:
-    eng = engine(corr("event_count", ["rule_a"], group_by=["user.name"], condition={"gte": 2}),
-                 max_groups_per_rule=2)
-    feed(eng, [(0, "u1", A, {"user__name": "u1"}), (1, "u2", A, {"user__name": "u2"}),
-               (2, "u3", A, {"user__name": "u3"})])
+    eng = engine(corr("event_count", ["rule_a"], group_by=["user.name"], condition={"gte": 2}), max_groups_per_rule=2)
+    feed(
+        eng,
+        [(0, "u1", A, {"user__name": "u1"}), (1, "u2", A, {"user__name": "u2"}), (2, "u3", A, {"user__name": "u3"})],
+    )
     assert eng.stats().evicted_groups == 1
     assert feed(eng, [(3, "u1b", A, {"user__name": "u1"})]) == []  # u1's first match was evicted
     assert [a.group for a in feed(eng, [(4, "u3b", A, {"user__name": "u3"})])] == [{"user.name": "u3"}]
@@ -433,6 +492,7 @@ def test_event_ids_are_bounded() -> None:
 
 # --- checkpoint / restore -----------------------------------------------------------------------------
 
+
 def test_checkpoint_restore_mid_window_continues_exactly() -> None:
     stream = [(i * 10, f"e{i}", A, USER) for i in range(3)] + [(25, "late", A, USER)]
     rest = [(40, "e4", A, USER), (50, "e5", A, USER)]
@@ -449,15 +509,28 @@ def test_checkpoint_restore_mid_window_continues_exactly() -> None:
 
 
 def test_checkpoint_round_trips_open_windows_and_watermark() -> None:
-    eng = engine(ORDERED_ABC, corr("value_count", ["rule_a"], group_by=["user.name"],
-                                   condition={"gte": 2, "field": "url.path"},
-                                   meta={"id": "0b7e6a44-0000-4000-8000-0000000000ef", "name": "vc"}))
-    feed(eng, [(0, "a", A, {**USER, "url__path": "/x"}), (1, "a2", A, {**USER, "url__path": 7}),
-               (2, "b", B, USER)])
+    eng = engine(
+        ORDERED_ABC,
+        corr(
+            "value_count",
+            ["rule_a"],
+            group_by=["user.name"],
+            condition={"gte": 2, "field": "url.path"},
+            meta={"id": "0b7e6a44-0000-4000-8000-0000000000ef", "name": "vc"},
+        ),
+    )
+    feed(eng, [(0, "a", A, {**USER, "url__path": "/x"}), (1, "a2", A, {**USER, "url__path": 7}), (2, "b", B, USER)])
     state = eng.checkpoint()
-    other = engine(ORDERED_ABC, corr("value_count", ["rule_a"], group_by=["user.name"],
-                                     condition={"gte": 2, "field": "url.path"},
-                                     meta={"id": "0b7e6a44-0000-4000-8000-0000000000ef", "name": "vc"}))
+    other = engine(
+        ORDERED_ABC,
+        corr(
+            "value_count",
+            ["rule_a"],
+            group_by=["user.name"],
+            condition={"gte": 2, "field": "url.path"},
+            meta={"id": "0b7e6a44-0000-4000-8000-0000000000ef", "name": "vc"},
+        ),
+    )
     other.restore(state)
     assert other.checkpoint() == state
     assert feed(other, [(3, "c", C, USER)]) == feed(eng, [(3, "c", C, USER)])
@@ -487,11 +560,15 @@ def test_restore_refuses_unknown_versions_and_garbage() -> None:
 
 # --- rejected rules -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("doc", "reason"), [
-    (corr("value_sum", ["rule_a"], condition={"gte": 2, "field": "bytes"}), "unsupported_type"),
-    (corr("temporal_ordered", ["rule_a", "rule_b"], condition={"lt": 2}), "unsupported_condition"),
-    (corr("temporal_ordered", ["rule_a", "rule_b"], condition="rule_a or rule_b"), "unsupported_condition"),
-])
+
+@pytest.mark.parametrize(
+    ("doc", "reason"),
+    [
+        (corr("value_sum", ["rule_a"], condition={"gte": 2, "field": "bytes"}), "unsupported_type"),
+        (corr("temporal_ordered", ["rule_a", "rule_b"], condition={"lt": 2}), "unsupported_condition"),
+        (corr("temporal_ordered", ["rule_a", "rule_b"], condition="rule_a or rule_b"), "unsupported_condition"),
+    ],
+)
 def test_unsupported_rules_are_rejected_with_a_reason(doc: str, reason: str) -> None:
     with pytest.raises(RuleError) as err:
         engine(doc)
@@ -499,8 +576,12 @@ def test_unsupported_rules_are_rejected_with_a_reason(doc: str, reason: str) -> 
 
 
 def test_nesting_an_end_of_window_correlation_is_rejected() -> None:
-    inner = corr("event_count", ["rule_a"], condition={"lt": 2},
-                 meta={"id": "0b7e6a44-0000-4000-8000-0000000000dd", "name": "inner"})
+    inner = corr(
+        "event_count",
+        ["rule_a"],
+        condition={"lt": 2},
+        meta={"id": "0b7e6a44-0000-4000-8000-0000000000dd", "name": "inner"},
+    )
     outer = corr("temporal", ["inner", "rule_b"])
     with pytest.raises(RuleError) as err:
         engine(inner, outer)
@@ -508,14 +589,23 @@ def test_nesting_an_end_of_window_correlation_is_rejected() -> None:
 
 
 def test_aliases_map_one_group_name_to_a_field_per_rule() -> None:
-    eng = engine(corr("temporal", ["rule_a", "rule_b"], group_by=["account"],
-                      aliases={"account": {"rule_a": "TargetSid", "rule_b": "MemberSid"}}))
-    alerts = feed(eng, [(0, "a", A, {"winlog__event_data__TargetSid": "S-1"}),
-                        (1, "b", B, {"winlog__event_data__MemberSid": "S-1"})])
+    eng = engine(
+        corr(
+            "temporal",
+            ["rule_a", "rule_b"],
+            group_by=["account"],
+            aliases={"account": {"rule_a": "TargetSid", "rule_b": "MemberSid"}},
+        )
+    )
+    alerts = feed(
+        eng,
+        [(0, "a", A, {"winlog__event_data__TargetSid": "S-1"}), (1, "b", B, {"winlog__event_data__MemberSid": "S-1"})],
+    )
     assert [(a.group, a.event_ids) for a in alerts] == [({"account": "S-1"}, ("a", "b"))]
 
 
 # --- arrival order ------------------------------------------------------------------------------------
+
 
 @settings(max_examples=200, deadline=None)
 @given(

@@ -82,8 +82,7 @@ class Pipeline:
         files = sorted((PACKS / "province").glob("corr_*.yml")) + sorted((PACKS / "correlation").glob("*.yml"))
         if file_by_file:
             # As a loader that parses each file alone sees them: references stay unresolved strings.
-            rules = [r for f in files
-                     for r in SigmaCollection.from_yaml(f.read_text(), resolve_references=False).rules]
+            rules = [r for f in files for r in SigmaCollection.from_yaml(f.read_text(), resolve_references=False).rules]
         else:
             collection = SigmaCollection.load_ruleset([str(f) for f in files])
             assert not collection.errors
@@ -112,16 +111,19 @@ def fired(
 
 # --- SSH ----------------------------------------------------------------------------------------------
 
+
 def ssh(eid: str, outcome: str, user: str, ip: str) -> dict[str, Any]:
     return {
         "event": {"id": eid, "category": ["authentication"], "outcome": outcome},
-        "user": {"name": user}, "source": {"ip": ip},
+        "user": {"name": user},
+        "source": {"ip": ip},
         "canhgac": {"logsource": {"product": "linux", "service": "sshd"}},
     }
 
 
-def failures(n: int, user: str = "root", ip: str = "203.0.113.5", step: float = 10, t0: float = 0,
-             prefix: str = "f") -> list[tuple[float, dict[str, Any]]]:
+def failures(
+    n: int, user: str = "root", ip: str = "203.0.113.5", step: float = 10, t0: float = 0, prefix: str = "f"
+) -> list[tuple[float, dict[str, Any]]]:
     return [(t0 + i * step, ssh(f"{prefix}{i}", "failure", user, ip)) for i in range(n)]
 
 
@@ -150,17 +152,29 @@ def test_ssh_success_from_another_address_still_counts_for_the_account() -> None
     assert [t for t, _, _ in fired(stream)] == [SSH_THEN_SUCCESS]
 
 
-@pytest.mark.parametrize("stream", [
-    pytest.param([*failures(4), (60, ssh("ok", "success", "root", "203.0.113.5"))], id="only-4-failures"),
-    pytest.param([*failures(5, step=80), (400, ssh("ok", "success", "root", "203.0.113.5"))],
-                 id="failures-spread-over-more-than-5-min"),
-    pytest.param([*failures(5), (40 + 600, ssh("ok", "success", "root", "203.0.113.5"))],
-                 id="success-10-min-after-the-burst"),
-    pytest.param([*failures(5), (60, ssh("ok", "success", "alice", "203.0.113.5"))], id="other-account"),
-    pytest.param([(0, ssh("ok", "success", "root", "203.0.113.5")), *failures(5, t0=10)], id="success-first"),
-    pytest.param([*failures(2, ip="203.0.113.5"), *failures(3, ip="203.0.113.6", t0=30, prefix="g"),
-                  (60, ssh("ok", "success", "root", "203.0.113.5"))], id="failures-from-two-addresses"),
-])
+@pytest.mark.parametrize(
+    "stream",
+    [
+        pytest.param([*failures(4), (60, ssh("ok", "success", "root", "203.0.113.5"))], id="only-4-failures"),
+        pytest.param(
+            [*failures(5, step=80), (400, ssh("ok", "success", "root", "203.0.113.5"))],
+            id="failures-spread-over-more-than-5-min",
+        ),
+        pytest.param(
+            [*failures(5), (40 + 600, ssh("ok", "success", "root", "203.0.113.5"))], id="success-10-min-after-the-burst"
+        ),
+        pytest.param([*failures(5), (60, ssh("ok", "success", "alice", "203.0.113.5"))], id="other-account"),
+        pytest.param([(0, ssh("ok", "success", "root", "203.0.113.5")), *failures(5, t0=10)], id="success-first"),
+        pytest.param(
+            [
+                *failures(2, ip="203.0.113.5"),
+                *failures(3, ip="203.0.113.6", t0=30, prefix="g"),
+                (60, ssh("ok", "success", "root", "203.0.113.5")),
+            ],
+            id="failures-from-two-addresses",
+        ),
+    ],
+)
 def test_ssh_negative_streams(stream: list[tuple[float, dict[str, Any]]]) -> None:
     assert fired(stream) == []
 
@@ -173,16 +187,18 @@ def test_ssh_many_failures_from_one_address_across_accounts() -> None:
 
 def test_base_rules_used_only_by_correlations_do_not_alert_alone() -> None:
     pipeline = Pipeline()
-    silenced = {r.name for r in pipeline.base
-                if not pipeline.engine.emits_own_alerts(Meta(str(r.id), r.name, r.title))}
+    silenced = {r.name for r in pipeline.base if not pipeline.engine.emits_own_alerts(Meta(str(r.id), r.name, r.title))}
     assert silenced == {r.name for r in pipeline.base}
 
 
 # --- web ----------------------------------------------------------------------------------------------
 
+
 def web(eid: str, ip: str, path: str, status: int = 404) -> dict[str, Any]:
     return {
-        "event": {"id": eid}, "source": {"ip": ip}, "url": {"path": path},
+        "event": {"id": eid},
+        "source": {"ip": ip},
+        "url": {"path": path},
         "http": {"response": {"status_code": status}},
         "canhgac": {"logsource": {"category": "webserver"}},
     }
@@ -196,11 +212,14 @@ def test_web_many_distinct_missing_paths_from_one_address() -> None:
     ]
 
 
-@pytest.mark.parametrize("stream", [
-    pytest.param([(i, web(f"w{i}", "192.0.2.44", f"/p{i % 19}")) for i in range(40)], id="19-distinct"),
-    pytest.param([(i * 4, web(f"w{i}", "192.0.2.44", f"/p{i}")) for i in range(20)], id="over-76-seconds"),
-    pytest.param([(i, web(f"w{i}", f"192.0.2.{i}", "/p{i}")) for i in range(20)], id="20-addresses"),
-])
+@pytest.mark.parametrize(
+    "stream",
+    [
+        pytest.param([(i, web(f"w{i}", "192.0.2.44", f"/p{i % 19}")) for i in range(40)], id="19-distinct"),
+        pytest.param([(i * 4, web(f"w{i}", "192.0.2.44", f"/p{i}")) for i in range(20)], id="over-76-seconds"),
+        pytest.param([(i, web(f"w{i}", f"192.0.2.{i}", "/p{i}")) for i in range(20)], id="20-addresses"),
+    ],
+)
 def test_web_negative_streams(stream: list[tuple[float, dict[str, Any]]]) -> None:
     assert fired(stream) == []
 
@@ -229,8 +248,7 @@ def created(sid: str = SID) -> dict[str, Any]:
 
 
 def added_local(sid: str = SID, group_sid: str = "S-1-5-32-544") -> dict[str, Any]:
-    return win("added", 4732, TargetUserName="Administrators", TargetSid=group_sid, MemberSid=sid,
-               MemberName="-")
+    return win("added", 4732, TargetUserName="Administrators", TargetSid=group_sid, MemberSid=sid, MemberName="-")
 
 
 def logon(sid: str = SID) -> dict[str, Any]:
@@ -243,30 +261,42 @@ def test_windows_created_added_to_admins_then_logon() -> None:
 
 
 def test_windows_domain_admins_variant() -> None:
-    domain_admins = win("added", 4728, TargetUserName="Domain Admins",
-                        TargetSid="S-1-5-21-3623811015-3361044348-30300820-512", MemberSid=SID)
+    domain_admins = win(
+        "added",
+        4728,
+        TargetUserName="Domain Admins",
+        TargetSid="S-1-5-21-3623811015-3361044348-30300820-512",
+        MemberSid=SID,
+    )
     assert [t for t, _, _ in fired([(0, created()), (5, domain_admins), (3000, logon())])] == [WIN_NEW_ADMIN]
 
 
-@pytest.mark.parametrize("stream", [
-    pytest.param([(0, created()), (60, added_local(group_sid="S-1-5-32-555")), (600, logon())],
-                 id="non-admin-group"),
-    pytest.param([(0, created()), (60, added_local()), (600, logon(sid=SID[:-4] + "2001"))],
-                 id="other-account-logs-on"),
-    pytest.param([(0, created()), (60, added_local()), (3600, logon())], id="logon-after-1-hour"),
-    pytest.param([(0, created()), (60, logon()), (120, added_local())], id="logon-before-admin"),
-    pytest.param([(0, added_local()), (60, logon())], id="existing-account"),
-])
+@pytest.mark.parametrize(
+    "stream",
+    [
+        pytest.param(
+            [(0, created()), (60, added_local(group_sid="S-1-5-32-555")), (600, logon())], id="non-admin-group"
+        ),
+        pytest.param(
+            [(0, created()), (60, added_local()), (600, logon(sid=SID[:-4] + "2001"))], id="other-account-logs-on"
+        ),
+        pytest.param([(0, created()), (60, added_local()), (3600, logon())], id="logon-after-1-hour"),
+        pytest.param([(0, created()), (60, logon()), (120, added_local())], id="logon-before-admin"),
+        pytest.param([(0, added_local()), (60, logon())], id="existing-account"),
+    ],
+)
 def test_windows_negative_streams(stream: list[tuple[float, dict[str, Any]]]) -> None:
     assert fired(stream) == []
 
 
 # --- Linux new account ---------------------------------------------------------------------------------
 
+
 def useradd(user: str) -> dict[str, Any]:
     return {
         "event": {"id": f"useradd-{user}", "category": ["iam"], "type": ["user", "creation"]},
-        "user": {"name": user}, "canhgac": {"logsource": {"product": "linux"}},
+        "user": {"name": user},
+        "canhgac": {"logsource": {"product": "linux"}},
     }
 
 
@@ -275,9 +305,12 @@ def test_linux_new_account_then_ssh_login() -> None:
     assert fired(stream) == [(LINUX_NEW_ACCOUNT, {"user.name": "sysbk"}, ("useradd-sysbk", "ok"))]
 
 
-@pytest.mark.parametrize("stream", [
-    pytest.param([(0, useradd("sysbk")), (60, ssh("ok", "success", "alice", "198.51.100.7"))], id="other-user"),
-    pytest.param([(0, useradd("sysbk")), (7200, ssh("ok", "success", "sysbk", "198.51.100.7"))], id="too-late"),
-])
+@pytest.mark.parametrize(
+    "stream",
+    [
+        pytest.param([(0, useradd("sysbk")), (60, ssh("ok", "success", "alice", "198.51.100.7"))], id="other-user"),
+        pytest.param([(0, useradd("sysbk")), (7200, ssh("ok", "success", "sysbk", "198.51.100.7"))], id="too-late"),
+    ],
+)
 def test_linux_new_account_negative_streams(stream: list[tuple[float, dict[str, Any]]]) -> None:
     assert fired(stream) == []

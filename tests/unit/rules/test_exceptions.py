@@ -71,16 +71,18 @@ def test_bad_conditions_are_refused(raw: dict) -> None:
 
 
 def _exception(expires_at: object = None, **extra: object) -> RuleException:
-    return RuleException.parse({
-        "id": "ex1",
-        "rule_id": "r1",
-        "conditions": [
-            {"field": "user.name", "op": "equals", "value": "svc_backup"},
-            {"field": "source.ip", "op": "cidr", "value": "10.20.0.0/16"},
-        ],
-        "expires_at": expires_at,
-        **extra,
-    })
+    return RuleException.parse(
+        {
+            "id": "ex1",
+            "rule_id": "r1",
+            "conditions": [
+                {"field": "user.name", "op": "equals", "value": "svc_backup"},
+                {"field": "source.ip", "op": "cidr", "value": "10.20.0.0/16"},
+            ],
+            "expires_at": expires_at,
+            **extra,
+        }
+    )
 
 
 def test_every_condition_must_hold() -> None:
@@ -102,10 +104,14 @@ def test_expiry_stops_applying() -> None:
 
 def test_set_suppresses_only_its_rule_and_only_while_active() -> None:
     active = _exception()
-    expired = RuleException.parse({
-        "id": "ex2", "rule_id": "r2", "expires_at": "2020-01-01T00:00:00Z",
-        "conditions": [{"field": "host.name", "op": "contains", "value": "web"}],
-    })
+    expired = RuleException.parse(
+        {
+            "id": "ex2",
+            "rule_id": "r2",
+            "expires_at": "2020-01-01T00:00:00Z",
+            "conditions": [{"field": "host.name", "op": "contains", "value": "web"}],
+        }
+    )
     found = ExceptionSet([active, expired])
     assert len(found) == 2
     assert found.suppressing("r1", EVENT, NOW) is active

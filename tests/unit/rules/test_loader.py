@@ -30,19 +30,31 @@ def test_folder_is_loaded_recursively_and_bad_rules_are_rejected_one_by_one(tmp_
     result = load_rules([tmp_path])
     assert len(result.rules) == 1
     reasons = sorted(r.reason for r in result.rejected)
-    assert reasons == ["invalid YAML", "invalid regex", "unresolved placeholder", "unsafe regex",
-                       "unsupported modifier"]
+    assert reasons == [
+        "invalid YAML",
+        "invalid regex",
+        "unresolved placeholder",
+        "unsafe regex",
+        "unsupported modifier",
+    ]
     assert result.tally()["loaded"] == 1
 
 
 def test_single_file_and_metadata(tmp_path: Path) -> None:
-    text = GOOD.replace("status: test\n", "status: test\nlevel: high\nauthor: Someone\ntags:\n    - attack.t1059\n"
-                        "references:\n    - https://example.org\nfalsepositives:\n    - admins\n"
-                        "description: Why\nname: my_rule\n")
+    text = GOOD.replace(
+        "status: test\n",
+        "status: test\nlevel: high\nauthor: Someone\ntags:\n    - attack.t1059\n"
+        "references:\n    - https://example.org\nfalsepositives:\n    - admins\n"
+        "description: Why\nname: my_rule\n",
+    )
     path = _write(tmp_path, "one.yml", text)
     meta = load_rules([path]).rules[0].meta
     assert (meta.id, meta.level, meta.author, meta.tags) == (
-        "11111111-1111-4111-8111-111111111111", "high", "Someone", ("attack.t1059",))
+        "11111111-1111-4111-8111-111111111111",
+        "high",
+        "Someone",
+        ("attack.t1059",),
+    )
     assert meta.references == ("https://example.org",) and meta.falsepositives == ("admins",)
     assert meta.description == "Why" and meta.name == "my_rule" and meta.logsource == {"product": "test"}
     assert meta.path == str(path)
@@ -92,21 +104,43 @@ def test_logsource_routing() -> None:
 
 
 def test_registry_refinements_also_meet_registry_event_rules() -> None:
-    result = load(rule("sel:\n  TargetObject|contains: run\ncondition: sel",
-                       logsource="product: windows\n    category: registry_event"))
-    ev = event({"winlog": {"event_data": {"TargetObject": "HKLM\\...\\Run"}}}, product="windows",
-               category="registry_set", service="sysmon")
+    result = load(
+        rule(
+            "sel:\n  TargetObject|contains: run\ncondition: sel",
+            logsource="product: windows\n    category: registry_event",
+        )
+    )
+    ev = event(
+        {"winlog": {"event_data": {"TargetObject": "HKLM\\...\\Run"}}},
+        product="windows",
+        category="registry_set",
+        service="sysmon",
+    )
     assert Engine(result.rules).match(ev)
 
 
 def test_field_mapping_webserver_and_linux() -> None:
-    web = load(rule("sel:\n  cs-uri-query|contains: 'union select'\n  sc-status: 200\ncondition: sel",
-                    logsource="category: webserver"))
-    ev = event({"url": {"query": "id=1 UNION SELECT"}, "http": {"response": {"status_code": 200}}},
-               product="nginx", category="webserver")
+    web = load(
+        rule(
+            "sel:\n  cs-uri-query|contains: 'union select'\n  sc-status: 200\ncondition: sel",
+            logsource="category: webserver",
+        )
+    )
+    ev = event(
+        {"url": {"query": "id=1 UNION SELECT"}, "http": {"response": {"status_code": 200}}},
+        product="nginx",
+        category="webserver",
+    )
     assert Engine(web.rules).match(ev)
-    lin = load(rule("sel:\n  Image|endswith: /nc\n  CommandLine|contains: ' -e '\ncondition: sel",
-                    logsource="product: linux\n    category: process_creation"))
-    ev = event({"process": {"executable": "/usr/bin/nc", "command_line": "nc -e /bin/sh"}},
-               product="linux", category="process_creation")
+    lin = load(
+        rule(
+            "sel:\n  Image|endswith: /nc\n  CommandLine|contains: ' -e '\ncondition: sel",
+            logsource="product: linux\n    category: process_creation",
+        )
+    )
+    ev = event(
+        {"process": {"executable": "/usr/bin/nc", "command_line": "nc -e /bin/sh"}},
+        product="linux",
+        category="process_creation",
+    )
     assert Engine(lin.rules).match(ev)

@@ -129,7 +129,8 @@ def test_more_clauses_than_layers_are_refused() -> None:
 
 
 PROPERTY_RULES = [
-    r for det in (
+    r
+    for det in (
         "sel:\n  a|contains: [ab, '`', 'ß', 'İ']\ncondition: sel",
         "sel:\n  a: [Ab, 'x y']\n  b|startswith: q\ncondition: sel",
         "sel:\n  b|re: '(?i)q+i'\ncondition: sel",
@@ -138,7 +139,8 @@ PROPERTY_RULES = [
         "sel:\n  d|cased: Ab\nkw:\n  - 'ab'\ncondition: sel or kw",
         "sel:\n  a|fieldref: b\ncondition: sel",
         "sel:\n  a|contains|all: [a, b, x, y]\n  b|contains: q\n  c|gt: 3\ncondition: sel",
-    ) for r in compiled(det)
+    )
+    for r in compiled(det)
 ]
 PROPERTY_ENGINE = Engine(PROPERTY_RULES)
 scalars = st.one_of(
@@ -150,8 +152,11 @@ scalars = st.one_of(
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.dictionaries(st.sampled_from(["a", "b", "c", "d", "message"]),
-                       scalars | st.lists(scalars, max_size=3), max_size=5))
+@given(
+    st.dictionaries(
+        st.sampled_from(["a", "b", "c", "d", "message"]), scalars | st.lists(scalars, max_size=3), max_size=5
+    )
+)
 def test_prefilter_agrees_with_evaluating_every_rule(fields: dict[str, Any]) -> None:
     ev = event(fields)
     assert PROPERTY_ENGINE.match(ev) == PROPERTY_ENGINE.match_all_applicable(ev)

@@ -44,14 +44,20 @@ def test_any_json_values_never_raise(fields: dict[str, Any]) -> None:
 
 
 def test_non_dict_events_and_odd_logsources() -> None:
-    for ev in (None, [], "text", 3, {"canhgac": "x"}, {"canhgac": {"logsource": {"product": ["windows"]}}},
-               {"canhgac": {"logsource": {"product": {"x": 1}}}}):
+    for ev in (
+        None,
+        [],
+        "text",
+        3,
+        {"canhgac": "x"},
+        {"canhgac": {"logsource": {"product": ["windows"]}}},
+        {"canhgac": {"logsource": {"product": {"x": 1}}}},
+    ):
         assert ENGINE.match(ev) == []
 
 
 def test_huge_string() -> None:
-    ev = {"a": "z" * 5_000_000, "message": "z" * 5_000_000 + " needle",
-          "canhgac": {"logsource": {"product": "test"}}}
+    ev = {"a": "z" * 5_000_000, "message": "z" * 5_000_000 + " needle", "canhgac": {"logsource": {"product": "test"}}}
     assert ENGINE.match(ev)
     ev["message"] = "z" * 5_000_000
     assert not ENGINE.match(ev)

@@ -162,8 +162,9 @@ def test_base64offset_contains_finds_every_alignment() -> None:
     assert not matches(det, {"a": base64.b64encode(b"https://x").decode()})
 
 
-@pytest.mark.parametrize(("modifier", "encoding"), [("utf16le", "utf-16-le"), ("wide", "utf-16-le"),
-                                                    ("utf16be", "utf-16-be")])
+@pytest.mark.parametrize(
+    ("modifier", "encoding"), [("utf16le", "utf-16-le"), ("wide", "utf-16-le"), ("utf16be", "utf-16-be")]
+)
 def test_utf16_encodings_with_base64(modifier: str, encoding: str) -> None:
     det = f"sel:\n  a|{modifier}|base64offset|contains: 'Invoke'\ncondition: sel"
     blob = base64.b64encode("Invoke-Thing".encode(encoding)).decode()
@@ -204,8 +205,12 @@ def test_re_ignorecase_dotless_i_still_matches() -> None:
 
 @pytest.mark.parametrize(
     ("cidr", "inside", "outside"),
-    [("10.1.0.0/16", "10.1.200.3", "10.2.0.1"), ("192.168.1.7/32", "192.168.1.7", "192.168.1.8"),
-     ("2001:db8::/32", "2001:db8:ffff::1", "2001:db9::1"), ("fe80::/10", "fe80::1%eth0", "fec0::1")],
+    [
+        ("10.1.0.0/16", "10.1.200.3", "10.2.0.1"),
+        ("192.168.1.7/32", "192.168.1.7", "192.168.1.8"),
+        ("2001:db8::/32", "2001:db8:ffff::1", "2001:db9::1"),
+        ("fe80::/10", "fe80::1%eth0", "fec0::1"),
+    ],
 )
 def test_cidr(cidr: str, inside: str, outside: str) -> None:
     det = f"sel:\n  ip|cidr: '{cidr}'\ncondition: sel"
