@@ -38,9 +38,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _match(args: argparse.Namespace) -> int:
-    from canhgac.rules.batch import MatchStats, match_files
     from canhgac.rules.engine import Engine
     from canhgac.rules.loader import load_rules
+    from canhgac.sigma_match import MatchStats, match_files
 
     started = time.perf_counter()
     loaded = load_rules(args.rules, _placeholders(args))

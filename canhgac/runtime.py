@@ -22,17 +22,12 @@ from canhgac.core.errors import BackendUnavailable
 from canhgac.core.kafka import ensure_topics
 from canhgac.core.metrics import Metrics
 from canhgac.core.store import ensure_templates, make_client
-from canhgac.pipeline.alert_indexer import AlertIndexerStage
-from canhgac.pipeline.detector import DetectorStage
-from canhgac.pipeline.indexer import IndexerStage
-from canhgac.pipeline.normalizer import NormalizerStage
-from canhgac.pipeline.notifier import NotifierStage
+from canhgac.pipeline.catalog import ALL_STAGES, build_stages
 from canhgac.pipeline.retention import retention_loop
-from canhgac.pipeline.source_health import SourceHealthStage
 from canhgac.pipeline.stage import Stage
 
 log = logging.getLogger("canhgac")
-ALL_STAGES = ("normalizer", "indexer", "detector", "alert-indexer", "source-health", "notifier")
+__all__ = ["ALL_STAGES", "Runtime", "build_stages", "run_forever"]
 
 
 class _ApiServer(uvicorn.Server):
@@ -40,29 +35,6 @@ class _ApiServer(uvicorn.Server):
     def capture_signals(self) -> Iterator[None]:
         # Signals belong to the runtime, which stops the API last, after the pipeline drained.
         yield
-
-
-def build_stages(settings: Settings, metrics: Metrics, names: tuple[str, ...] = ALL_STAGES) -> list[Stage]:
-    builders: dict[str, Callable[[], Stage]] = {
-        "normalizer": lambda: NormalizerStage(settings.kafka, settings.pipeline.normalizer, metrics, settings.sources),
-        "indexer": lambda: IndexerStage(settings.kafka, settings.opensearch, settings.pipeline, metrics),
-        "detector": lambda: DetectorStage(
-            settings.kafka,
-            settings.pipeline,
-            settings.rules,
-            metrics,
-            data_dir=settings.data_dir,
-            opensearch=settings.opensearch,
-        ),
-        "alert-indexer": lambda: AlertIndexerStage(settings.kafka, settings.opensearch, settings.pipeline, metrics),
-        "notifier": lambda: NotifierStage(
-            settings.kafka, settings.pipeline, settings.notify, metrics, data_dir=settings.data_dir
-        ),
-        "source-health": lambda: SourceHealthStage(
-            settings.kafka, settings.opensearch, settings.pipeline, metrics, settings.sources
-        ),
-    }
-    return [builders[n]() for n in names]
 
 
 async def supervise(name: str, run: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:

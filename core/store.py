@@ -15,7 +15,7 @@ from canhgac.core.config import OpenSearchConfig
 from canhgac.core.errors import BackendUnavailable
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
-from opensearchpy.exceptions import TransportError
+from opensearchpy.exceptions import NotFoundError, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -197,3 +197,24 @@ async def opensearch_reachable(client: AsyncOpenSearch) -> bool:
         return health.get("status") in ("green", "yellow")
     except Exception:  # any failure means "not ready"; the probe reports, it does not raise
         return False
+
+
+# Config indices hold a handful of documents each; thousands would be a sign of misuse, not a need.
+MAX_CONFIG_DOCS = 10_000
+
+
+async def read_all(client: AsyncOpenSearch, index: str, query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Every document of a (small) config index, with `_id` as `id` when missing; [] when the index
+    does not exist yet. Connection and transport errors propagate (callers decide: the API answers
+    503, the detector keeps its last config)."""
+    body = {"size": MAX_CONFIG_DOCS, "query": query or {"match_all": {}}}
+    try:
+        result = await client.search(index=index, body=body)
+    except NotFoundError:
+        return []
+    hits = result["hits"]["hits"]
+    if len(hits) == MAX_CONFIG_DOCS:
+        log.warning(
+            "%s holds more than %d documents; only the first %d are used", index, MAX_CONFIG_DOCS, MAX_CONFIG_DOCS
+        )
+    return [{"id": h["_id"], **h["_source"]} for h in hits]

@@ -17,8 +17,7 @@ from canhgac.core.config import KafkaConfig, OpenSearchConfig, PipelineConfig
 from canhgac.core.errors import BackendUnavailable
 from canhgac.core.metrics import Metrics
 from canhgac.pipeline.bulk import BulkItem, bulk_write
-from canhgac.pipeline.normalizer import dlq_record_for_event
-from canhgac.pipeline.stage import send_all
+from canhgac.pipeline.dlq import DeadLetters
 from canhgac.pipeline.store_stage import OpenSearchStage
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import TransportError
@@ -40,21 +39,14 @@ class AlertIndexerStage(OpenSearchStage):
 
     async def process(self, records: Sequence[ConsumerRecord]) -> None:
         await self.ready_client()
-        assert self.producer is not None
         latest: dict[str, dict[str, Any]] = {}
-        dead: list[tuple[bytes | None, bytes]] = []
+        dead = self.dead_letters()
         for record in records:
             try:
                 alert = orjson.loads(record.value)
                 alert_id = alert["id"]
             except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-                self.metrics.dlq.labels(self.name, "bad_alert").inc()
-                dead.append(
-                    (
-                        record.key,
-                        orjson.dumps(dlq_record_for_event(self.name, "bad_alert", str(exc), record.value)),
-                    )
-                )
+                dead.add(record.key, "bad_alert", str(exc), record.value)
                 continue
             previous = latest.get(alert_id)
             if previous is None or alert.get("count", 0) >= previous.get("count", 0):
@@ -65,11 +57,9 @@ class AlertIndexerStage(OpenSearchStage):
             latest = await self._write(latest, dead)
         if latest:
             raise BackendUnavailable(f"{len(latest)} alerts kept conflicting with concurrent edits")
-        await send_all(self.producer, self.kafka.topics.dlq, dead)
+        await self.produce_dead_letters(dead)
 
-    async def _write(
-        self, alerts: dict[str, dict[str, Any]], dead: list[tuple[bytes | None, bytes]]
-    ) -> dict[str, dict[str, Any]]:
+    async def _write(self, alerts: dict[str, dict[str, Any]], dead: DeadLetters) -> dict[str, dict[str, Any]]:
         """One round: returns the alerts that must be tried again (lost a race)."""
         assert self.client is not None
         index = self.opensearch.alerts_index
@@ -120,13 +110,7 @@ class AlertIndexerStage(OpenSearchStage):
             if reason.startswith("409"):
                 retry[alert_id] = alerts[alert_id]  # a concurrent edit: read it again and merge
             else:
-                self.metrics.dlq.labels(self.name, "index_refused").inc()
-                dead.append(
-                    (
-                        item.key,
-                        orjson.dumps(dlq_record_for_event(self.name, "index_refused", reason, alerts.get(alert_id))),
-                    )
-                )
+                dead.add(item.key, "index_refused", reason, alerts.get(alert_id))
         # A `create` answered 409 means someone created it meanwhile: merge on the next round.
         return retry | {k: alerts[k] for k in _duplicates(items, outcome)}
 

@@ -23,18 +23,17 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from canhgac.core.config import KafkaConfig, OpenSearchConfig, PipelineConfig, RulesConfig
-from canhgac.core.kafka import make_producer
 from canhgac.core.metrics import Metrics
 from canhgac.pipeline.alerts import AlertGrouper, alert_from_correlation, parse_ts
-from canhgac.pipeline.normalizer import dlq_record_for_event
-from canhgac.pipeline.rule_config import RuleConfig, RuleConfigSource
-from canhgac.pipeline.stage import Stage, send_all
+from canhgac.pipeline.rule_config import RuleConfigSource
+from canhgac.pipeline.stage import Stage
 from canhgac.rules.correlation import CorrelationEngine
 from canhgac.rules.engine import Engine
 from canhgac.rules.exceptions import ExceptionSet
 from canhgac.rules.library import RuleLibrary
 from canhgac.rules.loader import FileResult, LoadResult, Rejection, load_text
 from canhgac.rules.model import RuleMeta
+from canhgac.rules.ruleset import RuleConfig, RuleSet, build_ruleset, rule_paths, uploaded_path
 
 log = logging.getLogger(__name__)
 
@@ -42,24 +41,6 @@ log = logging.getLogger(__name__)
 # watermark into the future and make every other source's events "late".
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 ADVANCE_INTERVAL_SECS = 1.0
-
-
-def rule_paths(cfg: RulesConfig) -> list[Path]:
-    paths = [Path(p) for p in cfg.paths]
-    if cfg.include_bundled_packs:
-        import canhgac.rules as rules_pkg
-
-        paths.insert(0, Path(rules_pkg.__file__).resolve().parent / "packs")
-    return paths
-
-
-def uploaded_path(rule_id: str) -> str:
-    """The `path` uploaded rules carry (in alerts, rejections and the rule list)."""
-    return f"uploaded:{rule_id}"
-
-
-def correlation_id(rule: Any) -> str:
-    return str(getattr(rule, "id", "") or getattr(rule, "name", "") or "")
 
 
 def fingerprint(paths: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
@@ -103,6 +84,8 @@ class DetectorStage(Stage):
         self.config_source = RuleConfigSource(opensearch, metrics) if opensearch is not None else None
         self.config = RuleConfig()
         self._uploaded: dict[tuple[str, str], FileResult] = {}  # (rule id, yaml) -> compiled
+        self._file_rejections: list[Rejection] = []
+        self.ruleset: RuleSet | None = None
         self._fingerprint: tuple[tuple[str, int, int], ...] | None = None  # None: never loaded
         self._loaded: tuple[Any, str] | None = None  # (file fingerprint, config rules_version)
         self._next_reload_check = 0.0
@@ -121,9 +104,8 @@ class DetectorStage(Stage):
                 self.library = RuleLibrary(self.paths, placeholders=self.rules_cfg.placeholders)
             else:
                 self.library.reload_if_changed()
-            file_result = self.library.load_result()
-            file_result.rejected.extend(r for r in self.library.last_rejected if r not in file_result.rejected)
-            self.file_result = file_result
+            self.file_result = self.library.load_result()
+            self._file_rejections = list(self.library.last_rejected)
         result = self._combine(self.file_result)
         correlation = CorrelationEngine.from_sigma(result.correlation_rules)
         # Carry open windows over to the new rule set; a changed rule starts empty.
@@ -144,50 +126,34 @@ class DetectorStage(Stage):
         )
 
     def _combine(self, files: LoadResult) -> LoadResult:
-        """File rules plus uploaded rules, less the disabled ones."""
-        rules = list(files.rules)
-        rejected = list(files.rejected)
-        correlations = list(files.correlation_rules)
-        taken = {r.meta.id for r in rules} | {correlation_id(c) for c in correlations}
-        compiled: dict[tuple[str, str], FileResult] = {}
-        for rule_id, text in sorted(self.config.uploaded.items()):
-            key = (rule_id, text)
-            one = self._uploaded.get(key) or load_text(text, uploaded_path(rule_id), self.rules_cfg.placeholders)
-            compiled[key] = one
-            rejected.extend(one.rejected)
-            for rule in one.rules:
-                if rule.meta.id in taken:  # the API refuses this; a file added later can cause it
-                    rejected.append(
-                        Rejection(
-                            uploaded_path(rule_id),
-                            rule.meta.id,
-                            rule.meta.title,
-                            "duplicate id",
-                            "a rule file has the same id; the file wins",
-                        )
-                    )
-                    continue
-                rules.append(rule)
-            correlations.extend(c for c in one.correlation_rules if correlation_id(c) not in taken)
-        self._uploaded = compiled  # forget removed uploads
-        disabled = self.config.disabled
-        return LoadResult(
-            rules=[r for r in rules if r.meta.id not in disabled],
-            rejected=rejected,
-            correlation_rules=[c for c in correlations if correlation_id(c) not in disabled],
+        """The rules in service (canhgac.rules.ruleset decides; the API lists the same set)."""
+        ruleset = build_ruleset(
+            list(files.files.values()), self.config, self._compile_upload, file_rejections=self._file_rejections
         )
+        self.ruleset = ruleset
+        return LoadResult(rules=ruleset.rules, rejected=ruleset.rejected, correlation_rules=ruleset.correlation_rules)
+
+    def _compile_upload(self, rule_id: str, text: str) -> FileResult:
+        """Uploads compile once per (id, text); a removed upload is forgotten on the next rebuild."""
+        key = (rule_id, text)
+        compiled = self._uploaded.get(key)
+        if compiled is None:
+            compiled = load_text(text, uploaded_path(rule_id), self.rules_cfg.placeholders)
+            self._uploaded = {k: v for k, v in self._uploaded.items() if k[0] in self.config.uploaded}
+            self._uploaded[key] = compiled
+        return compiled
 
     def reload_if_changed(self) -> bool:
         current = fingerprint(self.paths)
         version = self.config.rules_version
         if self._loaded == (current, version):
             return False
-        previous = (self.engine, self.load_result, self.correlation, self.file_result)
+        previous = (self.engine, self.load_result, self.correlation, self.file_result, self.ruleset)
         try:
             self.load(files=current != self._fingerprint)
         except Exception:  # loading must never take the working rule set away
             log.exception("rule reload failed; keeping the previous rule set")
-            self.engine, self.load_result, self.correlation, self.file_result = previous
+            self.engine, self.load_result, self.correlation, self.file_result, self.ruleset = previous
             return False
         self._fingerprint = current
         self._loaded = (current, version)
@@ -206,14 +172,10 @@ class DetectorStage(Stage):
             await self.config_source.start()
             await self.refresh_config()
         self.reload_if_changed()  # a no-op when nothing changed since the last load
-        self.producer = make_producer(self.kafka, client_suffix=self.name)
-        await self.producer.start()
 
     async def close(self) -> None:
         if self.config_source is not None:
             await self.config_source.close()
-        if self.producer:
-            await self.producer.stop()
 
     async def on_idle(self) -> None:
         await self._maybe_reload()
@@ -223,7 +185,7 @@ class DetectorStage(Stage):
             closed = self.correlation.advance(datetime.now(UTC) - MAX_CLOCK_SKEW)
             if closed:
                 items = [(a.id.encode(), orjson.dumps(alert_from_correlation(a.to_dict(), {}))) for a in closed]
-                await send_all(self.producer, self.kafka.topics.alerts, items)
+                await self.produce(self.kafka.topics.alerts, items)
                 self._write_checkpoint()
 
     def _restore_checkpoint(self) -> None:
@@ -263,25 +225,20 @@ class DetectorStage(Stage):
         return kept
 
     async def process(self, records: Sequence[ConsumerRecord]) -> None:
-        assert self.producer is not None and self.engine is not None
+        assert self.engine is not None
         await self._maybe_reload()
         engine, correlation, exceptions = self.engine, self.correlation, self.config.exceptions
         now = datetime.now(UTC)
         updated: dict[str, dict[str, Any]] = {}
-        dead: list[tuple[bytes | None, bytes]] = []
+        dead = self.dead_letters()
         for record in records:
             try:
                 event = orjson.loads(record.value)
             except orjson.JSONDecodeError as exc:
-                self.metrics.dlq.labels(self.name, "bad_event").inc()
-                dead.append(
-                    (
-                        record.key,
-                        orjson.dumps(dlq_record_for_event(self.name, "bad_event", str(exc), record.value)),
-                    )
-                )
+                dead.add(record.key, "bad_event", str(exc), record.value)
                 continue
             if not isinstance(event, dict):
+                dead.add(record.key, "bad_event", "event is not a JSON object", record.value)
                 continue
             matched = engine.match(event)
             if matched and exceptions:
@@ -302,8 +259,7 @@ class DetectorStage(Stage):
                         self.metrics.alerts_raised.labels(alert["severity"]).inc()
                     updated[alert["id"]] = alert
         items = [(a["id"].encode(), orjson.dumps(a, option=orjson.OPT_NON_STR_KEYS)) for a in updated.values()]
-        await send_all(self.producer, self.kafka.topics.alerts, items)
-        await send_all(self.producer, self.kafka.topics.dlq, dead)
-        self.metrics.produced.labels(self.name, self.kafka.topics.alerts).inc(len(items))
+        await self.produce(self.kafka.topics.alerts, items)
+        await self.produce_dead_letters(dead)
         if correlation.stats().events_observed:
             self._write_checkpoint()

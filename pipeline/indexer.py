@@ -14,8 +14,6 @@ from canhgac.core.config import KafkaConfig, OpenSearchConfig, PipelineConfig
 from canhgac.core.metrics import Metrics
 from canhgac.core.store import events_index
 from canhgac.pipeline.bulk import BulkItem, bulk_write
-from canhgac.pipeline.normalizer import dlq_record_for_event
-from canhgac.pipeline.stage import send_all
 from canhgac.pipeline.store_stage import OpenSearchStage
 
 
@@ -32,9 +30,8 @@ class IndexerStage(OpenSearchStage):
 
     async def process(self, records: Sequence[ConsumerRecord]) -> None:
         client = await self.ready_client()
-        assert self.producer is not None
         items: list[BulkItem] = []
-        dead: list[tuple[bytes | None, bytes]] = []
+        dead = self.dead_letters()
         for record in records:
             try:
                 event = orjson.loads(record.value)
@@ -43,13 +40,7 @@ class IndexerStage(OpenSearchStage):
                 event_id = event["event"]["id"]
                 dataset = event.get("canhgac", {}).get("dataset") or "generic"
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                self.metrics.dlq.labels(self.name, "bad_event").inc()
-                dead.append(
-                    (
-                        record.key,
-                        orjson.dumps(dlq_record_for_event(self.name, "bad_event", str(exc), record.value)),
-                    )
-                )
+                dead.add(record.key, "bad_event", str(exc), record.value)
                 continue
             index = events_index(self.opensearch.index_prefix, str(dataset))
             # The Kafka value is already the document's JSON: send it as is (no re-serialising).
@@ -66,11 +57,5 @@ class IndexerStage(OpenSearchStage):
             if outcome.retries:
                 self.metrics.retries.labels(self.name).inc(outcome.retries)
             for item, reason in outcome.failed or []:
-                self.metrics.dlq.labels(self.name, "index_refused").inc()
-                dead.append(
-                    (
-                        item.key,
-                        orjson.dumps(dlq_record_for_event(self.name, "index_refused", reason, item.source)),
-                    )
-                )
-        await send_all(self.producer, self.kafka.topics.dlq, dead)
+                dead.add(item.key, "index_refused", reason, item.source)
+        await self.produce_dead_letters(dead)

@@ -6,23 +6,21 @@ A record that its parser cannot read is not dropped: it becomes an event with
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import logging
-import pkgutil
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import ConsumerRecord
 from canhgac.core.config import KafkaConfig, SourceConfig, StageConfig
 from canhgac.core.envelope import RawEnvelope, utc_now_iso
 from canhgac.core.errors import ParseError
 from canhgac.core.event import Event, set_logsource
-from canhgac.core.kafka import make_producer
 from canhgac.core.metrics import Metrics
+from canhgac.pipeline.dlq import dead_letter
 from canhgac.pipeline.normalize import base
-from canhgac.pipeline.stage import Stage, send_all
+from canhgac.pipeline.stage import Stage
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +29,8 @@ DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 
 
 def load_parser_modules() -> None:
-    """Import every module of canhgac.pipeline.normalize so each registers its parser."""
-    import canhgac.pipeline.normalize as package
-
-    for info in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{package.__name__}.{info.name}")
+    """Import every parser module (pipeline/normalize/catalog.py); each registers its parser once."""
+    from canhgac.pipeline.normalize import catalog  # noqa: F401
 
 
 class ParserCache:
@@ -68,11 +63,11 @@ def normalize(
             raise ParseError(f"parser {fmt!r} returned {type(event).__name__}, not an event")
     except ParseError as exc:
         event = pipeline_error_event(raw, f"{fmt}: {exc.message}")
-        dlq = dlq_record("normalizer", "parse_error", str(exc), raw)
+        dlq = dead_letter("normalizer", "parse_error", str(exc), raw)
     except Exception as exc:  # a parser bug must not stop the stream; the record is kept as an error
         log.exception("parser %s crashed on raw %s", fmt, raw.id)
         event = pipeline_error_event(raw, f"{fmt}: parser crashed: {type(exc).__name__}: {exc}")
-        dlq = dlq_record("normalizer", "parser_crash", repr(exc), raw)
+        dlq = dead_letter("normalizer", "parser_crash", repr(exc), raw)
     finish_event(event, raw)
     return event, dlq
 
@@ -111,21 +106,6 @@ def pipeline_error_event(raw: RawEnvelope, reason: str) -> Event:
     return event
 
 
-def dlq_record(stage: str, reason: str, detail: str, raw: RawEnvelope | bytes) -> dict[str, Any]:
-    original: Any
-    if isinstance(raw, RawEnvelope):
-        original = orjson.loads(raw.to_json())
-    else:
-        original = raw.decode("utf-8", errors="replace")
-    return {
-        "@timestamp": utc_now_iso(),
-        "stage": stage,
-        "reason": reason,
-        "detail": detail,
-        "record": original,
-    }
-
-
 class NormalizerStage(Stage):
     name = "normalizer"
 
@@ -135,49 +115,24 @@ class NormalizerStage(Stage):
         super().__init__(kafka, stage, metrics)
         self.sources = {s.id: s for s in sources}
         self.parsers = ParserCache()
-        self.producer: AIOKafkaProducer | None = None
         load_parser_modules()
 
     def topics(self) -> list[str]:
         return [self.kafka.topics.raw]
 
-    async def start(self) -> None:
-        self.producer = make_producer(self.kafka, client_suffix=self.name)
-        await self.producer.start()
-
-    async def close(self) -> None:
-        if self.producer:
-            await self.producer.stop()
-
     async def process(self, records: Sequence[ConsumerRecord]) -> None:
-        assert self.producer is not None
         events: list[tuple[bytes | None, bytes]] = []
-        dead: list[tuple[bytes | None, bytes]] = []
+        dead = self.dead_letters()
         for record in records:
             try:
                 raw = RawEnvelope.from_json(record.value)
             except ParseError as exc:
-                self.metrics.dlq.labels(self.name, "bad_envelope").inc()
-                dead.append((record.key, orjson.dumps(dlq_record(self.name, "bad_envelope", str(exc), record.value))))
+                dead.add(record.key, "bad_envelope", str(exc), record.value)
                 continue
             event, dlq = normalize(raw, self.parsers, self.sources.get(raw.source_id))
             if dlq is not None:
                 self.metrics.parse_errors.labels(raw.format or DEFAULT_FORMAT).inc()
-                self.metrics.dlq.labels(self.name, dlq["reason"]).inc()
-                dead.append((record.key, orjson.dumps(dlq)))
+                dead.add_record(record.key, dlq)
             events.append((record.key, orjson.dumps(event, option=orjson.OPT_NON_STR_KEYS)))
-        await send_all(self.producer, self.kafka.topics.events, events)
-        await send_all(self.producer, self.kafka.topics.dlq, dead)
-        self.metrics.produced.labels(self.name, self.kafka.topics.events).inc(len(events))
-
-
-def dlq_record_for_event(stage: str, reason: str, detail: str, record: object) -> dict[str, Any]:
-    """A DLQ record for a later stage, where the record is an event (dict) or undecodable bytes."""
-    payload: Any = record.decode("utf-8", errors="replace") if isinstance(record, bytes) else record
-    return {
-        "@timestamp": utc_now_iso(),
-        "stage": stage,
-        "reason": reason,
-        "detail": detail,
-        "record": payload,
-    }
+        await self.produce(self.kafka.topics.events, events)
+        await self.produce_dead_letters(dead)

@@ -15,14 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import ConsumerRecord
 from canhgac.core.config import KafkaConfig, PipelineConfig
-from canhgac.core.kafka import make_producer
 from canhgac.core.metrics import Metrics
 from canhgac.core.notify_config import NotifyConfig
-from canhgac.pipeline.normalizer import dlq_record_for_event
 from canhgac.pipeline.notify import InvalidAlertError, NotifierService
-from canhgac.pipeline.stage import Stage, send_all
+from canhgac.pipeline.stage import Stage
 
 log = logging.getLogger(__name__)
 RUN_DUE_INTERVAL_SECS = 2.0
@@ -44,15 +42,12 @@ class NotifierStage(Stage):
         self.notify = notify
         self.data_dir = data_dir
         self.service: NotifierService | None = None
-        self.producer: AIOKafkaProducer | None = None
         self._next_run = 0.0
 
     def topics(self) -> list[str]:
         return [self.kafka.topics.alerts]
 
     async def start(self) -> None:
-        self.producer = make_producer(self.kafka, client_suffix=self.name)
-        await self.producer.start()
         self.service = NotifierService.open(
             self.notify, data_dir=self.data_dir, on_internal_alert=self._publish_internal
         )
@@ -60,29 +55,20 @@ class NotifierStage(Stage):
     async def close(self) -> None:
         if self.service:
             await self.service.close()
-        if self.producer:
-            await self.producer.stop()
 
     async def _publish_internal(self, alert: dict[str, Any]) -> None:
-        assert self.producer is not None
-        await send_all(self.producer, self.kafka.topics.alerts, [(str(alert["id"]).encode(), orjson.dumps(alert))])
+        await self.produce(self.kafka.topics.alerts, [(str(alert["id"]).encode(), orjson.dumps(alert))])
 
     async def process(self, records: Sequence[ConsumerRecord]) -> None:
-        assert self.service is not None and self.producer is not None
-        dead: list[tuple[bytes | None, bytes]] = []
+        assert self.service is not None
+        dead = self.dead_letters()
         for record in records:
             try:
                 alert = orjson.loads(record.value)
                 await self.service.handle_alert(alert)
             except (orjson.JSONDecodeError, InvalidAlertError) as exc:
-                self.metrics.dlq.labels(self.name, "bad_alert").inc()
-                dead.append(
-                    (
-                        record.key,
-                        orjson.dumps(dlq_record_for_event(self.name, "bad_alert", str(exc), record.value)),
-                    )
-                )
-        await send_all(self.producer, self.kafka.topics.dlq, dead)
+                dead.add(record.key, "bad_alert", str(exc), record.value)
+        await self.produce_dead_letters(dead)
         await self._run_due(force=True)
 
     async def on_idle(self) -> None:

@@ -16,15 +16,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import ConsumerRecord
 from canhgac.core.config import KafkaConfig, OpenSearchConfig, PipelineConfig, SourceConfig
 from canhgac.core.ids import derived_id
-from canhgac.core.kafka import make_producer
 from canhgac.core.metrics import Metrics
 from canhgac.core.store import make_client
 from canhgac.pipeline.alerts import iso
 from canhgac.pipeline.bulk import BulkItem, bulk_write
-from canhgac.pipeline.stage import Stage, send_all
+from canhgac.pipeline.stage import Stage
 from opensearchpy import AsyncOpenSearch
 
 RATE_WINDOW_SECS = 60
@@ -178,7 +177,6 @@ class SourceHealthStage(Stage):
         self.tracker = SourceHealthTracker(sources, datetime.now(UTC))
         self.check_interval_secs = check_interval_secs
         self.client: AsyncOpenSearch | None = None
-        self.producer: AIOKafkaProducer | None = None
         self._next_check = 0.0
         self._pending_alerts: list[dict[str, Any]] = []
 
@@ -191,8 +189,6 @@ class SourceHealthStage(Stage):
 
     async def start(self) -> None:
         self.client = make_client(self.opensearch)
-        self.producer = make_producer(self.kafka, client_suffix=self.name)
-        await self.producer.start()
         await self._restore()
 
     async def _restore(self) -> None:
@@ -207,8 +203,6 @@ class SourceHealthStage(Stage):
                 self.tracker.restore_last_seen(hit["_id"], datetime.fromisoformat(last_seen.replace("Z", "+00:00")))
 
     async def close(self) -> None:
-        if self.producer:
-            await self.producer.stop()
         if self.client:
             await self.client.close()
 
@@ -231,14 +225,12 @@ class SourceHealthStage(Stage):
         await self._publish(alerts)
 
     async def _publish(self, alerts: list[dict[str, Any]]) -> None:
-        assert self.client is not None and self.producer is not None
+        assert self.client is not None
         now = datetime.now(UTC)
         self._next_check = time.monotonic() + self.check_interval_secs
         alerts = alerts + self.tracker.check_silence(now)
         if alerts:
-            await send_all(
-                self.producer, self.kafka.topics.alerts, [(a["id"].encode(), orjson.dumps(a)) for a in alerts]
-            )
+            await self.produce(self.kafka.topics.alerts, [(a["id"].encode(), orjson.dumps(a)) for a in alerts])
         items = [
             BulkItem({"index": {"_index": self.index_name, "_id": sid}}, stats.snapshot(now))
             for sid, stats in self.tracker.stats.items()

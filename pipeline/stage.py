@@ -15,13 +15,14 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from canhgac.core.config import KafkaConfig, StageConfig
-from canhgac.core.errors import CanhgacError
-from canhgac.core.kafka import make_consumer
+from canhgac.core.errors import BackendUnavailable, CanhgacError
+from canhgac.core.kafka import make_consumer, make_producer
 from canhgac.core.metrics import Metrics
+from canhgac.pipeline.dlq import DeadLetters
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ class Stage(ABC):
         self.metrics = metrics
         self.retry_backoff_max_secs = retry_backoff_max_secs
         self.consumer: AIOKafkaConsumer | None = None
+        # Every stage writes somewhere in Kafka (its output topic, or at least dead letters): the base
+        # owns the one producer, opened before start() and closed after close().
+        self.producer: AIOKafkaProducer | None = None
         self.batches_done = 0
 
     @property
@@ -64,7 +68,29 @@ class Stage(ABC):
     async def on_idle(self) -> None:
         """Called when a fetch returned nothing (periodic work: reload rules, expire windows)."""
 
+    def dead_letters(self) -> DeadLetters:
+        """A batch's dead letters; hand them to `produce_dead_letters` with the batch's writes."""
+        return DeadLetters(self.name, self.metrics)
+
+    async def produce(self, topic: str, items: Sequence[tuple[bytes | None, bytes]]) -> None:
+        """Produce and wait until Kafka acknowledged every record (raises BackendUnavailable)."""
+        assert self.producer is not None, "stage not started"
+        await send_all(self.producer, topic, items)
+        if items and topic != self.kafka.topics.dlq:
+            self.metrics.produced.labels(self.name, topic).inc(len(items))
+
+    async def produce_dead_letters(self, dead: DeadLetters) -> None:
+        await self.produce(self.kafka.topics.dlq, dead.items)
+
     async def run(self, stop: asyncio.Event) -> None:
+        self.producer = make_producer(self.kafka, client_suffix=self.name)
+        await self.producer.start()
+        try:
+            await self._run(stop)
+        finally:
+            await self.producer.stop()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         await self.start()
         consumer = make_consumer(
             self.kafka, group_id=self.group_id, topics=self.topics(), max_records=self.stage.max_batch_records
@@ -123,10 +149,8 @@ class Stage(ABC):
             log.warning("stage %s: commit failed (%s); records will be redelivered", self.name, exc)
 
 
-async def send_all(producer, topic: str, items: Sequence[tuple[bytes | None, bytes]]) -> None:
+async def send_all(producer: AIOKafkaProducer, topic: str, items: Sequence[tuple[bytes | None, bytes]]) -> None:
     """Produce many records and wait until Kafka acknowledged every one of them."""
-    from canhgac.core.errors import BackendUnavailable
-
     try:
         futures = [await producer.send(topic, value=value, key=key) for key, value in items]
         if futures:

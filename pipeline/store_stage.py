@@ -1,10 +1,9 @@
-"""What the stages that write to OpenSearch share: their client, a DLQ producer, the templates."""
+"""What the stages that write to OpenSearch share: their client and the templates (the Kafka
+producer for dead letters is the stage base's)."""
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaProducer
 from canhgac.core.config import KafkaConfig, OpenSearchConfig, PipelineConfig, StageConfig
-from canhgac.core.kafka import make_producer
 from canhgac.core.metrics import Metrics
 from canhgac.core.store import ensure_templates, make_client
 from canhgac.pipeline.stage import Stage
@@ -24,23 +23,18 @@ class OpenSearchStage(Stage):
         self.opensearch = opensearch
         self.pipeline = pipeline
         self.client: AsyncOpenSearch | None = None
-        self.producer: AIOKafkaProducer | None = None  # for DLQ records
         self.templates_ready = False
 
     async def start(self) -> None:
         self.client = make_client(self.opensearch)
-        self.producer = make_producer(self.kafka, client_suffix=self.name)
-        await self.producer.start()
 
     async def close(self) -> None:
-        if self.producer:
-            await self.producer.stop()
         if self.client:
             await self.client.close()
 
     async def ready_client(self) -> AsyncOpenSearch:
         """The client, once the index templates are in place (put before the first write)."""
-        assert self.client is not None and self.producer is not None, "stage not started"
+        assert self.client is not None, "stage not started"
         if not self.templates_ready:
             await ensure_templates(self.client, self.opensearch)
             self.templates_ready = True

@@ -44,6 +44,11 @@ class RuleLibrary:
     def rules(self) -> list[CompiledRule]:
         return [rule for result in self._files.values() for rule in result.rules]
 
+    def file_results(self) -> list[FileResult]:
+        """Every file's compiled rules, in path order."""
+        with self._lock:
+            return list(self._files.values())
+
     def load_result(self) -> LoadResult:
         result = LoadResult()
         for file_result in self._files.values():
@@ -79,6 +84,10 @@ class RuleLibrary:
                     continue
                 self._files[name] = result
                 changed = True
+            if changed:
+                # Keep the files in path order (bundled packs, then `rules.paths`): the rule set's
+                # "first id wins" must not depend on when a file appeared.
+                self._files = {name: self._files[name] for name in current if name in self._files}
             if rejected or changed:
                 self.last_rejected = rejected
             if changed:

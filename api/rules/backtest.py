@@ -21,9 +21,9 @@ from canhgac.api.rules.service import file_rule_ids, placeholders_of, rule_docs
 from canhgac.api.search import run_search, scope_filter, time_range
 from canhgac.core.config import Settings
 from canhgac.core.errors import InvalidRequest, NotFound, RuleRejected
-from canhgac.pipeline.detector import uploaded_path
 from canhgac.rules.convert import DEFAULT_FIELD, Converted, convert_rules
 from canhgac.rules.loader import Rejection
+from canhgac.rules.ruleset import uploaded_path
 from opensearchpy import AsyncOpenSearch
 
 QUERY_TIMEOUT = "30s"

@@ -5,18 +5,28 @@ detector reads on its reload cycle). Compiling runs in a worker thread."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import asdict
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from canhgac.api.search import run_search, scope_filter
 from canhgac.core.config import Settings
 from canhgac.core.errors import BackendUnavailable, Conflict, NotFound, RuleRejected
-from canhgac.pipeline.detector import correlation_id, rule_paths, uploaded_path
-from canhgac.pipeline.rule_config import read_all
+from canhgac.core.store import read_all
 from canhgac.rules.context import EventContext
-from canhgac.rules.loader import FileResult, load_rules, load_text
+from canhgac.rules.library import RuleLibrary
+from canhgac.rules.loader import FileResult, load_text
+from canhgac.rules.ruleset import (
+    RuleSet,
+    build_ruleset,
+    correlation_meta,
+    origin_of,
+    rule_config_from_docs,
+    rule_paths,
+    upload_compiler,
+    uploaded_path,
+)
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import NotFoundError, TransportError
@@ -28,56 +38,43 @@ def placeholders_of(settings: Settings) -> dict[str, list[str]]:
     return {k: list(v) for k, v in settings.rules.placeholders.items()}
 
 
-def _enum(value: Any) -> str | None:
-    return None if value is None else str(getattr(value, "name", value)).lower()
+@functools.lru_cache(maxsize=8)
+def _library(paths: tuple[str, ...], placeholders: tuple[tuple[str, tuple[str, ...]], ...]) -> RuleLibrary:
+    # One library per rule configuration, kept for the process like the detector keeps its own:
+    # it recompiles only changed files, and a broken edit keeps the file's previous rules, as there.
+    return RuleLibrary(paths, placeholders={k: list(v) for k, v in placeholders} or None)
 
 
-def _bundled_root() -> str:
-    import canhgac.rules as rules_pkg
-
-    return str(Path(rules_pkg.__file__).resolve().parent / "packs")
-
-
-def _origin(path: str) -> str:
-    if path.startswith("uploaded:"):
-        return "uploaded"
-    return "bundled" if str(Path(path).resolve()).startswith(_bundled_root()) else "file"
+def file_library(settings: Settings) -> RuleLibrary:
+    placeholders = tuple(sorted((k, tuple(v)) for k, v in settings.rules.placeholders.items()))
+    library = _library(tuple(str(p) for p in rule_paths(settings.rules)), placeholders)
+    library.reload_if_changed()
+    return library
 
 
-def _correlation_item(corr: Any, path: str) -> dict[str, Any]:
-    return {
-        "id": correlation_id(corr),
-        "title": getattr(corr, "title", ""),
-        "level": _enum(getattr(corr, "level", None)),
-        "author": getattr(corr, "author", None),
-        "kind": "correlation",
-        "path": path,
-    }
+def ruleset_of(settings: Settings, rule_docs: list[dict[str, Any]]) -> RuleSet:
+    """The rules in service, decided as the detector decides (canhgac.rules.ruleset)."""
+    library = file_library(settings)
+    return build_ruleset(
+        library.file_results(),
+        rule_config_from_docs(rule_docs),
+        upload_compiler(placeholders_of(settings)),
+        file_rejections=library.last_rejected,
+    )
 
 
 def _items(result: FileResult) -> list[dict[str, Any]]:
     items = [rule.meta.to_dict() | {"kind": "detection"} for rule in result.rules]
-    return items + [_correlation_item(corr, result.path) for corr in result.correlation_rules]
+    return items + [
+        correlation_meta(c) | {"kind": "correlation", "path": result.path} for c in result.correlation_rules
+    ]
 
 
 def load_library(settings: Settings, rule_docs: list[dict[str, Any]]) -> dict[str, Any]:
     """Every rule with its source (bundled, file, uploaded) and whether it is enabled."""
-    files = load_rules(rule_paths(settings.rules), placeholders=placeholders_of(settings) or None)
-    items = [rule.meta.to_dict() | {"kind": "detection"} for rule in files.rules]
-    for path, one in files.files.items():
-        items += [_correlation_item(c, path) for c in one.correlation_rules]
-    rejected = [asdict(r) for r in files.rejected]
-    taken = {i["id"] for i in items}
-    for doc in rule_docs:
-        if not doc.get("yaml"):
-            continue
-        one = load_text(doc["yaml"], uploaded_path(doc["id"]), placeholders_of(settings) or None)
-        rejected += [asdict(r) for r in one.rejected]
-        items += [i for i in _items(one) if i["id"] not in taken]
-    disabled = {str(d["id"]) for d in rule_docs if d.get("enabled") is False}
-    for item in items:
-        item["source"] = _origin(item.get("path") or "")
-        item["enabled"] = item["id"] not in disabled
+    ruleset = ruleset_of(settings, rule_docs)
+    items = [entry.to_dict() for entry in ruleset.entries]
+    rejected = [asdict(r) for r in ruleset.rejected]
     return {"items": sorted(items, key=lambda r: str(r.get("title"))), "rejected": rejected}
 
 
@@ -138,11 +135,8 @@ def check_upload(settings: Settings, text: str) -> dict[str, Any]:
 
 def file_rule_ids(settings: Settings) -> dict[str, str]:
     """Rule id -> file path of every rule the files hold."""
-    files = load_rules(rule_paths(settings.rules), placeholders=placeholders_of(settings) or None)
-    found = {r.meta.id: r.meta.path for r in files.rules}
-    for path, one in files.files.items():
-        found.update({correlation_id(c): path for c in one.correlation_rules})
-    return found
+    ruleset = ruleset_of(settings, [])
+    return {e.id: e.path for e in ruleset.entries}
 
 
 async def _put(client: AsyncOpenSearch, index: str, rule_id: str, doc: dict[str, Any]) -> None:
@@ -165,7 +159,7 @@ async def upload_rule(client: AsyncOpenSearch, settings: Settings, text: str, by
     files = await asyncio.to_thread(file_rule_ids, settings)
     if rule_id in files:
         raise Conflict(
-            f"rule {rule_id} is a {_origin(files[rule_id])} rule ({files[rule_id]}); give the upload a new id"
+            f"rule {rule_id} is a {origin_of(files[rule_id])} rule ({files[rule_id]}); give the upload a new id"
         )
     index = settings.opensearch.rules_index
     existing = {d["id"]: d for d in await rule_docs(client, index)}.get(rule_id)
@@ -199,7 +193,7 @@ async def set_enabled(
         files = await asyncio.to_thread(file_rule_ids, settings)
         if rule_id not in files:
             raise NotFound(f"no rule {rule_id}")
-        source = _origin(files[rule_id])
+        source = origin_of(files[rule_id])
     await _put(client, index, rule_id, {"rule_id": rule_id, "enabled": enabled, "updated_at": _now(), "updated_by": by})
     return {"id": rule_id, "enabled": enabled, "source": source}
 

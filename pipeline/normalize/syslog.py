@@ -14,10 +14,15 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, ClassVar, Literal
 
 from canhgac.core.envelope import RawEnvelope
-from canhgac.core.errors import ParseError
+from canhgac.core.errors import ConfigError, ParseError
 from canhgac.core.event import Event
 from canhgac.pipeline.normalize.base import parsers
-from canhgac.pipeline.normalize.syslog_extensions import BodyFormat, body_formats, program_enrichers
+from canhgac.pipeline.normalize.syslog_extensions import (
+    BODY_FORMAT_PRECEDENCE,
+    BodyFormat,
+    body_formats,
+    program_enrichers,
+)
 from canhgac.pipeline.normalize.timestamps import (
     DEFAULT_TZ_NAME,
     MONTHS,
@@ -326,6 +331,17 @@ def message_text(raw: RawEnvelope) -> str:
     return text
 
 
+def body_formats_in_order() -> list[BodyFormat]:
+    """The registered body formats in BODY_FORMAT_PRECEDENCE order (never alphabetical luck)."""
+    # The body formats' modules import this one; the catalog imports them all once, here.
+    from canhgac.pipeline.normalize import catalog  # noqa: F401
+
+    unlisted = set(body_formats) - set(BODY_FORMAT_PRECEDENCE)
+    if unlisted:
+        raise ConfigError(f"syslog body formats missing from BODY_FORMAT_PRECEDENCE: {', '.join(sorted(unlisted))}")
+    return [body_formats.get(name) for name in BODY_FORMAT_PRECEDENCE]
+
+
 @parsers.register("syslog")
 class SyslogParser:
     """Syslog of any flavour; the body is then recognised by content (CEF, FortiGate, …) or
@@ -335,7 +351,7 @@ class SyslogParser:
 
     def __init__(self, default_tz: str = DEFAULT_TZ_NAME) -> None:
         self.tz = zone(default_tz)
-        self._bodies: list[BodyFormat] = [body_formats.get(n) for n in body_formats]
+        self._bodies: list[BodyFormat] = body_formats_in_order()
 
     def header(self, raw: RawEnvelope, text: str) -> SyslogMessage:
         return parse_syslog(

@@ -36,6 +36,24 @@ body_formats: Registry[BodyFormat] = Registry("syslog body format")
 program_enrichers: Registry[ProgramEnricher] = Registry("syslog program enricher")
 
 
+# The order the syslog parser tries body formats in; the first whose `detect` says yes parses the
+# body. Self-announcing headers first (`CEF:`, `LEEF:` — a FortiGate can send CEF, and its CEF must
+# not be read as FortiGate key=value), then JSON, then vendor markers, then formats recognised by
+# program name. Every registered body format appears here exactly once (the syslog parser refuses
+# to start otherwise, and tests/unit/normalize/test_catalog.py checks it).
+BODY_FORMAT_PRECEDENCE: tuple[str, ...] = (
+    "cef",
+    "leef",
+    "nxlog-windows-json",
+    "cisco-asa",
+    "fortigate",
+    "auditd",
+    "pfsense-filterlog",
+    "web-access",
+    "web-error",
+)
+
+
 def register_enricher(*programs: str) -> Callable[[ProgramEnricher], ProgramEnricher]:
     def add(func: ProgramEnricher) -> ProgramEnricher:
         for program in programs:

@@ -6,8 +6,9 @@ from collections.abc import Mapping
 
 import httpx
 
-# Importing the modules registers them; the completeness test checks every config type has one.
-from canhgac.pipeline.notify.notifiers import email, slack, teams, telegram, webhook  # noqa: F401
+# The catalog imports every channel module (each registers itself); the completeness test checks
+# every config type has one.
+from canhgac.pipeline.notify.notifiers import catalog  # noqa: F401
 from canhgac.pipeline.notify.notifiers.base import Delivery, Notifier, notifiers
 
 __all__ = ["Delivery", "Notifier", "build_notifiers", "notifiers"]

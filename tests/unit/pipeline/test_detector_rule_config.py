@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from canhgac.core.config import Settings
 from canhgac.core.metrics import Metrics
 from canhgac.pipeline.detector import DetectorStage
-from canhgac.pipeline.rule_config import RuleConfig, rule_config_from_docs
+from canhgac.rules.ruleset import RuleConfig, rule_config_from_docs
 
 FAILED_PASSWORD = "06888d57-bcd1-55d5-82b9-261400ea7dfe"
 UPLOADED = "c4d1e2f3-0a1b-4c5d-8e9f-102132435465"
@@ -78,7 +78,7 @@ def test_excepted_matches_are_counted_not_alerted() -> None:
             },
             {"id": "bad", "rule_id": FAILED_PASSWORD, "conditions": [{"field": "x", "op": "nope", "value": "y"}]},
         ],
-        metrics,
+        lambda _reason: metrics.errors.labels("detector", "bad_exception").inc(),
     )
     assert len(config.exceptions) == 1
     assert metrics.errors.labels("detector", "bad_exception")._value.get() == 1

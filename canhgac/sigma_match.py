@@ -1,4 +1,7 @@
-"""Run an engine over event files (the `canhgac sigma match` command and the benchmark)."""
+"""Run an engine over event files (the `canhgac sigma match` command and the benchmark).
+
+It lives with the command line, not in canhgac.rules, because reading `evtx-json` needs the
+Windows parser of the normalizer: the rules package imports only core."""
 
 from __future__ import annotations
 
@@ -7,8 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
 from canhgac.core.errors import ParseError
 from canhgac.core.event import Event
+from canhgac.pipeline.normalize.windows import from_evtx_json
 from canhgac.rules.engine import Engine
 from canhgac.rules.model import RuleMeta
 
@@ -20,8 +25,6 @@ def _ecs(obj: Any) -> Event:
 
 
 def _evtx(obj: Any) -> Event:
-    from canhgac.pipeline.normalize.windows import from_evtx_json
-
     return from_evtx_json(obj)
 
 

@@ -1,0 +1,61 @@
+"""Every stage, registered by name, and the order `canhgac run` starts them in.
+
+A stage is built from the whole settings (each takes the sections it needs). Like collectors,
+parsers and notifiers, it is one registry entry; `ALL_STAGES` is the start order, written here as
+data: upstream first, so a one-process run has consumers ready before producers fill topics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from canhgac.core.config import Settings
+from canhgac.core.metrics import Metrics
+from canhgac.core.registry import Registry
+from canhgac.pipeline.alert_indexer import AlertIndexerStage
+from canhgac.pipeline.detector import DetectorStage
+from canhgac.pipeline.indexer import IndexerStage
+from canhgac.pipeline.normalizer import NormalizerStage
+from canhgac.pipeline.notifier import NotifierStage
+from canhgac.pipeline.source_health import SourceHealthStage
+from canhgac.pipeline.stage import Stage
+
+StageFactory = Callable[[Settings, Metrics], Stage]
+STAGES: Registry[StageFactory] = Registry("stage")
+
+
+@STAGES.register(NormalizerStage.name)
+def _normalizer(s: Settings, metrics: Metrics) -> Stage:
+    return NormalizerStage(s.kafka, s.pipeline.normalizer, metrics, s.sources)
+
+
+@STAGES.register(IndexerStage.name)
+def _indexer(s: Settings, metrics: Metrics) -> Stage:
+    return IndexerStage(s.kafka, s.opensearch, s.pipeline, metrics)
+
+
+@STAGES.register(DetectorStage.name)
+def _detector(s: Settings, metrics: Metrics) -> Stage:
+    return DetectorStage(s.kafka, s.pipeline, s.rules, metrics, data_dir=s.data_dir, opensearch=s.opensearch)
+
+
+@STAGES.register(AlertIndexerStage.name)
+def _alert_indexer(s: Settings, metrics: Metrics) -> Stage:
+    return AlertIndexerStage(s.kafka, s.opensearch, s.pipeline, metrics)
+
+
+@STAGES.register(SourceHealthStage.name)
+def _source_health(s: Settings, metrics: Metrics) -> Stage:
+    return SourceHealthStage(s.kafka, s.opensearch, s.pipeline, metrics, s.sources)
+
+
+@STAGES.register(NotifierStage.name)
+def _notifier(s: Settings, metrics: Metrics) -> Stage:
+    return NotifierStage(s.kafka, s.pipeline, s.notify, metrics, data_dir=s.data_dir)
+
+
+ALL_STAGES: tuple[str, ...] = ("normalizer", "indexer", "detector", "alert-indexer", "source-health", "notifier")
+
+
+def build_stages(settings: Settings, metrics: Metrics, names: tuple[str, ...] = ALL_STAGES) -> list[Stage]:
+    return [STAGES.get(name)(settings, metrics) for name in names]
