@@ -1,9 +1,16 @@
 """Split a syslog TCP byte stream into messages (RFC 6587).
 
-Both framings may appear on one connection: a frame that starts with a digit is octet-counted
-(`<len> <msg>`), anything else runs to the next LF. Over-long messages are not dropped: the
-first `max_message_bytes` are kept and flagged, the rest is skipped and counted, so an analyst can
-still see that a sender misbehaved.
+A connection uses one framing (RFC 6587 section 3.4), decided from its first frame: it is
+octet-counted when that frame is `<digits> <` (a count, a space, then a syslog PRI), and
+newline-framed otherwise. On a newline-framed connection a line that starts with digits and a
+space ("404 not found", "2024 Nov ...") is just a line, never a count. On an octet-counted
+connection a frame without a count is still read up to its LF (lenient: a message starting with
+`<` cannot be mistaken for a count).
+
+Over-long messages are not dropped: the first `max_message_bytes` are kept and flagged, the rest
+is skipped and counted, so an analyst can still see that a sender misbehaved. An octet count over
+the limit is recorded in `over_limit_counts` (the collector logs and counts it at once), and the
+bytes it announced are skipped: the stream stays in step with the sender's framing.
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 _MAX_COUNT_DIGITS = 9
+OCTET_COUNTING = "octet-counting"
+NEWLINE = "newline"
 
 
 @dataclass(slots=True, frozen=True)
@@ -27,8 +36,9 @@ class SyslogFramer:
         self._pending_count: int | None = None
         self._pending_truncated = 0
         self._skip_until_newline = False
-        self._skipped_line_truncated: Frame | None = None
         self.bytes_discarded = 0
+        self.framing: str | None = None  # OCTET_COUNTING or NEWLINE, once the first frame decided it
+        self.over_limit_counts: list[int] = []  # octet counts over the limit, in order seen
 
     def feed(self, data: bytes) -> list[Frame]:
         self._buffer += data
@@ -53,18 +63,39 @@ class SyslogFramer:
                 # Stray separators between frames carry nothing.
                 del self._buffer[:1]
                 continue
-            if 0x31 <= first <= 0x39:  # '1'..'9': maybe an octet count
+            if self.framing is None:
+                decided = self._decide_framing()
+                if decided is None:
+                    break  # need more bytes to decide
+                self.framing = decided
+            if self.framing == OCTET_COUNTING and 0x31 <= first <= 0x39:  # '1'..'9': an octet count
                 space = self._buffer.find(b" ", 0, _MAX_COUNT_DIGITS + 1)
                 if space < 0 and len(self._buffer) <= _MAX_COUNT_DIGITS:
-                    break  # need more bytes to decide
+                    break  # need more bytes to read the count
                 if space > 0 and self._buffer[:space].isdigit():
                     self._pending_count = int(self._buffer[:space])
                     self._pending_truncated = 0
+                    if self._pending_count > self.max_message_bytes:
+                        self.over_limit_counts.append(self._pending_count)
                     del self._buffer[: space + 1]
                     continue
             if not self._take_line(frames):
                 break
         return frames
+
+    def _decide_framing(self) -> str | None:
+        """From the first frame: `<digits> <` is octet-counting, anything else newline framing;
+        None while the bytes seen so far could still be either."""
+        digits = 0
+        while digits < len(self._buffer) and 0x30 <= self._buffer[digits] <= 0x39:
+            digits += 1
+        if digits == 0 or digits > _MAX_COUNT_DIGITS or self._buffer[0] == 0x30:
+            return NEWLINE
+        if digits == len(self._buffer) or digits + 1 == len(self._buffer):
+            return None if self._buffer[digits:] in (b"", b" ") else NEWLINE
+        if self._buffer[digits] == 0x20 and self._buffer[digits + 1] == 0x3C:  # " <"
+            return OCTET_COUNTING
+        return NEWLINE
 
     def flush(self) -> list[Frame]:
         """At end of stream: whatever is left is a last, unterminated message."""

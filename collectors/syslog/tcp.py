@@ -102,6 +102,7 @@ class SyslogStreamCollector:
         self._per_address[address] += 1
         self.metrics.connections.labels(self.name).inc()
         framer = SyslogFramer(self.cfg.max_message_bytes)
+        reported = (0, 0)  # over-limit counts and discarded bytes already reported
         peer = Peer(ip=ip, port=port, tls_subject=tls_subject(writer.get_extra_info("peercert")))
         try:
             while True:
@@ -116,6 +117,7 @@ class SyslogStreamCollector:
                 if not data:
                     break
                 frames = framer.feed(data)
+                reported = self._report_framing(framer, ip, reported)
                 if frames:
                     await self._emit(frames, source, peer)
             if frames := framer.flush():
@@ -123,14 +125,31 @@ class SyslogStreamCollector:
         except (ConnectionError, OSError, ssl.SSLError) as exc:
             log.info("%s connection from %s ended: %s", self.name, ip, exc)
         finally:
-            if framer.bytes_discarded:
-                self.metrics.dropped.labels(self.name, "over_long_tail_bytes").inc(framer.bytes_discarded)
+            self._report_framing(framer, ip, reported)
             self._connections.discard(task)
             self._per_address[address] -= 1
             if self._per_address[address] <= 0:
                 del self._per_address[address]
             self.metrics.connections.labels(self.name).dec()
             writer.close()
+
+    def _report_framing(self, framer: SyslogFramer, ip: str | None, reported: tuple[int, int]) -> tuple[int, int]:
+        """Log and count, as they happen, octet counts over the limit and the bytes skipped."""
+        counts, discarded = reported
+        for count in framer.over_limit_counts[counts:]:
+            self.metrics.dropped.labels(self.name, "octet_count_over_limit").inc()
+            log.warning(
+                "%s: %s announced an octet-counted message of %d bytes, over the %d-byte limit: the first"
+                " %d bytes are kept (flagged), the rest is skipped",
+                self.name,
+                ip,
+                count,
+                framer.max_message_bytes,
+                framer.max_message_bytes,
+            )
+        if framer.bytes_discarded > discarded:
+            self.metrics.dropped.labels(self.name, "over_long_tail_bytes").inc(framer.bytes_discarded - discarded)
+        return len(framer.over_limit_counts), framer.bytes_discarded
 
     async def _emit(self, frames: list[Frame], source: tuple[str, str, str | None], peer: Peer) -> None:
         source_id, agency, fmt = source
