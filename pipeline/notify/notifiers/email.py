@@ -7,6 +7,7 @@ carries the same Message-ID and mail clients show one message.
 from __future__ import annotations
 
 import asyncio
+import re
 import smtplib
 import ssl
 from collections.abc import Mapping
@@ -20,6 +21,14 @@ from canhgac.pipeline.notify.credentials import resolve_secret
 from canhgac.pipeline.notify.errors import DeliveryError
 from canhgac.pipeline.notify.message import Message
 from canhgac.pipeline.notify.notifiers.base import Delivery, Notifier, notifiers
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def header_value(text: str) -> str:
+    """One line, no control characters: a rule title or alert id with CR/LF can neither add a
+    header nor make the message unbuildable (which would fail and retry every e-mail for it)."""
+    return " ".join(_CONTROL.sub(" ", text).split())
 
 
 def _address(addr: str, display_name: str = "") -> Address:
@@ -40,7 +49,7 @@ class EmailNotifier(Notifier):
 
     def build_request(self, message: Message, delivery: Delivery) -> EmailMessage:
         mail = EmailMessage()  # default policy: RFC 2047-encodes the Vietnamese subject and names
-        mail["Subject"] = message.subject
+        mail["Subject"] = header_value(message.subject)
         mail["From"] = _address(self.config.from_addr, self.config.from_name)
         mail["To"] = [_address(a) for a in self.config.to]
         mail["Date"] = format_datetime(delivery.at)
@@ -48,7 +57,7 @@ class EmailNotifier(Notifier):
         mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: out-of-office replies stay away
         mail["X-Canhgac-Idempotency-Key"] = delivery.idempotency_key
         if message.alert_ids:
-            mail["X-Canhgac-Alert-Id"] = message.alert_ids[0]
+            mail["X-Canhgac-Alert-Id"] = header_value(message.alert_ids[0])
         mail.set_content(message.plain_text(), subtype="plain", charset="utf-8")
         mail.add_alternative(message.html(), subtype="html", charset="utf-8")
         return mail
