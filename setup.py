@@ -11,7 +11,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 ROOT = Path(__file__).resolve().parent
 
@@ -26,7 +26,10 @@ def discover(mapping: dict[str, str]) -> list[str]:
     for name, folder in mapping.items():
         base = ROOT / folder
         packages.append(name)
-        packages += [f"{name}.{sub}" for sub in find_packages(str(base), exclude=["*.tests", "*.tests.*"])]
+        # Namespace discovery also lists data-only folders (rule packs, the console's js/): setuptools
+        # wants every importable directory named, and their files come from package-data.
+        skip = ["*__pycache__*", "*node_modules*"]
+        packages += [f"{name}.{sub}" for sub in find_namespace_packages(str(base), exclude=skip)]
         for directory in [base, *(p for p in base.rglob("*") if p.is_dir())]:
             if "__pycache__" in directory.parts or "node_modules" in directory.parts:
                 continue

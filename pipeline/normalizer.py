@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -43,9 +43,11 @@ class ParserCache:
         key = (fmt, timezone)
         parser = self._parsers.get(key)
         if parser is None:
-            cls = base.parsers.get(fmt)
-            accepts_tz = "default_tz" in inspect.signature(cls).parameters
-            parser = cls(default_tz=timezone) if accepts_tz else cls()
+            # Parsers that read local times take the source's zone; the Protocol cannot say "optional
+            # constructor argument", so the class is called as a plain factory.
+            factory: Callable[..., base.Parser] = base.parsers.get(fmt)
+            accepts_tz = "default_tz" in inspect.signature(factory).parameters
+            parser = factory(default_tz=timezone) if accepts_tz else factory()
             self._parsers[key] = parser
         return parser
 

@@ -6,4 +6,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/python scripts/typecheck.py
-.venv/bin/lint-imports --config .importlinter
+# import-linter reads [tool.importlinter] in pyproject.toml, on the tree typecheck.py just built.
+(cd build/typecheck && PYTHONPATH=. ../../.venv/bin/lint-imports ../../pyproject.toml)

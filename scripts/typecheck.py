@@ -29,9 +29,10 @@ def package_dirs() -> dict[str, str]:
         return dict(tomllib.load(f)["tool"]["setuptools"]["package-dir"])
 
 
-def build_tree() -> Path:
-    shutil.rmtree(TREE, ignore_errors=True)
-    package = TREE / "canhgac"
+def build_tree(tree: Path = TREE) -> Path:
+    """Lay the folders out as the wheel does under `tree` (symlinks); returns `tree/canhgac`."""
+    shutil.rmtree(tree, ignore_errors=True)
+    package = tree / "canhgac"
     package.mkdir(parents=True)
     for name, folder in package_dirs().items():
         source = ROOT / folder

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from tests.conftest import REPO
 
 # (folder in the checkout, its package, the catalog module)
