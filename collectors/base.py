@@ -34,7 +34,7 @@ class RawSink:
         self.producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
-        self.producer = make_producer(self.kafka, client_suffix=f"collector-{self.collector}")
+        self.producer = make_producer(self.kafka, component="collectors", client_suffix=f"collector-{self.collector}")
         await self.producer.start()
 
     async def stop(self) -> None:
@@ -116,6 +116,11 @@ class SourceDirectory:
                     if address.version == network.version and address in network:
                         return source.id, source.agency, source.format
         if self.default_source_id:
+            # A declared default source keeps its own agency and format: the agency of a record is
+            # what the declaration says, never the transport's fallback.
+            declared = self.sources.get(self.default_source_id)
+            if declared is not None:
+                return declared.id, declared.agency, declared.format
             return self.default_source_id, self.default_agency, None
         return None
 
