@@ -18,7 +18,7 @@ from typing import Any
 from canhgac.core.errors import RuleError
 from canhgac.rules.context import EventContext, fold
 from canhgac.rules.model import Literal, Predicate
-from canhgac.rules.regex_safety import check_regex
+from canhgac.rules.regex_engine import Glob, compile_regex, glob
 from sigma.types import (
     Placeholder,
     SigmaCasedString,
@@ -49,8 +49,8 @@ def substring_literal(field: str, text: str) -> Literal | None:
 
 
 def regex_literal(field: str, text: str, ignorecase: bool) -> Literal | None:
-    """Under re.IGNORECASE, `i` also matches dotless `ı` and non-ASCII letters match their simple
-    case variants, neither of which casefold maps together: keep only runs free of those."""
+    """Under (?i), non-ASCII letters match their simple case variants, which casefold does not
+    always map together (and Turkish i's differ between engines): keep only runs free of those."""
     if ignorecase:
         runs = [r for r in re.split(r"[iI]|[^\x00-\x7f]", text) if r]
         text = max(runs, key=len) if runs else ""
@@ -62,7 +62,7 @@ def regex_literal(field: str, text: str, ignorecase: bool) -> Literal | None:
 
 def string_shape(value: SigmaString, fold_wildcard: bool = False) -> tuple[str, Any]:
     """Classify a Sigma string: ("eq"|"prefix"|"suffix"|"contains", text), ("any", None) or
-    ("wildcard", regex source); rejects unresolved placeholders."""
+    ("wildcard", Glob); rejects unresolved placeholders."""
     parts: list[Any] = []
     for part in value.s:
         if isinstance(part, Placeholder):
@@ -87,11 +87,9 @@ def string_shape(value: SigmaString, fold_wildcard: bool = False) -> tuple[str, 
         return "prefix", parts[0]
     if len(parts) == 3 and parts[0] is star and parts[2] is star and isinstance(parts[1], str):
         return "contains", parts[1]
-    source = "".join(
-        ".*" if p is star else "." if p is SpecialChars.WILDCARD_SINGLE else re.escape(fold(p) if fold_wildcard else p)
-        for p in parts
-    )
-    return "wildcard", source
+    if fold_wildcard:
+        parts = [fold(p) if isinstance(p, str) else p for p in parts]
+    return "wildcard", glob(parts, star, SpecialChars.WILDCARD_SINGLE)
 
 
 def string_literals(field: str, value: SigmaString) -> tuple[Literal, ...] | None:
@@ -107,7 +105,7 @@ def string_literals(field: str, value: SigmaString) -> tuple[Literal, ...] | Non
         return (lit,) if lit else None
     if kind == "wildcard":
         chunks = [p for p in value.s if isinstance(p, str)]
-        best = max((substring_literal(field, c) for c in chunks), key=lambda x: len(x.text) if x else -1)
+        best = max((substring_literal(field, c) for c in chunks), key=lambda x: len(x.text) if x else -1, default=None)
         return (best,) if best else None
     return None
 
@@ -119,7 +117,7 @@ def strings_predicate(field: str, values: Sequence[SigmaString], cased: bool) ->
     prefixes: list[str] = []
     suffixes: list[str] = []
     contains: list[str] = []
-    regexes: list[str] = []
+    globs: list[Glob] = []
     anything = False
     for value in values:
         kind, payload = string_shape(value, fold_wildcard=not cased)
@@ -127,13 +125,11 @@ def strings_predicate(field: str, values: Sequence[SigmaString], cased: bool) ->
             anything = True
             continue
         if kind == "wildcard":
-            regexes.append(payload)
+            globs.append(payload)
             continue
         text = payload if cased else fold(payload)
         {"eq": exact.add, "prefix": prefixes.append, "suffix": suffixes.append, "contains": contains.append}[kind](text)
-    pattern = None
-    if regexes:
-        pattern = re.compile("|".join(f"(?:{r})" for r in regexes), re.DOTALL)
+    wildcards = tuple(g.fullmatch for g in globs)
     prefix_t, suffix_t = tuple(prefixes), tuple(suffixes)
     contains_t = tuple(contains)
     getter = EventContext.texts if cased else EventContext.lowers
@@ -149,11 +145,12 @@ def strings_predicate(field: str, values: Sequence[SigmaString], cased: bool) ->
             for needle in contains_t:
                 if needle in text:
                     return True
-            if pattern is not None and pattern.fullmatch(text):
-                return True
+            for wildcard in wildcards:
+                if wildcard(text):
+                    return True
         return False
 
-    if anything and not (exact or prefix_t or suffix_t or contains_t or pattern):
+    if anything and not (exact or prefix_t or suffix_t or contains_t or wildcards):
         return lambda ctx: bool(getter(ctx, field))
     return predicate
 
@@ -232,16 +229,6 @@ _RE_FLAGS = {
 }
 
 
-@lru_cache(maxsize=8192)
-def compile_regex(source: str, flags: int) -> re.Pattern[str]:
-    try:
-        pattern = re.compile(source, flags)
-    except re.error as exc:
-        raise RuleError(f"invalid regular expression {source!r}: {exc}", reason="invalid regex") from exc
-    check_regex(source, flags)
-    return pattern
-
-
 def regex_predicate(field: str, value: SigmaRegularExpression) -> Compiled:
     for part in value.regexp.s:
         if isinstance(part, Placeholder):
@@ -250,8 +237,7 @@ def regex_predicate(field: str, value: SigmaRegularExpression) -> Compiled:
     flags = 0
     for flag in value.flags:
         flags |= _RE_FLAGS[flag]
-    pattern = compile_regex(source, flags)
-    search = pattern.search
+    search = compile_regex(source, flags).search  # RE2: linear in the text (regex_engine.py)
 
     def predicate(ctx: EventContext) -> bool:
         for text in ctx.texts(field):

@@ -54,9 +54,10 @@ def test_regex_literals_are_necessary_conditions() -> None:
     assert matches(plain, {"a": "xABBBC"}) is False  # case-sensitive
     assert matches(plain, {"a": "xabbbc"})
     assert not is_candidate(plain, {"a": "xyz"})
-    # (?i)i also matches dotless ı and the Kelvin sign matches k: literals stop at both
-    assert matches("sel:\n  a|re: '(?i)admin'\ncondition: sel", {"a": "ADMıN"})
+    # under (?i) the Kelvin sign matches k and ſ matches s: the literals still let those through
+    assert matches("sel:\n  a|re: '(?i)admin'\ncondition: sel", {"a": "ADMIN"})
     assert matches("sel:\n  a|re|i: 'kelvin'\ncondition: sel", {"a": "\u212aELVIN"})
+    assert matches("sel:\n  a|re|i: 'sam'\ncondition: sel", {"a": "\u017fAM"})
     # no literal at all: always a candidate
     assert matches("sel:\n  a|re: '\\d{3}'\ncondition: sel", {"a": "x123"})
 
