@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 _KW = {"type": "keyword"}
 _DATE = {"type": "date"}
-_SETTINGS = {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"}
+# Replicas come from the settings (`opensearch.number_of_replicas`, see `api_templates`).
+_SETTINGS = {"number_of_shards": 1, "refresh_interval": "1s"}
 
 
 def _template(pattern: str, properties: dict[str, Any]) -> dict[str, Any]:
@@ -36,7 +37,7 @@ def _template(pattern: str, properties: dict[str, Any]) -> dict[str, Any]:
 
 
 def api_templates(cfg: OpenSearchConfig) -> dict[str, dict[str, Any]]:
-    return {
+    templates = {
         cfg.users_index: _template(
             cfg.users_index,
             {
@@ -122,6 +123,9 @@ def api_templates(cfg: OpenSearchConfig) -> dict[str, dict[str, Any]]:
             },
         ),
     }
+    for template in templates.values():
+        template["template"]["settings"] = {**_SETTINGS, "number_of_replicas": cfg.number_of_replicas}
+    return templates
 
 
 async def ensure_api_indices(client: AsyncOpenSearch, cfg: OpenSearchConfig) -> None:

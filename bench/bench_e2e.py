@@ -72,12 +72,16 @@ async def main() -> None:
                 "events": f"e{run}.events",
                 "alerts": f"e{run}.alerts",
                 "dlq": f"e{run}.dlq",
+                # deploy/local's single broker and node
+                "replication_factor": 1,
+                "min_insync_replicas": 1,
             },
         },
         opensearch={
             "index_prefix": f"logs-e{run}",
             "alerts_index": f"alerts-e{run}",
             "sources_index": f"sources-e{run}",
+            "number_of_replicas": 0,
         },
         collectors={"syslog_tcp": {"port": syslog_port}},
         api={"port": api_port},

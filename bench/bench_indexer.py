@@ -135,9 +135,11 @@ async def main() -> None:
                 "alerts": f"b{run}.alerts",
                 "dlq": f"b{run}.dlq",
                 "partitions": 1,
+                "replication_factor": 1,  # deploy/local's single broker and node
+                "min_insync_replicas": 1,
             },
         },
-        opensearch={"index_prefix": f"logs-b{run}", "alerts_index": f"alerts-b{run}"},
+        opensearch={"index_prefix": f"logs-b{run}", "alerts_index": f"alerts-b{run}", "number_of_replicas": 0},
         pipeline={"indexer": {"max_batch_records": args.batch, "fetch_timeout_ms": 50}},
     )
     events = make_events(args.events, run)

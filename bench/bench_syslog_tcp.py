@@ -43,6 +43,8 @@ async def main(args: argparse.Namespace) -> None:
                 "alerts": f"bench{run}.a",
                 "dlq": f"bench{run}.d",
                 "partitions": 3,
+                "replication_factor": 1,  # deploy/local's single broker
+                "min_insync_replicas": 1,
             },
         },
         collectors={"syslog_tcp": {"port": 0}},

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from canhgac.core.errors import ConfigError
 from canhgac.core.notify_config import NotifyConfig
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -28,6 +28,17 @@ class TopicsConfig(Strict):
     alerts: str = "canhgac.alerts.v1"
     dlq: str = "canhgac.dlq.v1"
     partitions: int = Field(default=3, ge=1)
+    # Production defaults: three copies of every record, and a write is acknowledged (acks=all) only
+    # once two of them have it, so one broker can die without losing an acknowledged record.
+    # A single broker (deploy/local, the tests) needs 1 and 1.
+    replication_factor: int = Field(default=3, ge=1)
+    min_insync_replicas: int = Field(default=2, ge=1)
+
+    @model_validator(mode="after")
+    def _insync_within_replicas(self) -> TopicsConfig:
+        if self.min_insync_replicas > self.replication_factor:
+            raise ValueError("min_insync_replicas cannot exceed replication_factor (no write could ever succeed)")
+        return self
 
 
 class KafkaConfig(Strict):
@@ -48,6 +59,11 @@ class OpenSearchConfig(Strict):
     password: str | None = None
     verify_certs: bool = True
     timeout_secs: float = Field(default=30.0, gt=0)
+    # Index templates: shards of each event data stream's backing index, and copies of every
+    # Canhgac index (events, alerts, config, audit). One replica survives losing one data node;
+    # a single node (deploy/local, the tests) needs 0, or its indices stay yellow.
+    number_of_shards: int = Field(default=1, ge=1)
+    number_of_replicas: int = Field(default=1, ge=0)
     alerts_index: str = "canhgac-alerts"
     sources_index: str = "canhgac-sources"
     index_prefix: str = "logs-canhgac"

@@ -88,15 +88,16 @@ EVENT_PROPERTIES: dict[str, Any] = {
 }
 
 
-def events_template(prefix: str) -> dict[str, Any]:
+def events_template(cfg: OpenSearchConfig) -> dict[str, Any]:
+    """The template of every event data stream (`<index_prefix>.<dataset>-default`)."""
     return {
-        "index_patterns": [f"{prefix}.*-*"],
+        "index_patterns": [f"{cfg.index_prefix}.*-*"],
         "data_stream": {},
         "priority": 200,
         "template": {
             "settings": {
-                "number_of_shards": 1,
-                "number_of_replicas": 0,
+                "number_of_shards": cfg.number_of_shards,
+                "number_of_replicas": cfg.number_of_replicas,
                 "refresh_interval": "1s",
                 "mapping.total_fields.limit": 5000,
                 "mapping.ignore_malformed": True,
@@ -128,14 +129,15 @@ def events_template(prefix: str) -> dict[str, Any]:
     }
 
 
-def alerts_template(alerts_index: str) -> dict[str, Any]:
+def alerts_template(cfg: OpenSearchConfig) -> dict[str, Any]:
+    # One shard: alerts are few next to events; replicas as every other Canhgac index.
     return {
-        "index_patterns": [alerts_index],
+        "index_patterns": [cfg.alerts_index],
         "priority": 200,
         "template": {
             "settings": {
                 "number_of_shards": 1,
-                "number_of_replicas": 0,
+                "number_of_replicas": cfg.number_of_replicas,
                 "refresh_interval": "1s",
                 "mapping.ignore_malformed": True,
                 "analysis": ANALYSIS,
@@ -154,6 +156,15 @@ def alerts_template(alerts_index: str) -> dict[str, Any]:
                 },
             },
         },
+    }
+
+
+def sources_template(cfg: OpenSearchConfig) -> dict[str, Any]:
+    """The source health statistics index, created by its first write: only its copies matter."""
+    return {
+        "index_patterns": [cfg.sources_index],
+        "priority": 200,
+        "template": {"settings": {"number_of_shards": 1, "number_of_replicas": cfg.number_of_replicas}},
     }
 
 
@@ -179,8 +190,9 @@ async def ensure_templates(client: AsyncOpenSearch, cfg: OpenSearchConfig) -> No
     try:
         # Template names follow the configured names, so separate deployments (or test runs) that
         # share one cluster never overwrite each other's templates.
-        await client.indices.put_index_template(name=cfg.index_prefix, body=events_template(cfg.index_prefix))
-        await client.indices.put_index_template(name=cfg.alerts_index, body=alerts_template(cfg.alerts_index))
+        await client.indices.put_index_template(name=cfg.index_prefix, body=events_template(cfg))
+        await client.indices.put_index_template(name=cfg.alerts_index, body=alerts_template(cfg))
+        await client.indices.put_index_template(name=cfg.sources_index, body=sources_template(cfg))
         if not await client.indices.exists(index=cfg.alerts_index):
             try:
                 await client.indices.create(index=cfg.alerts_index)

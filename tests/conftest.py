@@ -66,6 +66,9 @@ def test_settings(real_services: None, run_id: str, tmp_path: Path):  # type: ig
                 "alerts": f"t{run_id}.alerts.v1",
                 "dlq": f"t{run_id}.dlq.v1",
                 "partitions": 2,
+                # One broker and one OpenSearch node: the single-node values (production: 3, 2, 1).
+                "replication_factor": 1,
+                "min_insync_replicas": 1,
             },
             "client_id": f"canhgac-test-{run_id}",
             "group_prefix": f"t{run_id}",
@@ -77,6 +80,7 @@ def test_settings(real_services: None, run_id: str, tmp_path: Path):  # type: ig
             "sources_index": f"sources-t{run_id}",
             "config_index_prefix": f"config-t{run_id}",
             "audit_index": f"audit-t{run_id}",
+            "number_of_replicas": 0,
         },
         collectors={"syslog_tcp": {"host": "127.0.0.1", "port": 0, "default_agency": "so-tttt"}},
         api={"host": "127.0.0.1", "port": free_port()},

@@ -7,4 +7,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 "$ROOT/deploy/local/install.sh"
 "$ROOT/deploy/local/services.sh" start
+# services.sh runs one broker and one OpenSearch node: one copy of each topic and index (the
+# production defaults, 3 copies with 2 in sync and 1 replica, need a cluster).
+export CANHGAC_KAFKA__TOPICS__REPLICATION_FACTOR="${CANHGAC_KAFKA__TOPICS__REPLICATION_FACTOR:-1}"
+export CANHGAC_KAFKA__TOPICS__MIN_INSYNC_REPLICAS="${CANHGAC_KAFKA__TOPICS__MIN_INSYNC_REPLICAS:-1}"
+export CANHGAC_OPENSEARCH__NUMBER_OF_REPLICAS="${CANHGAC_OPENSEARCH__NUMBER_OF_REPLICAS:-0}"
 exec .venv/bin/canhgac run --demo "$@"

@@ -9,7 +9,7 @@ accepts those forms instead of rejecting them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any, ClassVar, Literal
 
@@ -152,7 +152,9 @@ def _parse_5424(msg: SyslogMessage, text: str, pos: int, tz: tzinfo) -> None:
     msg.timestamp = timestamp
     msg.hostname, msg.app_name, msg.procid, msg.msgid = _nil(host), _nil(app), _nil(procid), _nil(msgid)
     msg.structured_data = sd
-    msg.message = body[1:] if body.startswith(_BOM) else body
+    # rsyslog's RFC 5424 templates write `%msg%`, which keeps the space that followed the RFC 3164
+    # tag ("sshd[1]: Failed" -> "… sshd 1 - -  Failed"); the BSD reading drops it, so does this one.
+    msg.message = (body[1:] if body.startswith(_BOM) else body).lstrip(" ")
     msg.rfc = "5424"
 
 
@@ -318,6 +320,27 @@ def base_event(msg: SyslogMessage, dataset: str = "syslog") -> Event:
     return event
 
 
+# A relay (rsyslog, syslog-ng) reads a device's line as RFC 3164 and takes its first word for the
+# tag: "CEF:0|…" becomes tag "CEF:" and message "0|…", which the relay forwards as
+# "CEF: 0|…" (RFC 3164) or with APP-NAME "CEF" (RFC 5424). These first words are no program's
+# name; each group says which separator the relay ate: CEF/LEEF ":", Cisco "%ASA-6-302013: ",
+# FortiGate's "date=2026-12-06 " (a key=value line has no tag, only a first word).
+_RELAYED_TAG_RE = re.compile(r"(CEF|LEEF)|(%[A-Z]{2,8}-\d-\d{6})|(\w{1,32}=\S*)")
+
+
+def relayed_device_line(msg: SyslogMessage) -> SyslogMessage | None:
+    """The device's own line when a relay took its first word for the tag, else None."""
+    app = msg.app_name
+    if not app or msg.procid is not None:
+        return None
+    m = _RELAYED_TAG_RE.fullmatch(app)
+    if m is None:
+        return None
+    separator = ":" if m.group(1) else ": " if m.group(2) else " "
+    text = f"{app}{separator}{msg.message}" if msg.message else app
+    return replace(msg, app_name=None, message=text)
+
+
 def message_text(raw: RawEnvelope) -> str:
     """The text a line-based parser reads; a JSON payload with a `message` string also serves."""
     text = raw.message
@@ -358,17 +381,30 @@ class SyslogParser:
             text, default_tz=self.tz, reference=parse_received_at(raw.received_at), allow_missing_pri=True
         )
 
-    def parse(self, raw: RawEnvelope) -> Event:
-        msg = self.header(raw, message_text(raw))
-        event = base_event(msg)
+    def _detect(self, msg: SyslogMessage) -> BodyFormat | None:
         for body in self._bodies:
             if body.detect(msg):
-                try:
-                    body.apply(event, msg)
-                except ParseError as exc:
-                    # A body that looked like a format and was not: keep the syslog event.
-                    event["error"] = {"message": f"{body.name}: {exc.message}"}
-                return event
+                return body
+        return None
+
+    def parse(self, raw: RawEnvelope) -> Event:
+        msg = self.header(raw, message_text(raw))
+        body: BodyFormat | None = None
+        device = relayed_device_line(msg)
+        if device is not None:
+            body = self._detect(device)
+            if body is not None:
+                msg = device
+        if body is None:
+            body = self._detect(msg)
+        event = base_event(msg)
+        if body is not None:
+            try:
+                body.apply(event, msg)
+            except ParseError as exc:
+                # A body that looked like a format and was not: keep the syslog event.
+                event["error"] = {"message": f"{body.name}: {exc.message}"}
+            return event
         program = program_key(msg.app_name)
         if program and program in program_enrichers:
             program_enrichers.get(program)(event, msg)
@@ -377,7 +413,10 @@ class SyslogParser:
     def parse_as(self, raw: RawEnvelope, body: BodyFormat) -> Event:
         """For a parser of one format (`cef`, `fortigate` …): syslog header optional, body required."""
         msg = self.header(raw, message_text(raw))
-        if not body.detect(msg):
+        device = relayed_device_line(msg)
+        if device is not None and body.detect(device):
+            msg = device
+        elif not body.detect(msg):
             raise ParseError(f"not a {body.name} record")
         event = base_event(msg)
         body.apply(event, msg)
