@@ -48,7 +48,13 @@ def test_more_insync_replicas_than_copies_is_refused_at_start() -> None:
 def test_a_refused_topic_stops_the_start_with_kafkas_reason() -> None:
     # Before: the CreateTopics answer was not read, so a factor above the number of brokers was
     # logged as "created" and every producer then failed on a topic that did not exist.
-    refused = [("canhgac.raw.v1", InvalidReplicationFactorError.errno, "Replication factor: 3 larger than available brokers: 1.")]
+    refused = [
+        (
+            "canhgac.raw.v1",
+            InvalidReplicationFactorError.errno,
+            "Replication factor: 3 larger than available brokers: 1.",
+        )
+    ]
     with pytest.raises(ConfigError, match="larger than available brokers") as caught:
         raise_refused(refused)
     assert not caught.value.retriable
