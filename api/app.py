@@ -16,6 +16,7 @@ from canhgac.api.alerts.views import router as alerts_router
 from canhgac.api.audit.views import router as audit_router
 from canhgac.api.auth.rate_limit import LoginLimiter
 from canhgac.api.auth.views import router as auth_router
+from canhgac.api.body_limit import BodyLimit, BodyLimits
 from canhgac.api.console import console_app
 from canhgac.api.dashboard.views import router as dashboard_router
 from canhgac.api.deps import AppState, Reader
@@ -78,6 +79,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
         openapi_url=None,
     )
     install_error_handlers(app)
+    # Bodies are bounded (413, 408) inside the security headers, so those refusals carry them too.
+    app.add_middleware(BodyLimit, limits=BodyLimits.from_config(settings.api))
     app.add_middleware(SecurityHeaders)
     for router in (
         health_router,

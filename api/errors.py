@@ -13,10 +13,21 @@ from canhgac.core.errors import (
     Unauthenticated,
 )
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+
+# What a 422 keeps of each validation error: where and why, never the value sent (a login body's
+# password would be handed back, and a 50 MiB body echoed whole).
+VALIDATION_ERROR_KEYS = ("type", "loc", "msg")
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def unprocessable(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{k: e[k] for k in VALIDATION_ERROR_KEYS if k in e} for e in exc.errors()]
+        return JSONResponse(status_code=422, content={"detail": jsonable_encoder(errors)})
+
     @app.exception_handler(NotFound)
     async def not_found(_request: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse(status_code=404, content={"detail": exc.message})

@@ -19,6 +19,7 @@ from canhgac.api.app import create_app
 from canhgac.collectors.registry import Collector, build_collectors
 from canhgac.core.config import Settings
 from canhgac.core.errors import BackendUnavailable
+from canhgac.core.http_listener import uvicorn_limits
 from canhgac.core.kafka import ensure_topics
 from canhgac.core.metrics import Metrics
 from canhgac.core.store import ensure_templates, make_client
@@ -139,6 +140,8 @@ class Runtime:
                 log_level="warning",
                 lifespan="on",
                 timeout_graceful_shutdown=5,
+                # connection caps, request-head timeout and size, keep-alive (core/http_listener.py)
+                **uvicorn_limits(s.api.listener, "api", self.metrics),
             )
             self.api_server = _ApiServer(config)
             api_task = asyncio.create_task(self.api_server.serve(), name="api")

@@ -133,6 +133,21 @@ class SyslogUdpConfig(Strict):
     default_agency: str = "unknown"
 
 
+class ListenerConfig(Strict):
+    """Connection limits of one HTTP listener, the API's or HTTP ingest's (core/http_listener.py).
+
+    A connection over a cap is closed when accepted; one whose request head (request line and
+    headers) takes longer than `header_timeout_secs` or more than `max_header_bytes` is closed."""
+
+    max_connections: int = Field(default=1024, ge=1)
+    max_connections_per_address: int = Field(default=128, ge=1)
+    header_timeout_secs: float = Field(default=10.0, gt=0)
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    # An idle kept-alive connection is closed after this (uvicorn's keep-alive timer).
+    keep_alive_timeout_secs: float = Field(default=5.0, gt=0)
+    backlog: int = Field(default=2048, ge=1)
+
+
 class HttpIngestConfig(Strict):
     enabled: bool = False
     host: str = "127.0.0.1"
@@ -143,6 +158,8 @@ class HttpIngestConfig(Strict):
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     max_message_bytes: int = Field(default=1024 * 1024, ge=256)
     max_concurrent_requests: int = Field(default=64, ge=1)
+    # Shippers keep connections open between bulk requests: a longer keep-alive than the API's.
+    listener: ListenerConfig = ListenerConfig(keep_alive_timeout_secs=75.0)
     retry_after_secs: int = Field(default=5, ge=1)
     # Version reported to Elasticsearch clients by `GET /`; shippers pick their API dialect from it.
     es_version: str = "7.17.0"
@@ -230,6 +247,15 @@ class ApiConfig(Strict):
     # time range is what bounds their cost.
     max_backtest_days: int = Field(default=31, ge=1)
     console_dir: str | None = None  # default: the console bundled with the package (web/)
+    # Request bodies (api/body_limit.py): over its route's limit a request gets 413 as soon as its
+    # Content-Length or the bytes received so far say so; the /auth/ limit applies before any login.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_auth_body_bytes: int = Field(default=16 * 1024, ge=1024)
+    # /rules: pasted YAML and up to 500 sample events per test.
+    max_rule_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # The whole body must arrive within this, or the request gets 408.
+    body_timeout_secs: float = Field(default=30.0, gt=0)
+    listener: ListenerConfig = ListenerConfig()
 
 
 Transport = Literal["syslog_tcp", "syslog_udp", "syslog_tls", "http", "file"]

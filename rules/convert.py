@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from canhgac.core.safe_yaml import load_all
 from canhgac.core.store import EVENT_PROPERTIES
 from canhgac.rules.engine import CATEGORY_PARENTS
 from canhgac.rules.loader import Rejection, _pipeline, _reject, iter_rule_files
@@ -98,7 +99,7 @@ def convert_rules(
         name = str(path)
         try:
             text = Path(path).read_text(encoding="utf-8")
-            collection = SigmaCollection.from_yaml(text, collect_errors=True)
+            collection = SigmaCollection.from_dicts(load_all(text), collect_errors=True)  # aliases refused
         except Exception as exc:  # one bad file must not stop the others
             if rejected is not None:
                 rejected.append(_reject(name, None, exc))

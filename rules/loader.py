@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 from canhgac.core.errors import RuleError
+from canhgac.core.safe_yaml import RefusedYAML, load_all
 from canhgac.rules.compiler import Compiler, compile_conditions
 from canhgac.rules.fieldmap import canhgac_pipeline
 from canhgac.rules.model import CompiledRule, RuleMeta
@@ -91,6 +92,8 @@ _REASONS: tuple[tuple[type[Exception], str], ...] = (
 def reason_for(exc: BaseException) -> str:
     if isinstance(exc, RuleError):
         return exc.reason
+    if isinstance(exc, RefusedYAML):
+        return "refused YAML"
     if isinstance(exc, yaml.YAMLError):
         return "invalid YAML"
     for cls, reason in _REASONS:
@@ -184,7 +187,8 @@ def load_text(text: str, path: str, placeholders: Placeholders | None = None) ->
     result = FileResult(path=path)
     try:
         # Correlations may reference rules in other files: the correlation engine resolves them.
-        collection = SigmaCollection.from_yaml(text, collect_errors=True, resolve_references=False)
+        # The bounded loader refuses aliases ("billion laughs") and oversized or deep documents.
+        collection = SigmaCollection.from_dicts(load_all(text), collect_errors=True, resolve_references=False)
     except Exception as exc:  # one file's parse failure must not stop the load
         result.rejected.append(_reject(path, None, exc))
         return result

@@ -214,7 +214,11 @@ async def delete_uploaded(client: AsyncOpenSearch, settings: Settings, rule_id: 
 
 
 def _compile(settings: Settings, text: str) -> FileResult:
-    return load_text(text, "<pasted>", placeholders_of(settings) or None)
+    result = load_text(text, "<pasted>", placeholders_of(settings) or None)
+    refused = [asdict(r) for r in result.rejected if r.reason == "refused YAML"]
+    if refused:  # aliases, depth, size: the text itself is refused (400), not one rule in it
+        raise RuleRejected(refused[0]["message"], rejections=refused)
+    return result
 
 
 def validate(settings: Settings, text: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from canhgac.collectors.registry import COLLECTORS, SinkFactory
 from canhgac.collectors.spool.sink import SpoolingSink
 from canhgac.core.config import HttpIngestConfig, Settings
 from canhgac.core.errors import ConfigError
+from canhgac.core.http_listener import uvicorn_limits
 from canhgac.core.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -88,8 +89,8 @@ class HttpCollector:
             access_log=False,
             ssl_certfile=self.cfg.cert_file,
             ssl_keyfile=self.cfg.key_file,
-            # Senders keep connections open between bulk requests; close idle ones eventually.
-            timeout_keep_alive=75,
+            # connection caps, request-head timeout and size, keep-alive (core/http_listener.py)
+            **uvicorn_limits(self.cfg.listener, self.name, self.app.metrics),
         )
         self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve(), name="http-ingest")
