@@ -158,6 +158,14 @@ class HttpIngestConfig(Strict):
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     max_message_bytes: int = Field(default=1024 * 1024, ge=256)
     max_concurrent_requests: int = Field(default=64, ge=1)
+    # Fair share: one source (one key) holds at most this many of the concurrent requests, so a
+    # sender with slow bodies cannot take every slot; over it, that source gets 429.
+    max_concurrent_requests_per_source: int = Field(default=8, ge=1)
+    # Records one request may carry (native lines/array elements, or _bulk actions): a tiny gzip
+    # body can expand into very many short records; over it, 413 and nothing is kept.
+    max_records_per_request: int = Field(default=10_000, ge=1)
+    # The whole body must arrive within this, or the request gets 408 and its slot is freed.
+    body_timeout_secs: float = Field(default=60.0, gt=0)
     # Shippers keep connections open between bulk requests: a longer keep-alive than the API's.
     listener: ListenerConfig = ListenerConfig(keep_alive_timeout_secs=75.0)
     retry_after_secs: int = Field(default=5, ge=1)

@@ -2,21 +2,24 @@
 
 Status codes, in one place (`_respond`): 2xx only after every record is acknowledged (in Kafka,
 or fsync'd in the spool while Kafka is down); 400 bad input (with the reason); 401/403 auth;
-413 over a size limit (raw or decoded); 429 too many concurrent requests; 503 spool full or not
-writable. 429 and 503 carry Retry-After; nothing of a refused request was kept, so a retry is safe.
+408 body not received within `body_timeout_secs`; 413 over a size limit (raw or decoded) or over
+`max_records_per_request`; 429 too many concurrent requests (in all, or from this source: its fair
+share); 503 spool full or not writable. 429 and 503 carry Retry-After; nothing of a refused request
+was kept, so a retry is safe.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from canhgac.collectors.base import SourceDirectory
 from canhgac.collectors.http.auth import AuthError, authenticate
-from canhgac.collectors.http.body import parse_ingest, read_body
+from canhgac.collectors.http.body import BodyTimeout, parse_ingest, read_body_within
 from canhgac.collectors.http.bulk import es_error, item_result, parse_bulk
 from canhgac.collectors.http.probes import probe_answer, root_document
 from canhgac.collectors.spool.sink import SpoolingSink
@@ -49,6 +52,7 @@ class IngestApp:
         self.sink = sink
         self.metrics = metrics
         self._active = 0
+        self._active_by_source: Counter[str] = Counter()
 
     def asgi(self) -> Starlette:
         es = self._es
@@ -65,7 +69,12 @@ class IngestApp:
     # -- endpoints --------------------------------------------------------------------------------
     async def ingest(self, request: Request, source: SourceConfig) -> Response:
         body = await self._body(request)
-        items = parse_ingest(body, request.headers.get("content-type"), max_message_bytes=self.cfg.max_message_bytes)
+        items = parse_ingest(
+            body,
+            request.headers.get("content-type"),
+            max_message_bytes=self.cfg.max_message_bytes,
+            max_records=self.cfg.max_records_per_request,
+        )
         received_at, peer = utc_now_iso(), _peer(request)
         envelopes = [
             RawEnvelope(
@@ -88,7 +97,10 @@ class IngestApp:
         started = time.monotonic()
         body = await self._body(request)
         ops = parse_bulk(
-            body, default_index=request.path_params.get("index"), max_message_bytes=self.cfg.max_message_bytes
+            body,
+            default_index=request.path_params.get("index"),
+            max_message_bytes=self.cfg.max_message_bytes,
+            max_records=self.cfg.max_records_per_request,
         )
         received_at, peer = utc_now_iso(), _peer(request)
         envelopes = {
@@ -131,8 +143,9 @@ class IngestApp:
 
     # -- plumbing ---------------------------------------------------------------------------------
     async def _body(self, request: Request) -> bytes:
-        return await read_body(
+        return await read_body_within(
             request.stream(),
+            timeout_secs=self.cfg.body_timeout_secs,
             content_encoding=request.headers.get("content-encoding"),
             content_length=request.headers.get("content-length"),
             max_bytes=self.cfg.max_body_bytes,
@@ -176,13 +189,29 @@ class IngestApp:
             source = authenticate(
                 self.sources, request.headers, ip, path_source_id=request.path_params.get("source_id")
             )
-            return await handler(request, source)
+            # Fair share: one source holds at most its share of the slots (a slow sender included).
+            if self._active_by_source[source.id] >= self.cfg.max_concurrent_requests_per_source:
+                return fail(
+                    429,
+                    "source_busy",
+                    f"this source already has {self.cfg.max_concurrent_requests_per_source} requests in progress",
+                    retry,
+                )
+            self._active_by_source[source.id] += 1
+            try:
+                return await handler(request, source)
+            finally:
+                self._active_by_source[source.id] -= 1
+                if self._active_by_source[source.id] <= 0:
+                    del self._active_by_source[source.id]
         except AuthError as exc:
             headers = {"WWW-Authenticate": 'Basic realm="canhgac", ApiKey'} if exc.status == 401 else None
             log.info("refused HTTP ingest from %s: %s", request.client, exc.message)
             return fail(exc.status, exc.reason, exc.message, headers)
         except TooLarge as exc:
             return fail(413, "too_large", exc.message)
+        except BodyTimeout as exc:
+            return fail(408, "body_timeout", exc.message)
         except InvalidRequest as exc:
             return fail(400, "bad_request", exc.message)
         except Overloaded as exc:

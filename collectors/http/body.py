@@ -6,6 +6,7 @@ output cap, so a gzip bomb is refused after at most `max_body_bytes` of output, 
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,6 +16,32 @@ import orjson
 from canhgac.core.errors import InvalidRequest, TooLarge
 
 _WBITS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
+
+
+class BodyTimeout(InvalidRequest):
+    """The body did not arrive in time (HTTP 408); nothing of it was kept."""
+
+
+def too_many_records(max_records: int) -> TooLarge:
+    return TooLarge(f"more than {max_records} records in one request: send at most {max_records} per request")
+
+
+async def read_body_within(
+    chunks: AsyncIterator[bytes],
+    *,
+    timeout_secs: float,
+    content_encoding: str | None,
+    content_length: str | None,
+    max_bytes: int,
+) -> bytes:
+    """read_body, with the whole body due within `timeout_secs` (a slow sender frees its slot)."""
+    try:
+        async with asyncio.timeout(timeout_secs):
+            return await read_body(
+                chunks, content_encoding=content_encoding, content_length=content_length, max_bytes=max_bytes
+            )
+    except TimeoutError:
+        raise BodyTimeout(f"request body not received within {timeout_secs:g} s") from None
 
 
 async def read_body(
@@ -59,8 +86,11 @@ class Item:
     error: str | None = None  # kept and flagged (invalid UTF-8 replaced)
 
 
-def parse_ingest(body: bytes, content_type: str | None, *, max_message_bytes: int) -> list[Item]:
-    """JSON (object or array), NDJSON, or plain text lines, chosen by Content-Type."""
+def parse_ingest(
+    body: bytes, content_type: str | None, *, max_message_bytes: int, max_records: int = 10_000
+) -> list[Item]:
+    """JSON (object or array), NDJSON, or plain text lines, chosen by Content-Type; at most
+    `max_records` of them (TooLarge beyond, before any is kept)."""
     media = (content_type or "text/plain").split(";", 1)[0].strip().lower()
     if media in (
         "application/x-ndjson",
@@ -68,18 +98,20 @@ def parse_ingest(body: bytes, content_type: str | None, *, max_message_bytes: in
         "application/jsonl",
         "application/x-jsonlines",
     ):
-        return _ndjson(body, max_message_bytes)
+        return _ndjson(body, max_message_bytes, max_records)
     if media == "application/json" or media.endswith("+json"):
         try:
             document = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             if b"\n" in body.strip():
-                return _ndjson(body, max_message_bytes)  # NDJSON sent as application/json
+                return _ndjson(body, max_message_bytes, max_records)  # NDJSON sent as application/json
             raise InvalidRequest(f"body is not valid JSON: {exc}") from exc
         values = document if isinstance(document, list) else [document]
+        if len(values) > max_records:
+            raise too_many_records(max_records)
         return [_json_item(v, f"element {i}") for i, v in enumerate(values)]
     if media.startswith("text/") or media == "application/octet-stream":
-        return _lines(body, max_message_bytes)
+        return _lines(body, max_message_bytes, max_records)
     raise InvalidRequest(f"unsupported Content-Type {media!r} (JSON, NDJSON or text/plain)")
 
 
@@ -91,11 +123,13 @@ def _json_item(value: object, where: str) -> Item:
     raise InvalidRequest(f"{where} must be a JSON object or string, not {type(value).__name__}")
 
 
-def _ndjson(body: bytes, max_message_bytes: int) -> list[Item]:
-    items = []
+def _ndjson(body: bytes, max_message_bytes: int, max_records: int) -> list[Item]:
+    items: list[Item] = []
     for number, line in enumerate(body.split(b"\n"), start=1):
         if not line.strip():
             continue
+        if len(items) >= max_records:
+            raise too_many_records(max_records)
         if len(line) > max_message_bytes:
             raise TooLarge(f"line {number} is longer than {max_message_bytes} bytes")
         try:
@@ -106,12 +140,14 @@ def _ndjson(body: bytes, max_message_bytes: int) -> list[Item]:
     return items
 
 
-def _lines(body: bytes, max_message_bytes: int) -> list[Item]:
-    items = []
+def _lines(body: bytes, max_message_bytes: int, max_records: int) -> list[Item]:
+    items: list[Item] = []
     for number, line in enumerate(body.split(b"\n"), start=1):
         line = line.rstrip(b"\r")
         if not line.strip():
             continue
+        if len(items) >= max_records:
+            raise too_many_records(max_records)
         if len(line) > max_message_bytes:
             raise TooLarge(f"line {number} is longer than {max_message_bytes} bytes")
         try:

@@ -25,11 +25,16 @@ class BulkOp:
     error: tuple[int, str, str] | None = None  # status, type, reason
 
 
-def parse_bulk(body: bytes, *, default_index: str | None, max_message_bytes: int) -> list[BulkOp]:
+def parse_bulk(
+    body: bytes, *, default_index: str | None, max_message_bytes: int, max_records: int = 10_000
+) -> list[BulkOp]:
+    """The actions of a `_bulk` body; more than `max_records` of them is TooLarge (nothing kept)."""
     lines = [line for line in body.split(b"\n") if line.strip()]
     ops: list[BulkOp] = []
     i = 0
     while i < len(lines):
+        if len(ops) >= max_records:
+            raise TooLarge(f"more than {max_records} actions in one request: send at most {max_records} per request")
         number = i + 1
         try:
             action_line = orjson.loads(lines[i])
