@@ -1,7 +1,10 @@
 """Runs every component in one process (`canhgac run`), with supervision and an orderly drain.
 
-Shutdown order on SIGTERM/SIGINT: collectors stop accepting and flush what they received to
-Kafka; then each stage finishes and commits its current batch; then the API stops.
+Start order: collectors first, whatever state Kafka and OpenSearch are in (their sinks spool to
+disk while Kafka is down), then the API or the metrics listener; stages start once the backends
+answer, however long that takes. Shutdown order on SIGTERM/SIGINT: collectors stop accepting and
+flush what they received to Kafka (or their spool); then each stage finishes and commits its current
+batch; then the API (or the metrics listener) stops.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from canhgac.core.http_listener import uvicorn_limits
 from canhgac.core.kafka import ensure_topics
 from canhgac.core.metrics import Metrics
 from canhgac.core.store import ensure_templates, make_client
+from canhgac.ops_listener import OpsListener
 from canhgac.pipeline.catalog import ALL_STAGES, build_stages
 from canhgac.pipeline.retention import retention_loop
 from canhgac.pipeline.stage import Stage
@@ -54,8 +58,11 @@ async def supervise(name: str, run: Callable[[], Awaitable[None]], stop: asyncio
             delay = min(delay * 2, 30.0)
 
 
-async def wait_for_backends(settings: Settings, timeout_secs: float = 120.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_secs
+async def wait_for_backends(settings: Settings, stop: asyncio.Event) -> bool:
+    """Set up topics and templates once Kafka and OpenSearch answer, waiting as long as that takes
+    (collectors meanwhile accept and spool). False when a stop was asked for first. A refusal that
+    waiting cannot fix (`ConfigError`: too many replicas for the brokers, not authorised) raises."""
+    delay = 1.0
     while True:
         try:
             await ensure_topics(settings.kafka)
@@ -64,12 +71,14 @@ async def wait_for_backends(settings: Settings, timeout_secs: float = 120.0) -> 
                 await ensure_templates(client, settings.opensearch)
             finally:
                 await client.close()
-            return
+            return True
         except BackendUnavailable as exc:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            log.warning("waiting for Kafka and OpenSearch: %s", exc)
-            await asyncio.sleep(2)
+            log.warning("waiting for Kafka and OpenSearch (retrying in %.0fs): %s", delay, exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            if stop.is_set():
+                return False
+            delay = min(delay * 2, 30.0)
 
 
 class Runtime:
@@ -88,12 +97,16 @@ class Runtime:
         self.with_collectors = collectors
         self.with_api = api
         self.stop_event = asyncio.Event()
+        # Collectors, the API or the metrics listener accept connections.
+        self.listening = asyncio.Event()
+        # ... and the backends are set up and every stage started.
         self.started = asyncio.Event()
         self.stages: list[Stage] = []
         self.collectors: list[Collector] = []
         # The syslog TCP collector, when enabled (the demo feed and tests send to its port).
         self.collector: Collector | None = None
         self.api_server: _ApiServer | None = None
+        self.ops_listener: OpsListener | None = None
 
     @staticmethod
     def _stage_runner(stage: Stage, stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
@@ -102,32 +115,24 @@ class Runtime:
     def request_stop(self) -> None:
         self.stop_event.set()
 
+    def not_ready(self) -> str | None:
+        """Why this process is not doing its job yet (the metrics listener's /readyz), or None.
+        Collectors alone are ready once they listen: they spool while Kafka is down."""
+        if not self.listening.is_set():
+            return "starting"
+        if self.stage_names and not self.started.is_set():
+            return "stages waiting for Kafka and OpenSearch"
+        return None
+
     async def run(self) -> None:
         s = self.settings
         # Collectors' configs are validated before anything connects, so a bad one fails fast.
         collectors = build_collectors(s, None, self.metrics) if self.with_collectors else []
-        await wait_for_backends(s)
-        stage_stop = asyncio.Event()
-        self.stages = build_stages(s, self.metrics, self.stage_names)
-        background: list[asyncio.Task[None]] = []
-        if s.retention.enabled and "indexer" in self.stage_names:
-            retention = retention_loop(
-                lambda: make_client(s.opensearch),
-                s.opensearch.index_prefix,
-                s.sources,
-                s.retention,
-                stage_stop,
-            )
-            background.append(asyncio.create_task(retention, name="retention"))
-        tasks = [
-            asyncio.create_task(supervise(st.name, self._stage_runner(st, stage_stop), stage_stop), name=st.name)
-            for st in self.stages
-        ]
         if self.with_collectors:
-            # Each collector owns a spooling sink (data_dir/spool/<name>/) and starts it first.
+            # Each collector owns a spooling sink (data_dir/spool/<name>/) and starts it first: with
+            # Kafka down the sink spools, so collectors listen whatever state the backends are in.
             self.collectors = collectors
-            for collector in self.collectors:
-                await collector.start()
+            await asyncio.gather(*(collector.start() for collector in self.collectors))
             self.collector = next((c for c in self.collectors if c.name == "syslog-tcp"), None)
         api_task: asyncio.Task[None] | None = None
         if self.with_api:
@@ -147,17 +152,45 @@ class Runtime:
             api_task = asyncio.create_task(self.api_server.serve(), name="api")
             while not self.api_server.started and not api_task.done():  # noqa: ASYNC110 (uvicorn has no event)
                 await asyncio.sleep(0.05)
-        self.started.set()
-        await self.stop_event.wait()
-        log.info("stopping: collectors first, then stages drain, then the API")
-        for collector in reversed(self.collectors):
-            await collector.stop()
-        stage_stop.set()
-        await asyncio.gather(*tasks, *background, return_exceptions=True)
-        if self.api_server and api_task:
-            self.api_server.should_exit = True
-            await api_task
-        log.info("stopped")
+        if not self.with_api and s.metrics_listener.enabled:
+            self.ops_listener = OpsListener(s.metrics_listener, self.metrics, self.not_ready)
+            await self.ops_listener.start()
+        self.listening.set()
+        stage_stop = asyncio.Event()
+        background: list[asyncio.Task[None]] = []
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            if await wait_for_backends(s, self.stop_event):
+                self.stages = build_stages(s, self.metrics, self.stage_names)
+                if s.retention.enabled and "indexer" in self.stage_names:
+                    retention = retention_loop(
+                        lambda: make_client(s.opensearch),
+                        s.opensearch.index_prefix,
+                        s.sources,
+                        s.retention,
+                        stage_stop,
+                    )
+                    background.append(asyncio.create_task(retention, name="retention"))
+                tasks = [
+                    asyncio.create_task(
+                        supervise(st.name, self._stage_runner(st, stage_stop), stage_stop), name=st.name
+                    )
+                    for st in self.stages
+                ]
+                self.started.set()
+            await self.stop_event.wait()
+        finally:
+            log.info("stopping: collectors first, then stages drain, then the API")
+            for collector in reversed(self.collectors):
+                await collector.stop()
+            stage_stop.set()
+            await asyncio.gather(*tasks, *background, return_exceptions=True)
+            if self.api_server and api_task:
+                self.api_server.should_exit = True
+                await api_task
+            if self.ops_listener:
+                await self.ops_listener.stop()
+            log.info("stopped")
 
 
 def run_forever(runtime: Runtime, on_started: Callable[[Runtime], Coroutine[Any, Any, None]] | None = None) -> None:

@@ -266,6 +266,16 @@ class ApiConfig(Strict):
     listener: ListenerConfig = ListenerConfig()
 
 
+class MetricsListenerConfig(Strict):
+    """`/metrics`, `/healthz` and `/readyz` of a process that does not serve the API (one stage, or
+    the collectors alone); a process with the API serves them on the API's port instead. No login:
+    bind it to the monitoring network. Two processes on one host need two ports."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=0, le=65535)
+
+
 Transport = Literal["syslog_tcp", "syslog_udp", "syslog_tls", "http", "file"]
 
 
@@ -305,6 +315,7 @@ class Settings(BaseSettings):
     pipeline: PipelineConfig = PipelineConfig()
     rules: RulesConfig = RulesConfig()
     api: ApiConfig = ApiConfig()
+    metrics_listener: MetricsListenerConfig = MetricsListenerConfig()
     sources: tuple[SourceConfig, ...] = ()
     notify: NotifyConfig = NotifyConfig()
     retention: RetentionConfig = RetentionConfig()

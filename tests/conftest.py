@@ -84,6 +84,8 @@ def test_settings(real_services: None, run_id: str, tmp_path: Path):  # type: ig
         },
         collectors={"syslog_tcp": {"host": "127.0.0.1", "port": 0, "default_agency": "so-tttt"}},
         api={"host": "127.0.0.1", "port": free_port()},
+        # Processes without the API serve /metrics here; any free port, so tests never collide.
+        metrics_listener={"host": "127.0.0.1", "port": 0},
         pipeline={
             "normalizer": {"max_batch_records": 200, "fetch_timeout_ms": 50},
             "indexer": {"max_batch_records": 200, "fetch_timeout_ms": 50},
