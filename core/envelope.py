@@ -26,6 +26,8 @@ class Peer:
     ip: str | None = None
     port: int | None = None
     tls_subject: str | None = None
+    # SHA-256 of the verified client certificate (DER), upper-case hex as ECS `tls.client.hash.sha256`.
+    tls_hash_sha256: str | None = None
 
 
 @dataclass(slots=True)
@@ -58,6 +60,8 @@ class RawEnvelope:
         if self.payload is not None:
             data["payload"] = self.payload
         data["peer"] = {"ip": p.ip, "port": p.port, "tls_subject": p.tls_subject}
+        if p.tls_hash_sha256 is not None:  # only over TLS, so plain records keep their bytes
+            data["peer"]["tls_hash_sha256"] = p.tls_hash_sha256
         data["id"] = self.id
         data["received_at"] = self.received_at
         if self.framing_error is not None:

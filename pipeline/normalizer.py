@@ -91,9 +91,26 @@ def finish_event(event: Event, raw: RawEnvelope) -> None:
     cg.setdefault("logsource", {})
     if raw.peer.ip:
         event.setdefault("observer", {}).setdefault("ip", raw.peer.ip)
+    if raw.peer.tls_subject:
+        set_tls_client(event, raw.peer.tls_subject, raw.peer.tls_hash_sha256)
     if raw.framing_error:
         event.setdefault("tags", []).append("framing_error")
         event.setdefault("error", {}).setdefault("message", raw.framing_error)
+
+
+def set_tls_client(event: Event, subject: str, sha256: str | None) -> None:
+    """The client certificate the collector verified: it replaces whatever the record claims."""
+    tls = event.get("tls")
+    if not isinstance(tls, dict):
+        tls = event["tls"] = {}
+    client = tls.get("client")
+    if not isinstance(client, dict):
+        client = tls["client"] = {}
+    client["subject"] = subject
+    if sha256:
+        client["hash"] = {"sha256": sha256}
+    else:
+        client.pop("hash", None)
 
 
 def pipeline_error_event(raw: RawEnvelope, reason: str) -> Event:

@@ -13,9 +13,9 @@ import asyncio
 import logging
 import ssl
 from collections import Counter
-from typing import Any
 
 from canhgac.collectors.base import SourceDirectory
+from canhgac.collectors.listener import StreamListener, peer_of, tls_subject
 from canhgac.collectors.registry import COLLECTORS, SinkFactory
 from canhgac.collectors.spool.sink import SpoolingSink
 from canhgac.collectors.syslog.framing import Frame, SyslogFramer
@@ -24,6 +24,7 @@ from canhgac.core.envelope import Peer, RawEnvelope, utc_now_iso
 from canhgac.core.metrics import Metrics
 
 log = logging.getLogger(__name__)
+__all__ = ["SyslogStreamCollector", "SyslogTcpCollector", "tls_subject"]
 COLLECTOR = "syslog-tcp"
 READ_BYTES = 65_536
 
@@ -48,7 +49,7 @@ class SyslogStreamCollector:
         self.sources = sources
         self.metrics = metrics
         self.ssl_context = ssl_context
-        self.server: asyncio.base_events.Server | None = None
+        self.listener: StreamListener | None = None
         self._connections: set[asyncio.Task[None]] = set()
         self._per_address: Counter[str] = Counter()
         self.port: int | None = None
@@ -57,27 +58,30 @@ class SyslogStreamCollector:
 
     async def start(self) -> None:
         await self.sink.start()
-        self.server = await asyncio.start_server(
-            self._handle,
+        self.listener = StreamListener(
+            self.name,
             self.cfg.host,
             self.cfg.port,
-            limit=READ_BYTES,
-            ssl=self.ssl_context,
-            ssl_handshake_timeout=getattr(self.cfg, "handshake_timeout_secs", None) if self.ssl_context else None,
+            self._handle,
+            self.metrics,
+            ssl_context=self.ssl_context,
+            handshake_timeout_secs=getattr(self.cfg, "handshake_timeout_secs", 10.0),
+            first_byte_timeout_secs=self.cfg.idle_timeout_secs,
+            read_limit=READ_BYTES,
         )
-        self.port = self.server.sockets[0].getsockname()[1]
+        self.port = await self.listener.start()
         log.info("%s listening on %s:%s", self.name, self.cfg.host, self.port)
 
     async def stop(self) -> None:
         """Stop accepting, end open connections after what they already sent, then drain the sink."""
-        if self.server:
-            self.server.close()
+        if self.listener:
+            self.listener.close()
         for task in list(self._connections):
             task.cancel()
         if self._connections:
             await asyncio.gather(*self._connections, return_exceptions=True)
-        if self.server:
-            await self.server.wait_closed()
+        if self.listener:
+            await self.listener.wait_closed()
         await self.sink.stop()
 
     def _refuse(self, reason: str, writer: asyncio.StreamWriter) -> None:
@@ -87,8 +91,7 @@ class SyslogStreamCollector:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        peername = writer.get_extra_info("peername") or (None, None)
-        ip, port = peername[0], peername[1]
+        ip = (writer.get_extra_info("peername") or (None,))[0]
         address = ip or ""
         if len(self._connections) >= self.cfg.max_connections:
             return self._refuse("too_many_connections", writer)
@@ -103,7 +106,7 @@ class SyslogStreamCollector:
         self.metrics.connections.labels(self.name).inc()
         framer = SyslogFramer(self.cfg.max_message_bytes)
         reported = (0, 0)  # over-limit counts and discarded bytes already reported
-        peer = Peer(ip=ip, port=port, tls_subject=tls_subject(writer.get_extra_info("peercert")))
+        peer = peer_of(writer)
         try:
             while True:
                 try:
@@ -181,23 +184,6 @@ class SyslogStreamCollector:
             )
         self._received.inc(len(envelopes))
         await self.sink.submit(envelopes)
-
-
-def tls_subject(cert: dict[str, Any] | None) -> str | None:
-    """RFC 4514-style subject of a verified client certificate, most specific part first."""
-    if not cert or "subject" not in cert:
-        return None
-    short = {
-        "commonName": "CN",
-        "organizationName": "O",
-        "organizationalUnitName": "OU",
-        "countryName": "C",
-        "localityName": "L",
-        "stateOrProvinceName": "ST",
-        "domainComponent": "DC",
-    }
-    parts = [f"{short.get(k, k)}={v}" for rdn in reversed(cert["subject"]) for k, v in rdn]
-    return ",".join(parts) or None
 
 
 @COLLECTORS.register("syslog_tcp")

@@ -1,8 +1,10 @@
 """Syslog over TLS (RFC 5425: same octet-counted framing as TCP, inside TLS).
 
 With `client_ca_file` the server asks for a client certificate and verifies it against that CA
-(`require_client_cert` makes one mandatory); the verified subject goes into `peer.tls_subject` so
-an analyst can tell which agency's certificate sent a record.
+(`require_client_cert` makes one mandatory); the verified subject and the certificate's SHA-256
+go into `peer.tls_subject`/`peer.tls_hash_sha256` (the event's `tls.client.*`) so an analyst can
+tell which agency's certificate sent a record. The handshake begins on the client's first byte
+(collectors/listener.py), so an idle-then-send shipper is not cut off.
 """
 
 from __future__ import annotations

@@ -34,13 +34,30 @@ missing=()
 command -v unzip >/dev/null || missing+=(unzip)
 command -v curl >/dev/null || missing+=(curl)
 [[ -n "${CANHGAC_SKIP_BROWSER:-}" ]] || [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+# The real shippers the ingest tests run (foreground, private config; never the system service):
+# rsyslog with RELP (omrelp), and syslog-ng. Debian lets only one system logger be installed
+# (both provide system-log-daemon), so rsyslog is installed and syslog-ng-core is unpacked from
+# Debian's own package into the cache (its libraries come from Debian as usual).
+SYSLOG_NG_HOME="${CANHGAC_CACHE_DIR:-/var/tmp/canhgac-cache}/syslog-ng"
+command -v rsyslogd >/dev/null || missing+=(rsyslog)
+[[ -e /usr/lib/x86_64-linux-gnu/rsyslog/omrelp.so || -e /usr/lib/rsyslog/omrelp.so ]] || missing+=(rsyslog-relp)
+need_syslog_ng=""
+if [[ ! -x /usr/sbin/syslog-ng && ! -x "$SYSLOG_NG_HOME/usr/sbin/syslog-ng" ]]; then
+  need_syslog_ng=1
+  missing+=(libivykis0 libnet1 libjson-c5 libwrap0 libpcre3 libglib2.0-0 libcap2)
+fi
+as_root() { if [[ "$(id -u)" == 0 ]]; then "$@"; else sudo "$@"; fi; }
 if (( ${#missing[@]} )); then
   log "installing ${missing[*]} from Debian's packages"
-  if [[ "$(id -u)" == 0 ]]; then
-    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
-  else
-    sudo apt-get update -q >/dev/null && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
-  fi
+  as_root apt-get update -q >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
+fi
+if [[ -n "$need_syslog_ng" ]]; then
+  log "unpacking Debian's syslog-ng-core into $SYSLOG_NG_HOME"
+  download="$(mktemp -d)"
+  (cd "$download" && chmod 777 . && apt-get download -q syslog-ng-core >/dev/null)
+  mkdir -p "$SYSLOG_NG_HOME" && dpkg-deb -x "$download"/syslog-ng-core_*.deb "$SYSLOG_NG_HOME"
+  rm -rf "$download"
 fi
 "$ROOT/deploy/local/services.sh" fetch
 log "done"
