@@ -112,6 +112,7 @@ async def list_alerts(
         "size": size,
         "track_total_hits": True,
         "_source": {"excludes": ["event", "history", "comments"]},
+        "timeout": "10s",  # as every other search: a costly query returns what it found by then
     }
     if cursor:
         body["search_after"] = decode_cursor(cursor)
