@@ -3,6 +3,8 @@
 - `GET /api/v1/notify/ack?token=…` shows a confirmation page; `POST` (the page's button)
   acknowledges. Mail scanners open links, so a GET never changes anything. The signed, expiring,
   single-purpose token is the credential: no login is needed, as on-call staff read it on a phone.
+  A token works once (its use is recorded in OpenSearch: api/notify/service.py), and it only
+  acknowledges a `new` alert: an alert already acknowledged, in progress or closed stays as it is.
 - `GET /api/v1/notifications` lists the outbox: sent, retrying, failed with reason.
 - `POST /api/v1/notify/test/{channel}` sends a test message (admins).
 The API reads the notifier's outbox (SQLite under `data_dir`), so these work where the API runs
@@ -18,14 +20,16 @@ from urllib.parse import parse_qs
 from canhgac.api.alerts import service as alerts_service
 from canhgac.api.audit.service import record
 from canhgac.api.auth.models import Principal
-from canhgac.api.deps import Admin, Reader, State
-from canhgac.core.errors import CanhgacError, ConfigError, Conflict, InvalidRequest, NotFound
+from canhgac.api.deps import Admin, Reader, State, client_ip
+from canhgac.api.notify import service as ack_links
+from canhgac.core.errors import BackendUnavailable, CanhgacError, ConfigError, Conflict, InvalidRequest, NotFound
 from canhgac.pipeline.notify import AckTokenError, NotifierService
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
 
 router = APIRouter(tags=["notify"])
 ACK_PRINCIPAL = Principal(username="ack-link", role="analyst", agency=None, via="token", credential_id="ack-link")
+MAX_ACK_FORM_BYTES = 4096  # the form carries one token (at most ack.MAX_TOKEN_CHARS)
 
 
 async def notifier(request: Request) -> NotifierService:
@@ -66,6 +70,9 @@ async def ack_page(request: Request, token: Annotated[str, Query(max_length=2048
         alert_id = (await notifier(request)).verify_ack_token(token)
     except (AckTokenError, ConfigError) as exc:
         return page("Liên kết không hợp lệ / Invalid link", f"<p>{html.escape(exc.message)}</p>", 400)
+    state = request.app.state.canhgac
+    if await ack_links.was_used(state.opensearch, ack_links.ack_links_index(state.settings.opensearch), token):
+        return _used_page(alert_id)
     return page(
         "Tiếp nhận cảnh báo / Acknowledge alert",
         f"<p>Cảnh báo / Alert <code>{html.escape(alert_id)}</code></p>"
@@ -79,22 +86,36 @@ async def ack_page(request: Request, token: Annotated[str, Query(max_length=2048
 async def ack(request: Request, state: State) -> HTMLResponse:
     """Acknowledge the alert a signed link names (form field `token`): status → acknowledged,
     escalation stops."""
-    body = await request.body()
-    token = parse_qs(body[:4096].decode("utf-8", errors="replace")).get("token", [""])[0]
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_ACK_FORM_BYTES:
+            return page("Yêu cầu quá lớn / Request too large", "", 413)
+    token = parse_qs(body.decode("utf-8", errors="replace")).get("token", [""])[0]
     service = await notifier(request)
     try:
-        alert_id = service.verify_ack_token(token)
+        alert_id = service.verify_ack_token(token)  # the MAC is checked before the payload is read
     except (AckTokenError, ConfigError) as exc:
         return page("Liên kết không hợp lệ / Invalid link", f"<p>{html.escape(exc.message)}</p>", 400)
-    change = alerts_service.status_change(ACK_PRINCIPAL, "acknowledged", None, "acknowledged through the on-call link")
+    used_index = ack_links.ack_links_index(state.settings.opensearch)
+    if not await ack_links.claim(state.opensearch, used_index, token, alert_id, client_ip(request)):
+        return _used_page(alert_id)
+    change = ack_links.acknowledge_if_new(ACK_PRINCIPAL, "acknowledged through the on-call link")
     try:
         alert = await alerts_service.change_alert(
             state.opensearch, state.settings.opensearch.alerts_index, alert_id, None, change
         )
-    except Conflict:
-        return page("Đã tiếp nhận / Already acknowledged", f"<p><code>{html.escape(alert_id)}</code></p>")
+    except Conflict as exc:
+        return page(
+            "Đã được xử lý / Already handled",
+            f"<p><code>{html.escape(alert_id)}</code>: {html.escape(exc.message)}</p>",
+        )
     except NotFound:
         return page("Không tìm thấy / Not found", f"<p><code>{html.escape(alert_id)}</code></p>", 404)
+    except BackendUnavailable:
+        await ack_links.release(state.opensearch, used_index, token)  # nothing changed: the link may be retried
+        raise
+    await ack_links.purge_older_than(state.opensearch, used_index, service.config.ack_link_ttl_hours / 24 + 1)
     await state.publish_alert(alert)
     try:
         await service.acknowledge(alert_id, "ack-link")  # this process's outbox, if it has the alert
@@ -108,9 +129,18 @@ async def ack(request: Request, state: State) -> HTMLResponse:
         target_type="alert",
         target_id=alert_id,
         details={"status": "acknowledged", "via": "ack-link"},
-        client_ip=request.client.host if request.client else None,
+        client_ip=client_ip(request),
     )
     return page("Đã tiếp nhận / Acknowledged", f"<p>Cảnh báo / Alert <code>{html.escape(alert_id)}</code></p>")
+
+
+def _used_page(alert_id: str) -> HTMLResponse:
+    return page(
+        "Liên kết đã được dùng / Link already used",
+        f"<p>Cảnh báo / Alert <code>{html.escape(alert_id)}</code>: this link was already used; "
+        "open the console to see the alert.</p>",
+        409,
+    )
 
 
 @router.get("/api/v1/notifications")

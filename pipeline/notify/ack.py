@@ -3,8 +3,10 @@
 Token = base64url(payload) "." base64url(HMAC-SHA256(key, "canhgac-ack-v1." + payload)), payload =
 compact JSON {"p": "ack", "a": alert id, "e": expiry epoch seconds}. The purpose field and the
 domain-separation prefix keep a token from being used as anything but an acknowledgement of that
-one alert; the expiry bounds a leaked mail. Acknowledging twice is harmless, so tokens are not
-single-use.
+one alert; the expiry bounds a leaked mail. The MAC is checked before the payload is decoded.
+
+Tokens are single-use: the API records each use (see canhgac.api.notify.service), because the
+API, not the notifier, is where links are followed, and it may run in another process.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from canhgac.pipeline.notify.errors import AckTokenError
 
 _DOMAIN = b"canhgac-ack-v1."
 _PURPOSE = "ack"
+# A token for a 256-character alert id is about 450 characters; anything much longer is refused
+# before any decoding.
+MAX_TOKEN_CHARS = 1024
 
 
 def _b64(data: bytes) -> str:
@@ -50,16 +55,23 @@ class AckSigner:
 
     def verify_ack_token(self, token: str) -> str:
         """The alert id the token acknowledges; AckTokenError says why it does not."""
-        payload_text, dot, mac_text = token.strip().partition(".")
+        token = token.strip()
+        if len(token) > MAX_TOKEN_CHARS:
+            raise AckTokenError("acknowledgement link is malformed", reason="malformed")
+        payload_text, dot, mac_text = token.partition(".")
         if not dot or not payload_text or not mac_text:
             raise AckTokenError("acknowledgement link is malformed", reason="malformed")
+        # The MAC first: nothing a stranger wrote is parsed before we know we wrote it.
         try:
             mac = _unb64(mac_text)
-            body = json.loads(_unb64(payload_text))
         except (binascii.Error, ValueError):
             raise AckTokenError("acknowledgement link is malformed", reason="malformed") from None
         if not hmac.compare_digest(mac, self._mac(payload_text.encode())):
             raise AckTokenError("acknowledgement link signature does not verify", reason="bad_signature")
+        try:
+            body = json.loads(_unb64(payload_text))
+        except (binascii.Error, ValueError):
+            raise AckTokenError("acknowledgement link is malformed", reason="malformed") from None
         if not isinstance(body, dict) or body.get("p") != _PURPOSE:
             raise AckTokenError("token is not an acknowledgement link", reason="wrong_purpose")
         alert_id, expires = body.get("a"), body.get("e")

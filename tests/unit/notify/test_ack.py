@@ -32,7 +32,7 @@ def test_round_trip_until_expiry() -> None:
         (lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"), "bad_signature"),
         (lambda t: "e30" + t[t.index(".") :], "bad_signature"),  # payload {} with the old MAC
         (lambda t: t.replace(".", ""), "malformed"),
-        (lambda t: "!!!." + t.split(".")[1], "malformed"),
+        (lambda t: "!!!." + t.split(".")[1], "bad_signature"),  # the MAC is checked before decoding
         (lambda t: "", "malformed"),
     ],
 )
@@ -66,3 +66,22 @@ def test_token_for_another_purpose_is_refused() -> None:
     with pytest.raises(AckTokenError) as err:
         signer.verify_ack_token(token)
     assert err.value.reason == "wrong_purpose"
+
+
+def test_mac_is_checked_before_the_payload_is_parsed() -> None:
+    """Issue 10, finding 8: a deeply nested payload with a wrong MAC was parsed first (RecursionError, a 500)."""
+    import base64
+
+    signer, _ = _signer()
+    nested = base64.urlsafe_b64encode(b"[" * 200_000 + b"]" * 200_000).rstrip(b"=").decode()
+    with pytest.raises(AckTokenError) as err:
+        signer.verify_ack_token(nested + "." + "A" * 43)
+    assert err.value.reason in ("bad_signature", "malformed")
+
+
+def test_over_long_token_is_refused_before_any_work() -> None:
+    signer, _ = _signer()
+    token = signer.make_ack_token("a" * 3000, START + timedelta(hours=1))  # alert ids are far shorter
+    with pytest.raises(AckTokenError) as err:
+        signer.verify_ack_token(token)
+    assert err.value.reason == "malformed"

@@ -1,0 +1,92 @@
+"""Acknowledgement links are single-use, and acknowledging never undoes triage.
+
+The use of a link is recorded in OpenSearch (`<config_index_prefix>-ack-links`, one document per
+token, id = SHA-256 of the token, written with `op_type=create`), not in the notifier's SQLite
+outbox: links are followed at the API, which may run in another process or on another machine
+than the notifier, and several API replicas must agree that a link was used. Creating a document
+by id is atomic in OpenSearch, so of two simultaneous clicks exactly one wins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from canhgac.api.alerts import service as alerts_service
+from canhgac.api.auth.models import Principal
+from canhgac.core.config import OpenSearchConfig
+from canhgac.core.errors import BackendUnavailable, Conflict
+from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import ConflictError, NotFoundError, TransportError
+from opensearchpy.exceptions import ConnectionError as OSConnectionError
+
+ACKNOWLEDGEABLE = "new"  # an on-call link acknowledges a new alert, and changes nothing else
+
+
+def ack_links_index(cfg: OpenSearchConfig) -> str:
+    return f"{cfg.config_index_prefix}-ack-links"
+
+
+def token_id(token: str) -> str:
+    return hashlib.sha256(token.strip().encode()).hexdigest()
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def was_used(client: AsyncOpenSearch, index: str, token: str) -> bool:
+    try:
+        return bool(await client.exists(index=index, id=token_id(token)))
+    except NotFoundError:
+        return False
+    except (OSConnectionError, TransportError) as exc:
+        raise BackendUnavailable("OpenSearch is unreachable") from exc
+
+
+async def claim(client: AsyncOpenSearch, index: str, token: str, alert_id: str, client_ip: str | None) -> bool:
+    """Record the token's use; False when it was already used."""
+    body = {"alert_id": alert_id, "used_at": _iso(datetime.now(UTC)), "client_ip": client_ip}
+    try:
+        await client.index(index=index, id=token_id(token), body=body, op_type="create", refresh="wait_for")
+    except ConflictError:
+        return False
+    except (OSConnectionError, TransportError) as exc:
+        raise BackendUnavailable("OpenSearch is unreachable") from exc
+    return True
+
+
+async def release(client: AsyncOpenSearch, index: str, token: str) -> None:
+    """Undo a claim whose acknowledgement could not be written, so the link can be tried again."""
+    try:
+        await client.delete(index=index, id=token_id(token), refresh="wait_for")
+    except (NotFoundError, OSConnectionError, TransportError):
+        pass  # the link stays used: the on-call person acknowledges in the console instead
+
+
+async def purge_older_than(client: AsyncOpenSearch, index: str, days: float) -> None:
+    """Records of used links are kept while a link could still be valid (its TTL), then dropped."""
+    try:
+        await client.delete_by_query(
+            index=index,
+            body={"query": {"range": {"used_at": {"lt": f"now-{int(days * 86400)}s"}}}},
+            conflicts="proceed",
+            wait_for_completion=False,
+        )
+    except (OSConnectionError, TransportError, NotFoundError):
+        pass  # housekeeping only
+
+
+def acknowledge_if_new(principal: Principal, comment: str) -> alerts_service.Change:
+    """new → acknowledged; any other status is left as it is (Conflict says which): a link mailed
+    before an analyst took the alert must not reopen it or erase its resolution."""
+    to_acknowledged = alerts_service.status_change(principal, "acknowledged", None, comment)
+
+    def apply(alert: dict[str, Any]) -> dict[str, Any]:
+        status = alert.get("status") or ACKNOWLEDGEABLE
+        if status != ACKNOWLEDGEABLE:
+            raise Conflict(f"the alert is already {status}; the link changes nothing")
+        return to_acknowledged(alert)
+
+    return apply
