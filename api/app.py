@@ -14,7 +14,7 @@ from typing import Any
 from canhgac.api.alert_publisher import AlertPublisher
 from canhgac.api.alerts.views import router as alerts_router
 from canhgac.api.audit.views import router as audit_router
-from canhgac.api.auth.rate_limit import LoginLimiter
+from canhgac.api.auth.rate_limit import Limits, LoginLimiter
 from canhgac.api.auth.views import router as auth_router
 from canhgac.api.body_limit import BodyLimit, BodyLimits
 from canhgac.api.console import console_app
@@ -25,6 +25,7 @@ from canhgac.api.events.views import router as events_router
 from canhgac.api.exceptions.views import router as exceptions_router
 from canhgac.api.health import router as health_router
 from canhgac.api.notify import views as notify_views
+from canhgac.api.proxy_headers import TrustedProxyHeaders
 from canhgac.api.rules.views import router as rules_router
 from canhgac.api.security import SecurityHeaders
 from canhgac.api.sources.views import router as sources_router
@@ -47,7 +48,17 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = make_client(settings.opensearch)
-        limiter = LoginLimiter(settings.api.login_max_failures, settings.api.login_window_secs)
+        api = settings.api
+        limiter = LoginLimiter(
+            Limits(
+                max_failures=api.login_max_failures,
+                max_failures_per_address=api.login_max_failures_per_address,
+                initial_secs=api.login_backoff_initial_secs,
+                max_secs=api.login_backoff_max_secs,
+                window_secs=api.login_window_secs,
+                max_keys=api.login_limiter_max_keys,
+            )
+        )
         state = AppState(
             settings=settings,
             metrics=metrics,
@@ -82,6 +93,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
     # Bodies are bounded (413, 408) inside the security headers, so those refusals carry them too.
     app.add_middleware(BodyLimit, limits=BodyLimits.from_config(settings.api))
     app.add_middleware(SecurityHeaders)
+    # Outermost: every layer below (security headers' HSTS, routes, audit) sees the real client.
+    app.add_middleware(TrustedProxyHeaders, trusted=settings.api.trusted_proxies)
     for router in (
         health_router,
         auth_router,

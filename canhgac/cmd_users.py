@@ -1,10 +1,12 @@
-"""`canhgac users`: create local users and reset passwords (the first admin comes from here)."""
+"""`canhgac users`: create local users, reset passwords (the first admin comes from here) and lift
+login waits (`unlock`)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import getpass
+import ipaddress
 import sys
 
 from pydantic import ValidationError
@@ -32,6 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     reset.add_argument("--username", required=True)
     reset.add_argument("--password-stdin", action="store_true")
     reset.set_defaults(func=run_set_password)
+    unlock = users.add_parser(
+        "unlock", help="lift login waits of an account (at every address), of an address, or of both together"
+    )
+    unlock.add_argument("--username")
+    unlock.add_argument("--address", help="the client address the API saw (see the audit log)")
+    unlock.set_defaults(func=run_unlock)
 
 
 def _password(from_stdin: bool) -> str:
@@ -62,6 +70,38 @@ async def set_password(settings: Settings, username: str, password: str) -> None
         await revoke_all_of(client, settings.opensearch.sessions_index, username.lower(), TtlCache())
     finally:
         await client.close()
+
+
+async def unlock_logins(settings: Settings, *, username: str | None, address: str | None) -> None:
+    """Record an unlock; running API replicas lift the matching waits at the next login attempt."""
+    from canhgac.api.auth.unlocks import record_unlock, unlocks_index
+
+    client = make_client(settings.opensearch)
+    try:
+        account = username.strip().lower() if username else None
+        await record_unlock(client, unlocks_index(settings.opensearch), account=account, address=address, by="cli")
+    finally:
+        await client.close()
+
+
+def run_unlock(args: argparse.Namespace) -> int:
+    if not args.username and not args.address:
+        print("give --username, --address or both", file=sys.stderr)
+        return 2
+    address = args.address
+    if address is not None:
+        try:
+            address = str(ipaddress.ip_address(address))
+        except ValueError:
+            print(f"invalid: {address!r} is not an IP address", file=sys.stderr)
+            return 2
+    try:
+        asyncio.run(unlock_logins(load_settings(args.config), username=args.username, address=address))
+    except CanhgacError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"login waits lifted for {' at '.join(x for x in (args.username, address) if x)}")
+    return 0
 
 
 def run_create(args: argparse.Namespace) -> int:

@@ -142,6 +142,9 @@ class Runtime:
                 app,
                 host=s.api.host,
                 port=s.api.port,
+                # The app decides which proxies to believe (api.trusted_proxies, api/proxy_headers.py);
+                # uvicorn would otherwise believe X-Forwarded-For from any loopback peer.
+                proxy_headers=False,
                 log_level="warning",
                 lifespan="on",
                 timeout_graceful_shutdown=5,

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from canhgac.core.errors import ConfigError
 from canhgac.core.notify_config import NotifyConfig
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -245,8 +245,23 @@ class ApiConfig(Strict):
     token_max_ttl_days: int = Field(default=365, ge=1)
     # "auto": Secure cookies when the request came over TLS (X-Forwarded-Proto from a trusted proxy).
     cookie_secure: Literal["auto", "always", "never"] = "auto"
+    # Login limiting (api/auth/rate_limit.py, docs/security.md): per (account, address) and per
+    # address, never per account alone, so nobody can lock the SOC out from outside. This many
+    # failures start a wait that doubles with each further failure, from the initial to the max.
     login_max_failures: int = Field(default=5, ge=1)
-    login_window_secs: int = Field(default=300, ge=1)
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    login_backoff_initial_secs: float = Field(default=2.0, gt=0)
+    login_backoff_max_secs: float = Field(default=900.0, gt=0)
+    # Failures are forgotten this long after the last one (once any wait has ended).
+    login_window_secs: int = Field(default=3600, ge=1)
+    login_limiter_max_keys: int = Field(default=100_000, ge=100)
+    # Reverse proxies (CIDRs) whose X-Forwarded-For / X-Forwarded-Proto are believed; empty: none,
+    # the client address is the TCP peer's.
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = ()
+    # Live alert streams (SSE): at most this many open per user; each re-checks its session and
+    # user this often and ends when either is gone or disabled.
+    max_streams_per_user: int = Field(default=4, ge=1)
+    stream_recheck_secs: float = Field(default=15.0, gt=0)
     max_query_chars: int = Field(default=4096, ge=16)
     max_buckets: int = Field(default=500, ge=10)
     max_top_values: int = Field(default=50, ge=1)

@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, model_validator
 
 Role = Literal["admin", "analyst", "viewer", "agency_viewer"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -68,6 +68,25 @@ class Me(BaseModel):
     permissions: list[str]
     csrf_token: str | None = None
     expires_at: datetime | None = None
+
+
+class Unlock(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str | None = Field(default=None, min_length=1, max_length=64)
+    address: IPvAnyAddress | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Unlock:
+        if self.username is None and self.address is None:
+            raise ValueError("give username, address or both")
+        return self
+
+
+class Unlocked(BaseModel):
+    username: str | None
+    address: str | None
+    removed: int = Field(description="waits lifted on this API replica (the others apply the recorded unlock)")
 
 
 class TokenResponse(BaseModel):

@@ -5,9 +5,10 @@ from typing import Any
 
 from canhgac.api.audit.service import record
 from canhgac.api.auth import service
-from canhgac.api.auth.models import ROLE_PERMISSIONS, LoginRequest, Me, TokenRequest, TokenResponse
-from canhgac.api.deps import CSRF_COOKIE, SESSION_COOKIE, Authenticated, State, client_ip
-from canhgac.core.errors import Unauthenticated
+from canhgac.api.auth.models import ROLE_PERMISSIONS, LoginRequest, Me, TokenRequest, TokenResponse, Unlock, Unlocked
+from canhgac.api.auth.unlocks import apply_recorded_unlocks, record_unlock, unlocks_index
+from canhgac.api.deps import CSRF_COOKIE, SESSION_COOKIE, Admin, Authenticated, State, client_ip
+from canhgac.core.errors import RateLimited, Unauthenticated
 from fastapi import APIRouter, Request, Response
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -23,13 +24,18 @@ async def _login(request: Request, state: State, body: LoginRequest, what: str) 
     await state.ensure_indices()
     ip = client_ip(request)
     name = body.username.strip().lower()
-    keys = (f"ip:{ip}", f"user:{name}")
-    state.limiter.check(keys)
     cfg = state.settings.opensearch
+    try:
+        state.limiter.check(name, ip)
+    except RateLimited:
+        # An admin may have lifted the wait through another replica or the command line.
+        if not await apply_recorded_unlocks(state.opensearch, unlocks_index(cfg), state.limiter, name, ip):
+            raise
+        state.limiter.check(name, ip)
     try:
         user = await service.check_password(state.opensearch, cfg.users_index, name, body.password)
     except Unauthenticated:
-        state.limiter.failed(keys)
+        state.limiter.failed(name, ip)
         await record(
             state.opensearch,
             cfg.audit_index,
@@ -41,7 +47,7 @@ async def _login(request: Request, state: State, body: LoginRequest, what: str) 
             client_ip=ip,
         )
         raise
-    state.limiter.succeeded(f"user:{name}")
+    state.limiter.succeeded(name, ip)
     return user
 
 
@@ -107,6 +113,28 @@ async def token(body: TokenRequest, request: Request, state: State) -> dict[str,
         client_ip=client_ip(request),
     )
     return {"token": secret, "name": body.name, "expires_at": cred.expires_at}
+
+
+@router.post("/unlock", response_model=Unlocked)
+async def unlock(body: Unlock, principal: Admin, request: Request, state: State) -> dict[str, Any]:
+    """Lift login waits (admins): of an account at every address, of an address, or of one account
+    at one address. Recorded, so every API replica honours it, and audited."""
+    account = body.username.strip().lower() if body.username else None
+    address = str(body.address) if body.address else None
+    removed = state.limiter.unlock(account=account, address=address)
+    cfg = state.settings.opensearch
+    await record_unlock(state.opensearch, unlocks_index(cfg), account=account, address=address, by=principal.username)
+    await record(
+        state.opensearch,
+        cfg.audit_index,
+        actor=principal,
+        action="auth.unlock",
+        target_type="user" if account else "address",
+        target_id=account or address,
+        details={"address": address, "removed_here": removed},
+        client_ip=client_ip(request),
+    )
+    return {"username": account, "address": address, "removed": removed}
 
 
 @router.post("/logout", status_code=204)

@@ -84,6 +84,9 @@ class HttpCollector:
             self.app.asgi(),
             host=self.cfg.host,
             port=self.cfg.port,
+            # A sender is who the TCP peer is: X-Forwarded-For from loopback must not pass a
+            # source's allowed_addresses.
+            proxy_headers=False,
             log_level="warning",
             lifespan="off",
             access_log=False,

@@ -41,6 +41,7 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
     ("POST", "/api/v1/auth/login"): ({"json": {"username": "nobody", "password": "x"}}, {r: 401 for r in ROLES}, 401),
     ("POST", "/api/v1/auth/token"): ({"json": {"username": "nobody", "password": "x"}}, {r: 401 for r in ROLES}, 401),
     ("POST", "/api/v1/auth/logout"): ({}, {r: 204 for r in ROLES}, 401),
+    ("POST", "/api/v1/auth/unlock"): ({"json": {"username": "viewer"}}, ADMIN, 401),
     ("GET", "/api/v1/auth/me"): ({}, READ, 401),
     ("GET", "/api/v1/alerts"): ({}, READ, 401),
     ("POST", "/api/v1/alerts/search"): ({"json": {"query": "*"}}, READ, 401),
@@ -126,7 +127,7 @@ async def call(client: httpx.AsyncClient, method: str, path: str, kwargs: dict, 
     path = path.replace("{rule_id}", BUNDLED_RULE).replace("{exception_id}", "no-such-exception")
     path = path.replace("{source_id}", "no-such-source")
     if path.startswith("/api/v1/auth/"):
-        client._transport.app.state.canhgac.limiter._failures.clear()  # type: ignore[attr-defined]
+        client._transport.app.state.canhgac.limiter._entries.clear()  # type: ignore[attr-defined]
     kw = {k: v for k, v in kwargs.items()}
     if "json" in kw:
         kw["json"] = {
