@@ -26,6 +26,7 @@ from canhgac.api.exceptions.views import router as exceptions_router
 from canhgac.api.health import router as health_router
 from canhgac.api.notify import views as notify_views
 from canhgac.api.proxy_headers import TrustedProxyHeaders
+from canhgac.api.request_metrics import RequestMetrics
 from canhgac.api.rules.views import router as rules_router
 from canhgac.api.security import SecurityHeaders
 from canhgac.api.sources.views import router as sources_router
@@ -93,6 +94,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
     # Bodies are bounded (413, 408) inside the security headers, so those refusals carry them too.
     app.add_middleware(BodyLimit, limits=BodyLimits.from_config(settings.api))
     app.add_middleware(SecurityHeaders)
+    # Counts and times every request by route template (api/request_metrics.py).
+    app.add_middleware(RequestMetrics, metrics=metrics)
     # Outermost: every layer below (security headers' HSTS, routes, audit) sees the real client.
     app.add_middleware(TrustedProxyHeaders, trusted=settings.api.trusted_proxies)
     for router in (

@@ -54,7 +54,7 @@ async def main(args: argparse.Namespace) -> None:
     metrics = Metrics()
     (collector,) = build_collectors(settings, None, metrics)
     await collector.start()
-    produced = metrics.produced.labels("collector-syslog-tcp", settings.kafka.topics.raw)
+    produced = metrics.produced.labels("syslog-tcp", settings.kafka.topics.raw)
     per = args.messages // args.connections
     total = per * args.connections
     procs = [multiprocessing.Process(target=send, args=(collector.port, per, i * per)) for i in range(args.connections)]

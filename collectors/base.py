@@ -52,10 +52,10 @@ class RawSink:
     def _count(self, future: asyncio.Future[object]) -> None:
         if future.cancelled() or future.exception() is not None:
             exc = None if future.cancelled() else future.exception()
-            self.metrics.dropped.labels(f"collector-{self.collector}", "kafka_delivery_failed").inc()
+            self.metrics.dropped.labels(self.collector, "kafka_delivery_failed").inc()
             log.error("raw record not delivered to Kafka: %s", exc if exc else "cancelled")
         else:
-            self.metrics.produced.labels(f"collector-{self.collector}", self.kafka.topics.raw).inc()
+            self.metrics.produced.labels(self.collector, self.kafka.topics.raw).inc()
 
 
 class SourceDirectory:

@@ -52,6 +52,21 @@ class IdGenerator:
 
 
 _default = IdGenerator()
+_VALUE = {c: i for i, c in enumerate(_ALPHABET)}
+
+
+def id_time_ms(value: str) -> int | None:
+    """When a time-ordered id was made (epoch milliseconds, its first ten characters), or None
+    for a string that is not one of our ids."""
+    if len(value) != 26:
+        return None
+    ms = 0
+    for char in value[:10]:
+        digit = _VALUE.get(char)
+        if digit is None:
+            return None
+        ms = ms * 32 + digit
+    return ms
 
 
 def new_id() -> str:

@@ -1,8 +1,18 @@
-"""Prometheus metrics, one set per process. Every deliberate drop is counted with its reason."""
+"""Prometheus metrics, one set per process. Every deliberate drop is counted with its reason.
+
+One name per component, spelt one way in every label: a stage is `stage="<stage name>"`
+(normalizer, alert-indexer …); a collector is `collector="<collector name>"` (syslog-tcp, http,
+file …) in the metrics only collectors have, and `stage="<collector name>"` in the counters they
+share with the stages (produced, errors, dropped, retries). Stage and collector names never collide.
+"""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# Seconds; from "a few hundred milliseconds" (the stream on a quiet day) to "an hour behind".
+LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+API_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 class Metrics:
@@ -54,3 +64,44 @@ class Metrics:
         self.spooled = Counter("canhgac_records_spooled_total", "Records written to a spool", ["collector"], registry=r)
         self.rules_loaded = Gauge("canhgac_rules_loaded", "Sigma rules compiled", registry=r)
         self.rules_rejected = Gauge("canhgac_rules_rejected", "Sigma rules rejected", registry=r)
+        self.consumer_lag = Gauge(
+            "canhgac_consumer_lag_records",
+            "Records of a partition this process's stage has not consumed yet (high watermark - position)",
+            ["stage", "topic", "partition"],
+            registry=r,
+        )
+        self.event_to_alert_seconds = Histogram(
+            "canhgac_event_to_alert_seconds",
+            "From a collector receiving an event (else its @timestamp) to the alert it raised or updated"
+            " being acknowledged by Kafka",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.notifications = Counter(
+            "canhgac_notifications_total",
+            "Notification delivery attempts by outcome (sent, retrying, failed)",
+            ["outcome"],
+            registry=r,
+        )
+        self.notifications_escalated = Counter(
+            "canhgac_notifications_escalated_total", "Escalations planned for unacknowledged alerts", registry=r
+        )
+        self.outbox_depth = Gauge(
+            "canhgac_notify_outbox_depth",
+            "Notifications in the notifier's outbox by status (pending, retrying, sending are still to send)",
+            ["status"],
+            registry=r,
+        )
+        self.api_requests = Counter(
+            "canhgac_api_requests_total",
+            "API requests by route template, method and status code",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.api_request_seconds = Histogram(
+            "canhgac_api_request_seconds",
+            "API request time by route template and method",
+            ["route", "method"],
+            buckets=API_BUCKETS,
+            registry=r,
+        )

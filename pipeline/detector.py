@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,8 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from canhgac.core.config import KafkaConfig, OpenSearchConfig, PipelineConfig, RulesConfig
+from canhgac.core.event import get_path
+from canhgac.core.ids import id_time_ms
 from canhgac.core.metrics import Metrics
 from canhgac.pipeline.alerts import AlertGrouper, alert_from_correlation, parse_ts
 from canhgac.pipeline.rule_config import RuleConfigSource
@@ -224,12 +226,23 @@ class DetectorStage(Stage):
             kept.append(rule)
         return kept
 
+    def _observe_latency(self, events: Iterable[dict[str, Any]]) -> None:
+        """Event -> alert latency, once the alerts are in Kafka: from the collector receiving the
+        event (its raw id's time), else from the event's own @timestamp."""
+        now = time.time()
+        for event in events:
+            raw_id = get_path(event, "canhgac.raw_id")
+            received_ms = id_time_ms(raw_id) if isinstance(raw_id, str) else None
+            since = received_ms / 1000 if received_ms is not None else parse_ts(event.get("@timestamp")).timestamp()
+            self.metrics.event_to_alert_seconds.observe(max(now - since, 0.0))
+
     async def process(self, records: Sequence[ConsumerRecord]) -> None:
         assert self.engine is not None
         await self._maybe_reload()
         engine, correlation, exceptions = self.engine, self.correlation, self.config.exceptions
         now = datetime.now(UTC)
         updated: dict[str, dict[str, Any]] = {}
+        latest: dict[str, dict[str, Any]] = {}  # alert id -> the newest event that raised or updated it
         dead = self.dead_letters()
         for record in records:
             try:
@@ -251,6 +264,7 @@ class DetectorStage(Stage):
                 if alert["count"] == 1:
                     self.metrics.alerts_raised.labels(alert["severity"]).inc()
                 updated[alert["id"]] = alert
+                latest[alert["id"]] = event
             if matched:
                 ts = min(parse_ts(event.get("@timestamp")), datetime.now(UTC) + MAX_CLOCK_SKEW)
                 for found in correlation.observe(event, matched, ts):
@@ -258,8 +272,10 @@ class DetectorStage(Stage):
                     if not found.is_update:
                         self.metrics.alerts_raised.labels(alert["severity"]).inc()
                     updated[alert["id"]] = alert
+                    latest[alert["id"]] = event
         items = [(a["id"].encode(), orjson.dumps(a, option=orjson.OPT_NON_STR_KEYS)) for a in updated.values()]
         await self.produce(self.kafka.topics.alerts, items)
+        self._observe_latency(latest.values())
         await self.produce_dead_letters(dead)
         if correlation.stats().events_observed:
             self._write_checkpoint()

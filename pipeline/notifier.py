@@ -20,10 +20,13 @@ from canhgac.core.config import KafkaConfig, PipelineConfig
 from canhgac.core.metrics import Metrics
 from canhgac.core.notify_config import NotifyConfig
 from canhgac.pipeline.notify import InvalidAlertError, NotifierService
+from canhgac.pipeline.notify.service import RunReport
 from canhgac.pipeline.stage import Stage
 
 log = logging.getLogger(__name__)
 RUN_DUE_INTERVAL_SECS = 2.0
+# Outbox statuses still to be sent: their counts are the outbox depth.
+OUTBOX_WAITING = ("pending", "retrying", "sending")
 
 
 class NotifierStage(Stage):
@@ -79,6 +82,19 @@ class NotifierStage(Stage):
             return
         self._next_run = time.monotonic() + RUN_DUE_INTERVAL_SECS
         try:
-            await self.service.run_due()
+            report = await self.service.run_due()
         except Exception:  # a channel bug must not stop the consumer; the outbox keeps the work
             log.exception("notifier: sending due notifications failed; will retry")
+            return
+        self._count(report)
+
+    def _count(self, report: RunReport) -> None:
+        assert self.service is not None
+        m = self.metrics
+        m.notifications.labels("sent").inc(report.sent)
+        m.notifications.labels("retrying").inc(report.retrying)
+        m.notifications.labels("failed").inc(report.failed)
+        m.notifications_escalated.inc(report.escalations)
+        waiting = self.service.outbox.counts()
+        for status in OUTBOX_WAITING:
+            m.outbox_depth.labels(status).set(waiting.get(status, 0))

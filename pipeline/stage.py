@@ -47,6 +47,7 @@ class Stage(ABC):
         # owns the one producer, opened before start() and closed after close().
         self.producer: AIOKafkaProducer | None = None
         self.batches_done = 0
+        self._lag_reported: set[TopicPartition] = set()
 
     @property
     def group_id(self) -> str:
@@ -104,6 +105,7 @@ class Stage(ABC):
                     timeout_ms=self.stage.fetch_timeout_ms, max_records=self.stage.max_batch_records
                 )
                 if not fetched:
+                    await self._report_lag(consumer)
                     await self.on_idle()
                     continue
                 records = [r for tp in sorted(fetched, key=lambda t: (t.topic, t.partition)) for r in fetched[tp]]
@@ -114,12 +116,31 @@ class Stage(ABC):
                 self.metrics.batch_seconds.labels(self.name).observe(time.perf_counter() - started)
                 await self._commit(consumer, {tp: recs[-1].offset + 1 for tp, recs in fetched.items()})
                 self.batches_done += 1
+                await self._report_lag(consumer)
         finally:
             try:
                 await self.close()
             finally:
                 await consumer.stop()
                 log.info("stage %s stopped", self.name)
+
+    async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Lag per partition this replica owns: the last fetch's high watermark minus our position.
+        Partitions a rebalance took away stop being reported (their new owner reports them)."""
+        owned = consumer.assignment()
+        for tp in self._lag_reported - owned:
+            self.metrics.consumer_lag.remove(self.name, tp.topic, str(tp.partition))
+        self._lag_reported = set()
+        for tp in owned:
+            highwater = consumer.highwater(tp)
+            if highwater is None:  # nothing fetched from it yet
+                continue
+            try:
+                position = await consumer.position(tp)
+            except KafkaError:  # revoked meanwhile: the next report drops it
+                continue
+            self.metrics.consumer_lag.labels(self.name, tp.topic, str(tp.partition)).set(max(highwater - position, 0))
+            self._lag_reported.add(tp)
 
     async def _process_until_done(self, records: Sequence[ConsumerRecord], stop: asyncio.Event) -> bool:
         delay = 0.2

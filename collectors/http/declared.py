@@ -63,7 +63,7 @@ class DeclaredSources:
         except NotFoundError:
             docs = []  # nobody declared a source through the API yet
         except (OSConnectionError, TransportError) as exc:
-            self.metrics.errors.labels("collector-http", "declared_sources_unavailable").inc()
+            self.metrics.errors.labels("http", "declared_sources_unavailable").inc()
             log.warning("declared sources not refreshed (keeping the last ones): %s", exc)
             return False
         taken = {s.id for s in self.settings_sources}

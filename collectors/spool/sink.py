@@ -47,7 +47,7 @@ class SpoolingSink:
         self.cfg = cfg
         self.metrics = metrics
         self.collector = collector
-        self.stage = f"collector-{collector}"
+        self.stage = collector  # its `stage` label (core/metrics.py: one name per component)
         self.topic = kafka.topics.raw
         self.spool = SegmentSpool(directory, max_bytes=cfg.max_bytes, segment_bytes=cfg.segment_bytes)
         self._producer: AIOKafkaProducer | None = None

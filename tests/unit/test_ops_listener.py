@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 from canhgac.core.metrics import Metrics
+
 from canhgac.ops_listener import ops_app
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 from canhgac.core.config import Settings
-from canhgac.runtime import Runtime
 
+from canhgac.runtime import Runtime
 from tests.conftest import KAFKA, eventually, free_port
 from tests.integration.collectors.helpers import read_raw
 
