@@ -14,7 +14,15 @@ from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 MAX_FROM = 10_000  # OpenSearch's index.max_result_window: deeper pages go through the cursor
 
 
+def require_zone(*times: datetime | None) -> None:
+    """A time without a zone is refused (400), as everywhere in the API: guessing UTC or the
+    province's zone would silently shift an analyst's range by seven hours."""
+    if any(t is not None and t.utcoffset() is None for t in times):
+        raise InvalidRequest("give start and end with a time zone (Z or +07:00)")
+
+
 def time_range(field: str, start: datetime | None, end: datetime | None) -> dict[str, Any] | None:
+    require_zone(start, end)
     if start and end and start > end:
         raise InvalidRequest("start is after end")
     bounds: dict[str, str] = {}

@@ -10,6 +10,7 @@ from canhgac.api.search import (
     date_histogram,
     decode_cursor,
     encode_cursor,
+    require_zone,
     run_search,
     scope_filter,
     time_range,
@@ -38,6 +39,7 @@ def _query(
 
 
 def default_window(start: datetime | None, end: datetime | None, hours: int = 24) -> tuple[datetime, datetime]:
+    require_zone(start, end)
     end = end or datetime.now(UTC)
     start = start or end - timedelta(hours=hours)
     if start > end:
