@@ -19,13 +19,15 @@ from canhgac.core.safe_yaml import load_all
 from canhgac.core.store import EVENT_PROPERTIES
 from canhgac.rules.engine import CATEGORY_PARENTS
 from canhgac.rules.loader import Rejection, _pipeline, _reject, iter_rule_files
+from canhgac.rules.matchers import regex_predicate
 from sigma.backends.opensearch import OpensearchLuceneBackend
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.processing.conditions import ExcludeFieldCondition
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import AddFieldnameSuffixTransformation
-from sigma.rule import SigmaRule
+from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
+from sigma.types import SigmaRegularExpression
 
 DEFAULT_FIELD = "message.ci"
 
@@ -81,6 +83,20 @@ def logsource_filter(logsource: Mapping[str, object]) -> str | None:
     return " AND ".join(parts) or None
 
 
+def check_regexes(rule: SigmaRule) -> None:
+    """Refuse, as the stream matcher does (RuleError `unsupported regex`), a rule whose regex RE2
+    cannot run: a backtest must not run a rule the detector would never load."""
+    stack: list[object] = list(rule.detection.detections.values())
+    while stack:
+        node = stack.pop()
+        if isinstance(node, SigmaDetection):
+            stack.extend(node.detection_items)
+        elif isinstance(node, SigmaDetectionItem):
+            for value in node.value:
+                if isinstance(value, SigmaRegularExpression):
+                    regex_predicate(str(node.field), value)  # compiles on RE2 or raises RuleError
+
+
 @dataclass(frozen=True, slots=True)
 class Converted:
     rule_id: str
@@ -109,6 +125,7 @@ def convert_rules(
                 continue
             backend = OpensearchLuceneBackend(processing_pipeline=query_pipeline(placeholders))
             try:
+                check_regexes(rule)
                 queries = backend.convert_rule(rule)
             except Exception as exc:  # the backend raises many kinds; each rejects one rule
                 if rejected is not None:

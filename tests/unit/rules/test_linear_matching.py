@@ -151,3 +151,16 @@ def test_wildcards_match_as_the_backtracking_regex_did(parts: list[str], text: s
     ev = event({"message": text})
     assert bool(engine.match(ev)) == _reference(pattern, text), (pattern, text)
     assert engine.match(ev) == engine.match_all_applicable(ev)
+
+
+def test_backtest_conversion_refuses_what_the_matcher_refuses(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from canhgac.rules.convert import convert_rules
+    from canhgac.rules.loader import Rejection
+
+    path = tmp_path / "lookahead.yml"
+    path.write_text(rule("sel:\n  message|re: 'foo(?=bar)'\ncondition: sel"), encoding="utf-8")
+    rejected: list[Rejection] = []
+    assert list(convert_rules([path], None, rejected)) == []
+    assert [r.reason for r in rejected] == ["unsupported regex"]
+    path.write_text(rule("sel:\n  message|re: '(a|a)*b'\ncondition: sel"), encoding="utf-8")
+    assert len(list(convert_rules([path], None, []))) == 1
