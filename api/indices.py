@@ -12,10 +12,8 @@ import logging
 from typing import Any
 
 from canhgac.core.config import OpenSearchConfig
-from canhgac.core.errors import BackendUnavailable
+from canhgac.core.index import create_index, translated
 from opensearchpy import AsyncOpenSearch
-from opensearchpy.exceptions import ConnectionError as OSConnectionError
-from opensearchpy.exceptions import TransportError
 
 log = logging.getLogger(__name__)
 
@@ -129,14 +127,7 @@ def api_templates(cfg: OpenSearchConfig) -> dict[str, dict[str, Any]]:
 
 
 async def ensure_api_indices(client: AsyncOpenSearch, cfg: OpenSearchConfig) -> None:
-    try:
-        for name, template in api_templates(cfg).items():
+    for name, template in api_templates(cfg).items():
+        with translated():
             await client.indices.put_index_template(name=name, body=template)
-            if not await client.indices.exists(index=name):
-                try:
-                    await client.indices.create(index=name)
-                except TransportError as exc:
-                    if exc.status_code != 400:  # created meanwhile by another replica
-                        raise
-    except (OSConnectionError, TransportError) as exc:
-        raise BackendUnavailable(f"OpenSearch setup of the API indices failed: {exc}") from exc
+        await create_index(client, name)

@@ -7,9 +7,8 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from canhgac.core.errors import BackendUnavailable, InvalidRequest
-from opensearchpy.exceptions import ConnectionError as OSConnectionError
-from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
+from canhgac.core.errors import InvalidRequest
+from canhgac.core.index import Index
 
 MAX_FROM = 10_000  # OpenSearch's index.max_result_window: deeper pages go through the cursor
 
@@ -48,31 +47,8 @@ def decode_cursor(cursor: str) -> list[Any]:
 
 
 async def run_search(client: Any, index: str, body: dict[str, Any]) -> dict[str, Any]:
-    try:
-        result: dict[str, Any] = await client.search(
-            index=index, body=body, ignore_unavailable=True, allow_no_indices=True
-        )
-        return result
-    except NotFoundError:
-        return {"hits": {"total": {"value": 0}, "hits": []}}
-    except RequestError as exc:
-        raise InvalidRequest(f"query refused: {_reason(exc)}") from exc
-    except OSConnectionError as exc:
-        raise BackendUnavailable("OpenSearch is unreachable") from exc
-    except TransportError as exc:
-        if isinstance(exc.status_code, int) and exc.status_code < 500:
-            raise InvalidRequest(f"query refused: {_reason(exc)}") from exc
-        raise BackendUnavailable(f"OpenSearch error: {_reason(exc)}") from exc
-
-
-def _reason(exc: TransportError) -> str:
-    info: dict[str, Any] = exc.info if isinstance(exc.info, dict) else {}
-    raw_error = info.get("error")
-    error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
-    causes = error.get("root_cause") or []
-    if causes and isinstance(causes[0], dict):
-        return str(causes[0].get("reason") or causes[0].get("type"))
-    return str(error.get("reason") or exc.error)
+    """A search over `index` (a name or pattern); errors translated by canhgac.core.index."""
+    return await Index(client, index).search(body)
 
 
 def scope_filter(field: str, agency: str | None) -> list[dict[str, Any]]:

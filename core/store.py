@@ -8,16 +8,11 @@ queries (case-insensitive by the specification) can run against `<field>.ci`. `m
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 from canhgac.core.config import OpenSearchConfig
-from canhgac.core.errors import BackendUnavailable
+from canhgac.core.index import create_index, translated
 from opensearchpy import AsyncOpenSearch
-from opensearchpy.exceptions import ConnectionError as OSConnectionError
-from opensearchpy.exceptions import NotFoundError, TransportError
-
-log = logging.getLogger(__name__)
 
 _KEYWORD_MAX_CHARS = 8191
 
@@ -187,20 +182,13 @@ def make_client(cfg: OpenSearchConfig) -> AsyncOpenSearch:
 
 
 async def ensure_templates(client: AsyncOpenSearch, cfg: OpenSearchConfig) -> None:
-    try:
-        # Template names follow the configured names, so separate deployments (or test runs) that
-        # share one cluster never overwrite each other's templates.
+    # Template names follow the configured names, so separate deployments (or test runs) that
+    # share one cluster never overwrite each other's templates.
+    with translated():
         await client.indices.put_index_template(name=cfg.index_prefix, body=events_template(cfg))
         await client.indices.put_index_template(name=cfg.alerts_index, body=alerts_template(cfg))
         await client.indices.put_index_template(name=cfg.sources_index, body=sources_template(cfg))
-        if not await client.indices.exists(index=cfg.alerts_index):
-            try:
-                await client.indices.create(index=cfg.alerts_index)
-            except TransportError as exc:
-                if exc.status_code != 400:  # resource_already_exists from a concurrent start
-                    raise
-    except (OSConnectionError, TransportError) as exc:
-        raise BackendUnavailable(f"OpenSearch template setup failed: {exc}") from exc
+    await create_index(client, cfg.alerts_index)
 
 
 async def opensearch_reachable(client: AsyncOpenSearch) -> bool:
@@ -209,24 +197,3 @@ async def opensearch_reachable(client: AsyncOpenSearch) -> bool:
         return health.get("status") in ("green", "yellow")
     except Exception:  # any failure means "not ready"; the probe reports, it does not raise
         return False
-
-
-# Config indices hold a handful of documents each; thousands would be a sign of misuse, not a need.
-MAX_CONFIG_DOCS = 10_000
-
-
-async def read_all(client: AsyncOpenSearch, index: str, query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Every document of a (small) config index, with `_id` as `id` when missing; [] when the index
-    does not exist yet. Connection and transport errors propagate (callers decide: the API answers
-    503, the detector keeps its last config)."""
-    body = {"size": MAX_CONFIG_DOCS, "query": query or {"match_all": {}}}
-    try:
-        result = await client.search(index=index, body=body)
-    except NotFoundError:
-        return []
-    hits = result["hits"]["hits"]
-    if len(hits) == MAX_CONFIG_DOCS:
-        log.warning(
-            "%s holds more than %d documents; only the first %d are used", index, MAX_CONFIG_DOCS, MAX_CONFIG_DOCS
-        )
-    return [{"id": h["_id"], **h["_source"]} for h in hits]

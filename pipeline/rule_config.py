@@ -18,12 +18,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from canhgac.core.config import OpenSearchConfig
+from canhgac.core.errors import BackendUnavailable
+from canhgac.core.index import Index
 from canhgac.core.metrics import Metrics
-from canhgac.core.store import make_client, read_all
+from canhgac.core.store import make_client
 from canhgac.rules.ruleset import RuleConfig, rule_config_from_docs
 from opensearchpy import AsyncOpenSearch
-from opensearchpy.exceptions import ConnectionError as OSConnectionError
-from opensearchpy.exceptions import TransportError
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +61,10 @@ class RuleConfigSource:
         if self.client is None:
             return None
         try:
-            rule_docs = await read_all(self.client, self.cfg.rules_index)
-            exception_docs = await read_all(self.client, self.cfg.exceptions_index, unexpired_query(datetime.now(UTC)))
-        except (OSConnectionError, TransportError) as exc:
+            rule_docs = await Index(self.client, self.cfg.rules_index).read_all()
+            exceptions = Index(self.client, self.cfg.exceptions_index)
+            exception_docs = await exceptions.read_all(unexpired_query(datetime.now(UTC)))
+        except BackendUnavailable as exc:
             self.metrics.errors.labels("detector", "rule_config_unavailable").inc()
             log.warning("rule config not refreshed (keeping the last one): %s", exc)
             return None

@@ -7,9 +7,9 @@ from typing import Any
 
 from canhgac.api.auth.models import Principal
 from canhgac.api.search import decode_cursor, encode_cursor, run_search, time_range
+from canhgac.core.errors import BackendUnavailable
+from canhgac.core.index import Index
 from opensearchpy import AsyncOpenSearch
-from opensearchpy.exceptions import ConnectionError as OSConnectionError
-from opensearchpy.exceptions import TransportError
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,9 @@ async def record(
         who = {"username": actor.username, "role": actor.role, "agency": actor.agency, "via": actor.via}
     else:
         who = {"username": actor}
+    record_id = uuid.uuid4().hex
     doc = {
-        "id": uuid.uuid4().hex,
+        "id": record_id,
         "@timestamp": _now(),
         "actor": who,
         "action": action,
@@ -45,10 +46,10 @@ async def record(
         "details": details or {},
     }
     try:
-        await client.index(index=index, id=doc["id"], body=doc)
-    except (OSConnectionError, TransportError):
+        await Index(client, index).put(record_id, doc)
+    except BackendUnavailable as exc:
         # The action itself succeeded; losing its audit record is logged loudly, never silent.
-        log.error("audit record lost: %s", doc)
+        log.error("audit record lost (%s): %s", exc, doc)
 
 
 async def list_audit(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -12,9 +13,10 @@ from typing import Any, Literal
 from canhgac.api.auth.passwords import verify_password_async
 from canhgac.api.users.service import get_user
 from canhgac.core.errors import BackendUnavailable, Unauthenticated
+from canhgac.core.index import Index
 from opensearchpy import AsyncOpenSearch
-from opensearchpy.exceptions import ConnectionError as OSConnectionError
-from opensearchpy.exceptions import NotFoundError, TransportError
+
+log = logging.getLogger(__name__)
 
 Kind = Literal["session", "token"]
 TOKEN_PREFIX = "cgt_"  # recognisable in logs and secret scanners
@@ -90,10 +92,7 @@ async def issue(
         "created_at": _iso(now),
         "expires_at": _iso(cred.expires_at),
     }
-    try:
-        await client.index(index=index, id=cred.id, body=body, refresh="wait_for")
-    except (OSConnectionError, TransportError) as exc:
-        raise BackendUnavailable("OpenSearch is unreachable") from exc
+    await Index(client, index).put(cred.id, body, refresh="wait_for")
     return secret, cred
 
 
@@ -103,13 +102,9 @@ async def resolve(client: AsyncOpenSearch, index: str, secret: str, kind: Kind, 
     cred_id = digest(secret)
     cred: Credential | None = cache.get(f"cred:{cred_id}")
     if cred is None:
-        try:
-            doc = await client.get(index=index, id=cred_id)
-        except NotFoundError as exc:
-            raise Unauthenticated("session expired or unknown; log in again") from exc
-        except (OSConnectionError, TransportError) as exc:
-            raise BackendUnavailable("OpenSearch is unreachable") from exc
-        src = doc["_source"]
+        src = await Index(client, index).find(cred_id)
+        if src is None:
+            raise Unauthenticated("session expired or unknown; log in again")
         cred = Credential(
             id=cred_id,
             kind=src["kind"],
@@ -125,35 +120,18 @@ async def resolve(client: AsyncOpenSearch, index: str, secret: str, kind: Kind, 
 
 async def revoke(client: AsyncOpenSearch, index: str, cred_id: str, cache: TtlCache) -> None:
     cache.drop(f"cred:{cred_id}")
-    try:
-        await client.delete(index=index, id=cred_id, refresh="wait_for")
-    except NotFoundError:
-        pass
-    except (OSConnectionError, TransportError) as exc:
-        raise BackendUnavailable("OpenSearch is unreachable") from exc
+    await Index(client, index).delete(cred_id, refresh="wait_for")  # already gone is fine
 
 
 async def revoke_all_of(client: AsyncOpenSearch, index: str, username: str, cache: TtlCache) -> None:
     """A disabled user or a new password ends every session and token of that user."""
     cache.drop(f"user:{username}")
-    try:
-        await client.delete_by_query(
-            index=index, body={"query": {"term": {"username": username}}}, refresh=True, conflicts="proceed"
-        )
-    except NotFoundError:
-        pass
-    except (OSConnectionError, TransportError) as exc:
-        raise BackendUnavailable("OpenSearch is unreachable") from exc
+    await Index(client, index).delete_by_query({"term": {"username": username}}, refresh=True)
     cache._items.clear()  # cached credentials of this user are gone too
 
 
 async def purge_expired(client: AsyncOpenSearch, index: str) -> None:
     try:
-        await client.delete_by_query(
-            index=index,
-            body={"query": {"range": {"expires_at": {"lt": "now"}}}},
-            conflicts="proceed",
-            wait_for_completion=False,
-        )
-    except (OSConnectionError, TransportError, NotFoundError):
-        pass  # housekeeping only; expired credentials are refused anyway
+        await Index(client, index).delete_by_query({"range": {"expires_at": {"lt": "now"}}}, wait=False)
+    except BackendUnavailable as exc:  # housekeeping only; expired credentials are refused anyway
+        log.info("expired sessions not purged this time: %s", exc)

@@ -8,11 +8,9 @@ from typing import Any
 
 from canhgac.api.exceptions.models import ExceptionCreate, ExceptionUpdate
 from canhgac.api.search import run_search
-from canhgac.core.errors import BackendUnavailable, NotFound
+from canhgac.core.index import Index
 from canhgac.rules.exceptions import parse_time
 from opensearchpy import AsyncOpenSearch
-from opensearchpy.exceptions import ConnectionError as OSConnectionError
-from opensearchpy.exceptions import NotFoundError, TransportError
 
 MAX_LISTED = 10_000
 
@@ -35,22 +33,12 @@ async def list_exceptions(client: AsyncOpenSearch, index: str, rule_id: str | No
 
 
 async def get_exception(client: AsyncOpenSearch, index: str, exception_id: str) -> dict[str, Any]:
-    try:
-        found = await client.get(index=index, id=exception_id)
-    except NotFoundError as exc:
-        raise NotFound(f"no exception {exception_id}") from exc
-    except (OSConnectionError, TransportError) as exc:
-        raise BackendUnavailable(f"OpenSearch error: {exc}") from exc
-    doc: dict[str, Any] = found["_source"]
-    return doc
+    return await Index(client, index).get(exception_id, missing=f"no exception {exception_id}")
 
 
 async def _write(client: AsyncOpenSearch, index: str, doc: dict[str, Any]) -> None:
-    try:
-        # wait_for: the list the analyst sees next already holds the change.
-        await client.index(index=index, id=doc["id"], body=doc, refresh="wait_for")
-    except (OSConnectionError, TransportError) as exc:
-        raise BackendUnavailable(f"OpenSearch error: {exc}") from exc
+    # wait_for: the list the analyst sees next already holds the change.
+    await Index(client, index).put(doc["id"], doc, refresh="wait_for")
 
 
 async def create_exception(client: AsyncOpenSearch, index: str, body: ExceptionCreate, by: str) -> dict[str, Any]:
@@ -90,10 +78,5 @@ async def update_exception(
 
 async def delete_exception(client: AsyncOpenSearch, index: str, exception_id: str) -> dict[str, Any]:
     doc = await get_exception(client, index, exception_id)
-    try:
-        await client.delete(index=index, id=exception_id, refresh="wait_for")
-    except NotFoundError as exc:
-        raise NotFound(f"no exception {exception_id}") from exc
-    except (OSConnectionError, TransportError) as exc:
-        raise BackendUnavailable(f"OpenSearch error: {exc}") from exc
+    await Index(client, index).delete(exception_id, missing=f"no exception {exception_id}", refresh="wait_for")
     return doc

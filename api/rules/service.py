@@ -12,8 +12,8 @@ from typing import Any
 
 from canhgac.api.search import run_search, scope_filter
 from canhgac.core.config import Settings
-from canhgac.core.errors import BackendUnavailable, Conflict, NotFound, RuleRejected
-from canhgac.core.store import read_all
+from canhgac.core.errors import Conflict, NotFound, RuleRejected
+from canhgac.core.index import Index
 from canhgac.rules.context import EventContext
 from canhgac.rules.library import RuleLibrary
 from canhgac.rules.loader import FileResult, load_text
@@ -28,8 +28,6 @@ from canhgac.rules.ruleset import (
     uploaded_path,
 )
 from opensearchpy import AsyncOpenSearch
-from opensearchpy.exceptions import ConnectionError as OSConnectionError
-from opensearchpy.exceptions import NotFoundError, TransportError
 
 MAX_HIT_TERMS = 10_000
 
@@ -79,10 +77,7 @@ def load_library(settings: Settings, rule_docs: list[dict[str, Any]]) -> dict[st
 
 
 async def rule_docs(client: AsyncOpenSearch, index: str) -> list[dict[str, Any]]:
-    try:
-        return await read_all(client, index)
-    except (OSConnectionError, TransportError) as exc:
-        raise BackendUnavailable(f"OpenSearch error reading {index}: {exc}") from exc
+    return await Index(client, index).read_all()
 
 
 async def hit_counts(
@@ -140,16 +135,7 @@ def file_rule_ids(settings: Settings) -> dict[str, str]:
 
 
 async def _put(client: AsyncOpenSearch, index: str, rule_id: str, doc: dict[str, Any]) -> None:
-    try:
-        await client.update(
-            index=index,
-            id=rule_id,
-            body={"doc": doc, "doc_as_upsert": True},
-            refresh="wait_for",
-            retry_on_conflict=3,
-        )
-    except (OSConnectionError, TransportError) as exc:
-        raise BackendUnavailable(f"OpenSearch error: {exc}") from exc
+    await Index(client, index).update(rule_id, doc, upsert=True, refresh="wait_for", retry_on_conflict=3)
 
 
 async def upload_rule(client: AsyncOpenSearch, settings: Settings, text: str, by: str) -> tuple[dict[str, Any], bool]:
@@ -204,12 +190,7 @@ async def delete_uploaded(client: AsyncOpenSearch, settings: Settings, rule_id: 
     doc = docs.get(rule_id)
     if not doc or not doc.get("yaml"):
         raise NotFound(f"no uploaded rule {rule_id} (rule files are removed from their folder)")
-    try:
-        await client.delete(index=index, id=rule_id, refresh="wait_for")
-    except NotFoundError as exc:
-        raise NotFound(f"no uploaded rule {rule_id}") from exc
-    except (OSConnectionError, TransportError) as exc:
-        raise BackendUnavailable(f"OpenSearch error: {exc}") from exc
+    await Index(client, index).delete(rule_id, missing=f"no uploaded rule {rule_id}", refresh="wait_for")
     return doc
 
 

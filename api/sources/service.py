@@ -11,10 +11,9 @@ from typing import Any
 from canhgac.api.search import run_search, scope_filter
 from canhgac.api.sources.models import SourceCreate
 from canhgac.core.config import Settings
-from canhgac.core.errors import BackendUnavailable, Conflict, NotFound
+from canhgac.core.errors import Conflict
+from canhgac.core.index import Index
 from opensearchpy import AsyncOpenSearch
-from opensearchpy.exceptions import ConflictError, NotFoundError, TransportError
-from opensearchpy.exceptions import ConnectionError as OSConnectionError
 
 KEY_BYTES = 32
 _PUBLIC = (
@@ -97,18 +96,9 @@ async def create_source(
         "created_by": by,
         "key_rotated_at": now,
     }
-    try:
-        await client.index(
-            index=settings.opensearch.source_configs_index,
-            id=body.id,
-            body=doc,
-            op_type="create",
-            refresh="wait_for",
-        )
-    except ConflictError as exc:
-        raise Conflict(f"source {body.id} exists") from exc
-    except (OSConnectionError, TransportError) as exc:
-        raise BackendUnavailable(f"OpenSearch error: {exc}") from exc
+    await Index(client, settings.opensearch.source_configs_index).put(
+        body.id, doc, create=True, exists=f"source {body.id} exists", refresh="wait_for"
+    )
     return public(doc), key
 
 
@@ -119,15 +109,10 @@ async def rotate_key(client: AsyncOpenSearch, settings: Settings, source_id: str
         raise Conflict(f"source {source_id} is declared in the settings file: set its ingest_key_sha256 there")
     key, digest = new_key()
     now = _now()
-    try:
-        await client.update(
-            index=index,
-            id=source_id,
-            refresh="wait_for",
-            body={"doc": {"ingest_key_sha256": digest, "key_rotated_at": now, "updated_at": now}},
-        )
-    except NotFoundError as exc:
-        raise NotFound(f"no source {source_id}") from exc
-    except (OSConnectionError, TransportError) as exc:
-        raise BackendUnavailable(f"OpenSearch error: {exc}") from exc
+    await Index(client, index).update(
+        source_id,
+        {"ingest_key_sha256": digest, "key_rotated_at": now, "updated_at": now},
+        missing=f"no source {source_id}",
+        refresh="wait_for",
+    )
     return key, now

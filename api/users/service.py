@@ -6,10 +6,9 @@ from typing import Any
 
 from canhgac.api.auth.passwords import MIN_PASSWORD_CHARS, hash_password
 from canhgac.api.users.models import USERNAME_PATTERN, UserCreate, UserUpdate
-from canhgac.core.errors import BackendUnavailable, Conflict, InvalidRequest, NotFound
+from canhgac.core.errors import Conflict, InvalidRequest, NotFound
+from canhgac.core.index import Index
 from opensearchpy import AsyncOpenSearch
-from opensearchpy.exceptions import ConflictError, NotFoundError, TransportError
-from opensearchpy.exceptions import ConnectionError as OSConnectionError
 
 PUBLIC_FIELDS = (
     "username",
@@ -36,25 +35,12 @@ async def get_user(client: AsyncOpenSearch, index: str, username: str) -> dict[s
     name = username.strip().lower()
     if not re.match(USERNAME_PATTERN, name):
         return None
-    try:
-        doc = await client.get(index=index, id=name)
-    except NotFoundError:
-        return None
-    except (OSConnectionError, TransportError) as exc:
-        raise BackendUnavailable("OpenSearch is unreachable") from exc
-    source: dict[str, Any] = doc["_source"]
-    return source
+    return await Index(client, index).find(name)
 
 
 async def list_users(client: AsyncOpenSearch, index: str) -> list[dict[str, Any]]:
-    try:
-        result = await client.search(
-            index=index,
-            body={"size": 1000, "sort": [{"username": "asc"}], "query": {"match_all": {}}},
-            ignore_unavailable=True,
-        )
-    except (OSConnectionError, TransportError) as exc:
-        raise BackendUnavailable("OpenSearch is unreachable") from exc
+    body = {"size": 1000, "sort": [{"username": "asc"}], "query": {"match_all": {}}}
+    result = await Index(client, index).search(body)
     return [public(h["_source"]) for h in result["hits"]["hits"]]
 
 
@@ -71,12 +57,9 @@ async def create_user(client: AsyncOpenSearch, index: str, user: UserCreate, *, 
         "updated_at": now,
         "created_by": by,
     }
-    try:
-        await client.index(index=index, id=user.username, body=doc, op_type="create", refresh="wait_for")
-    except ConflictError as exc:
-        raise Conflict(f"user {user.username} already exists") from exc
-    except (OSConnectionError, TransportError) as exc:
-        raise BackendUnavailable("OpenSearch is unreachable") from exc
+    await Index(client, index).put(
+        user.username, doc, create=True, exists=f"user {user.username} already exists", refresh="wait_for"
+    )
     return public(doc)
 
 
@@ -103,10 +86,9 @@ async def update_user(
     if not updates:
         return public(current), {}
     updates["updated_at"] = _now()
-    try:
-        await client.update(index=index, id=current["username"], body={"doc": updates}, refresh="wait_for")
-    except (OSConnectionError, TransportError) as exc:
-        raise BackendUnavailable("OpenSearch is unreachable") from exc
+    await Index(client, index).update(
+        current["username"], updates, missing=f"user {username} not found", refresh="wait_for"
+    )
     shown = {k: v for k, v in updates.items() if k not in ("password_hash", "updated_at")}
     if "password_hash" in updates:
         shown["password"] = "changed"
