@@ -61,6 +61,13 @@ async def flood_and_check(port: int, path: str) -> None:
         assert status.startswith(b"HTTP/1.1 "), status
         closed = await asyncio.gather(*(closed_by_server(reader) for reader, _ in conns))
         assert all(closed), f"{closed.count(False)} of {FLOOD} half-open connections still held"
+        # a request head larger than max_header_bytes is not buffered: the connection is closed
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=("127.0.0.2", 0))
+        writer.write(b"GET / HTTP/1.1\r\nHost: canhgac\r\nX-Padding: " + b"a" * 200_000)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        assert await closed_by_server(reader)
+        writer.close()
         # and the listener still answers afterwards, from the flooding address too
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(f"GET {path} HTTP/1.1\r\nHost: canhgac\r\nConnection: close\r\n\r\n".encode())
