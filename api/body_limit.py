@@ -85,7 +85,13 @@ class BodyLimit:
                 complete = not message.get("more_body", False)
             return message
 
-        await self.app(scope, bounded_receive, send)
+        async def send_closing(message: Message) -> None:
+            # after a refused body the rest of it may still be on its way: do not keep the connection
+            if message["type"] == "http.response.start" and message["status"] in (408, 413) and not complete:
+                message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
+            await send(message)
+
+        await self.app(scope, bounded_receive, send_closing)
 
 
 def _content_length(scope: Scope) -> int | None:

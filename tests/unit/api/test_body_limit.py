@@ -79,6 +79,33 @@ async def test_undeclared_body_stops_being_read_at_the_limit() -> None:
     assert pulled == 11  # 1,100 bytes: the read that went over
 
 
+async def test_a_refused_body_closes_the_connection() -> None:
+    sent: list[dict[str, Any]] = []
+    queue = chunks(20, 100)
+
+    async def receive() -> dict[str, Any]:
+        return queue.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/x",
+        "headers": [],
+        "query_string": b"",
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("t", 80),
+        "client": ("c", 1),
+        "root_path": "",
+    }
+    await app_reading_body()(scope, receive, send)
+    start = sent[0]
+    assert start["status"] == 413 and (b"connection", b"close") in start["headers"]
+
+
 async def test_a_trickled_body_gets_408() -> None:
     status, pulled = await call(app_reading_body(), "/api/v1/events", chunks(3, 10, more_at_end=True))
     assert (status, pulled) == (408, 3)
