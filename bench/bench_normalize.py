@@ -30,6 +30,23 @@ MIX_WEIGHTS = {
     "syslog": 12, "linux-auth": 6, "auditd": 4, "json": 3, "motcua-audit": 2, "cef": 1, "leef": 1,
     "nginx-error": 0.5, "apache-error": 0.5,
 }  # fmt: skip
+# Windows parsers, measured on their own (not in the mix above): golden/windows/<file>.input.log.
+WINDOWS_SAMPLES = {"windows-evtx-json": "evtx", "winlogbeat": "winlogbeat"}
+
+
+def windows_samples(name: str) -> list[RawEnvelope]:
+    lines = (GOLDEN / "windows" / f"{WINDOWS_SAMPLES[name]}.input.log").read_text(encoding="utf-8").splitlines()
+    return [
+        RawEnvelope(
+            source_id="bench",
+            agency="bench",
+            collector="bench",
+            format=name,
+            payload=orjson.loads(line),
+            received_at="2026-11-26T01:00:00.000000Z",
+        )
+        for line in lines
+    ]
 
 
 def samples(name: str, parser: Any) -> list[RawEnvelope]:
@@ -106,6 +123,9 @@ def main() -> None:
 
     results["mix"] = rate(parse_any, mix, args.seconds * 2, args.clock)
     results["mix+json"] = rate(parse_and_dump, mix, args.seconds * 2, args.clock)
+    for name in WINDOWS_SAMPLES:
+        parser = parsers.get(name)()
+        results[name] = rate(parser.parse, windows_samples(name), args.seconds, args.clock)
     if args.json:
         print(orjson.dumps({k: round(v) for k, v in results.items()}).decode())
         return

@@ -1,11 +1,12 @@
 """Windows event logs → events: evtx_dump JSON, Winlogbeat JSON and NXLog JSON.
 
-All three end in the same shape: a few ECS fields plus `winlog.*` as Winlogbeat keeps it, with
-`winlog.event_data.<Field>` holding the event's data fields so Sigma's Windows field names
-resolve. Field names that contain spaces (Defender's `Threat Name`) are stored without them, the
-way Sigma rules and logsources-thor.yml name them (`ThreatName`). UserData fields go to
-`winlog.user_data` and, when the event has no EventData, to `winlog.event_data` too: Sigma
-rules address both by the bare field name.
+All three end in the same shape: ECS fields as Winlogbeat's ingest pipelines fill them
+(`windows_ecs.py`: process, user, source, file, registry, network, dns, event categorisation) plus
+`winlog.*` as Winlogbeat keeps it, with `winlog.event_data.<Field>` holding the event's data
+fields verbatim so Sigma's Windows field names resolve. Field names that contain spaces
+(Defender's `Threat Name`) are stored without them, the way Sigma rules and logsources-thor.yml
+name them (`ThreatName`). UserData fields go to `winlog.user_data` and, when the event has no
+EventData, to `winlog.event_data` too: Sigma rules address both by the bare field name.
 
 `canhgac.logsource` follows SigmaHQ's logsources-thor.yml: the channel gives the service, the
 channel and EventID give the category (Sysmon 1 → process_creation, Security 4688 → process_creation …).
@@ -22,6 +23,7 @@ from canhgac.core.envelope import RawEnvelope
 from canhgac.core.errors import ParseError
 from canhgac.core.event import Event
 from canhgac.pipeline.normalize.base import parsers
+from canhgac.pipeline.normalize.windows_ecs import apply_ecs
 
 SYSMON_CHANNEL = "microsoft-windows-sysmon/operational"
 
@@ -291,6 +293,7 @@ def _finish(event: Event, winlog: dict[str, Any]) -> Event:
     if winlog.get("computer_name"):
         event.setdefault("host", {}).setdefault("name", winlog["computer_name"])
     event["canhgac"]["dataset"] = dataset
+    apply_ecs(event, logsource.get("service"), event_id, winlog)
     return event
 
 

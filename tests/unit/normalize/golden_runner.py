@@ -2,8 +2,9 @@
 
 Each input line goes through a fresh envelope into one parser instance (kept across lines, so the
 IIS `#Fields` state works as in production). A refused line is recorded as {"parse_error": …}.
-`python tests/unit/normalize/golden_runner.py [name …]` rewrites expected files on purpose; the
-test only compares.
+Windows records: `golden/windows/<file>.input.log` -> `<file>.expected.jsonl` (name them
+`windows/<file>`). `python tests/unit/normalize/golden_runner.py [name …]` rewrites expected files
+on purpose; the tests only compare.
 """
 
 from __future__ import annotations
@@ -18,6 +19,16 @@ from canhgac.pipeline.normalize.base import parsers
 from normalize_testkit import envelope
 
 GOLDEN = Path(__file__).parent / "golden"
+
+
+# golden/windows/<file>.input.log holds one JSON record per line for the parser named here.
+WINDOWS_GOLDEN = {"evtx": "windows-evtx-json", "winlogbeat": "winlogbeat"}
+
+
+def run_windows(file: str) -> list[dict[str, Any]]:
+    parser = parsers.get(WINDOWS_GOLDEN[file])()
+    lines = (GOLDEN / "windows" / f"{file}.input.log").read_bytes().splitlines()
+    return [orjson.loads(orjson.dumps(parser.parse(envelope("windows", payload=orjson.loads(line))))) for line in lines]
 
 
 def golden_names() -> list[str]:
@@ -45,9 +56,14 @@ def dump(events: list[dict[str, Any]]) -> str:
 
 
 def main(names: list[str]) -> None:
-    for name in names or golden_names():
-        target = GOLDEN / name / "expected.jsonl"
-        text = dump(run(name))
+    for name in names or [*golden_names(), *(f"windows/{file}" for file in WINDOWS_GOLDEN)]:
+        if name.startswith("windows/"):
+            file = name.removeprefix("windows/")
+            target = GOLDEN / "windows" / f"{file}.expected.jsonl"
+            text = dump(run_windows(file))
+        else:
+            target = GOLDEN / name / "expected.jsonl"
+            text = dump(run(name))
         changed = not target.exists() or target.read_text(encoding="utf-8") != text
         target.write_text(text, encoding="utf-8")
         print(f"{name}: {'rewritten' if changed else 'unchanged'}")
