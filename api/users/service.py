@@ -4,8 +4,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from canhgac.api.auth.passwords import MIN_PASSWORD_CHARS, hash_password
-from canhgac.api.users.models import USERNAME_PATTERN, UserCreate, UserUpdate
+from canhgac.api.auth.passwords import check_password_policy, hash_password
+from canhgac.api.users.models import USERNAME_PATTERN, UserCreate, UserUpdate, normalise_username
 from canhgac.core.errors import Conflict, InvalidRequest, NotFound
 from canhgac.core.index import Index
 from opensearchpy import AsyncOpenSearch
@@ -32,7 +32,7 @@ def public(doc: dict[str, Any]) -> dict[str, Any]:
 
 async def get_user(client: AsyncOpenSearch, index: str, username: str) -> dict[str, Any] | None:
     """The stored user with its hash, or None. Names are matched lower-cased."""
-    name = username.strip().lower()
+    name = normalise_username(username)
     if not re.match(USERNAME_PATTERN, name):
         return None
     return await Index(client, index).find(name)
@@ -45,6 +45,7 @@ async def list_users(client: AsyncOpenSearch, index: str) -> list[dict[str, Any]
 
 
 async def create_user(client: AsyncOpenSearch, index: str, user: UserCreate, *, by: str) -> dict[str, Any]:
+    check_password_policy(user.password, (user.username, user.display_name))
     now = _now()
     doc = {
         "username": user.username,
@@ -80,8 +81,9 @@ async def update_user(
     if role == "agency_viewer" and not agency:
         raise InvalidRequest("an agency_viewer needs an agency")
     if fields.get("password") is not None:
-        if len(fields["password"]) < MIN_PASSWORD_CHARS:
-            raise InvalidRequest(f"passwords have at least {MIN_PASSWORD_CHARS} characters")
+        check_password_policy(
+            fields["password"], (current["username"], updates.get("display_name", current.get("display_name")))
+        )
         updates["password_hash"] = hash_password(fields["password"])
     if not updates:
         return public(current), {}

@@ -6,7 +6,7 @@ from canhgac.api.audit.service import record
 from canhgac.api.auth import service as auth_service
 from canhgac.api.deps import Admin, State, client_ip
 from canhgac.api.users import service
-from canhgac.api.users.models import User, UserCreate, UserList, UserUpdate
+from canhgac.api.users.models import User, UserCreate, UserList, UserUpdate, normalise_username
 from canhgac.core.errors import InvalidRequest
 from fastapi import APIRouter, Path, Request
 
@@ -46,7 +46,8 @@ async def update_user(
     """Change role, agency, display name, password, or disable. Disabling or a new password ends
     the user's sessions and tokens."""
     cfg = state.settings.opensearch
-    if username == principal.username and (body.disabled or (body.role and body.role != "admin")):
+    username = normalise_username(username)
+    if username == normalise_username(principal.username) and (body.disabled or (body.role and body.role != "admin")):
         raise InvalidRequest("you cannot disable yourself or drop your own admin role")
     user, changed = await service.update_user(state.opensearch, cfg.users_index, username, body)
     state.cache.drop(f"user:{user['username']}")
