@@ -17,6 +17,7 @@ from canhgac.core.config import KafkaConfig, SourceConfig, StageConfig
 from canhgac.core.envelope import RawEnvelope, utc_now_iso
 from canhgac.core.errors import ParseError
 from canhgac.core.event import Event, set_logsource
+from canhgac.core.formats import canonical_format
 from canhgac.core.metrics import Metrics
 from canhgac.pipeline.dlq import dead_letter
 from canhgac.pipeline.normalize import base
@@ -40,14 +41,22 @@ class ParserCache:
         self._parsers: dict[tuple[str, str], base.Parser] = {}
 
     def get(self, fmt: str, timezone: str) -> base.Parser:
+        """The parser for a format or its alias (core/formats.py); ParseError for a format no parser
+        has, so its records are kept as pipeline errors with that reason instead of crashing."""
         key = (fmt, timezone)
         parser = self._parsers.get(key)
         if parser is None:
-            # Parsers that read local times take the source's zone; the Protocol cannot say "optional
-            # constructor argument", so the class is called as a plain factory.
-            factory: Callable[..., base.Parser] = base.parsers.get(fmt)
-            accepts_tz = "default_tz" in inspect.signature(factory).parameters
-            parser = factory(default_tz=timezone) if accepts_tz else factory()
+            name = canonical_format(fmt)
+            if name is None or name not in base.parsers:
+                raise ParseError(f"unknown format {fmt!r} (parsers: {', '.join(base.parsers.names())})")
+            parser = self._parsers.get((name, timezone))
+            if parser is None:
+                # Parsers that read local times take the source's zone; the Protocol cannot say
+                # "optional constructor argument", so the class is called as a plain factory.
+                factory: Callable[..., base.Parser] = base.parsers.get(name)
+                accepts_tz = "default_tz" in inspect.signature(factory).parameters
+                parser = factory(default_tz=timezone) if accepts_tz else factory()
+                self._parsers[(name, timezone)] = parser
             self._parsers[key] = parser
         return parser
 

@@ -8,6 +8,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from canhgac.core.config import Transport
+from canhgac.core.formats import canonical_format, known_formats
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
@@ -16,7 +17,9 @@ class SourceCreate(BaseModel):
 
     id: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")
     agency: str = Field(min_length=1, max_length=64)
-    format: str = Field(default="syslog", min_length=1, max_length=64, description="parser hint")
+    format: str = Field(
+        default="syslog", min_length=1, max_length=64, description="a parser's name or an alias (stored as the name)"
+    )
     transports: list[Transport] = Field(default_factory=list, description="empty: every transport")
     allowed_addresses: list[str] = Field(default_factory=list, max_length=256, description="IPs or CIDR networks")
     security_level: Literal[1, 2, 3, 4, 5] = 3
@@ -33,6 +36,14 @@ class SourceCreate(BaseModel):
             except ValueError as exc:
                 raise ValueError(f"not an IP address or network: {value!r}") from exc
         return out
+
+    @field_validator("format")
+    @classmethod
+    def known_format(cls, value: str) -> str:
+        canonical = canonical_format(value)
+        if canonical is None:
+            raise ValueError(f"unknown format {value!r}; known: {known_formats()}")
+        return canonical
 
     @field_validator("timezone")
     @classmethod
