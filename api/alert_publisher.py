@@ -41,7 +41,7 @@ class AlertPublisher:
     async def _started(self) -> AIOKafkaProducer:
         async with self._lock:
             if self._producer is None:
-                producer = make_producer(self.kafka, client_suffix="api")
+                producer = make_producer(self.kafka, component="api", client_suffix="api")
                 await producer.start()
                 self._producer = producer
             return self._producer

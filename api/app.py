@@ -48,7 +48,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = make_client(settings.opensearch)
+        client = make_client(settings.opensearch, component="api")
         api = settings.api
         limiter = LoginLimiter(
             Limits(

@@ -19,7 +19,7 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz")
 async def readyz(state: State) -> JSONResponse:
     """Kafka and OpenSearch are reachable."""
-    kafka_ok = await kafka_reachable(state.settings.kafka)
+    kafka_ok = await kafka_reachable(state.settings.kafka, component="api")
     os_ok = await opensearch_reachable(state.opensearch)
     body = {"kafka": "ok" if kafka_ok else "unreachable", "opensearch": "ok" if os_ok else "unreachable"}
     return JSONResponse(status_code=200 if kafka_ok and os_ok else 503, content=body)

@@ -111,7 +111,7 @@ async def main() -> None:
             except OSError:
                 await asyncio.sleep(0.2)
         _reader, writer = await asyncio.open_connection("127.0.0.1", syslog_port)
-        client = make_client(settings.opensearch)
+        client = make_client(settings.opensearch, component="admin")
         sent_at: dict[str, float] = {}
         seen_at: dict[str, float] = {}
         sent = 0

@@ -62,7 +62,7 @@ async def count(client, index: str) -> int:  # type: ignore[no-untyped-def]
 
 
 async def bare_client(settings: Settings, events: list[dict], batch: int) -> float:
-    client = make_client(settings.opensearch)
+    client = make_client(settings.opensearch, component="admin")
     index = events_index(settings.opensearch.index_prefix + "bare", "linux.auth")
     await ensure_templates(
         client, settings.opensearch.model_copy(update={"index_prefix": settings.opensearch.index_prefix + "bare"})
@@ -95,7 +95,7 @@ async def ours(settings: Settings, events: list[dict]) -> float:
     futures = [await producer.send(settings.kafka.topics.events, orjson.dumps(e), key=b"bench") for e in events]
     await asyncio.gather(*futures)
     await producer.stop()
-    client = make_client(settings.opensearch)
+    client = make_client(settings.opensearch, component="admin")
     index = f"{settings.opensearch.index_prefix}.*"
     metrics = Metrics()
     stage = IndexerStage(settings.kafka, settings.opensearch, settings.pipeline, metrics)

@@ -13,9 +13,16 @@ Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], Non
 
 def _registrars() -> list[Register]:
     # Imported here so `canhgac --version` stays fast and one broken command cannot hide the others.
-    from canhgac import cmd_demo, cmd_notify, cmd_run, cmd_sigma, cmd_users
+    from canhgac import cmd_demo, cmd_kafka, cmd_notify, cmd_run, cmd_sigma, cmd_users
 
-    return [cmd_run.register, cmd_demo.register, cmd_sigma.register, cmd_notify.register, cmd_users.register]
+    return [
+        cmd_run.register,
+        cmd_demo.register,
+        cmd_sigma.register,
+        cmd_notify.register,
+        cmd_users.register,
+        cmd_kafka.register,
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -52,7 +52,7 @@ def _password(from_stdin: bool) -> str:
 
 
 async def create_user(settings: Settings, user: UserCreate, by: str = "cli") -> None:
-    client = make_client(settings.opensearch)
+    client = make_client(settings.opensearch, component="api")
     try:
         await ensure_api_indices(client, settings.opensearch)
         await service.create_user(client, settings.opensearch.users_index, user, by=by)
@@ -63,7 +63,7 @@ async def create_user(settings: Settings, user: UserCreate, by: str = "cli") -> 
 async def set_password(settings: Settings, username: str, password: str) -> None:
     from canhgac.api.auth.service import TtlCache, revoke_all_of
 
-    client = make_client(settings.opensearch)
+    client = make_client(settings.opensearch, component="api")
     try:
         await ensure_api_indices(client, settings.opensearch)
         await service.update_user(client, settings.opensearch.users_index, username, UserUpdate(password=password))
@@ -76,7 +76,7 @@ async def unlock_logins(settings: Settings, *, username: str | None, address: st
     """Record an unlock; running API replicas lift the matching waits at the next login attempt."""
     from canhgac.api.auth.unlocks import record_unlock, unlocks_index
 
-    client = make_client(settings.opensearch)
+    client = make_client(settings.opensearch, component="api")
     try:
         account = username.strip().lower() if username else None
         await record_unlock(client, unlocks_index(settings.opensearch), account=account, address=address, by="cli")

@@ -207,7 +207,7 @@ async def _demo_admin(runtime: Runtime) -> str:
     from canhgac.core.store import make_client
 
     cfg = runtime.settings.opensearch
-    client = make_client(cfg)
+    client = make_client(cfg, component="api")
     try:
         await ensure_api_indices(client, cfg)
         chosen = os.environ.get("CANHGAC_DEMO_ADMIN_PASSWORD") or None

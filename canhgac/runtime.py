@@ -23,7 +23,7 @@ from canhgac.collectors.registry import Collector, build_collectors
 from canhgac.core.config import Settings
 from canhgac.core.errors import BackendUnavailable
 from canhgac.core.http_listener import uvicorn_limits
-from canhgac.core.kafka import ensure_topics
+from canhgac.core.kafka import can_create_topics, ensure_topics
 from canhgac.core.metrics import Metrics
 from canhgac.core.store import ensure_templates, make_client
 from canhgac.ops_listener import OpsListener
@@ -63,14 +63,21 @@ async def wait_for_backends(settings: Settings, stop: asyncio.Event) -> bool:
     (collectors meanwhile accept and spool). False when a stop was asked for first. A refusal that
     waiting cannot fix (`ConfigError`: too many replicas for the brokers, not authorised) raises."""
     delay = 1.0
+    # Topics and templates are set up by the admin principal when this process has it (the local
+    # deployment); split deployments run `canhgac kafka setup` once and the stores' own stages put
+    # their templates before their first write.
+    with_topics = can_create_topics(settings.kafka)
+    with_templates = not settings.opensearch.credentials or "admin" in settings.opensearch.credentials
     while True:
         try:
-            await ensure_topics(settings.kafka)
-            client = make_client(settings.opensearch)
-            try:
-                await ensure_templates(client, settings.opensearch)
-            finally:
-                await client.close()
+            if with_topics:
+                await ensure_topics(settings.kafka)
+            if with_templates:
+                client = make_client(settings.opensearch, component="admin")
+                try:
+                    await ensure_templates(client, settings.opensearch)
+                finally:
+                    await client.close()
             return True
         except BackendUnavailable as exc:
             log.warning("waiting for Kafka and OpenSearch (retrying in %.0fs): %s", delay, exc)
@@ -167,7 +174,7 @@ class Runtime:
                 self.stages = build_stages(s, self.metrics, self.stage_names)
                 if s.retention.enabled and "indexer" in self.stage_names:
                     retention = retention_loop(
-                        lambda: make_client(s.opensearch),
+                        lambda: make_client(s.opensearch, component="retention"),
                         s.opensearch.index_prefix,
                         s.sources,
                         s.retention,

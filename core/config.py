@@ -9,17 +9,79 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from canhgac.core.errors import ConfigError
 from canhgac.core.notify_config import NotifyConfig
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, model_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# Each component talks to Kafka and OpenSearch as its own principal (docs/security.md), so a
+# compromised or buggy component can do only what its role allows. `admin` sets things up (topics,
+# ACLs, index templates); no running stage needs it.
+Component = Literal[
+    "admin",
+    "collectors",
+    "normalizer",
+    "indexer",
+    "detector",
+    "alert_indexer",
+    "source_health",
+    "notifier",
+    "api",
+    "retention",
+]
+COMPONENTS: tuple[Component, ...] = get_args(Component)
+
+
+def component_of(name: str) -> Component:
+    """The component of a stage or collector name (`alert-indexer` -> `alert_indexer`)."""
+    key = name.replace("-", "_")
+    for component in COMPONENTS:
+        if component == key:
+            return component
+    raise ConfigError(f"unknown component {name!r}; known: {', '.join(COMPONENTS)}")
+
+
+class Credential(Strict):
+    """A principal's username and password: inline, or (better) in a file only the service reads."""
+
+    username: str = Field(min_length=1)
+    password: SecretStr | None = None
+    password_file: str | None = None
+
+    @model_validator(mode="after")
+    def _one_password(self) -> Credential:
+        if (self.password is None) == (self.password_file is None):
+            raise ValueError("give exactly one of password and password_file")
+        return self
+
+    def secret(self) -> str:
+        """The password (read from its file each time, so a rotated file is picked up on reconnect)."""
+        if self.password is not None:
+            return self.password.get_secret_value()
+        assert self.password_file is not None
+        try:
+            return Path(self.password_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read the password of {self.username}: {exc}", where=self.password_file) from exc
+
+
+class KafkaSecurityConfig(Strict):
+    """How clients authenticate to Kafka. The default (PLAINTEXT) is for development only; production
+    uses SASL_SSL with one SCRAM user per component and the ACLs `canhgac kafka setup` creates."""
+
+    protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    # CA bundle for the brokers' certificates; None: the system's trust store.
+    ca_file: str | None = None
+    credentials: dict[Component, Credential] = {}
 
 
 class TopicsConfig(Strict):
@@ -47,6 +109,7 @@ class KafkaConfig(Strict):
     # Consumer groups are <group_prefix>-<stage>; two deployments sharing a cluster need two prefixes.
     group_prefix: str = "canhgac"
     topics: TopicsConfig = TopicsConfig()
+    security: KafkaSecurityConfig = KafkaSecurityConfig()
     # Producer: acks=all and idempotence are not options; they are the delivery guarantee.
     linger_ms: int = Field(default=5, ge=0)
     max_batch_bytes: int = Field(default=1_048_576, ge=16_384)
@@ -55,9 +118,14 @@ class KafkaConfig(Strict):
 
 class OpenSearchConfig(Strict):
     url: str = "http://127.0.0.1:19200"
+    # One user for every component (simple setups); `credentials` gives a component its own.
     username: str | None = None
     password: str | None = None
     verify_certs: bool = True
+    # CA bundle for an https URL; None: the system's trust store.
+    ca_file: str | None = None
+    # Per component (security plugin roles in deploy/opensearch/security/roles.yml).
+    credentials: dict[Component, Credential] = {}
     timeout_secs: float = Field(default=30.0, gt=0)
     # Index templates: shards of each event data stream's backing index, and copies of every
     # Canhgac index (events, alerts, config, audit). One replica survives losing one data node;

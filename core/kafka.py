@@ -2,6 +2,8 @@
 
 Producers: acks=all and idempotence on, always: that is the delivery guarantee, not a tunable.
 Consumers: auto-commit off; stages commit by hand after downstream writes succeeded.
+Every client is made for one component and authenticates as that component's principal when the
+settings say so (`kafka.security`); the ACLs in `core/kafka_acl.py` say what each may do.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError, for_code
-from canhgac.core.config import KafkaConfig
+from aiokafka.helpers import create_ssl_context
+from canhgac.core.config import Component, KafkaConfig
 from canhgac.core.errors import BackendUnavailable, ConfigError
 
 log = logging.getLogger(__name__)
@@ -69,7 +72,25 @@ async def warn_under_replicated(admin: AIOKafkaAdminClient, cfg: KafkaConfig, na
             )
 
 
-def make_producer(cfg: KafkaConfig, *, client_suffix: str) -> AIOKafkaProducer:
+def client_security(cfg: KafkaConfig, component: Component) -> dict[str, Any]:
+    """Connection keyword arguments for an aiokafka client acting as `component`."""
+    sec = cfg.security
+    kwargs: dict[str, Any] = {"security_protocol": sec.protocol}
+    if sec.protocol in ("SSL", "SASL_SSL"):
+        kwargs["ssl_context"] = create_ssl_context(cafile=sec.ca_file)
+    if sec.protocol in ("SASL_PLAINTEXT", "SASL_SSL"):
+        credential = sec.credentials.get(component)
+        if credential is None:
+            raise ConfigError(f"no Kafka credentials for the {component} component", where="kafka.security.credentials")
+        kwargs.update(
+            sasl_mechanism=sec.sasl_mechanism,
+            sasl_plain_username=credential.username,
+            sasl_plain_password=credential.secret(),
+        )
+    return kwargs
+
+
+def make_producer(cfg: KafkaConfig, *, component: Component, client_suffix: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=cfg.bootstrap_servers,
         client_id=f"{cfg.client_id}-{client_suffix}",
@@ -78,10 +99,13 @@ def make_producer(cfg: KafkaConfig, *, client_suffix: str) -> AIOKafkaProducer:
         linger_ms=cfg.linger_ms,
         max_batch_size=cfg.max_batch_bytes,
         request_timeout_ms=cfg.request_timeout_ms,
+        **client_security(cfg, component),
     )
 
 
-def make_consumer(cfg: KafkaConfig, *, group_id: str, topics: list[str], max_records: int) -> AIOKafkaConsumer:
+def make_consumer(
+    cfg: KafkaConfig, *, component: Component, group_id: str, topics: list[str], max_records: int
+) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=cfg.bootstrap_servers,
@@ -91,12 +115,29 @@ def make_consumer(cfg: KafkaConfig, *, group_id: str, topics: list[str], max_rec
         auto_offset_reset="earliest",
         max_poll_records=max_records,
         isolation_level="read_committed",
+        **client_security(cfg, component),
     )
 
 
+def make_admin(cfg: KafkaConfig, *, component: Component, request_timeout_ms: int = 30_000) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(
+        bootstrap_servers=cfg.bootstrap_servers,
+        client_id=f"{cfg.client_id}-{component}",
+        request_timeout_ms=request_timeout_ms,
+        **client_security(cfg, component),
+    )
+
+
+def can_create_topics(cfg: KafkaConfig) -> bool:
+    """Whether these settings can create topics: no authentication, or the admin principal is given.
+    Deployments that give their stages no admin credentials create topics with `canhgac kafka setup`."""
+    return not cfg.security.protocol.startswith("SASL") or "admin" in cfg.security.credentials
+
+
 async def ensure_topics(cfg: KafkaConfig) -> None:
-    """Create the four contract topics if they are missing (brokers run with auto-create off)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=cfg.bootstrap_servers, client_id=f"{cfg.client_id}-admin")
+    """Create the four contract topics if they are missing (brokers run with auto-create off).
+    Secured clusters: as the admin principal (the only one allowed to create topics)."""
+    admin = make_admin(cfg, component="admin")
     try:
         await admin.start()
     except KafkaError as exc:
@@ -119,10 +160,8 @@ async def ensure_topics(cfg: KafkaConfig) -> None:
         await admin.close()
 
 
-async def kafka_reachable(cfg: KafkaConfig, timeout_secs: float = 3.0) -> bool:
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=cfg.bootstrap_servers, client_id=f"{cfg.client_id}-probe", request_timeout_ms=3000
-    )
+async def kafka_reachable(cfg: KafkaConfig, *, component: Component, timeout_secs: float = 3.0) -> bool:
+    admin = make_admin(cfg, component=component, request_timeout_ms=3000)
     try:
         await asyncio.wait_for(admin.start(), timeout_secs)
         await asyncio.wait_for(admin.list_topics(), timeout_secs)

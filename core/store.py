@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from canhgac.core.config import OpenSearchConfig
+from canhgac.core.config import Component, OpenSearchConfig
+from canhgac.core.errors import ConfigError
 from canhgac.core.index import create_index, translated
 from opensearchpy import AsyncOpenSearch
 
@@ -169,12 +170,23 @@ def events_index(prefix: str, dataset: str) -> str:
     return f"{prefix}.{safe}-default"
 
 
-def make_client(cfg: OpenSearchConfig) -> AsyncOpenSearch:
-    auth = (cfg.username, cfg.password) if cfg.username and cfg.password else None
+def make_client(cfg: OpenSearchConfig, *, component: Component) -> AsyncOpenSearch:
+    """A client acting as `component`: its own user when `credentials` names one, else the shared
+    username/password, else none (a cluster without the security plugin)."""
+    credential = cfg.credentials.get(component)
+    auth: tuple[str, str] | None = None
+    if credential is not None:
+        auth = (credential.username, credential.secret())
+    elif cfg.username and cfg.password:
+        auth = (cfg.username, cfg.password)
+    elif cfg.credentials:
+        # Per-component users are configured, just not this one: never fall back to anonymous.
+        raise ConfigError(f"no OpenSearch credentials for the {component} component", where="opensearch.credentials")
     return AsyncOpenSearch(
         hosts=[cfg.url],
         http_auth=auth,
         verify_certs=cfg.verify_certs,
+        ca_certs=cfg.ca_file,
         timeout=cfg.timeout_secs,
         max_retries=0,  # retries are ours, per failed item, with backoff
         http_compress=False,

@@ -26,7 +26,15 @@ STAGES: Registry[StageFactory] = Registry("stage")
 
 @STAGES.register(NormalizerStage.name)
 def _normalizer(s: Settings, metrics: Metrics) -> Stage:
-    return NormalizerStage(s.kafka, s.pipeline.normalizer, metrics, s.sources)
+    return NormalizerStage(
+        s.kafka,
+        s.pipeline.normalizer,
+        metrics,
+        s.sources,
+        collectors=s.collectors,
+        opensearch=s.opensearch,
+        declared_refresh_secs=s.collectors.http.api_sources_refresh_secs,
+    )
 
 
 @STAGES.register(IndexerStage.name)

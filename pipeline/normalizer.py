@@ -13,12 +13,13 @@ from typing import Any
 
 import orjson
 from aiokafka import ConsumerRecord
-from canhgac.core.config import KafkaConfig, SourceConfig, StageConfig
+from canhgac.core.config import CollectorsConfig, KafkaConfig, OpenSearchConfig, SourceConfig, StageConfig
 from canhgac.core.envelope import RawEnvelope, utc_now_iso
 from canhgac.core.errors import ParseError
 from canhgac.core.event import Event, set_logsource
 from canhgac.core.formats import canonical_format
 from canhgac.core.metrics import Metrics
+from canhgac.core.source_registry import UNKNOWN_AGENCY, SourceRegistry
 from canhgac.pipeline.dlq import dead_letter
 from canhgac.pipeline.normalize import base
 from canhgac.pipeline.stage import Stage
@@ -64,7 +65,10 @@ class ParserCache:
 def normalize(
     raw: RawEnvelope, parsers: ParserCache, source: SourceConfig | None
 ) -> tuple[Event, dict[str, Any] | None]:
-    """Return the event, and a DLQ record when the parser refused the input."""
+    """Return the event, and a DLQ record when the parser refused the input.
+
+    `source` is the declaration of the source the collector proved (`SourceRegistry.lookup`); the
+    event's agency is that declaration's, never the envelope's or the payload's (None: unknown)."""
     fmt = raw.format or (source.format if source else DEFAULT_FORMAT)
     timezone = source.timezone if source else DEFAULT_TIMEZONE
     dlq: dict[str, Any] | None = None
@@ -79,11 +83,11 @@ def normalize(
         log.exception("parser %s crashed on raw %s", fmt, raw.id)
         event = pipeline_error_event(raw, f"{fmt}: parser crashed: {type(exc).__name__}: {exc}")
         dlq = dead_letter("normalizer", "parser_crash", repr(exc), raw)
-    finish_event(event, raw)
+    finish_event(event, raw, source)
     return event, dlq
 
 
-def finish_event(event: Event, raw: RawEnvelope) -> None:
+def finish_event(event: Event, raw: RawEnvelope, source: SourceConfig | None) -> None:
     event.setdefault("@timestamp", raw.received_at)
     ev = event.setdefault("event", {})
     ev["id"] = raw.id  # the raw id: a replay of the same raw record writes the same document
@@ -93,7 +97,7 @@ def finish_event(event: Event, raw: RawEnvelope) -> None:
         event.setdefault("log", {}).setdefault("original", raw.message)
     cg = event.setdefault("canhgac", {})
     cg["source_id"] = raw.source_id
-    cg["agency"] = raw.agency
+    cg["agency"] = source.agency if source is not None else UNKNOWN_AGENCY
     cg["raw_id"] = raw.id
     cg["collector"] = raw.collector
     cg.setdefault("dataset", raw.format or DEFAULT_FORMAT)
@@ -102,6 +106,8 @@ def finish_event(event: Event, raw: RawEnvelope) -> None:
         event.setdefault("observer", {}).setdefault("ip", raw.peer.ip)
     if raw.peer.tls_subject:
         set_tls_client(event, raw.peer.tls_subject, raw.peer.tls_hash_sha256)
+    if source is None:
+        event.setdefault("tags", []).append("unknown_source")
     if raw.framing_error:
         event.setdefault("tags", []).append("framing_error")
         event.setdefault("error", {}).setdefault("message", raw.framing_error)
@@ -138,12 +144,32 @@ class NormalizerStage(Stage):
     name = "normalizer"
 
     def __init__(
-        self, kafka: KafkaConfig, stage: StageConfig, metrics: Metrics, sources: Sequence[SourceConfig]
+        self,
+        kafka: KafkaConfig,
+        stage: StageConfig,
+        metrics: Metrics,
+        sources: Sequence[SourceConfig],
+        *,
+        collectors: CollectorsConfig,
+        opensearch: OpenSearchConfig | None = None,
+        declared_refresh_secs: float = 10.0,
     ) -> None:
         super().__init__(kafka, stage, metrics)
-        self.sources = {s.id: s for s in sources}
+        # Agencies come from declarations (settings, then the API's, then collectors' defaults).
+        self.sources = SourceRegistry(
+            sources, collectors, opensearch, component=self.component, refresh_secs=declared_refresh_secs
+        )
         self.parsers = ParserCache()
         load_parser_modules()
+
+    async def start(self) -> None:
+        await self.sources.refresh()
+
+    async def close(self) -> None:
+        await self.sources.close()
+
+    async def on_idle(self) -> None:
+        await self.sources.refresh()
 
     def topics(self) -> list[str]:
         return [self.kafka.topics.raw]
@@ -151,13 +177,16 @@ class NormalizerStage(Stage):
     async def process(self, records: Sequence[ConsumerRecord]) -> None:
         events: list[tuple[bytes | None, bytes]] = []
         dead = self.dead_letters()
+        envelopes: list[tuple[ConsumerRecord, RawEnvelope]] = []
         for record in records:
             try:
-                raw = RawEnvelope.from_json(record.value)
+                envelopes.append((record, RawEnvelope.from_json(record.value)))
             except ParseError as exc:
                 dead.add(record.key, "bad_envelope", str(exc), record.value)
-                continue
-            event, dlq = normalize(raw, self.parsers, self.sources.get(raw.source_id))
+        if any(self.sources.lookup(raw.source_id, raw.collector) is None for _, raw in envelopes):
+            await self.sources.refresh_for_unknown()  # declared through the API a moment ago?
+        for record, raw in envelopes:
+            event, dlq = normalize(raw, self.parsers, self.sources.lookup(raw.source_id, raw.collector))
             if dlq is not None:
                 self.metrics.parse_errors.labels(raw.format or DEFAULT_FORMAT).inc()
                 dead.add_record(record.key, dlq)

@@ -49,7 +49,7 @@ class RuleConfigSource:
         self.client: AsyncOpenSearch | None = None
 
     async def start(self) -> None:
-        self.client = make_client(self.cfg)
+        self.client = make_client(self.cfg, component="detector")
 
     async def close(self) -> None:
         if self.client is not None:

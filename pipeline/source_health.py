@@ -188,7 +188,7 @@ class SourceHealthStage(Stage):
         return [self.kafka.topics.events]
 
     async def start(self) -> None:
-        self.client = make_client(self.opensearch)
+        self.client = make_client(self.opensearch, component=self.component)
         await self._restore()
 
     async def _restore(self) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
-from canhgac.core.config import KafkaConfig, StageConfig
+from canhgac.core.config import Component, KafkaConfig, StageConfig, component_of
 from canhgac.core.errors import BackendUnavailable, CanhgacError
 from canhgac.core.kafka import make_consumer, make_producer
 from canhgac.core.metrics import Metrics
@@ -53,6 +53,11 @@ class Stage(ABC):
     def group_id(self) -> str:
         return f"{self.kafka.group_prefix}-{self.name}"
 
+    @property
+    def component(self) -> Component:
+        """The principal this stage talks to Kafka and OpenSearch as (docs/security.md)."""
+        return component_of(self.name)
+
     @abstractmethod
     def topics(self) -> list[str]: ...
 
@@ -84,7 +89,7 @@ class Stage(ABC):
         await self.produce(self.kafka.topics.dlq, dead.items)
 
     async def run(self, stop: asyncio.Event) -> None:
-        self.producer = make_producer(self.kafka, client_suffix=self.name)
+        self.producer = make_producer(self.kafka, component=self.component, client_suffix=self.name)
         await self.producer.start()
         try:
             await self._run(stop)
@@ -94,7 +99,11 @@ class Stage(ABC):
     async def _run(self, stop: asyncio.Event) -> None:
         await self.start()
         consumer = make_consumer(
-            self.kafka, group_id=self.group_id, topics=self.topics(), max_records=self.stage.max_batch_records
+            self.kafka,
+            component=self.component,
+            group_id=self.group_id,
+            topics=self.topics(),
+            max_records=self.stage.max_batch_records,
         )
         self.consumer = consumer
         await consumer.start()

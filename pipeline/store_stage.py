@@ -26,7 +26,7 @@ class OpenSearchStage(Stage):
         self.templates_ready = False
 
     async def start(self) -> None:
-        self.client = make_client(self.opensearch)
+        self.client = make_client(self.opensearch, component=self.component)
 
     async def close(self) -> None:
         if self.client:

@@ -1,5 +1,10 @@
 """Shared fixtures. Integration and e2e tests talk to the real Kafka and OpenSearch that
-deploy/local/services.sh starts (.ci/run starts them); they fail, never skip, when those are down."""
+deploy/local/services.sh starts (.ci/run starts them); they fail, never skip, when those are down.
+
+How to reach them (addresses, TLS, each component's credentials) comes from the settings file
+services.sh writes, `$CANHGAC_RUN_DIR/canhgac.yml` (CANHGAC_TEST_SERVICES names another one), so
+the tests run as each component's own principal against the secured services. CANHGAC_TEST_KAFKA
+and CANHGAC_TEST_OPENSEARCH override the addresses."""
 
 from __future__ import annotations
 
@@ -8,13 +13,33 @@ import os
 import socket
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
-KAFKA = os.environ.get("CANHGAC_TEST_KAFKA", "127.0.0.1:19092")
-OPENSEARCH = os.environ.get("CANHGAC_TEST_OPENSEARCH", "http://127.0.0.1:19200")
+RUN_DIR = Path(os.environ.get("CANHGAC_RUN_DIR", "/var/tmp/canhgac-run"))
+SERVICES_FILE = Path(os.environ.get("CANHGAC_TEST_SERVICES", str(RUN_DIR / "canhgac.yml")))
+
+
+def _services() -> dict[str, Any]:
+    """The services' settings (kafka, opensearch sections), or {} for services started before
+    services.sh wrote them (unsecured, default addresses)."""
+    try:
+        loaded = yaml.safe_load(SERVICES_FILE.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+SERVICES = _services()
+KAFKA = os.environ.get("CANHGAC_TEST_KAFKA") or SERVICES.get("kafka", {}).get("bootstrap_servers", "127.0.0.1:19092")
+OPENSEARCH = os.environ.get("CANHGAC_TEST_OPENSEARCH") or SERVICES.get("opensearch", {}).get(
+    "url", "http://127.0.0.1:19200"
+)
+SECURED = "security" in SERVICES.get("kafka", {})
 
 
 def free_port() -> int:
@@ -57,29 +82,34 @@ def test_settings(real_services: None, run_id: str, tmp_path: Path):  # type: ig
     """Settings isolated per test: own topics, own data streams and alerts index."""
     from canhgac.core.config import Settings
 
+    # Names extend the defaults (canhgac.raw.v1 -> canhgac.raw.v1.t<run>, logs-canhgac ->
+    # logs-canhgac-t<run>, ...): the services' Kafka ACLs and OpenSearch roles are prefixes of the
+    # default names, so each component's principal has exactly its production rights on them.
     return Settings(
         kafka={
+            **SERVICES.get("kafka", {}),
             "bootstrap_servers": KAFKA,
             "topics": {
-                "raw": f"t{run_id}.raw.v1",
-                "events": f"t{run_id}.events.v1",
-                "alerts": f"t{run_id}.alerts.v1",
-                "dlq": f"t{run_id}.dlq.v1",
+                "raw": f"canhgac.raw.v1.t{run_id}",
+                "events": f"canhgac.events.v1.t{run_id}",
+                "alerts": f"canhgac.alerts.v1.t{run_id}",
+                "dlq": f"canhgac.dlq.v1.t{run_id}",
                 "partitions": 2,
                 # One broker and one OpenSearch node: the single-node values (production: 3, 2, 1).
                 "replication_factor": 1,
                 "min_insync_replicas": 1,
             },
             "client_id": f"canhgac-test-{run_id}",
-            "group_prefix": f"t{run_id}",
+            "group_prefix": f"canhgac-t{run_id}",
         },
         opensearch={
+            **SERVICES.get("opensearch", {}),
             "url": OPENSEARCH,
-            "index_prefix": f"logs-t{run_id}",
-            "alerts_index": f"alerts-t{run_id}",
-            "sources_index": f"sources-t{run_id}",
-            "config_index_prefix": f"config-t{run_id}",
-            "audit_index": f"audit-t{run_id}",
+            "index_prefix": f"logs-canhgac-t{run_id}",
+            "alerts_index": f"canhgac-alerts-t{run_id}",
+            "sources_index": f"canhgac-sources-t{run_id}",
+            "config_index_prefix": f"canhgac-config-t{run_id}",
+            "audit_index": f"canhgac-audit-t{run_id}",
             "number_of_replicas": 0,
         },
         collectors={"syslog_tcp": {"host": "127.0.0.1", "port": 0, "default_agency": "so-tttt"}},

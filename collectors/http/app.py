@@ -206,7 +206,7 @@ class IngestApp:
                     del self._active_by_source[source.id]
         except AuthError as exc:
             headers = {"WWW-Authenticate": 'Basic realm="canhgac", ApiKey'} if exc.status == 401 else None
-            log.info("refused HTTP ingest from %s: %s", request.client, exc.message)
+            log.info("refused HTTP ingest from %s: %s", request.client, exc.detail)
             return fail(exc.status, exc.reason, exc.message, headers)
         except TooLarge as exc:
             return fail(413, "too_large", exc.message)

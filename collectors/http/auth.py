@@ -4,8 +4,10 @@
 - `Authorization: Basic base64(<source id>:<key>)` (Filebeat, Fluent Bit, Vector, NXLog, Logstash);
 - `Authorization: ApiKey base64(<source id>:<key>)` (Elastic API key form).
 
-Keys are stored as SHA-256 (see SourceDirectory.by_key). 401 = no or wrong credentials,
-403 = a valid key used where its source may not send (other source, transport, address).
+Keys are stored as SHA-256 (see SourceDirectory.by_key). 401 = no or wrong credentials: an
+unknown source id, a wrong key and a key of another source all get the same answer
+(`bad_ingest_key`), so a stranger cannot learn which source ids exist; the log says which it was.
+403 = the right key used where its own source may not send (transport, address).
 """
 
 from __future__ import annotations
@@ -19,11 +21,16 @@ from canhgac.core.config import SourceConfig
 
 
 class AuthError(Exception):
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(self, status: int, reason: str, message: str, detail: str | None = None) -> None:
         super().__init__(message)
         self.status = status
-        self.reason = reason  # metric label
-        self.message = message
+        self.reason = reason  # metric label, and `reason` in the answer
+        self.message = message  # the answer
+        self.detail = detail or message  # the log line: may name what the answer must not
+
+
+def _not_recognised(detail: str) -> AuthError:
+    return AuthError(401, "bad_ingest_key", "ingest key not recognised for this source", detail)
 
 
 def credentials(headers: Mapping[str, str]) -> tuple[str | None, str | None]:
@@ -50,16 +57,15 @@ def authenticate(
     claimed, key = credentials(headers)
     if not key:
         raise AuthError(401, "missing_credentials", "an ingest key is required")
-    if claimed is not None and claimed not in directory.sources:
-        raise AuthError(401, "unknown_source", f"unknown source {claimed!r}")
-    if path_source_id is not None and path_source_id not in directory.sources:
-        raise AuthError(401, "unknown_source", f"unknown source {path_source_id!r}")
     source = directory.by_key(key)
+    for named in (claimed, path_source_id):
+        if named is not None and named not in directory.sources:
+            raise _not_recognised(f"unknown source {named!r}")
     if source is None:
-        raise AuthError(401, "bad_ingest_key", "ingest key not recognised")
+        raise _not_recognised("ingest key not recognised")
     for named in (claimed, path_source_id):
         if named is not None and named != source.id:
-            raise AuthError(403, "key_for_other_source", f"this key does not belong to source {named!r}")
+            raise _not_recognised(f"a key of source {source.id!r} used for source {named!r}")
     if not directory.accepts(source):
         raise AuthError(403, "transport_not_allowed", f"source {source.id!r} may not send over HTTP")
     if not directory.address_allowed(source, ip):

@@ -54,7 +54,7 @@ class DeclaredSources:
         """Rebuild the directory when the stored sources changed; False when nothing changed or
         OpenSearch could not be read."""
         if self.client is None:
-            self.client = make_client(self.opensearch)
+            self.client = make_client(self.opensearch, component="collectors")
         try:
             result = await self.client.search(
                 index=self.opensearch.source_configs_index, body={"size": MAX_SOURCES, "query": {"match_all": {}}}

@@ -343,7 +343,7 @@ class SpoolingSink:
 
     # -- replay -----------------------------------------------------------------------------------
     async def _connect(self) -> bool:
-        producer = make_producer(self.kafka, client_suffix=f"collector-{self.collector}")
+        producer = make_producer(self.kafka, component="collectors", client_suffix=f"collector-{self.collector}")
         timeout = self.cfg.kafka_timeout_ms / 1000
         try:
             await asyncio.wait_for(producer.start(), timeout)

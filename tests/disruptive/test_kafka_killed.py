@@ -28,7 +28,7 @@ def services(*args: str) -> None:
 
 
 async def seqs_in_store(settings) -> Counter[int]:  # type: ignore[no-untyped-def]
-    client = make_client(settings.opensearch)
+    client = make_client(settings.opensearch, component="admin")
     index = f"{settings.opensearch.index_prefix}.*"
     seen: Counter[int] = Counter()
     try:

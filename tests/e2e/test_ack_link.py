@@ -50,7 +50,7 @@ async def test_ack_link_stops_escalation(test_settings, monkeypatch) -> None:
     runtime = Runtime(settings, stages=("normalizer", "detector", "alert-indexer", "notifier"))
     task = asyncio.create_task(runtime.run())
     await asyncio.wait_for(runtime.started.wait(), 120)
-    client = make_client(settings.opensearch)
+    client = make_client(settings.opensearch, component="admin")
     try:
         assert runtime.collector is not None and runtime.collector.port
         # Two high alerts (certutil; PowerShell -enc): one will be acknowledged, one not.

@@ -49,7 +49,7 @@ async def console(test_settings):  # type: ignore[no-untyped-def]
 
     settings = test_settings.model_copy(update={"api": test_settings.api.model_copy(update={"stream_poll_secs": 0.3})})
     await seed(settings)
-    client = make_client(settings.opensearch)
+    client = make_client(settings.opensearch, component="admin")
     await ensure_api_indices(client, settings.opensearch)
     await create_user(
         client,

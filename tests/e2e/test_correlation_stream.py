@@ -20,7 +20,7 @@ async def test_bruteforce_then_success_raises_correlation_alert(test_settings) -
     runtime = Runtime(test_settings, stages=("normalizer", "detector", "alert-indexer"), api=False)
     task = asyncio.create_task(runtime.run())
     await asyncio.wait_for(runtime.started.wait(), 120)
-    client = make_client(test_settings.opensearch)
+    client = make_client(test_settings.opensearch, component="admin")
     try:
         assert runtime.collector is not None and runtime.collector.port
         t0 = datetime.now(UTC) - timedelta(minutes=2)

@@ -41,7 +41,7 @@ async def test_exception_disable_and_upload_apply_without_restart(test_settings)
     runtime = Runtime(test_settings, stages=("normalizer", "detector", "alert-indexer"), api=False)
     task = asyncio.create_task(runtime.run())
     await asyncio.wait_for(runtime.started.wait(), 120)
-    client = make_client(test_settings.opensearch)
+    client = make_client(test_settings.opensearch, component="admin")
     cfg = test_settings.opensearch
     detector = next(s for s in runtime.stages if isinstance(s, DetectorStage))
     suppressed = runtime.metrics.alerts_suppressed.labels("exception")

@@ -40,7 +40,7 @@ async def test_rules_change_while_running(test_settings, tmp_path: Path) -> None
     runtime = Runtime(settings, stages=("normalizer", "detector", "alert-indexer"), api=False)
     task = asyncio.create_task(runtime.run())
     await asyncio.wait_for(runtime.started.wait(), 120)
-    client = make_client(settings.opensearch)
+    client = make_client(settings.opensearch, component="admin")
     index = settings.opensearch.alerts_index
 
     async def titles() -> set[str]:

@@ -9,6 +9,7 @@ import asyncio
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
+from canhgac.core.kafka import client_security
 from canhgac.core.store import make_client
 
 from canhgac.runtime import Runtime
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 
 async def all_events(settings) -> list[dict]:  # type: ignore[no-untyped-def]
-    client = make_client(settings.opensearch)
+    client = make_client(settings.opensearch, component="admin")
     try:
         index = f"{settings.opensearch.index_prefix}.*"
         await client.indices.refresh(index=index, allow_no_indices=True)
@@ -106,6 +107,7 @@ async def test_record_refused_by_its_parser_is_searchable_and_in_the_dlq(test_se
             bootstrap_servers=settings.kafka.bootstrap_servers,
             auto_offset_reset="earliest",
             group_id=None,
+            **client_security(settings.kafka, "admin"),
         )
         await consumer.start()
         try:

@@ -73,7 +73,7 @@ async def test_converted_queries_find_what_the_stream_matches(test_settings) -> 
             streamed[rule.id].add(event["event"]["id"])
     assert len(streamed) > 60  # the comparison is only worth something if many rules fire
 
-    client = make_client(test_settings.opensearch)
+    client = make_client(test_settings.opensearch, component="admin")
     try:
         await ensure_templates(client, test_settings.opensearch)
         body = bytearray()

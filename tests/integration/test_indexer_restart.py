@@ -27,7 +27,7 @@ class CrashAfterWrite(IndexerStage):
 
 
 async def count_docs(settings) -> int:  # type: ignore[no-untyped-def]
-    client = make_client(settings.opensearch)
+    client = make_client(settings.opensearch, component="admin")
     try:
         await client.indices.refresh(index=f"{settings.opensearch.index_prefix}.*", allow_no_indices=True)
         result = await client.count(index=f"{settings.opensearch.index_prefix}.*", allow_no_indices=True)

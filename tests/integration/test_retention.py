@@ -19,7 +19,7 @@ async def test_retention_by_security_level(test_settings) -> None:
         SourceConfig(id="web-l1", agency="a", security_level=1),
         SourceConfig(id="dc-l4", agency="b", security_level=4),
     ]
-    client = make_client(test_settings.opensearch)
+    client = make_client(test_settings.opensearch, component="admin")
     try:
         await ensure_templates(client, test_settings.opensearch)
         index = events_index(test_settings.opensearch.index_prefix, "syslog")

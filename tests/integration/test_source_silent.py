@@ -25,7 +25,7 @@ async def test_silent_source_alert_raised_and_cleared(test_settings) -> None:
     runtime = Runtime(settings, stages=("normalizer", "alert-indexer", "source-health"), api=False)
     task = asyncio.create_task(runtime.run())
     await asyncio.wait_for(runtime.started.wait(), 120)
-    client = make_client(settings.opensearch)
+    client = make_client(settings.opensearch, component="admin")
     try:
         assert runtime.collector is not None and runtime.collector.port
         await send_lines("127.0.0.1", runtime.collector.port, ["<14>Nov 26 09:00:00 fw1 kernel: hello"])

@@ -110,7 +110,7 @@ class Api:
 async def seed(settings: Any) -> None:
     from canhgac.core.store import ensure_templates, events_index, make_client
 
-    client = make_client(settings.opensearch)
+    client = make_client(settings.opensearch, component="admin")
     try:
         await ensure_templates(client, settings.opensearch)
         now = datetime.now(UTC) - timedelta(minutes=5)
@@ -141,7 +141,7 @@ async def cleanup(settings: Any) -> None:
     from canhgac.core.store import make_client
 
     cfg = settings.opensearch
-    client = make_client(cfg)
+    client = make_client(cfg, component="admin")
     try:
         await client.indices.delete_data_stream(name=f"{cfg.index_prefix}.*", ignore=[404])
         for pattern in (cfg.alerts_index, f"{cfg.config_index_prefix}-*", cfg.audit_index):

@@ -123,9 +123,10 @@ async def test_upload_enable_disable_and_hit_counts(api) -> None:  # type: ignor
 
 
 async def test_backtest(api) -> None:  # type: ignore[no-untyped-def]
-    from canhgac.core.store import events_index
+    from canhgac.core.store import events_index, make_client
 
-    os_client = api.app.state.canhgac.opensearch
+    # Events are written by the indexer's principal in production; the API's may only read them.
+    os_client = make_client(api.settings.opensearch, component="admin")
     stream = events_index(api.settings.opensearch.index_prefix, "linux.auth")
     t0 = datetime.now(UTC) - timedelta(hours=1)
     for i, (agency, message) in enumerate(
@@ -147,6 +148,7 @@ async def test_backtest(api) -> None:  # type: ignore[no-untyped-def]
                 "canhgac": {"agency": agency, "logsource": {"product": "linux", "service": "sshd"}},
             },
         )
+    await os_client.close()
     window = {"start": iso(t0 - timedelta(minutes=1)), "end": iso(t0 + timedelta(minutes=10))}
     async with api.client("viewer") as viewer, api.client("agency_viewer") as scoped:
         by_id = await viewer.post("/api/v1/rules/backtest", json={"rule_id": BUNDLED_RULE, **window, "size": 2})

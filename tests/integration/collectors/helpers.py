@@ -10,7 +10,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from canhgac.collectors.spool.sink import SpoolingSink
 from canhgac.core.config import Settings, SpoolConfig
-from canhgac.core.kafka import ensure_topics
+from canhgac.core.kafka import client_security, ensure_topics
 from canhgac.core.metrics import Metrics
 
 from tests.conftest import free_port
@@ -26,6 +26,7 @@ async def read_raw(
         group_id=f"test-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
+        **client_security(settings.kafka, "admin"),
     )
     await consumer.start()
     out: list[dict] = []

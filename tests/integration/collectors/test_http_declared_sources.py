@@ -33,7 +33,7 @@ async def test_declared_source_key_and_rotation(test_settings) -> None:  # type:
         }
     )
     await ensure_topics(settings.kafka)
-    client = make_client(settings.opensearch)
+    client = make_client(settings.opensearch, component="admin")
     await ensure_api_indices(client, settings.opensearch)
     (collector,) = build_collectors(settings, None, Metrics())
     await collector.start()
