@@ -19,7 +19,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-collectors", action="store_true", help="do not listen for logs")
     parser.add_argument("--no-api", action="store_true", help="do not serve the API")
     parser.add_argument("--demo", action="store_true", help="also send the demo feed of provincial logs")
+    parser.add_argument(
+        "--instance",
+        metavar="STAGE[-N]",
+        help="run one replica of one stage (systemd's canhgac-stage@STAGE-N): no collectors, no API, "
+        "the metrics listener on metrics_listener.port + N so replicas on one host never collide",
+    )
     parser.set_defaults(func=run)
+
+
+def parse_instance(name: str) -> tuple[str, int]:
+    """`detector-2` -> ("detector", 2); a bare stage name is replica 0."""
+    if name in ALL_STAGES:
+        return name, 0
+    stage, _, number = name.rpartition("-")
+    if stage in ALL_STAGES and number.isdigit():
+        return stage, int(number)
+    raise ValueError(f"instance {name!r} is not STAGE or STAGE-N; stages: {', '.join(ALL_STAGES)}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,6 +45,19 @@ def run(args: argparse.Namespace) -> int:
     for noisy in ("opensearch", "aiokafka", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     stages = tuple(s for s in args.stages.split(",") if s)
+    if args.instance:
+        try:
+            stage, number = parse_instance(args.instance)
+        except ValueError as exc:
+            print(exc)
+            return 2
+        listener = settings.metrics_listener
+        if listener.port and listener.port + number > 65535:
+            print(f"metrics_listener.port {listener.port} + {number} is not a port")
+            return 2
+        port = listener.port + number if listener.port else 0
+        settings = settings.model_copy(update={"metrics_listener": listener.model_copy(update={"port": port})})
+        stages, args.no_collectors, args.no_api = (stage,), True, True
     unknown = [s for s in stages if s not in ALL_STAGES]
     if unknown:
         print(f"unknown stage(s): {', '.join(unknown)}; known: {', '.join(ALL_STAGES)}")

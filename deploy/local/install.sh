@@ -34,6 +34,8 @@ missing=()
 command -v unzip >/dev/null || missing+=(unzip)
 command -v curl >/dev/null || missing+=(curl)
 [[ -n "${CANHGAC_SKIP_BROWSER:-}" ]] || [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+# systemd-analyze checks the units in deploy/systemd (tests/unit/deploy).
+command -v systemd-analyze >/dev/null || missing+=(systemd)
 # The real shippers the ingest tests run (foreground, private config; never the system service):
 # rsyslog with RELP (omrelp), and syslog-ng. Debian lets only one system logger be installed
 # (both provide system-log-daemon), so rsyslog is installed and syslog-ng-core is unpacked from
@@ -60,4 +62,21 @@ if [[ -n "$need_syslog_ng" ]]; then
   rm -rf "$download"
 fi
 "$ROOT/deploy/local/services.sh" fetch
+
+# helm, for the chart's tests (helm lint, helm template): built once from the Go module proxy into
+# the cache dir, outside the repository. The first build takes 5-15 minutes on 2 cores; later runs
+# find it. The version flags are what helm's own Makefile sets (default Kubernetes version 1.36).
+HELM_VERSION=v3.21.4
+CACHE_DIR="${CANHGAC_CACHE_DIR:-/var/tmp/canhgac-cache}"
+HELM="$CACHE_DIR/bin/helm"
+if [[ "$("$HELM" version --short 2>/dev/null)" != "$HELM_VERSION"* ]]; then
+  command -v go >/dev/null || { log "Go is required to build helm ($HELM_VERSION)"; exit 1; }
+  log "building helm $HELM_VERSION from the Go module proxy into $HELM (once)"
+  mkdir -p "$CACHE_DIR/bin"
+  GOBIN="$CACHE_DIR/bin" GOMODCACHE="$CACHE_DIR/go/mod" GOCACHE="$CACHE_DIR/go/build" GOFLAGS=-buildvcs=false \
+    go install -ldflags "-w -s -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION \
+      -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=36 \
+      -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=36" \
+    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+fi
 log "done"
