@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from canhgac.core.config import Settings
 from canhgac.core.errors import ConfigError
-from canhgac.core.kafka import ensure_topics
+from canhgac.core.kafka import ensure_topics, make_admin
 from canhgac.core.store import ensure_templates, events_index, make_client
 
 pytestmark = pytest.mark.integration
 
 
 async def topic_configs(settings: Settings, topic: str) -> tuple[int, dict[str, str]]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
+    admin = make_admin(settings.kafka, component="admin")  # the secured services' super user
     await admin.start()
     try:
         (described,) = await admin.describe_topics([topic])
