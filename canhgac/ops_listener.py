@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from canhgac.core.config import MetricsListenerConfig
+from canhgac.core.http_listener import uvicorn_limits
 from canhgac.core.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,8 @@ class OpsListener:
             lifespan="off",
             access_log=False,
             timeout_graceful_shutdown=2,
+            # connection caps, request-head timeout and size, keep-alive (core/http_listener.py)
+            **uvicorn_limits(cfg.listener, "metrics-listener", metrics),
         )
         self.cfg = cfg
         self.server = _Server(config)

@@ -357,6 +357,8 @@ class MetricsListenerConfig(Strict):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=9464, ge=0, le=65535)
+    # Scrapes and probes are few: small caps, like every other listener (core/http_listener.py).
+    listener: ListenerConfig = ListenerConfig(max_connections=64, max_connections_per_address=16, backlog=128)
 
 
 Transport = Literal["syslog_tcp", "syslog_udp", "syslog_tls", "http", "file"]
