@@ -12,5 +12,7 @@ if ! "$ROOT/deploy/local/services.sh" status >/dev/null 2>&1; then
 fi
 cleanup() { [[ -n "$started" ]] && "$ROOT/deploy/local/services.sh" stop || true; }
 trap cleanup EXIT
+# The tests find the services' addresses and credentials in $CANHGAC_RUN_DIR/canhgac.yml, written
+# by services.sh (tests/conftest.py): they run as each component's principal, secured by default.
 # pytest exits 5 when no test ran: that fails this script, as it should.
 .venv/bin/python -m pytest -p no:cacheprovider "$@"
