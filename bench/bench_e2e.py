@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
-from canhgac.core.config import Settings
-from canhgac.core.ids import derived_id
+from canhgac.core.alert import alert_id as contract_alert_id
+from canhgac.core.config import Settings, SyslogTcpConfig
 from canhgac.core.store import make_client
 
 WINDOW_SECS = 600
@@ -53,7 +53,8 @@ def probe_line(i: int, now: datetime) -> tuple[str, str]:
     line = f"<38>1 {ts} probe-host sshd {i} - - Accepted password for root from {ip} port 40{i % 1000:03d} ssh2"
     bucket = int(now.timestamp()) // WINDOW_SECS * WINDOW_SECS
     key = {"host.name": "probe-host", "host.hostname": "probe-host", "source.ip": ip, "user.name": "root"}
-    alert_id = derived_id(rule_id(), *(f"{k}={v}" for k, v in sorted(key.items())), str(bucket))
+    # The syslog collector's default agency (no sources declared): the agency is part of the id.
+    alert_id = contract_alert_id(rule_id(), SyslogTcpConfig().default_agency, key, str(bucket))
     return line, alert_id
 
 

@@ -7,6 +7,7 @@ Windows events keep `winlog.event_data.<Field>` verbatim, as Winlogbeat does.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 Event = dict[str, Any]
@@ -14,8 +15,9 @@ Event = dict[str, Any]
 _MISSING = object()
 
 
-def get_path(event: Event, dotted: str, default: Any = None) -> Any:
-    """Read `a.b.c`; a flat key holding the dotted name wins (ECS allows both spellings)."""
+def get_path(event: Mapping[str, Any], dotted: str, default: Any = None) -> Any:
+    """Read `a.b.c`; a flat key holding the dotted name wins (ECS allows both spellings). Nested
+    objects are walked while they are dicts (JSON objects), as events and alerts are."""
     if dotted in event:
         return event[dotted]
     node: Any = event

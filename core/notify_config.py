@@ -11,19 +11,10 @@ from datetime import date, datetime, time
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from canhgac.core.alert import Severity
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-SEVERITIES: tuple[str, ...] = ("informational", "low", "medium", "high", "critical")
-Severity = Literal["informational", "low", "medium", "high", "critical"]
 _HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
-
-
-def severity_rank(severity: str) -> int:
-    """Unknown severities rank as medium: an alert we cannot place is neither dropped nor paged."""
-    try:
-        return SEVERITIES.index(severity)
-    except ValueError:
-        return SEVERITIES.index("medium")
 
 
 def parse_hhmm(value: str) -> time:
@@ -248,7 +239,7 @@ class QuietHoursConfig(Strict):
     """Inside the window, messages below `hold_below` are held and sent as one summary after it."""
 
     window: TimeWindow
-    hold_below: Severity = "high"
+    hold_below: Severity = Severity.HIGH
 
 
 class DailyDigestConfig(Strict):

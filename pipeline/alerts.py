@@ -1,9 +1,9 @@
-"""Alert contract (topic canhgac.alerts.v1, index canhgac-alerts) and how matches become alerts.
+"""How rule matches and correlations become alerts (the contract itself: canhgac.core.alert).
 
-Repeated matches of one rule with the same key (host, user, source address) within a window
-collapse into one alert whose id is derived from rule id + key + window start. The id depends only
-on the events, so a replay after a restart produces the same alert again (an update), never a
-second one.
+Repeated matches of one rule in one agency with the same key (host, user, source address) within a
+window collapse into one alert whose id is rule id + agency + key + window start
+(`core.alert.alert_id`). The id depends only on the events, so a replay after a restart produces
+the same alert again (an update), never a second one; the same attack in two agencies gives two.
 """
 
 from __future__ import annotations
@@ -11,24 +11,23 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
+from canhgac.core.alert import (
+    DEFAULT_SEVERITY,
+    Alert,
+    AlertRule,
+    CorrelationInfo,
+    RuleLike,
+    alert_id,
+    build_alert,
+    iso,
+)
 from canhgac.core.event import Event, get_path
-from canhgac.core.ids import derived_id
 
-LEVELS = ("informational", "low", "medium", "high", "critical")
-LEVEL_SCORE = {"informational": 10, "low": 21, "medium": 47, "high": 73, "critical": 99}
 MAX_EVENT_IDS = 100
-
-
-class RuleLike(Protocol):
-    id: str
-    title: str
-    level: str | None
-    author: str | None
-    tags: Any
-    references: Any
-    description: str | None
+DETECTOR = "detector"  # `by` of the history entry that creates the alert
+_RULE_FIELDS = ("id", "title", "level", "author", "tags", "references", "description")
 
 
 def parse_ts(value: Any) -> datetime:
@@ -41,10 +40,6 @@ def parse_ts(value: Any) -> datetime:
     return datetime.now(UTC)
 
 
-def iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def group_key(event: Event) -> dict[str, str]:
     key = {}
     for name in ("host.name", "host.hostname", "user.name", "source.ip"):
@@ -54,21 +49,14 @@ def group_key(event: Event) -> dict[str, str]:
     return key
 
 
-def rule_block(rule: RuleLike) -> dict[str, Any]:
-    return {
-        "id": rule.id,
-        "title": rule.title,
-        "level": rule.level or "medium",
-        "author": rule.author,
-        "tags": list(rule.tags or ()),
-        "references": list(rule.references or ()),
-        "description": rule.description,
-    }
+def agency_of(event: Event) -> str | None:
+    agency = get_path(event, "canhgac.agency")
+    return str(agency) if isinstance(agency, str) and agency else None
 
 
 @dataclass(slots=True)
 class AlertState:
-    alert: dict[str, Any]
+    alert: dict[str, Any]  # the alert's document, updated in place as matches fold into it
     event_ids: list[str] = field(default_factory=list)
 
 
@@ -84,16 +72,16 @@ class AlertGrouper:
         ts = parse_ts(event.get("@timestamp"))
         bucket = int(ts.timestamp()) // self.window_secs * self.window_secs
         key = group_key(event)
-        alert_id = derived_id(rule.id, *(f"{k}={v}" for k, v in sorted(key.items())), str(bucket))
+        this_id = alert_id(rule.id, agency_of(event), key, str(bucket))
         event_id = str(get_path(event, "event.id") or "")
-        state = self._open.get(alert_id)
+        state = self._open.get(this_id)
         if state is None:
-            state = AlertState(new_alert(alert_id, rule, event, key, ts))
-            self._open[alert_id] = state
+            state = AlertState(new_alert(this_id, rule, event, key, ts).to_document())
+            self._open[this_id] = state
             if len(self._open) > self.max_open:
                 self._open.popitem(last=False)
         else:
-            self._open.move_to_end(alert_id)
+            self._open.move_to_end(this_id)
         alert = state.alert
         if event_id and event_id in state.event_ids:
             return alert  # the same event seen again (redelivery): nothing changes
@@ -109,68 +97,53 @@ class AlertGrouper:
         return alert
 
 
-def new_alert(alert_id: str, rule: RuleLike, event: Event, key: dict[str, str], ts: datetime) -> dict[str, Any]:
-    return alert_document(
-        alert_id, rule_block(rule), event, group=key, first_seen=iso(ts), last_seen=iso(ts), count=0, event_ids=[]
+def new_alert(this_id: str, rule: RuleLike, event: Event, key: dict[str, str], ts: datetime) -> Alert:
+    """A rule alert before any match is counted into it (the grouper counts the first one)."""
+    return build_alert(
+        alert_id=this_id,
+        rule=AlertRule.of(rule),
+        agency=agency_of(event),
+        created_by=DETECTOR,
+        first_seen=ts,
+        last_seen=ts,
+        count=0,
+        snapshot=event,
+        group=key,
     )
 
 
 def alert_from_correlation(correlation: dict[str, Any], event: Event) -> dict[str, Any]:
     """A correlation alert (CorrelationAlert.to_dict()) in the alert contract, with the event that
-    completed it as the snapshot."""
+    completed it as the snapshot ({} when a window closed without one).
+
+    The agency is the correlation's, not the snapshot's: a cross-agency correlation belongs to the
+    SOC, and its host, user and source address are only those its group shares (the snapshot may
+    be any involved agency's event)."""
     rule = correlation["rule"]
-    alert = alert_document(
-        correlation["id"],
-        {k: rule.get(k) for k in ("id", "title", "level", "author", "tags", "references", "description")},
-        event,
-        group={str(k): v for k, v in (correlation.get("correlation", {}).get("group") or {}).items()},
-        first_seen=iso(parse_ts(correlation["first_seen"])),
-        last_seen=iso(parse_ts(correlation["last_seen"])),
+    info = dict(correlation.get("correlation") or {})
+    group = {str(k): v for k, v in (info.get("group") or {}).items()}
+    cross = bool(info.get("cross_agency"))
+    alert = build_alert(
+        alert_id=correlation["id"],
+        rule=AlertRule(**{k: rule.get(k) for k in _RULE_FIELDS} | {"level": rule.get("level") or DEFAULT_SEVERITY}),
+        agency=correlation.get("agency"),
+        agencies=list(correlation.get("agencies") or []),
+        created_by=DETECTOR,
+        first_seen=parse_ts(correlation["first_seen"]),
+        last_seen=parse_ts(correlation["last_seen"]),
         count=correlation.get("event_count") or correlation.get("count") or 1,
         event_ids=list(correlation.get("event_ids") or []),
+        snapshot=event,
+        group=group,
+        identity_from_snapshot=not cross,
+        host=_shared(group, "host.name") if cross else None,
+        user=_shared(group, "user.name") if cross else None,
+        source_ip=_shared(group, "source.ip") if cross else None,
+        correlation=CorrelationInfo(**info),
     )
-    alert["correlation"] = correlation.get("correlation")
-    return alert
+    return alert.to_document()
 
 
-def alert_document(
-    alert_id: str,
-    rule: dict[str, Any],
-    event: Event,
-    *,
-    group: dict[str, Any],
-    first_seen: str,
-    last_seen: str,
-    count: int,
-    event_ids: list[str],
-) -> dict[str, Any]:
-    """The one shape every alert has (the alert contract); the event is the snapshot shown with it."""
-    level = (rule.get("level") or "medium").lower()
-    now = iso(datetime.now(UTC))
-    return {
-        "id": alert_id,
-        "@timestamp": first_seen,
-        "rule": rule,
-        "severity": level if level in LEVELS else "medium",
-        "severity_score": LEVEL_SCORE.get(level, 47),
-        "first_seen": first_seen,
-        "last_seen": last_seen,
-        "count": count,
-        "event_ids": event_ids,
-        "event": event,
-        "agency": get_path(event, "canhgac.agency"),
-        "canhgac": {
-            "source_id": get_path(event, "canhgac.source_id"),
-            "dataset": get_path(event, "canhgac.dataset"),
-            "group": group,
-        },
-        "host": {"name": get_path(event, "host.name") or get_path(event, "host.hostname")},
-        "user": {"name": get_path(event, "user.name")},
-        "source": {"ip": get_path(event, "source.ip")},
-        "status": "new",
-        "resolution": None,
-        "assignee": None,
-        "comments": [],
-        "history": [{"at": now, "by": "detector", "action": "created"}],
-        "created_at": now,
-    }
+def _shared(group: dict[str, Any], name: str) -> str | None:
+    value = group.get(name)
+    return str(value) if isinstance(value, str | int) and value != "" else None

@@ -17,11 +17,10 @@ from typing import Any
 
 import orjson
 from aiokafka import ConsumerRecord
+from canhgac.core.alert import AlertRule, Severity, alert_id, build_alert, iso
 from canhgac.core.config import KafkaConfig, OpenSearchConfig, PipelineConfig, SourceConfig
-from canhgac.core.ids import derived_id
 from canhgac.core.metrics import Metrics
 from canhgac.core.store import make_client
-from canhgac.pipeline.alerts import iso
 from canhgac.pipeline.bulk import BulkItem, bulk_write
 from canhgac.pipeline.stage import Stage
 from opensearchpy import AsyncOpenSearch
@@ -120,42 +119,32 @@ class SourceHealthTracker:
 
 
 def silent_alert(stats: SourceStats, since: datetime, now: datetime) -> dict[str, Any]:
-    created = iso(now)
-    return {
-        "id": derived_id(SILENT_RULE_ID, stats.source_id, iso(since)),
-        "@timestamp": created,
-        "rule": {
-            "id": SILENT_RULE_ID,
-            "title": f"Source silent: {stats.source_id}",
-            "level": "medium",
-            "author": "Canhgac",
-            "tags": ["canhgac.source_health"],
-            "references": [],
-            "description": (
+    """The alert of one silence; its id is rule + agency + source + when the silence began."""
+    group = {"canhgac.source_id": stats.source_id}
+    alert = build_alert(
+        alert_id=alert_id(SILENT_RULE_ID, stats.agency, group, iso(since)),
+        rule=AlertRule(
+            id=SILENT_RULE_ID,
+            title=f"Source silent: {stats.source_id}",
+            level=Severity.MEDIUM,
+            author="Canhgac",
+            tags=["canhgac.source_health"],
+            references=[],
+            description=(
                 f"No event from source {stats.source_id} for more than {stats.expected_interval_secs} s "
                 "(Nguồn log ngừng gửi dữ liệu)."
             ),
-        },
-        "severity": "medium",
-        "severity_score": 47,
-        "first_seen": created,
-        "last_seen": created,
-        "count": 1,
-        "event_ids": [],
-        "event": {"canhgac": {"source_id": stats.source_id, "last_seen": iso(since) if stats.last_seen else None}},
-        "agency": stats.agency,
-        "canhgac": {"source_id": stats.source_id, "group": {"canhgac.source_id": stats.source_id}},
-        "host": {"name": None},
-        "user": {"name": None},
-        "source": {"ip": None},
-        "status": "new",
-        "resolution": None,
-        "assignee": None,
-        "comments": [],
-        "history": [{"at": created, "by": "source-health", "action": "created"}],
-        "created_at": created,
-        "cleared_at": None,
-    }
+        ),
+        agency=stats.agency,
+        created_by="source-health",
+        first_seen=now,
+        last_seen=now,
+        count=1,
+        snapshot={"canhgac": {"source_id": stats.source_id, "last_seen": iso(since) if stats.last_seen else None}},
+        group=group,
+        now=now,
+    )
+    return alert.to_document()
 
 
 class SourceHealthStage(Stage):

@@ -1,18 +1,15 @@
-"""Alerts the notifier raises about itself, in the shape of the alerts topic (canhgac.alerts.v1)."""
+"""Alerts the notifier raises about itself, through the alert contract (canhgac.core.alert)."""
 
 from __future__ import annotations
 
 import socket
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from canhgac.core.ids import derived_id
+from canhgac.core.alert import AlertRule, Severity, alert_id, build_alert, iso
 
 CHANNEL_FAILING_RULE_ID = "canhgac-notifier-channel-failing"
-
-
-def _iso(when: datetime) -> str:
-    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+NOTIFIER_SOURCE_ID = "canhgac-notifier"
 
 
 def channel_failing_alert(
@@ -27,7 +24,7 @@ def channel_failing_alert(
 ) -> dict[str, Any]:
     """One alert per failure streak: the id is stable for the streak, so re-raising is a no-op."""
     event = {
-        "@timestamp": _iso(now),
+        "@timestamp": iso(now),
         "event": {
             "kind": "alert",
             "module": "canhgac.notify",
@@ -37,30 +34,31 @@ def channel_failing_alert(
         },
         "message": f"notification channel {channel} ({channel_type}) failed {failures} times in a row",
     }
-    return {
-        "id": derived_id(CHANNEL_FAILING_RULE_ID, channel, _iso(failing_since)),
-        "@timestamp": _iso(now),
-        "rule": {
-            "id": CHANNEL_FAILING_RULE_ID,
-            "title": f"Kênh thông báo {channel} gửi lỗi liên tục",
-            "level": "high",
-            "author": "Canhgac",
-            "tags": [],
-            "references": [],
-            "description": (
+    group = {"notify.channel": channel}
+    alert = build_alert(
+        alert_id=alert_id(CHANNEL_FAILING_RULE_ID, agency, group, iso(failing_since)),
+        rule=AlertRule(
+            id=CHANNEL_FAILING_RULE_ID,
+            title=f"Kênh thông báo {channel} gửi lỗi liên tục",
+            level=Severity.HIGH,
+            author="Canhgac",
+            tags=[],
+            references=[],
+            description=(
                 f"Kênh {channel} ({channel_type}) đã gửi lỗi {failures} lần liên tiếp; "
                 f"lỗi gần nhất: {last_error}. Người trực có thể không nhận được cảnh báo qua kênh này."
             ),
-        },
-        "severity": "high",
-        "first_seen": _iso(failing_since),
-        "last_seen": _iso(now),
-        "count": failures,
-        "event_ids": [],
-        "event": event,
-        "agency": agency,
-        "canhgac": {"source_id": "canhgac-notifier"},
-        "host": {"name": socket.gethostname()},
-        "status": "new",
-        "notify": {"channel": channel, "channel_type": channel_type, "last_error": last_error},
-    }
+        ),
+        agency=agency,
+        created_by="notifier",
+        first_seen=failing_since,
+        last_seen=now,
+        count=failures,
+        snapshot=event,
+        group=group,
+        host=socket.gethostname(),
+        source_id=NOTIFIER_SOURCE_ID,
+        notify={"channel": channel, "channel_type": channel_type, "last_error": last_error},
+        now=now,
+    )
+    return alert.to_document()

@@ -9,23 +9,24 @@ from __future__ import annotations
 from html import escape
 from typing import Literal
 
+from canhgac.core.alert import DEFAULT_SEVERITY, Severity
 from pydantic import BaseModel, ConfigDict
 
 MessageKind = Literal["alert", "group", "escalation", "held", "digest", "test"]
 
-SEVERITY_LABELS_VI = {
-    "informational": "THÔNG TIN",
-    "low": "THẤP",
-    "medium": "TRUNG BÌNH",
-    "high": "CAO",
-    "critical": "NGHIÊM TRỌNG",
+SEVERITY_LABELS_VI: dict[str, str] = {
+    Severity.INFORMATIONAL: "THÔNG TIN",
+    Severity.LOW: "THẤP",
+    Severity.MEDIUM: "TRUNG BÌNH",
+    Severity.HIGH: "CAO",
+    Severity.CRITICAL: "NGHIÊM TRỌNG",
 }
-SEVERITY_COLOURS = {
-    "informational": "#90A4AE",
-    "low": "#FDD835",
-    "medium": "#FB8C00",
-    "high": "#E53935",
-    "critical": "#8E0000",
+SEVERITY_COLOURS: dict[str, str] = {
+    Severity.INFORMATIONAL: "#90A4AE",
+    Severity.LOW: "#FDD835",
+    Severity.MEDIUM: "#FB8C00",
+    Severity.HIGH: "#E53935",
+    Severity.CRITICAL: "#8E0000",
 }
 
 
@@ -55,7 +56,7 @@ class Message(BaseModel):
 
     @property
     def colour(self) -> str:
-        return SEVERITY_COLOURS.get(self.severity, SEVERITY_COLOURS["medium"])
+        return SEVERITY_COLOURS.get(self.severity, SEVERITY_COLOURS[DEFAULT_SEVERITY])
 
     def plain_text(self) -> str:
         out = [self.subject, ""]

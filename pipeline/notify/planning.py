@@ -8,9 +8,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from canhgac.core.alert import Status, severity_rank
 from canhgac.core.event import get_path
 from canhgac.core.ids import derived_id
-from canhgac.core.notify_config import NotifyConfig, RouteConfig, parse_hhmm, severity_rank
+from canhgac.core.notify_config import NotifyConfig, RouteConfig, parse_hhmm
 from canhgac.pipeline.notify.message import Message
 from canhgac.pipeline.notify.outbox import Outbox
 from canhgac.pipeline.notify.render import (
@@ -125,7 +126,7 @@ class Planner:
                 self.state.mark_group_flushed(group_id)
                 route = self.routes.get(route_name)
                 members = self.state.group_members(group_id)
-                alerts = [a for a in self.state.alerts(members) if a.get("status", "new") == "new"]
+                alerts = [a for a in self.state.alerts(members) if a.get("status", Status.NEW) == Status.NEW]
                 if route is None or not alerts:
                     for alert_id in members:
                         self.state.mark_state(alert_id, route_name, "dropped")
@@ -145,7 +146,9 @@ class Planner:
                     continue
                 with self.state.db.transaction():
                     self.state.release([held_id for held_id, _ in items], ts)
-                    alerts = [a for a in self.state.alerts(a for _, a in items) if a.get("status", "new") == "new"]
+                    alerts = [
+                        a for a in self.state.alerts(a for _, a in items) if a.get("status", Status.NEW) == Status.NEW
+                    ]
                     targets = (
                         resolve_targets(self.config, route.channels, route.rotation, now) if route is not None else []
                     )

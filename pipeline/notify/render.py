@@ -8,8 +8,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from canhgac.core.alert import DEFAULT_SEVERITY, Severity, Status, severity_rank
 from canhgac.core.event import get_path
-from canhgac.core.notify_config import severity_rank
 from canhgac.pipeline.notify.message import SEVERITY_LABELS_VI, Fact, Message
 
 Alert = Mapping[str, Any]
@@ -86,7 +86,7 @@ def alert_line(alert: Alert, ctx: RenderContext) -> str:
 
 
 def render_alert(alert: Alert, ctx: RenderContext, *, escalation_level: int = 0) -> Message:
-    severity = str(alert.get("severity", "medium"))
+    severity = str(alert.get("severity", DEFAULT_SEVERITY))
     tag = f"[LEO THANG {escalation_level}]" if escalation_level else ""
     subject = f"[Canhgac][{label(severity)}]{tag} {rule_title(alert)} — {ctx.agency(alert.get('agency'))}"
     alert_id = str(alert["id"])
@@ -109,7 +109,7 @@ def render_group(alerts: Sequence[Alert], ctx: RenderContext, *, escalation_leve
     if len(alerts) == 1:
         return render_alert(alerts[0], ctx, escalation_level=escalation_level)
     first = alerts[0]
-    severity = max((str(a.get("severity", "medium")) for a in alerts), key=severity_rank)
+    severity = max((str(a.get("severity", DEFAULT_SEVERITY)) for a in alerts), key=severity_rank)
     total = sum(int(a.get("count", 1) or 1) for a in alerts)
     tag = f"[LEO THANG {escalation_level}]" if escalation_level else ""
     subject = (
@@ -131,7 +131,7 @@ def render_group(alerts: Sequence[Alert], ctx: RenderContext, *, escalation_leve
 
 
 def render_held(alerts: Sequence[Alert], ctx: RenderContext, *, reason: str, route: str) -> Message:
-    severity = max((str(a.get("severity", "low")) for a in alerts), key=severity_rank)
+    severity = max((str(a.get("severity", Severity.LOW)) for a in alerts), key=severity_rank)
     why = "trong giờ yên tĩnh" if reason == "quiet" else "do giới hạn tần suất"
     return Message(
         kind="held",
@@ -147,15 +147,15 @@ def render_held(alerts: Sequence[Alert], ctx: RenderContext, *, reason: str, rou
 def render_daily_digest(agency: str, day: date, alerts: Sequence[Alert], ctx: RenderContext) -> Message:
     by_severity: dict[str, int] = {}
     for a in alerts:
-        sev = str(a.get("severity", "medium"))
+        sev = str(a.get("severity", DEFAULT_SEVERITY))
         by_severity[sev] = by_severity.get(sev, 0) + 1
     facts = tuple(
         Fact(label=label(sev), value=str(by_severity[sev]))
         for sev in sorted(by_severity, key=severity_rank, reverse=True)
     )
-    open_alerts = sum(1 for a in alerts if a.get("status", "new") == "new")
+    open_alerts = sum(1 for a in alerts if a.get("status", Status.NEW) == Status.NEW)
     ordered = sorted(alerts, key=lambda a: -severity_rank(str(a.get("severity", ""))))
-    severity = str(ordered[0].get("severity", "informational")) if ordered else "informational"
+    severity = str(ordered[0].get("severity", Severity.INFORMATIONAL)) if ordered else Severity.INFORMATIONAL
     return Message(
         kind="digest",
         subject=f"[Canhgac] Tổng hợp cảnh báo ngày {day:%d/%m/%Y} — {ctx.agency(agency)}",
@@ -173,7 +173,7 @@ def render_test(channel: str, at: datetime, ctx: RenderContext) -> Message:
         kind="test",
         subject=f"[Canhgac] Thử kênh thông báo {channel}",
         title=f"Thử kênh thông báo {channel}",
-        severity="informational",
+        severity=Severity.INFORMATIONAL,
         summary="Đây là tin thử của Canhgac. Nếu bạn đọc được tin này, kênh đã hoạt động.",
         facts=(Fact(label="Thời điểm", value=at.astimezone(ctx.zone).strftime("%d/%m/%Y %H:%M:%S")),),
     )

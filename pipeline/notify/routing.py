@@ -7,15 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from canhgac.core.alert import severity_rank
 from canhgac.core.event import get_path
-from canhgac.core.notify_config import (
-    NotifyConfig,
-    RotationConfig,
-    RouteConfig,
-    RouteMatch,
-    parse_hhmm,
-    severity_rank,
-)
+from canhgac.core.notify_config import NotifyConfig, RotationConfig, RouteConfig, RouteMatch, parse_hhmm
 
 
 def route_matches(match: RouteMatch, alert: Mapping[str, Any], local_now: datetime) -> bool:

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from canhgac.core.alert import Severity, Status, severity_of
 from canhgac.core.errors import ConfigError, NotFound
 from canhgac.core.event import get_path
 from canhgac.core.ids import derived_id, new_id
-from canhgac.core.notify_config import SEVERITIES, NotifyConfig
+from canhgac.core.notify_config import NotifyConfig
 from canhgac.pipeline.notify.ack import AckSigner
 from canhgac.pipeline.notify.clock import Clock, SystemClock
 from canhgac.pipeline.notify.credentials import resolve_secret
@@ -67,9 +68,8 @@ def validate_alert(alert: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidAlertError("alert has no id")
     if not isinstance(get_path(data, "rule.id"), str):
         raise InvalidAlertError("alert has no rule.id", where=data["id"])
-    if data.get("severity") not in SEVERITIES:
-        level = get_path(data, "rule.level")
-        data["severity"] = level if level in SEVERITIES else "medium"
+    if data.get("severity") not in tuple(Severity):
+        data["severity"] = severity_of(get_path(data, "rule.level")).value
     return data
 
 
@@ -145,7 +145,7 @@ class NotifierService:
         notifications are durable and the Kafka offset may be committed. Sending happens in
         run_due(). Raises InvalidAlertError for a record that is not an alert (send it to the DLQ)."""
         data = validate_alert(alert)
-        alert_id, status = data["id"], str(data.get("status") or "new")
+        alert_id, status = data["id"], str(data.get("status") or Status.NEW)
         version = derived_id(alert_id, str(data.get("last_seen")), str(data.get("count")), status)
         now = self.clock.now()
         async with self._lock:
@@ -154,12 +154,12 @@ class NotifierService:
                     return HandleResult("duplicate")
                 if self.state.alert(alert_id) is not None:
                     self.state.update_snapshot(data)
-                    if status != "new":
+                    if status != Status.NEW:
                         self._stop(alert_id, status, by=str(data.get("assignee") or "console"), now=now)
                         return HandleResult("status_changed")
                     return HandleResult("updated")
                 self.state.insert_alert(data, now.timestamp())
-                if status != "new":
+                if status != Status.NEW:
                     return HandleResult("not_new")
                 ctx = self.render_context()
                 placements = {
@@ -183,7 +183,7 @@ class NotifierService:
             with self.outbox.db.transaction():
                 if self.state.alert(alert_id) is None:
                     raise NotFound(f"alert {alert_id} is unknown to the notifier")
-                return self._stop(alert_id, "acknowledged", by=by, now=self.clock.now())
+                return self._stop(alert_id, Status.ACKNOWLEDGED, by=by, now=self.clock.now())
 
     async def acknowledge_token(self, token: str, by: str = "ack-link") -> list[str]:
         return await self.acknowledge(self.verify_ack_token(token), by)

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from canhgac.core.alert import Status
 from canhgac.pipeline.notify.db import Database
 
 
@@ -72,7 +73,7 @@ class AlertState:
             (
                 alert["id"],
                 json.dumps(alert, ensure_ascii=False, default=str),
-                alert.get("status", "new"),
+                str(alert.get("status") or Status.NEW),
                 alert.get("agency"),
                 alert.get("severity"),
                 now,
@@ -91,13 +92,15 @@ class AlertState:
         ids = list(alert_ids)
         changed = [
             r["id"]
-            for r in self._c.execute(f"SELECT id FROM alerts WHERE status='new' AND id IN ({_marks(len(ids))})", ids)
+            for r in self._c.execute(
+                f"SELECT id FROM alerts WHERE status=? AND id IN ({_marks(len(ids))})", (Status.NEW.value, *ids)
+            )
         ]
         if changed:
             self._c.execute(
                 f"UPDATE alerts SET status=?, acknowledged_by=?, acknowledged_at=? WHERE id IN "
                 f"({_marks(len(changed))})",
-                (status, by, now, *changed),
+                (str(status), by, now, *changed),
             )
         return changed
 
@@ -129,9 +132,9 @@ class AlertState:
     def due_escalations(self, now: float) -> list[DeliveryRow]:
         rows = self._c.execute(
             "SELECT d.* FROM deliveries d JOIN alerts a ON a.id = d.alert_id WHERE d.state='notified'"
-            " AND d.next_escalation_at IS NOT NULL AND d.next_escalation_at <= ? AND a.status='new'"
+            " AND d.next_escalation_at IS NOT NULL AND d.next_escalation_at <= ? AND a.status=?"
             " ORDER BY d.notified_at, d.alert_id",
-            (now,),
+            (now, Status.NEW.value),
         )
         return [_delivery(r) for r in rows]
 

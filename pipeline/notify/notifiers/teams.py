@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from canhgac.core.alert import Severity
 from canhgac.core.notify_config import TeamsChannel
 from canhgac.pipeline.notify.message import Message
 from canhgac.pipeline.notify.notifiers.base import Delivery, notifiers
 from canhgac.pipeline.notify.notifiers.incoming_webhook import IncomingWebhookNotifier
 
-_ADAPTIVE_COLOUR = {
-    "critical": "attention",
-    "high": "attention",
-    "medium": "warning",
-    "low": "accent",
-    "informational": "default",
+_ADAPTIVE_COLOUR: dict[str, str] = {
+    Severity.CRITICAL: "attention",
+    Severity.HIGH: "attention",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "accent",
+    Severity.INFORMATIONAL: "default",
 }
 
 

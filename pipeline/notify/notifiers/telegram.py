@@ -7,6 +7,7 @@ from html import escape
 from typing import Any
 
 import httpx
+from canhgac.core.alert import Severity
 from canhgac.core.notify_config import TelegramChannel
 from canhgac.pipeline.notify.credentials import require_secret
 from canhgac.pipeline.notify.errors import DeliveryError
@@ -14,7 +15,13 @@ from canhgac.pipeline.notify.message import Message
 from canhgac.pipeline.notify.notifiers.base import Delivery, Notifier, dumps, notifiers, post
 
 MAX_TEXT_CHARS = 4096  # Telegram's limit on one message, counted after entity parsing
-_ICONS = {"critical": "🔴", "high": "🟠", "medium": "🟡", "low": "🔵", "informational": "⚪"}
+_ICONS: dict[str, str] = {
+    Severity.CRITICAL: "🔴",
+    Severity.HIGH: "🟠",
+    Severity.MEDIUM: "🟡",
+    Severity.LOW: "🔵",
+    Severity.INFORMATIONAL: "⚪",
+}
 
 
 def telegram_html(message: Message) -> str:

@@ -65,3 +65,27 @@ def test_alert_id_is_the_same_after_a_restart() -> None:
 def test_unknown_level_maps_to_medium_and_bad_timestamp_does_not_crash() -> None:
     alert = AlertGrouper().add(Rule(level="weird"), event(1, ts="not a time"))
     assert alert["severity"] == "medium"
+
+
+# --- tenancy: the agency is part of the alert's identity (issue 10, finding 1) -------------------------
+
+
+def agency_event(i: int, agency: str) -> dict:
+    return {
+        "@timestamp": "2026-11-26T03:00:00Z",
+        "event": {"id": f"{agency}-E{i}"},
+        "host": {"name": "shared-web01"},
+        "user": {"name": "root"},
+        "source": {"ip": "203.0.113.66"},
+        "canhgac": {"agency": agency, "source_id": f"src-{agency}"},
+    }
+
+
+def test_same_attack_in_two_agencies_gives_two_alerts() -> None:
+    grouper = AlertGrouper(window_secs=600)
+    a = [grouper.add(Rule(), agency_event(i, "so-tttt")) for i in range(3)][-1]
+    b = [grouper.add(Rule(), agency_event(i, "so-yte")) for i in range(2)][-1]
+    assert a["id"] != b["id"]
+    assert (a["agency"], a["count"], a["event_ids"]) == ("so-tttt", 3, ["so-tttt-E0", "so-tttt-E1", "so-tttt-E2"])
+    assert (b["agency"], b["count"], b["event_ids"]) == ("so-yte", 2, ["so-yte-E0", "so-yte-E1"])
+    assert a["agencies"] == ["so-tttt"] and b["agencies"] == ["so-yte"]
