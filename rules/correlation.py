@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import orjson
+from canhgac.core.alert import SOC_AGENCY
 from canhgac.core.errors import ConfigError, RuleError
 from canhgac.core.event import Event, get_path
 from canhgac.core.ids import derived_id
@@ -31,7 +32,8 @@ from canhgac.rules.correlation_spec import (
 from canhgac.rules.correlation_window import Group, Limits, Window, WindowLogic
 from sigma.correlations import SigmaCorrelationRule
 
-CHECKPOINT_VERSION = 1
+# 2: group keys carry the agency and windows their agencies; a version 1 checkpoint is discarded.
+CHECKPOINT_VERSION = 2
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 
@@ -76,7 +78,7 @@ def _value_key(values: Sequence[Any]) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class CorrelationAlert:
-    id: str  # rule + group + window start: re-emitting it (an update, a replay) upserts one alert
+    id: str  # rule + agency + group + window start: re-emitting it (an update, a replay) upserts one alert
     rule_id: str
     rule_name: str | None
     title: str
@@ -95,10 +97,16 @@ class CorrelationAlert:
     event_count: int  # matches counted into the window
     event_ids: tuple[str, ...]  # the first MAX_EVENT_IDS contributing `event.id`s
     is_update: bool  # an earlier emission of this id exists; notifiers need not send it again
+    # The owner: the agency of the group's events, or SOC_AGENCY for a cross-agency rule.
+    agency: str | None = None
+    agencies: tuple[str, ...] = ()  # agencies whose events are in the window
+    cross_agency: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "agency": self.agency,
+            "agencies": list(self.agencies),
             "rule": {
                 "id": self.rule_id,
                 "name": self.rule_name,
@@ -114,6 +122,7 @@ class CorrelationAlert:
                 "group": dict(self.group),
                 "window_start": self.window_start.isoformat(),
                 "window_end": self.window_end.isoformat(),
+                "cross_agency": self.cross_agency,
             },
             "first_seen": self.first_seen.isoformat(),
             "last_seen": self.last_seen.isoformat(),
@@ -144,6 +153,7 @@ class CorrelationStats:
 class _Feed:
     position: int  # which of the correlation's referenced rules matched
     event_ids: tuple[str, ...]
+    agencies: tuple[str, ...]  # of those events (one, or none when the event carries no agency)
     inner_group: Mapping[str, Any] | None = None  # set when the match is another correlation's alert
 
 
@@ -194,6 +204,12 @@ class CorrelationEngine:
                     for k in target:
                         self._base_index.setdefault(k, set()).add((ci, pos))
                     continue
+                if self._specs[inner].cross_agency and not spec.cross_agency:
+                    raise RuleError(
+                        f"correlation rule {spec.title!r} stays within one agency but references "
+                        f"{self._specs[inner].title!r}, which spans agencies (canhgac.cross_agency)",
+                        reason="unsupported_nesting",
+                    )
                 if not self._specs[inner].condition.eager:
                     # Such an inner alert only exists after its window closed, by then the
                     # outer correlation's window has moved on; no ordering would be honest.
@@ -226,10 +242,12 @@ class CorrelationEngine:
         pending: dict[int, list[_Feed]] = {}
         event_id = get_path(event, "event.id")
         event_ids = (str(event_id),) if event_id is not None else ()
+        agency = get_path(event, "canhgac.agency")
+        agencies = (str(agency),) if isinstance(agency, str) and agency else ()
         for rule in matched:
             hits = set().union(*(self._base_index.get(k, ()) for k in keys_of(rule.id, rule.name)))
             for ci, pos in sorted(hits):
-                pending.setdefault(ci, []).append(_Feed(pos, event_ids))
+                pending.setdefault(ci, []).append(_Feed(pos, event_ids, agencies))
         ts_us = _to_us(ts)
         if self._watermark is not None and ts_us < self._watermark - self._lateness_us:
             if pending:
@@ -244,7 +262,8 @@ class CorrelationEngine:
                         # The first emission hands over everything it counted; updates add the
                         # event that caused them.
                         ids = event_ids if alert.is_update else alert.event_ids
-                        pending.setdefault(outer, []).append(_Feed(pos, ids, alert.group))
+                        involved = agencies if alert.is_update else alert.agencies
+                        pending.setdefault(outer, []).append(_Feed(pos, ids, involved, alert.group))
                     self._emit(ci, alert, out)
         return list(out.values())
 
@@ -288,7 +307,10 @@ class CorrelationEngine:
             key = _value_key(counted)
         elif spec.type in (TEMPORAL, TEMPORAL_ORDERED):
             key = feed.position
-        gkey = orjson.dumps(values, default=str).decode()
+        # Tenancy is part of the group: one agency's matches never share a window with another's,
+        # unless the rule spans agencies. (An agency rule's feeds carry at most one agency.)
+        scope = values if spec.cross_agency else [feed.agencies[0] if feed.agencies else None, *values]
+        gkey = orjson.dumps(scope, default=str).decode()
         groups = self._groups[ci]
         group = groups.get(gkey)
         if group is None:
@@ -306,7 +328,7 @@ class CorrelationEngine:
         ]
         self._seq += 1
         self._stats.matches += 1
-        placed = logic.add(group, (ts_us, self._seq, key, feed.event_ids))
+        placed = logic.add(group, (ts_us, self._seq, key, feed.event_ids, feed.agencies))
         if placed is not None:
             window, is_new = placed
             alerts.append(self._alert(ci, gkey, group, window, is_update=not is_new))
@@ -334,6 +356,9 @@ class CorrelationEngine:
             event_count=window.events,
             event_ids=tuple(window.event_ids),
             is_update=is_update,
+            agency=SOC_AGENCY if spec.cross_agency else next(iter(window.agencies), None),
+            agencies=tuple(window.agencies),
+            cross_agency=spec.cross_agency,
         )
 
     def _emit(self, ci: int, alert: CorrelationAlert, out: dict[str, CorrelationAlert]) -> None:
@@ -363,9 +388,12 @@ class CorrelationEngine:
         """Replace all state with a checkpoint's; rules that changed since start empty."""
         try:
             data = orjson.loads(state)
-            if data.get("version") != CHECKPOINT_VERSION:
-                raise ConfigError(f"correlation checkpoint version {data.get('version')!r} is not supported")
             saved_rules: dict[str, Any] = data["rules"]
+            if data.get("version") == 1:
+                # Its groups know no agency, so none can be trusted: every rule starts empty.
+                saved_rules = {key: {"fingerprint": None} for key in saved_rules}
+            elif data.get("version") != CHECKPOINT_VERSION:
+                raise ConfigError(f"correlation checkpoint version {data.get('version')!r} is not supported")
             restored: list[OrderedDict[str, Group]] = []
             for spec in self._specs:
                 saved = saved_rules.get(spec.key)

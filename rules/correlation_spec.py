@@ -99,6 +99,7 @@ class CorrelationSpec:
     value_field: tuple[str, ...]  # value_count only; several fields count distinct combinations
     condition: Condition
     generate: bool
+    cross_agency: bool  # `canhgac: {cross_agency: true}`: groups span agencies, alerts belong to the SOC
     # per position: lookup keys of the referenced rule, and whether it is another correlation
     targets: tuple[tuple[str, ...], ...]
     target_is_correlation: tuple[bool, ...]
@@ -131,6 +132,31 @@ def _references(rule: SigmaCorrelationRule) -> list[SigmaRuleReference]:
     if isinstance(rule.condition, SigmaExtendedCorrelationCondition):
         return [SigmaRuleReference(r) for r in rule.condition.get_referenced_rules()]
     return []
+
+
+# Our extension of the Sigma format: a top-level `canhgac:` mapping (docs/correlation.md).
+EXTENSION_KEY = "canhgac"
+_EXTENSION_FIELDS = ("cross_agency",)
+
+
+def cross_agency_of(rule: SigmaCorrelationRule) -> bool:
+    """Whether the rule spans agencies (`canhgac: {cross_agency: true}`); by default a correlation
+    stays within one agency. A malformed extension is a RuleError, never a silent default."""
+    extension = rule.custom_attributes.get(EXTENSION_KEY)
+    if extension is None:
+        return False
+    if not isinstance(extension, dict):
+        raise _reject(rule, f"`{EXTENSION_KEY}:` must be a mapping, e.g. {{cross_agency: true}}", "invalid_extension")
+    unknown = sorted(str(k) for k in extension if k not in _EXTENSION_FIELDS)
+    if unknown:
+        known = ", ".join(_EXTENSION_FIELDS)
+        raise _reject(
+            rule, f"unknown `{EXTENSION_KEY}:` field(s) {', '.join(unknown)} (known: {known})", "invalid_extension"
+        )
+    value = extension.get("cross_agency", False)
+    if not isinstance(value, bool):
+        raise _reject(rule, f"`{EXTENSION_KEY}.cross_agency` must be true or false, not {value!r}", "invalid_extension")
+    return value
 
 
 def _extended_predicate(
@@ -231,7 +257,9 @@ def compile_rule(rule: SigmaCorrelationRule, correlation_keys: set[str]) -> Corr
         assert isinstance(rule.condition, SigmaCorrelationCondition)
         ref = rule.condition.fieldref
         value_field = tuple(ref) if isinstance(ref, list) else (str(ref),)
-    semantics = rule.to_dict()["correlation"]
+    cross_agency = cross_agency_of(rule)
+    # Whether groups span agencies changes what a group is, so it is part of the fingerprint.
+    semantics = {**rule.to_dict()["correlation"], "cross_agency": cross_agency}
     return CorrelationSpec(
         key=own_keys[0],
         lookup_keys=tuple(own_keys),
@@ -250,6 +278,7 @@ def compile_rule(rule: SigmaCorrelationRule, correlation_keys: set[str]) -> Corr
         value_field=value_field,
         condition=condition,
         generate=rule.generate,
+        cross_agency=cross_agency,
         targets=targets,
         target_is_correlation=tuple(bool(set(t) & correlation_keys) for t in targets),
         fingerprint=derived_id(orjson.dumps(semantics, option=orjson.OPT_SORT_KEYS, default=str).decode()),

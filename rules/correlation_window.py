@@ -19,9 +19,9 @@ from typing import Any
 
 from canhgac.rules.correlation_spec import EVENT_COUNT, TEMPORAL_ORDERED, CorrelationSpec
 
-# (timestamp µs, arrival sequence, distinct key or None, contributing event ids); the sequence keeps
-# matches with the same timestamp in arrival order and makes every entry unique.
-Entry = tuple[int, int, Any, tuple[str, ...]]
+# (timestamp µs, arrival sequence, distinct key or None, contributing event ids, their agencies); the
+# sequence keeps matches with the same timestamp in arrival order and makes every entry unique.
+Entry = tuple[int, int, Any, tuple[str, ...], tuple[str, ...]]
 
 MAX_EVENT_IDS = 100  # per alert; the count keeps going past it
 
@@ -41,9 +41,12 @@ class Window:
     events: int = 0
     keys: dict[Any, None] = field(default_factory=dict)  # distinct values or rule positions, in order
     event_ids: list[str] = field(default_factory=list)
+    agencies: dict[str, None] = field(default_factory=dict)  # agencies of the matches, in order
 
     def absorb(self, entry: Entry, limits: Limits) -> None:
-        ts, _seq, key, event_ids = entry
+        ts, _seq, key, event_ids, agencies = entry
+        for agency in agencies:
+            self.agencies[agency] = None
         self.events += 1
         self.first_seen = min(self.first_seen, ts)
         self.last_seen = max(self.last_seen, ts)
@@ -54,12 +57,21 @@ class Window:
             self.event_ids.extend(e for e in event_ids[:room] if e not in self.event_ids)
 
     def to_json(self) -> list[Any]:
-        return [self.start, self.end, self.first_seen, self.last_seen, self.events, list(self.keys), self.event_ids]
+        return [
+            self.start,
+            self.end,
+            self.first_seen,
+            self.last_seen,
+            self.events,
+            list(self.keys),
+            self.event_ids,
+            list(self.agencies),
+        ]
 
     @classmethod
     def from_json(cls, raw: list[Any]) -> Window:
-        start, end, first, last, events, keys, event_ids = raw
-        return cls(start, end, first, last, events, dict.fromkeys(keys), list(event_ids))
+        start, end, first, last, events, keys, event_ids, agencies = raw
+        return cls(start, end, first, last, events, dict.fromkeys(keys), list(event_ids), dict.fromkeys(agencies))
 
 
 @dataclass(slots=True)
@@ -72,7 +84,7 @@ class Group:
     latest: dict[Any, tuple[int, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for ts, seq, key, _ids in self.entries:
+        for ts, seq, key, _ids, _agencies in self.entries:
             self.latest[key] = max(self.latest.get(key, (ts, seq)), (ts, seq))
 
     def is_empty(self) -> bool:
@@ -80,12 +92,12 @@ class Group:
 
     def insert(self, entry: Entry) -> None:
         bisect.insort(self.entries, entry)
-        ts, seq, key, _ids = entry
+        ts, seq, key, _ids, _agencies = entry
         self.latest[key] = max(self.latest.get(key, (ts, seq)), (ts, seq))
 
     def drop_first(self, count: int) -> None:
         """Entries leave from the front only, so a key whose latest entry leaves has none left."""
-        for ts, seq, key, _ids in self.entries[:count]:
+        for ts, seq, key, _ids, _agencies in self.entries[:count]:
             if self.latest.get(key) == (ts, seq):
                 del self.latest[key]
         del self.entries[:count]
@@ -98,7 +110,7 @@ class Group:
         values, entries, windows = raw
         return cls(
             list(values),
-            [(ts, seq, key, tuple(ids)) for ts, seq, key, ids in entries],
+            [(ts, seq, key, tuple(ids), tuple(agencies)) for ts, seq, key, ids, agencies in entries],
             [Window.from_json(w) for w in windows],
         )
 

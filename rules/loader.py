@@ -17,6 +17,7 @@ import yaml
 from canhgac.core.errors import RuleError
 from canhgac.core.safe_yaml import RefusedYAML, load_all
 from canhgac.rules.compiler import Compiler, compile_conditions
+from canhgac.rules.correlation_spec import cross_agency_of
 from canhgac.rules.fieldmap import canhgac_pipeline
 from canhgac.rules.model import CompiledRule, RuleMeta
 from sigma import exceptions as sigma_exc
@@ -199,6 +200,11 @@ def load_text(text: str, path: str, placeholders: Placeholders | None = None) ->
             result.rejected.append(_reject(path, rule, errors[0]))
             continue
         if isinstance(rule, SigmaCorrelationRule):
+            try:
+                cross_agency_of(rule)  # our `canhgac:` extension, refused here rather than at engine build
+            except RuleError as exc:
+                result.rejected.append(_reject(path, rule, exc))
+                continue
             result.correlation_rules.append(rule)
             continue
         if not isinstance(rule, SigmaRule):

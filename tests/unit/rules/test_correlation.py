@@ -100,8 +100,8 @@ def feed(eng: CorrelationEngine, stream: list[tuple[float, str, Meta, dict[str, 
     return out
 
 
-def alert_id(group_values: list[Any], start_secs: float) -> str:
-    gkey = orjson.dumps(group_values).decode()
+def alert_id(group_values: list[Any], start_secs: float, agency: str | None = None) -> str:
+    gkey = orjson.dumps([agency, *group_values]).decode()  # the agency leads every group key
     return derived_id("correlation", f"id:{UCORR}", gkey, str(int(at(start_secs).timestamp() * 1_000_000)))
 
 
@@ -555,7 +555,7 @@ def test_restore_refuses_unknown_versions_and_garbage() -> None:
     with pytest.raises(ConfigError):
         eng.restore(b"not json")
     with pytest.raises(ConfigError):
-        eng.restore(orjson.dumps({"version": 1, "rules": {f"id:{UCORR}": {"fingerprint": "x"}}}))
+        eng.restore(orjson.dumps({"version": 2, "rules": {f"id:{UCORR}": {"fingerprint": "x"}}}))
 
 
 # --- rejected rules -----------------------------------------------------------------------------------
