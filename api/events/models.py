@@ -5,6 +5,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# An event is an ECS document whose fields depend on its source (winlog.event_data.* alone has
+# thousands of names): the one genuinely open-ended shape the API returns.
+Event = dict[str, Any]
+
 
 class EventSearch(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -19,8 +23,8 @@ class EventSearch(BaseModel):
 
 class EventPage(BaseModel):
     total: int
-    items: list[dict[str, Any]]
-    next: str | None = None
+    items: list[Event] = Field(description="ECS events, newest first")
+    next: str | None = Field(default=None, description="cursor of the next page; null on the last one")
 
 
 class HistogramRequest(BaseModel):
@@ -43,14 +47,28 @@ class TopRequest(BaseModel):
     size: int = Field(default=10, ge=1, le=100)
 
 
+class Bucket(BaseModel):
+    t: str | int = Field(description="start of the bucket (ISO 8601, or epoch milliseconds)")
+    count: int
+    # Present only when the histogram is split by a field: absent, not null, otherwise.
+    split: dict[str, int] | None = Field(
+        default=None, exclude_if=lambda v: v is None, description="count per value of `split_field`"
+    )
+
+
 class Histogram(BaseModel):
     interval_secs: int
     total: int
-    buckets: list[dict[str, Any]]
+    buckets: list[Bucket]
+
+
+class ValueCount(BaseModel):
+    value: str | int | float | bool
+    count: int
 
 
 class TopValues(BaseModel):
     field: str
     total: int
-    values: list[dict[str, Any]]
-    other: int = 0
+    values: list[ValueCount]
+    other: int = Field(default=0, description="documents whose value is not among `values`")

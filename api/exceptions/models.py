@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from canhgac.api.query_guard import FIELD_NAME
 from canhgac.rules.exceptions import MAX_CONDITIONS, Condition, Op
@@ -51,10 +51,16 @@ class ExceptionUpdate(BaseModel):
     expires_at: AwareTime | None = None
 
 
+class ConditionOut(BaseModel):
+    field: str
+    op: Op
+    value: str | list[str]
+
+
 class RuleExceptionOut(BaseModel):
     id: str
     rule_id: str
-    conditions: list[dict[str, Any]]
+    conditions: list[ConditionOut] = Field(description="all must hold")
     reason: str
     author: str
     created_at: datetime

@@ -22,6 +22,7 @@ from canhgac.api.audit.service import record
 from canhgac.api.auth.models import Principal
 from canhgac.api.deps import Admin, Reader, State, client_ip
 from canhgac.api.notify import service as ack_links
+from canhgac.api.notify.models import Notification, NotificationList
 from canhgac.core.errors import BackendUnavailable, CanhgacError, ConfigError, Conflict, InvalidRequest, NotFound
 from canhgac.pipeline.notify import AckTokenError, NotifierService
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -63,7 +64,11 @@ def page(title: str, body: str, status: int = 200) -> HTMLResponse:
     )
 
 
-@router.get("/api/v1/notify/ack", response_class=HTMLResponse)
+_HTML: dict[str, Any] = {"content": {"text/html": {}}}
+_LINK_ERRORS: dict[int | str, dict[str, Any]] = {400: {"description": "invalid or expired link", **_HTML}}
+
+
+@router.get("/api/v1/notify/ack", response_class=HTMLResponse, responses=_LINK_ERRORS)
 async def ack_page(request: Request, token: Annotated[str, Query(max_length=2048)]) -> HTMLResponse:
     """Confirmation page for an acknowledgement link (changes nothing)."""
     try:
@@ -82,7 +87,21 @@ async def ack_page(request: Request, token: Annotated[str, Query(max_length=2048
     )
 
 
-@router.post("/api/v1/notify/ack", response_class=HTMLResponse)
+@router.post(
+    "/api/v1/notify/ack",
+    response_class=HTMLResponse,
+    responses=_LINK_ERRORS | {404: {"description": "no such alert", **_HTML}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {"type": "object", "properties": {"token": {"type": "string"}}, "required": ["token"]}
+                }
+            },
+        }
+    },
+)
 async def ack(request: Request, state: State) -> HTMLResponse:
     """Acknowledge the alert a signed link names (form field `token`): status → acknowledged,
     escalation stops."""
@@ -143,7 +162,7 @@ def _used_page(alert_id: str) -> HTMLResponse:
     )
 
 
-@router.get("/api/v1/notifications")
+@router.get("/api/v1/notifications", response_model=NotificationList)
 async def list_notifications(
     request: Request,
     principal: Reader,
@@ -159,7 +178,7 @@ async def list_notifications(
     return {"items": records}
 
 
-@router.post("/api/v1/notify/test/{channel}")
+@router.post("/api/v1/notify/test/{channel}", response_model=Notification)
 async def send_test(channel: str, request: Request, principal: Admin) -> dict[str, Any]:
     """Send one test message through a channel; the answer is its outbox record."""
     service = await notifier(request)

@@ -6,14 +6,58 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from canhgac.api.events.models import Event
+from canhgac.rules.ruleset import Kind, Origin
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_RULE_CHARS = 200_000
 
 
+class RuleInfo(BaseModel):
+    """What a compiled rule says about itself. A correlation rule carries only id, title, level and
+    author; the other fields are left out of the answer (not null) when the rule has none."""
+
+    id: str
+    title: str
+    level: str | None = None
+    status: str | None = None
+    author: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    references: list[str] = Field(default_factory=list)
+    description: str | None = None
+    falsepositives: list[str] = Field(default_factory=list)
+    logsource: dict[str, str | None] = Field(default_factory=dict, description="product, category, service")
+    path: str | None = None
+    name: str | None = None
+    kind: Kind | None = None
+
+
+class Rule(RuleInfo):
+    """A rule of the library: where it comes from and whether the detector runs it."""
+
+    kind: Kind
+    path: str
+    source: Origin = Field(description="bundled pack, a rule file, or uploaded through the API")
+    enabled: bool
+
+
+class LibraryRule(Rule):
+    hits: int = Field(description="alerts this rule raised (an agency viewer: its agency's only)")
+
+
+class Rejected(BaseModel):
+    """A rule that did not load, and why."""
+
+    path: str
+    rule_id: str | None = None
+    title: str | None = None
+    reason: str = Field(description="short, machine-friendly: the tally key")
+    message: str
+
+
 class RuleList(BaseModel):
-    items: list[dict[str, Any]]
-    rejected: list[dict[str, Any]]
+    items: list[LibraryRule]
+    rejected: list[Rejected]
 
 
 class RuleText(BaseModel):
@@ -36,14 +80,19 @@ class RuleTest(RuleText):
 
 class Validation(BaseModel):
     valid: bool
-    rules: list[dict[str, Any]]
-    rejected: list[dict[str, Any]]
+    rules: list[RuleInfo]
+    rejected: list[Rejected]
+
+
+class EventResult(BaseModel):
+    index: int = Field(description="position of the event in the request")
+    matched: list[str] = Field(description="ids of the rules that matched it")
 
 
 class TestResult(BaseModel):
-    rules: list[dict[str, Any]]
-    rejected: list[dict[str, Any]]
-    results: list[dict[str, Any]]
+    rules: list[RuleInfo]
+    rejected: list[Rejected]
+    results: list[EventResult]
 
 
 class RuleState(BaseModel):
@@ -68,11 +117,16 @@ class Backtest(BaseModel):
         return self
 
 
+class RuleRef(BaseModel):
+    id: str
+    title: str
+
+
 class BacktestResult(BaseModel):
-    rule: dict[str, Any]
-    queries: list[str]
+    rule: RuleRef
+    queries: list[str] = Field(description="the OpenSearch query strings the rule converted to")
     start: datetime
     end: datetime
     total: int
     timed_out: bool
-    items: list[dict[str, Any]]
+    items: list[Event] = Field(description="the first matching events, oldest first")

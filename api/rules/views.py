@@ -10,6 +10,7 @@ from canhgac.api.rules import service
 from canhgac.api.rules.models import (
     Backtest,
     BacktestResult,
+    Rule,
     RuleList,
     RuleState,
     RuleTest,
@@ -24,14 +25,20 @@ router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
 RuleId = Annotated[str, Path(min_length=1, max_length=256, pattern=r"^[^\s/]+$")]
 
 
-@router.get("", response_model=RuleList)
+@router.get("", response_model=RuleList, response_model_exclude_unset=True)
 async def list_rules(principal: Reader, state: State) -> dict[str, Any]:
     """Every rule (with its author, source bundled/file/uploaded, enabled, and alert count), and the
     rules that were rejected, with reasons."""
     return await service.list_rules(state.opensearch, state.settings, principal.agency_scope)
 
 
-@router.post("", response_model=dict[str, Any], status_code=201)
+@router.post(
+    "",
+    response_model=Rule,
+    response_model_exclude_unset=True,
+    status_code=201,
+    responses={200: {"model": Rule, "description": "a new version of an uploaded rule"}},
+)
 async def upload_rule(
     body: RuleUpload, principal: RuleManager, request: Request, state: State, response: Response
 ) -> dict[str, Any]:
@@ -54,14 +61,14 @@ async def upload_rule(
     return item
 
 
-@router.post("/validate", response_model=Validation)
+@router.post("/validate", response_model=Validation, response_model_exclude_unset=True)
 async def validate(body: RuleText, principal: Tuner, state: State) -> dict[str, Any]:
     """Check pasted Sigma YAML: each rule compiles, or is rejected with a reason."""
     result: dict[str, Any] = await service.run_in_thread(service.validate, state.settings, body.yaml)
     return result
 
 
-@router.post("/test", response_model=TestResult)
+@router.post("/test", response_model=TestResult, response_model_exclude_unset=True)
 async def test(body: RuleTest, principal: Tuner, state: State) -> dict[str, Any]:
     """Run pasted Sigma rules over pasted events (ECS JSON): which rule matched which event."""
     result: dict[str, Any] = await service.run_in_thread(service.test_rules, state.settings, body.yaml, body.events)

@@ -72,3 +72,44 @@ class IngestKey(BaseModel):
     source_id: str
     ingest_key: str = Field(description="shown once: only its SHA-256 is stored")
     key_rotated_at: datetime
+
+
+class SourceHealth(BaseModel):
+    """What the source-health stage last wrote about a source (`<prefix>-sources`)."""
+
+    id: str | None = None
+    agency: str | None = None
+    last_seen: str | None = Field(default=None, description="ISO 8601: the last event's arrival")
+    events_per_sec: float | None = Field(default=None, description="over the last minute")
+    parse_error_rate: float | None = None
+    events_total: int | None = None
+    parse_errors_total: int | None = None
+    expected_interval_secs: int | None = None
+    silent: bool | None = Field(default=None, description="no event for longer than expected")
+    silent_since: str | None = None
+    updated_at: str | None = None
+
+
+class SourceRow(BaseModel):
+    """One source: declared (in the settings file or through the API), seen by the health stage,
+    or both. Fields a source does not have are left out of the answer, not null."""
+
+    id: str
+    declared: bool = Field(description="false: seen sending, but declared nowhere")
+    origin: Literal["api", "settings"] | None = Field(default=None, description="where it is declared")
+    agency: str | None = None
+    format: str | None = None
+    transports: list[Transport] | None = None
+    allowed_addresses: list[str] | None = None
+    security_level: int | None = None
+    expected_interval_secs: int | None = None
+    timezone: str | None = None
+    created_at: str | None = None
+    created_by: str | None = None
+    key_rotated_at: str | None = None
+    has_ingest_key: bool | None = None
+    health: SourceHealth | None = None
+
+
+class SourceList(BaseModel):
+    items: list[SourceRow]

@@ -5,14 +5,14 @@ from typing import Annotated, Any
 from canhgac.api.audit.service import record
 from canhgac.api.deps import Admin, Reader, State, client_ip
 from canhgac.api.sources import service
-from canhgac.api.sources.models import IngestKey, SourceCreate, SourceCreated
+from canhgac.api.sources.models import IngestKey, SourceCreate, SourceCreated, SourceList
 from fastapi import APIRouter, Path, Request
 
 router = APIRouter(prefix="/api/v1/sources", tags=["sources"])
 SourceId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
 
 
-@router.get("")
+@router.get("", response_model=SourceList, response_model_exclude_unset=True)
 async def list_sources(principal: Reader, state: State) -> dict[str, Any]:
     """Sources with their health; an agency viewer sees only its agency's."""
     return {"items": await service.list_sources(state.opensearch, state.settings, principal.agency_scope)}
