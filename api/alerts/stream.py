@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from canhgac.api.alerts.service import AGENCY_FIELD, SUMMARY_FIELDS
 from canhgac.api.search import run_search, scope_filter
-from canhgac.core.errors import BackendUnavailable
+from canhgac.core.errors import BackendUnavailable, RateLimited
 from opensearchpy import AsyncOpenSearch
 
 LOOK_BACK = 64
@@ -25,6 +25,39 @@ MAX_PER_POLL = 200
 HEARTBEAT_SECS = 15.0
 MAX_STREAM_SECS = 300.0  # then the browser reconnects (with Last-Event-ID): shutdown is never blocked
 SEEN_LIMIT = 10_000
+
+
+class StreamSlots:
+    """Open live streams per user, capped (`api.max_streams_per_user`): every open stream holds a
+    poll loop, so one user (or one stolen token) must not open hundreds."""
+
+    def __init__(self, per_user: int) -> None:
+        self.per_user = per_user
+        self._open: dict[str, int] = {}
+
+    def acquire(self, username: str) -> None:
+        if self._open.get(username, 0) >= self.per_user:
+            raise RateLimited(
+                f"at most {self.per_user} live streams per user are open; close one (another tab)",
+                retry_after_secs=5,
+            )
+        self._open[username] = self._open.get(username, 0) + 1
+
+    def release(self, username: str) -> None:
+        left = self._open.get(username, 0) - 1
+        if left > 0:
+            self._open[username] = left
+        else:
+            self._open.pop(username, None)
+
+
+async def holding_slot(events: AsyncIterator[bytes], slots: StreamSlots, username: str) -> AsyncIterator[bytes]:
+    """The stream's events; its slot is given back however the stream ends."""
+    try:
+        async for chunk in events:
+            yield chunk
+    finally:
+        slots.release(username)
 
 
 async def latest_seq_no(client: AsyncOpenSearch, index: str) -> int:
@@ -64,9 +97,15 @@ async def alert_events(
     last_event_id: int,
     disconnected: Callable[[], Awaitable[bool]],
     max_secs: float = MAX_STREAM_SECS,
+    session_ended: Callable[[], Awaitable[str | None]] | None = None,
+    recheck_secs: float = 15.0,
 ) -> AsyncIterator[bytes]:
+    """`session_ended` says why the caller may no longer read (logged out, disabled, role or agency
+    changed), or None: it is asked every `recheck_secs` and before anything is sent, and the stream
+    ends with an `ended` event when it answers."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max_secs
+    next_check = loop.time() + recheck_secs
     watermark = last_event_id
     seen: OrderedDict[str, int] = OrderedDict()
 
@@ -93,6 +132,12 @@ async def alert_events(
             yield sse("unavailable", {"detail": exc.message})
             await asyncio.sleep(max(poll_secs, 2.0))
             continue
+        if session_ended is not None and (changes or loop.time() >= next_check):
+            reason = await session_ended()
+            if reason is not None:
+                yield sse("ended", {"detail": reason})
+                return
+            next_check = loop.time() + recheck_secs
         for change in changes:
             alert_id, seq_no = change["alert"].get("id", ""), change["seq_no"]
             if seq_no <= seen.get(alert_id, -1):

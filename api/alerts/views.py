@@ -17,14 +17,14 @@ from canhgac.api.alerts.models import (
     StatusChange,
 )
 from canhgac.api.audit.service import record
-from canhgac.api.auth.models import Principal
-from canhgac.api.deps import Reader, State, Triager, client_ip
+from canhgac.api.auth.models import Permission, Principal
+from canhgac.api.deps import Reader, State, Triager, authenticate, client_ip
 from canhgac.api.events.models import Histogram, HistogramRequest, TopRequest, TopValues
 from canhgac.api.events.service import default_window, events_by_id
 from canhgac.api.query_guard import check_field, histogram_interval, lucene
 from canhgac.api.search import date_histogram, top_values
 from canhgac.api.users.service import get_user
-from canhgac.core.errors import CanhgacError, InvalidRequest
+from canhgac.core.errors import BackendUnavailable, CanhgacError, InvalidRequest, PermissionDenied, Unauthenticated
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
@@ -133,6 +133,23 @@ async def alert_stream(
     resume = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
     if resume is None:
         resume = await stream.latest_seq_no(state.opensearch, index)
+    slots: stream.StreamSlots | None = getattr(request.app.state, "stream_slots", None)
+    if slots is None:
+        slots = request.app.state.stream_slots = stream.StreamSlots(state.settings.api.max_streams_per_user)
+    slots.acquire(principal.username)  # 429 past the cap
+
+    async def session_ended() -> str | None:
+        """Why this caller may no longer read the stream, or None (OpenSearch down: keep going)."""
+        try:
+            current = await authenticate(request, state)
+        except (Unauthenticated, PermissionDenied) as exc:
+            return exc.message
+        except BackendUnavailable:
+            return None
+        if not current.can(Permission.READ) or current.agency_scope != principal.agency_scope:
+            return "your role or agency changed; reconnect"
+        return None
+
     events = stream.alert_events(
         state.opensearch,
         state.settings.opensearch.alerts_index,
@@ -140,9 +157,11 @@ async def alert_stream(
         poll_secs=state.settings.api.stream_poll_secs,
         last_event_id=resume,
         disconnected=request.is_disconnected,
+        session_ended=session_ended,
+        recheck_secs=state.settings.api.stream_recheck_secs,
     )
     return StreamingResponse(
-        events,
+        stream.holding_slot(events, slots, principal.username),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
