@@ -24,6 +24,7 @@ from canhgac.api.errors import install_error_handlers
 from canhgac.api.events.views import router as events_router
 from canhgac.api.exceptions.views import router as exceptions_router
 from canhgac.api.health import router as health_router
+from canhgac.api.meta.views import router as meta_router
 from canhgac.api.notify import views as notify_views
 from canhgac.api.proxy_headers import TrustedProxyHeaders
 from canhgac.api.request_metrics import RequestMetrics
@@ -110,6 +111,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
         users_router,
         audit_router,
         notify_views.router,
+        meta_router,
     ):
         app.include_router(router)
 

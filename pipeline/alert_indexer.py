@@ -22,7 +22,9 @@ from canhgac.pipeline.store_stage import OpenSearchStage
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import TransportError
 
-GROUPED_FIELDS = ("count", "last_seen", "first_seen", "event_ids", "cleared_at")
+# What a later emission of a known alert may change. `agencies` grows as a cross-agency
+# correlation's window takes in events of more agencies.
+GROUPED_FIELDS = ("count", "last_seen", "first_seen", "event_ids", "agencies", "cleared_at")
 MAX_CONFLICT_ROUNDS = 5
 
 

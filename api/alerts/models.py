@@ -1,28 +1,28 @@
+"""Request and response models of the alerts API. The vocabulary and the alert itself are the
+alert contract's (canhgac.core.alert); responses are validated against it and keep the stored
+document's fields (routes set `response_model_exclude_unset`)."""
+
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from canhgac.core.alert import Alert, Resolution, Status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Severity = Literal["informational", "low", "medium", "high", "critical"]
-Status = Literal["new", "acknowledged", "in_progress", "closed"]
-Resolution = Literal["true_positive", "false_positive", "benign"]
 SortField = Literal["last_seen", "first_seen", "severity", "count", "status"]
-
-# Forward through the workflow; a closed alert can be reopened (to acknowledged).
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "new": frozenset({"acknowledged", "in_progress", "closed"}),
-    "acknowledged": frozenset({"in_progress", "closed"}),
-    "in_progress": frozenset({"closed", "acknowledged"}),
-    "closed": frozenset({"acknowledged"}),
-}
 
 
 class AlertPage(BaseModel):
     total: int
-    items: list[dict[str, Any]]
+    items: list[Alert] = Field(description="summaries: without the event snapshot, comments and history")
     next: str | None = None
+
+
+class AlertDetail(Alert):
+    """One alert with the events that matched, fetched by id from the event data streams."""
+
+    events: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class StatusChange(BaseModel):
@@ -34,9 +34,9 @@ class StatusChange(BaseModel):
 
     @model_validator(mode="after")
     def _resolution_when_closing(self) -> StatusChange:
-        if self.status == "closed" and self.resolution is None:
-            raise ValueError("closing an alert needs a resolution: true_positive, false_positive or benign")
-        if self.status != "closed" and self.resolution is not None:
+        if self.status == Status.CLOSED and self.resolution is None:
+            raise ValueError(f"closing an alert needs a resolution: {', '.join(Resolution)}")
+        if self.status != Status.CLOSED and self.resolution is not None:
             raise ValueError("a resolution is given only when closing")
         return self
 
@@ -69,7 +69,7 @@ class BulkAction(BaseModel):
     def _something_to_do(self) -> BulkAction:
         if self.status is None and self.assignee is None and not self.unassign and not self.comment:
             raise ValueError("nothing to do: give status, assignee, unassign or comment")
-        if self.status == "closed" and self.resolution is None:
+        if self.status == Status.CLOSED and self.resolution is None:
             raise ValueError("closing alerts needs a resolution")
         return self
 

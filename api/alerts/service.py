@@ -1,5 +1,10 @@
 """Alerts: queries (always limited to the caller's agency scope) and triage changes.
 
+An agency viewer sees its agency's alerts and the SOC's cross-agency alerts its agency is involved
+in (`agencies`), the latter only with what concerns its agency (`as_seen_by`): its own events, no
+other agency's snapshot, event ids or source, and not the SOC's comments. Counts and histograms
+for an agency viewer cover its own agency's alerts only.
+
 Triage writes use the stored document's sequence number, like the alert indexer does for its
 count/last_seen updates, so neither side overwrites the other: on a conflict we read and retry.
 """
@@ -10,17 +15,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from canhgac.api.alerts.models import TRANSITIONS, AlertSearch, BulkAction
+from canhgac.api.alerts.models import AlertSearch, BulkAction
 from canhgac.api.auth.models import Principal
 from canhgac.api.query_guard import lucene
 from canhgac.api.search import decode_cursor, encode_cursor, run_search, scope_filter, time_range
+from canhgac.core.alert import Resolution, Status, can_transition
 from canhgac.core.config import Settings
 from canhgac.core.errors import BackendUnavailable, Conflict, InvalidRequest, NotFound
+from canhgac.core.event import get_path
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConflictError, NotFoundError, TransportError
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
 
 AGENCY_FIELD = "agency"
+AGENCIES_FIELD = "agencies"
 MAX_WRITE_ATTEMPTS = 8
 SORT_FIELDS = {
     "last_seen": ("last_seen", "date"),
@@ -52,6 +60,48 @@ SUMMARY_FIELDS = [
 Change = Callable[[dict[str, Any]], dict[str, Any]]
 
 
+def alert_scope(agency_scope: str | None) -> list[dict[str, Any]]:
+    """The filter on alerts an agency viewer may see: its agency's, and SOC alerts involving it."""
+    if agency_scope is None:
+        return []
+    involved = [{"term": {AGENCY_FIELD: agency_scope}}, {"term": {AGENCIES_FIELD: agency_scope}}]
+    return [{"bool": {"should": involved, "minimum_should_match": 1}}]
+
+
+def own_alerts_scope(agency_scope: str | None) -> list[dict[str, Any]]:
+    """Only the agency's own alerts: for counts and top values, which must not summarise other
+    agencies' parts of SOC alerts."""
+    return scope_filter(AGENCY_FIELD, agency_scope)
+
+
+def is_visible(alert: dict[str, Any], agency_scope: str | None) -> bool:
+    if agency_scope is None:
+        return True
+    return alert.get(AGENCY_FIELD) == agency_scope or agency_scope in (alert.get(AGENCIES_FIELD) or ())
+
+
+def as_seen_by(
+    alert: dict[str, Any], agency_scope: str | None, own_event_ids: list[str] | None = None
+) -> dict[str, Any]:
+    """The alert as the caller may see it. Another owner's (the SOC's) alert shown to an agency
+    viewer keeps only this agency's part: its own event ids (`own_event_ids`, none when unknown),
+    the snapshot only if it is this agency's event, no source or dataset, no comments."""
+    if agency_scope is None or alert.get(AGENCY_FIELD) == agency_scope:
+        return alert
+    seen = dict(alert)
+    seen[AGENCIES_FIELD] = [agency_scope]
+    if "event_ids" in seen:
+        seen["event_ids"] = list(own_event_ids or [])
+    snapshot = seen.get("event")
+    if isinstance(snapshot, dict) and get_path(snapshot, "canhgac.agency") != agency_scope:
+        seen["event"] = None
+    if "comments" in seen:
+        seen["comments"] = []
+    if isinstance(seen.get("canhgac"), dict):
+        seen["canhgac"] = {**seen["canhgac"], "source_id": None, "dataset": None}
+    return seen
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -69,7 +119,7 @@ def list_filters(
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    filters: list[dict[str, Any]] = scope_filter(AGENCY_FIELD, agency_scope)
+    filters: list[dict[str, Any]] = alert_scope(agency_scope)
     if severity:
         filters.append({"terms": {"severity": severity}})
     if rule_id:
@@ -100,7 +150,9 @@ async def list_alerts(
     size: int = 50,
     cursor: str | None = None,
     query: dict[str, Any] | None = None,
+    agency_scope: str | None = None,
 ) -> dict[str, Any]:
+    """A page of summaries; `agency_scope` (the caller's) decides what each one shows."""
     field, kind = SORT_FIELDS[sort]
     body: dict[str, Any] = {
         "query": {"bool": {"must": [query or {"match_all": {}}], "filter": filters}},
@@ -120,7 +172,7 @@ async def list_alerts(
     hits = result["hits"]["hits"]
     return {
         "total": result["hits"]["total"]["value"],
-        "items": [h["_source"] for h in hits],
+        "items": [as_seen_by(h["_source"], agency_scope) for h in hits],
         "next": encode_cursor(hits[-1]["sort"]) if len(hits) == size else None,
     }
 
@@ -137,6 +189,7 @@ async def search_alerts(
         size=request.size,
         cursor=request.cursor,
         query=query,
+        agency_scope=agency_scope,
     )
 
 
@@ -152,12 +205,13 @@ async def _read(
             raise NotFound(f"alert {alert_id} not found") from exc
         raise BackendUnavailable("OpenSearch is unreachable") from exc
     source: dict[str, Any] = doc["_source"]
-    if agency_scope is not None and source.get(AGENCY_FIELD) != agency_scope:
+    if not is_visible(source, agency_scope):
         raise NotFound(f"alert {alert_id} not found")  # another agency's alert does not exist for you
     return source, doc["_seq_no"], doc["_primary_term"]
 
 
 async def get_alert(client: AsyncOpenSearch, index: str, alert_id: str, agency_scope: str | None) -> dict[str, Any]:
+    """The stored alert, if the caller may see it (redact it with `as_seen_by` before showing it)."""
     source, _, _ = await _read(client, index, alert_id, agency_scope)
     return source
 
@@ -197,13 +251,13 @@ def _entry(principal: Principal, action: str, **details: Any) -> dict[str, Any]:
 
 def status_change(principal: Principal, status: str, resolution: str | None, comment: str | None) -> Change:
     def apply(alert: dict[str, Any]) -> dict[str, Any]:
-        current = alert.get("status") or "new"
+        current = alert.get("status") or Status.NEW
         if status == current:
             raise Conflict(f"alert is already {status}")
-        if status not in TRANSITIONS.get(current, frozenset()):
+        if not can_transition(current, status):
             raise Conflict(f"an alert cannot go from {current} to {status}")
-        if status == "closed" and resolution is None:
-            raise InvalidRequest("closing needs a resolution: true_positive, false_positive or benign")
+        if status == Status.CLOSED and resolution is None:
+            raise InvalidRequest(f"closing needs a resolution: {', '.join(Resolution)}")
         now = now_iso()
         history = [
             *(alert.get("history") or []),
@@ -211,14 +265,14 @@ def status_change(principal: Principal, status: str, resolution: str | None, com
         ]
         updates: dict[str, Any] = {
             "status": status,
-            "resolution": resolution if status == "closed" else None,
+            "resolution": resolution if status == Status.CLOSED else None,
             "updated_at": now,
             "history": history,
         }
-        if status == "closed":
+        if status == Status.CLOSED:
             updates["closed_at"] = now
             updates["closed_by"] = principal.username
-        if status == "acknowledged" and not alert.get("assignee"):
+        if status == Status.ACKNOWLEDGED and not alert.get("assignee"):
             updates["assignee"] = principal.username  # who acknowledges, owns it until reassigned
             history.append(_entry(principal, "assign", **{"from": None, "to": principal.username}))
         if comment:

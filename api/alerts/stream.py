@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
-from canhgac.api.alerts.service import AGENCY_FIELD, SUMMARY_FIELDS
-from canhgac.api.search import run_search, scope_filter
+from canhgac.api.alerts.service import SUMMARY_FIELDS, alert_scope, as_seen_by
+from canhgac.api.search import run_search
 from canhgac.core.errors import BackendUnavailable, RateLimited
 from opensearchpy import AsyncOpenSearch
 
@@ -72,15 +72,15 @@ async def changes_since(
 ) -> list[dict[str, Any]]:
     body = {
         "size": MAX_PER_POLL,
-        "query": {
-            "bool": {"filter": [{"range": {"_seq_no": {"gt": after}}}, *scope_filter(AGENCY_FIELD, agency_scope)]}
-        },
+        "query": {"bool": {"filter": [{"range": {"_seq_no": {"gt": after}}}, *alert_scope(agency_scope)]}},
         "sort": [{"_seq_no": "asc"}],
         "seq_no_primary_term": True,
         "_source": SUMMARY_FIELDS,
     }
     result = await run_search(client, index, body)
-    return [{"seq_no": int(h["_seq_no"]), "alert": h["_source"]} for h in result["hits"]["hits"]]
+    return [
+        {"seq_no": int(h["_seq_no"]), "alert": as_seen_by(h["_source"], agency_scope)} for h in result["hits"]["hits"]
+    ]
 
 
 def sse(event: str, data: Any, event_id: int | None = None) -> bytes:

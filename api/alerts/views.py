@@ -5,15 +5,14 @@ from typing import Annotated, Any
 
 from canhgac.api.alerts import service, stream
 from canhgac.api.alerts.models import (
+    AlertDetail,
     AlertPage,
     AlertSearch,
     AssigneeChange,
     BulkAction,
     BulkResult,
     NewComment,
-    Severity,
     SortField,
-    Status,
     StatusChange,
 )
 from canhgac.api.audit.service import record
@@ -24,15 +23,18 @@ from canhgac.api.events.service import default_window, events_by_id
 from canhgac.api.query_guard import check_field, histogram_interval, lucene
 from canhgac.api.search import date_histogram, top_values
 from canhgac.api.users.service import get_user
+from canhgac.core.alert import Alert, Severity, Status
 from canhgac.core.errors import BackendUnavailable, CanhgacError, InvalidRequest, PermissionDenied, Unauthenticated
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 AlertId = Annotated[str, Path(min_length=1, max_length=256, pattern=r"^[^\s/]+$")]
+# Alerts are returned as stored (`response_model_exclude_unset`): fields a document does not have
+# are not added by the model.
 
 
-@router.get("", response_model=AlertPage)
+@router.get("", response_model=AlertPage, response_model_exclude_unset=True)
 async def list_alerts(
     principal: Reader,
     state: State,
@@ -71,17 +73,19 @@ async def list_alerts(
         order=order,
         size=size,
         cursor=cursor,
+        agency_scope=principal.agency_scope,
     )
 
 
-@router.post("/search", response_model=AlertPage)
+@router.post("/search", response_model=AlertPage, response_model_exclude_unset=True)
 async def search_alerts(request: AlertSearch, principal: Reader, state: State) -> dict[str, Any]:
     """Lucene query over alerts (e.g. `severity:high AND host.name:web*`), newest first."""
     return await service.search_alerts(state.opensearch, state.settings, request, principal.agency_scope)
 
 
 def _alert_query(state: State, principal: Principal, text: str, start: datetime, end: datetime) -> dict[str, Any]:
-    filters = service.list_filters(agency_scope=principal.agency_scope)
+    # Counts cover the agency's own alerts only (not its part of SOC alerts).
+    filters = service.own_alerts_scope(principal.agency_scope)
     filters.append({"range": {"@timestamp": {"gte": start.isoformat(), "lte": end.isoformat()}}})
     return {"bool": {"must": [lucene(text, state.settings.api.max_query_chars, "rule.title")], "filter": filters}}
 
@@ -118,7 +122,16 @@ async def top(request: TopRequest, principal: Reader, state: State) -> dict[str,
     )
 
 
-@router.get("/stream", responses={200: {"content": {"text/event-stream": {}}}})
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "`ready`, then `alert` events whose data is an alert summary (as in the list)",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def alert_stream(
     request: Request,
     principal: Reader,
@@ -204,17 +217,19 @@ async def bulk(action: BulkAction, principal: Triager, request: Request, state: 
     return {"updated": updated, "failed": failed}
 
 
-@router.get("/{alert_id}")
+@router.get("/{alert_id}", response_model=AlertDetail, response_model_exclude_unset=True)
 async def get_alert(alert_id: AlertId, principal: Reader, state: State) -> dict[str, Any]:
     """One alert with its rule (title, author, references …), history, comments, and the events that
-    matched (fetched by id from the event data streams)."""
+    matched (fetched by id from the event data streams). An agency viewer sees a SOC alert its
+    agency is involved in with its own agency's events only."""
     alert = await service.get_alert(
         state.opensearch, state.settings.opensearch.alerts_index, alert_id, principal.agency_scope
     )
-    alert["events"] = await events_by_id(
+    events = await events_by_id(
         state.opensearch, state.settings, list(alert.get("event_ids") or []), principal.agency_scope
     )
-    return alert
+    own_ids = [str(e["event"]["id"]) for e in events if isinstance(e.get("event"), dict) and e["event"].get("id")]
+    return service.as_seen_by(alert, principal.agency_scope, own_ids) | {"events": events}
 
 
 async def _check_assignee(state: State, username: str) -> None:
@@ -248,10 +263,10 @@ async def _change(
         details=details,
         client_ip=client_ip(request),
     )
-    return alert
+    return service.as_seen_by(alert, principal.agency_scope)
 
 
-@router.post("/{alert_id}/status")
+@router.post("/{alert_id}/status", response_model=Alert, response_model_exclude_unset=True)
 async def change_status(
     alert_id: AlertId, body: StatusChange, principal: Triager, request: Request, state: State
 ) -> dict[str, Any]:
@@ -268,7 +283,7 @@ async def change_status(
     )
 
 
-@router.post("/{alert_id}/assignee")
+@router.post("/{alert_id}/assignee", response_model=Alert, response_model_exclude_unset=True)
 async def change_assignee(
     alert_id: AlertId, body: AssigneeChange, principal: Triager, request: Request, state: State
 ) -> dict[str, Any]:
@@ -285,7 +300,7 @@ async def change_assignee(
     )
 
 
-@router.post("/{alert_id}/comments")
+@router.post("/{alert_id}/comments", response_model=Alert, response_model_exclude_unset=True)
 async def add_comment(
     alert_id: AlertId, body: NewComment, principal: Triager, request: Request, state: State
 ) -> dict[str, Any]:

@@ -100,6 +100,7 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
     ("POST", "/api/v1/notify/ack"): ({"data": {"token": "not-a-token"}}, {r: 400 for r in ROLES}, 400),
     ("GET", "/api/v1/notifications"): ({}, READ, 401),
     ("POST", "/api/v1/notify/test/{channel}"): ({}, {**ADMIN, "admin": 404}, 401),
+    ("GET", "/api/v1/meta"): ({}, READ, 401),
 }
 
 
