@@ -3,22 +3,22 @@ import { api } from "./api.js";
 import { h, mount, toast, typing } from "./dom.js";
 import { t, fmtTime, fmtNum } from "./i18n.js";
 import { session, setLive } from "./app.js";
-import { SEVERITIES } from "./charts.js";
+import { ACTIONS, USUAL_RESOLUTION, canMove, initialStatus, severitiesHighFirst, vocab } from "./vocab.js";
 
-const STATUSES = ["new", "acknowledged", "in_progress", "closed"];
-const queueState = { status: "new", severity: "", host: "", selected: 0 };
+const queueState = { status: null, severity: "", host: "", selected: 0 }; // status null: the first (new)
 
 const canTriage = () => session.me?.permissions.includes("triage");
 export const sevBadge = (sev) => h("span", { class: `sev sev-${sev}` }, t(`sev.${sev}`));
 export const statusBadge = (st) => h("span", { class: `badge st-${st}` }, t(`status.${st}`));
 
 function closeDialog(count, onDone) {
-  let resolution = "false_positive";
+  const choices = vocab.resolutions;
+  let resolution = choices.includes(USUAL_RESOLUTION) ? USUAL_RESOLUTION : choices[0];
   const comment = h("textarea", { name: "comment", placeholder: t("close.comment") });
   const dlg = h("dialog", { class: "close-dialog" },
     h("h2", {}, t("close.title") + (count > 1 ? ` (${count})` : "")),
     h("div", { class: "muted small" }, t("close.resolution")),
-    h("div", { class: "choices" }, ["true_positive", "false_positive", "benign"].map((r, i) =>
+    h("div", { class: "choices" }, choices.map((r, i) =>
       h("label", {}, h("input", { type: "radio", name: "resolution", value: r, checked: r === resolution,
         onchange: () => { resolution = r; } }), h("span", {}, `${i + 1}. ${t(`res.${r}`)}`)))),
     comment,
@@ -27,10 +27,8 @@ function closeDialog(count, onDone) {
       h("button", { type: "button", class: "primary", onclick: async () => { dlg.close(); await onDone(resolution, comment.value.trim()); } },
         t("act.close"))));
   dlg.addEventListener("keydown", (e) => {
-    if (["1", "2", "3"].includes(e.key) && e.target !== comment) {
-      const r = ["true_positive", "false_positive", "benign"][Number(e.key) - 1];
-      dlg.querySelector(`input[value=${r}]`).click();
-    }
+    const r = choices[Number(e.key) - 1];
+    if (/^[1-9]$/.test(e.key) && r && e.target !== comment) dlg.querySelector(`input[value=${r}]`).click();
   });
   dlg.addEventListener("close", () => dlg.remove());
   document.body.append(dlg);
@@ -53,6 +51,7 @@ async function setStatus(ids, status, resolution, comment) {
 }
 
 export async function alertQueue() {
+  queueState.status ??= initialStatus();
   let items = [];
   let next = null;
   let total = 0;
@@ -64,12 +63,12 @@ export async function alertQueue() {
   const moreBtn = h("button", { type: "button", onclick: () => load(true) }, t("alerts.more"));
   const tabs = h("div", { class: "tabs", role: "tablist" });
   const sevSel = h("select", { "aria-label": t("col.severity"), onchange: () => { queueState.severity = sevSel.value; load(); } },
-    h("option", { value: "" }, t("alerts.allsev")), SEVERITIES.map((s) => h("option", { value: s, selected: queueState.severity === s }, t(`sev.${s}`))));
+    h("option", { value: "" }, t("alerts.allsev")), severitiesHighFirst().map((s) => h("option", { value: s, selected: queueState.severity === s }, t(`sev.${s}`))));
   const hostIn = h("input", { type: "search", placeholder: t("alerts.host"), value: queueState.host,
     onchange: () => { queueState.host = hostIn.value.trim(); load(); } });
 
   function renderTabs() {
-    tabs.replaceChildren(...[...STATUSES, "all"].map((st) => h("button", { type: "button", role: "tab",
+    tabs.replaceChildren(...[...vocab.statuses, "all"].map((st) => h("button", { type: "button", role: "tab",
       class: queueState.status === st ? "on" : null, onclick: () => { queueState.status = st; queueState.selected = 0; load(); } }, t(`status.${st}`))));
   }
 
@@ -125,8 +124,8 @@ export async function alertQueue() {
   async function act(status) {
     const ids = targets();
     if (!ids.length || !canTriage()) return;
-    if (status === "closed") {
-      closeDialog(ids.length, async (res, comment) => { if (await setStatus(ids, "closed", res, comment)) load(); });
+    if (status === ACTIONS.close) {
+      closeDialog(ids.length, async (res, comment) => { if (await setStatus(ids, ACTIONS.close, res, comment)) load(); });
       return;
     }
     if (await setStatus(ids, status)) load();
@@ -140,9 +139,9 @@ export async function alertQueue() {
       Enter: () => { if (current()) location.hash = `#/alerts/${encodeURIComponent(current().id)}`; },
       o: () => keys.Enter(),
       x: () => { const a = current(); if (a) { if (checked.has(a.id)) checked.delete(a.id); else checked.add(a.id); render(); } },
-      a: () => act("acknowledged"),
-      s: () => act("in_progress"),
-      c: () => act("closed"),
+      a: () => act(ACTIONS.ack),
+      s: () => act(ACTIONS.start),
+      c: () => act(ACTIONS.close),
       "/": () => { location.hash = "#/search"; },
       "?": () => help.showModal(),
     };
@@ -179,8 +178,8 @@ export async function alertQueue() {
   const triage = canTriage();
   mount(h("div", {},
     h("div", { class: "pagehead" }, h("h1", {}, t("alerts.title")), count, h("span", { class: "right" }, bulkInfo),
-      triage ? h("button", { type: "button", onclick: () => act("acknowledged") }, t("act.ack")) : null,
-      triage ? h("button", { type: "button", onclick: () => act("closed") }, t("act.close")) : null),
+      triage ? h("button", { type: "button", onclick: () => act(ACTIONS.ack) }, t("act.ack")) : null,
+      triage ? h("button", { type: "button", onclick: () => act(ACTIONS.close) }, t("act.close")) : null),
     tabs,
     h("div", { class: "panel flush" },
       h("div", { class: "filters" }, sevSel, hostIn),
@@ -218,11 +217,17 @@ export async function alertPage(id) {
   const change = async (status, resolution, comment) => { if (await setStatus([id], status, resolution, comment)) reload(); };
   const rule = alert.rule || {};
   const actions = [];
+  // Which moves an alert offers follows the contract's transitions; "acknowledge" is the first step
+  // of a new alert, and the same move from a closed one is "reopen".
+  const isNew = alert.status === initialStatus();
+  const closed = alert.status === ACTIONS.close;
+  const canStart = canMove(alert.status, ACTIONS.start);
+  const closeIt = () => closeDialog(1, (r, c) => change(ACTIONS.close, r, c));
   if (triage) {
-    if (alert.status === "new") actions.push(h("button", { type: "button", class: "primary", onclick: () => change("acknowledged") }, t("act.ack")));
-    if (["new", "acknowledged"].includes(alert.status)) actions.push(h("button", { type: "button", onclick: () => change("in_progress") }, t("act.start")));
-    if (alert.status !== "closed") actions.push(h("button", { type: "button", onclick: () => closeDialog(1, (r, c) => change("closed", r, c)) }, t("act.close")));
-    else actions.push(h("button", { type: "button", onclick: () => change("acknowledged") }, t("act.reopen")));
+    if (isNew && canMove(alert.status, ACTIONS.ack)) actions.push(h("button", { type: "button", class: "primary", onclick: () => change(ACTIONS.ack) }, t("act.ack")));
+    if (canStart) actions.push(h("button", { type: "button", onclick: () => change(ACTIONS.start) }, t("act.start")));
+    if (canMove(alert.status, ACTIONS.close)) actions.push(h("button", { type: "button", onclick: closeIt }, t("act.close")));
+    if (closed && canMove(alert.status, ACTIONS.ack)) actions.push(h("button", { type: "button", onclick: () => change(ACTIONS.ack) }, t("act.reopen")));
     // Exceptions act on detection rules; a correlation is silenced through the rules it is built on.
     if (session.me.permissions.includes("tune") && rule.id && !alert.correlation) actions.push(h("button", { type: "button", class: "ghost", id: "make-exception",
       onclick: () => { location.hash = `#/exceptions/new/${encodeURIComponent(id)}`; } }, t("exc.from_alert")));
@@ -240,9 +245,9 @@ export async function alertPage(id) {
   const commentBox = h("textarea", { name: "comment", placeholder: t("act.comment") });
   const onKey = (e) => {
     if (typing(e)) return;
-    if (e.key === "a" && triage && alert.status === "new") change("acknowledged");
-    else if (e.key === "s" && triage && ["new", "acknowledged"].includes(alert.status)) change("in_progress");
-    else if (e.key === "c" && triage && alert.status !== "closed") { e.preventDefault(); closeDialog(1, (r, c) => change("closed", r, c)); }
+    if (e.key === "a" && triage && isNew) change(ACTIONS.ack);
+    else if (e.key === "s" && triage && canStart) change(ACTIONS.start);
+    else if (e.key === "c" && triage && canMove(alert.status, ACTIONS.close)) { e.preventDefault(); closeIt(); }
     else if (e.key === "Escape" || e.key === "u") location.hash = "#/alerts";
   };
   mount(h("div", {},
@@ -254,7 +259,10 @@ export async function alertPage(id) {
       h("div", {},
         h("div", { class: "panel" }, h("h2", {}, t("alert.details")), kv([
           [t("col.host"), alert.host?.name], [t("col.user"), alert.user?.name], [t("alert.source_ip"), alert.source?.ip],
-          [t("col.agency"), alert.agency], [t("col.count"), fmtNum(alert.count)], [t("alert.first_seen"), fmtTime(alert.first_seen)],
+          [t("col.agency"), alert.agency],
+          // A SOC alert of a cross-agency correlation names the agencies whose events are in it.
+          [t("alert.agencies"), alert.agency === vocab.socAgency ? (alert.agencies || []).join(", ") : null],
+          [t("col.count"), fmtNum(alert.count)], [t("alert.first_seen"), fmtTime(alert.first_seen)],
           [t("alert.last_seen"), fmtTime(alert.last_seen)], [t("col.assignee"), alert.assignee || "—"],
           [t("alert.id"), h("span", { class: "mono small" }, alert.id)]])),
         h("div", { class: "panel flush" }, h("div", { class: "filters" }, h("h2", {}, t("alert.events"), " ", h("span", { class: "muted" }, `(${events.length})`))),

@@ -1,12 +1,13 @@
 // The console's shell: session, navigation (hash routes), language switch, live connection state.
 import { api, setCsrf, whenUnauthorized, ApiError } from "./api.js";
-import { h, mount } from "./dom.js";
+import { h, mount, toast } from "./dom.js";
 import { t, getLang, setLang } from "./i18n.js";
 import { alertQueue, alertPage } from "./alerts.js";
 import { searchPage } from "./search.js";
 import { dashboardPage } from "./dashboard.js";
 import { usersPage, rulesPage, sourcesPage, auditPage } from "./admin.js";
 import { exceptionsPage } from "./exceptions.js";
+import { loadVocab } from "./vocab.js";
 
 export const session = { me: null };
 let cleanup = null;
@@ -58,6 +59,7 @@ async function route() {
   if (!session.me) { loginPage(); renderChrome(); return; }
   if (!location.hash || location.hash === "#/" || location.hash === "#/login") { location.hash = "#/alerts"; return; }
   renderChrome();
+  try { await loadVocab(); } catch (ex) { toast(ex.message, true); } // once per session; pages then read it
   for (const [re, page] of ROUTES) {
     const m = location.hash.match(re);
     if (m) { cleanup = (await page(m)) || null; return; }

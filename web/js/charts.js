@@ -2,7 +2,6 @@
 import { h, s } from "./dom.js";
 import { fmtNum, fmtTime } from "./i18n.js";
 
-export const SEVERITIES = ["critical", "high", "medium", "low", "informational"];
 const PALETTE = ["#1f6feb", "#2da44e", "#bf8700", "#8250df", "#cf222e", "#1b7c83", "#9a6700", "#6e7781", "#e16f24", "#4c2889"];
 
 export function stackedBars(buckets, { keys, classFor, colorFor, height = 200, width = 1200 } = {}) {
