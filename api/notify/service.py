@@ -15,13 +15,14 @@ from typing import Any
 
 from canhgac.api.alerts import service as alerts_service
 from canhgac.api.auth.models import Principal
+from canhgac.core.alert import Status
 from canhgac.core.config import OpenSearchConfig
 from canhgac.core.errors import BackendUnavailable, Conflict
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConflictError, NotFoundError, TransportError
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
 
-ACKNOWLEDGEABLE = "new"  # an on-call link acknowledges a new alert, and changes nothing else
+ACKNOWLEDGEABLE = Status.NEW  # an on-call link acknowledges a new alert, and changes nothing else
 
 
 def ack_links_index(cfg: OpenSearchConfig) -> str:
@@ -81,7 +82,7 @@ async def purge_older_than(client: AsyncOpenSearch, index: str, days: float) -> 
 def acknowledge_if_new(principal: Principal, comment: str) -> alerts_service.Change:
     """new → acknowledged; any other status is left as it is (Conflict says which): a link mailed
     before an analyst took the alert must not reopen it or erase its resolution."""
-    to_acknowledged = alerts_service.status_change(principal, "acknowledged", None, comment)
+    to_acknowledged = alerts_service.status_change(principal, Status.ACKNOWLEDGED, None, comment)
 
     def apply(alert: dict[str, Any]) -> dict[str, Any]:
         status = alert.get("status") or ACKNOWLEDGEABLE
