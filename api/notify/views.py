@@ -23,6 +23,7 @@ from canhgac.api.auth.models import Principal
 from canhgac.api.deps import Admin, Reader, State, client_ip
 from canhgac.api.notify import service as ack_links
 from canhgac.api.notify.models import Notification, NotificationList
+from canhgac.core.alert import Status
 from canhgac.core.errors import BackendUnavailable, CanhgacError, ConfigError, Conflict, InvalidRequest, NotFound
 from canhgac.pipeline.notify import AckTokenError, NotifierService
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -147,7 +148,7 @@ async def ack(request: Request, state: State) -> HTMLResponse:
         action="alert.status",
         target_type="alert",
         target_id=alert_id,
-        details={"status": "acknowledged", "via": "ack-link"},
+        details={"status": Status.ACKNOWLEDGED, "via": "ack-link"},
         client_ip=client_ip(request),
     )
     return page("Đã tiếp nhận / Acknowledged", f"<p>Cảnh báo / Alert <code>{html.escape(alert_id)}</code></p>")
