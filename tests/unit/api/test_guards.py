@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from canhgac.api.auth.rate_limit import LoginLimiter
+from canhgac.api.auth.rate_limit import Limits, LoginLimiter
 from canhgac.api.query_guard import check_lucene, histogram_interval
 from canhgac.core.errors import InvalidRequest, RateLimited
 
@@ -52,12 +52,18 @@ def test_histogram_interval_caps_buckets() -> None:
 
 def test_login_limiter_window() -> None:
     now = [0.0]
-    limiter = LoginLimiter(2, 60, clock=lambda: now[0])
-    limiter.failed(["ip:a"])
-    limiter.check(["ip:a"])
-    limiter.failed(["ip:a"])
+    limits = Limits(
+        max_failures=2, max_failures_per_address=20, initial_secs=60, max_secs=600, window_secs=60, max_keys=100
+    )
+    limiter = LoginLimiter(limits, clock=lambda: now[0])
+    limiter.failed("lan", "10.0.0.1")
+    limiter.check("lan", "10.0.0.1")
+    limiter.failed("lan", "10.0.0.1")
     with pytest.raises(RateLimited) as err:
-        limiter.check(["ip:a"])
+        limiter.check("lan", "10.0.0.1")
     assert err.value.retry_after_secs == 60
     now[0] = 61
-    limiter.check(["ip:a"])
+    limiter.check("lan", "10.0.0.1")
+    now[0] = 122  # the wait is over and the window has passed: the count is forgotten
+    limiter.failed("lan", "10.0.0.1")
+    limiter.check("lan", "10.0.0.1")
