@@ -36,6 +36,10 @@ FORMAT_ALIASES: Mapping[str, str] = MappingProxyType(
         "auth": "linux-auth", "auth-log": "linux-auth", "secure": "linux-auth", "audit": "auditd",
         "rfc5424": "syslog", "rfc3164": "syslog", "rsyslog": "syslog", "syslog-ng": "syslog",
         "ecs": "json", "ndjson": "json", "motcua": "motcua-audit",
+        # A Beat's `agent.type`, which the `_bulk` endpoint passes on as the format of a `syslog`
+        # source's documents: Filebeat's `message` is a log line (a module's dataset names its parser).
+        "filebeat": "syslog", "auditbeat": "json", "packetbeat": "json", "metricbeat": "json",
+        "heartbeat": "json",
     }
 )  # fmt: skip
 

@@ -15,18 +15,14 @@ import orjson
 from canhgac.core.envelope import RawEnvelope
 from canhgac.core.errors import ParseError
 from canhgac.core.event import Event
+from canhgac.pipeline.normalize import shipped
 from canhgac.pipeline.normalize.base import parsers
 from canhgac.pipeline.normalize.fieldvalues import ip_or_none
+from canhgac.pipeline.normalize.shipped import ECS_FIELD_SETS
+from canhgac.pipeline.normalize.syslog import SyslogParser
 from canhgac.pipeline.normalize.timestamps import DEFAULT_TZ_NAME, parse_rfc3339, to_utc_iso, zone
 
 DATASET = "json"
-ECS_FIELD_SETS = frozenset(
-    {"agent", "as", "client", "cloud", "container", "data_stream", "destination", "device", "dll", "dns",
-     "ecs", "email", "error", "event", "faas", "file", "group", "host", "http", "log", "network",
-     "observer", "orchestrator", "organization", "package", "process", "registry", "related", "rule",
-     "server", "service", "source", "threat", "tls", "trace", "transaction", "span", "url", "user",
-     "user_agent", "vulnerability", "winlog", "labels", "tags", "message"}
-)  # fmt: skip
 _IP_FIELDS = ("source", "destination", "client", "server", "host", "observer")
 _SHAPE_HINTS = frozenset({"event", "host", "source", "destination", "user", "process", "url", "http"})
 _TIME_KEYS = ("@timestamp", "timestamp", "time", "ts", "datetime", "date", "EventTime", "eventTime")
@@ -166,6 +162,22 @@ class JsonParser:
 
     def __init__(self, default_tz: str = DEFAULT_TZ_NAME) -> None:
         self.tz = zone(default_tz)
+        self.tz_name = default_tz
 
     def parse(self, raw: RawEnvelope) -> Event:
-        return json_event(load_object(raw), self.tz)
+        data = load_object(raw)
+        found = shipped.read_document(data, self.tz)
+        if found.inner_format is not None:  # a Filebeat module's line, a Windows record
+            return shipped.parse_inner(raw, found, self.tz_name)
+        if found.shipper in shipped.SYSLOG_SHIPPERS and found.text is not None and found.text.strip():
+            syslog_parser = shipped.parser_for("syslog", self.tz_name)
+            assert isinstance(syslog_parser, SyslogParser)
+            return syslog_parser.parse_document(raw, data)
+        event = json_event(data, self.tz)
+        if found.shipper != "json" and found.text is not None and found.text.strip():
+            event["message"] = found.text.lstrip(" ")  # syslog-ng's MESSAGE, rsyslog's " msg"
+        if "@timestamp" not in event and found.time is not None:
+            event["@timestamp"] = to_utc_iso(found.time)  # rsyslog's timereported, Vector's timestamp
+        if found.host and "host" not in event:
+            event["host"] = {"name": found.host}
+        return event

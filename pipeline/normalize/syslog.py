@@ -374,6 +374,7 @@ class SyslogParser:
 
     def __init__(self, default_tz: str = DEFAULT_TZ_NAME) -> None:
         self.tz = zone(default_tz)
+        self.tz_name = default_tz
         self._bodies: list[BodyFormat] = body_formats_in_order()
 
     def header(self, raw: RawEnvelope, text: str) -> SyslogMessage:
@@ -388,7 +389,33 @@ class SyslogParser:
         return None
 
     def parse(self, raw: RawEnvelope) -> Event:
-        msg = self.header(raw, message_text(raw))
+        if raw.message is None and raw.payload is not None:
+            return self.parse_document(raw, raw.payload)
+        return self.event(self.header(raw, message_text(raw)))
+
+    def parse_document(self, raw: RawEnvelope, doc: dict[str, Any]) -> Event:
+        """A shipper's JSON document (`_bulk`, HTTP): its line, read as syslog unless the document
+        names another parser (pipeline/normalize/shipped.py)."""
+        # shipped.py builds on this module; importing it here keeps the import graph acyclic.
+        from canhgac.pipeline.normalize import json_record, shipped
+
+        found = shipped.read_document(doc, self.tz)
+        if found.inner_format not in (None, "syslog"):
+            return shipped.parse_inner(raw, found, self.tz_name)
+        if found.text is None or not found.text.strip():
+            event = json_record.json_event(doc, self.tz)
+            shipped.finish(event, found)
+            return event
+        reference = found.time or parse_received_at(raw.received_at)
+        msg = parse_syslog(found.text, default_tz=self.tz, reference=reference, allow_missing_pri=True)
+        if msg.rfc == "none":  # a bare message: the shipper's fields are its header
+            msg = found.syslog_message(self.tz)
+        event = self.event(msg)
+        shipped.finish(event, found)
+        return event
+
+    def event(self, msg: SyslogMessage) -> Event:
+        """The event of a syslog message: body format by content, else enrichment by program."""
         body: BodyFormat | None = None
         device = relayed_device_line(msg)
         if device is not None:

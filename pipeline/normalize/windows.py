@@ -15,6 +15,7 @@ channel and EventID give the category (Sysmon 1 → process_creation, Security 4
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import tzinfo
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -23,6 +24,7 @@ from canhgac.core.envelope import RawEnvelope
 from canhgac.core.errors import ParseError
 from canhgac.core.event import Event
 from canhgac.pipeline.normalize.base import parsers
+from canhgac.pipeline.normalize.timestamps import DEFAULT_TZ_NAME, parse_rfc3339, to_utc_iso, zone
 from canhgac.pipeline.normalize.windows_ecs import apply_ecs
 
 SYSMON_CHANNEL = "microsoft-windows-sysmon/operational"
@@ -393,8 +395,9 @@ NXLOG_SYSTEM_FIELDS = frozenset(
 NXLOG_EVENT_TYPES = frozenset({"INFO", "WARNING", "ERROR", "CRITICAL", "VERBOSE", "AUDIT_SUCCESS", "AUDIT_FAILURE"})
 
 
-def from_nxlog(obj: Any) -> Event:
-    """NXLog im_msvistalog JSON (to_json) → event."""
+def from_nxlog(obj: Any, tz: tzinfo | None = None) -> Event:
+    """NXLog im_msvistalog JSON (to_json) → event. NXLog writes EventTime (or, without it,
+    EventReceivedTime) as local time without a zone: read in `tz` (Vietnam if not given)."""
     if not isinstance(obj, dict) or "EventID" not in obj or "Channel" not in obj:
         raise ParseError("not an NXLog Windows record: no EventID/Channel")
     event_data: dict[str, Any] = {}
@@ -418,8 +421,12 @@ def from_nxlog(obj: Any) -> Event:
     }
     winlog = {k: v for k, v in winlog.items() if v is not None}
     event: Event = {}
-    if isinstance(obj.get("EventTime"), str):
-        event["@timestamp"] = obj["EventTime"]
+    for key in ("EventTime", "EventReceivedTime"):
+        if isinstance(obj.get(key), str):
+            ts = parse_rfc3339(obj[key].strip(), tz or zone(DEFAULT_TZ_NAME))
+            if ts is not None:
+                event["@timestamp"] = to_utc_iso(ts)
+                break
     if isinstance(obj.get("Message"), str):
         event["message"] = obj["Message"]
     return _finish(event, winlog)
@@ -456,5 +463,8 @@ class WinlogbeatParser:
 class NxlogJsonParser:
     name: ClassVar[str] = "nxlog-json"
 
+    def __init__(self, default_tz: str = DEFAULT_TZ_NAME) -> None:
+        self.tz = zone(default_tz)
+
     def parse(self, raw: RawEnvelope) -> Event:
-        return from_nxlog(_record(raw))
+        return from_nxlog(_record(raw), self.tz)

@@ -321,4 +321,6 @@ def test_parser_rejects_empty_and_missing_text() -> None:
     with pytest.raises(ParseError):
         SyslogParser().parse(envelope("syslog", "   "))
     with pytest.raises(ParseError):
-        SyslogParser().parse(envelope("syslog", None, {"no": "message"}))
+        SyslogParser().parse(envelope("syslog", None, None))
+    # A shipper's JSON document without any text (a metric, an app's own JSON) is kept as JSON.
+    assert SyslogParser().parse(envelope("syslog", None, {"no": "message"}))["json"] == {"no": "message"}
