@@ -245,8 +245,11 @@ class Alert(BaseModel):
     notify: dict[str, Any] | None = Field(default=None, description="the notifier's own alerts: the failing channel")
 
     def to_document(self) -> dict[str, Any]:
-        """The JSON document (topic value and index source): every field, `@timestamp` by its name."""
-        return self.model_dump(mode="json", by_alias=True)
+        """The JSON document (topic value and index source): every field, `@timestamp` by its name.
+        The event snapshot is JSON already (a decoded event): it is referenced, not copied."""
+        document = self.model_dump(mode="json", by_alias=True, exclude={"event"})
+        document["event"] = self.event
+        return document
 
 
 def build_alert(
@@ -279,31 +282,34 @@ def build_alert(
     event = dict(snapshot) if snapshot is not None else None
     seen: Mapping[str, Any] = event if event is not None and identity_from_snapshot else {}
     severity = severity_of(rule.level)
-    return Alert(
-        id=alert_id,
-        timestamp=iso(first_seen),
-        rule=rule,
-        severity=severity,
-        severity_score=SEVERITY_SCORES[severity],
-        first_seen=iso(first_seen),
-        last_seen=iso(last_seen),
-        count=count,
-        event_ids=list(event_ids),
-        event=event,
-        agency=agency,
-        agencies=list(agencies) if agencies is not None else ([agency] if agency else []),
-        canhgac=AlertOrigin(
-            source_id=source_id or _text(get_path(seen, "canhgac.source_id")),
-            dataset=dataset or _text(get_path(seen, "canhgac.dataset")),
-            group=dict(group or {}),
-        ),
-        host=HostRef(name=host or _text(_host_of(seen))),
-        user=UserRef(name=user or _text(get_path(seen, "user.name"))),
-        source=SourceRef(ip=source_ip or _text(get_path(seen, "source.ip"))),
-        history=[HistoryEntry(at=created, by=created_by, action="created")],
-        created_at=created,
-        correlation=correlation,
-        notify=dict(notify) if notify is not None else None,
+    # One validation of plain data (nested parts included) is pydantic's fast path.
+    return Alert.model_validate(
+        {
+            "id": alert_id,
+            "@timestamp": iso(first_seen),
+            "rule": rule,
+            "severity": severity,
+            "severity_score": SEVERITY_SCORES[severity],
+            "first_seen": iso(first_seen),
+            "last_seen": iso(last_seen),
+            "count": count,
+            "event_ids": list(event_ids),
+            "event": event,
+            "agency": agency,
+            "agencies": list(agencies) if agencies is not None else ([agency] if agency else []),
+            "canhgac": {
+                "source_id": source_id or _text(get_path(seen, "canhgac.source_id")),
+                "dataset": dataset or _text(get_path(seen, "canhgac.dataset")),
+                "group": dict(group or {}),
+            },
+            "host": {"name": host or _text(_host_of(seen))},
+            "user": {"name": user or _text(get_path(seen, "user.name"))},
+            "source": {"ip": source_ip or _text(get_path(seen, "source.ip"))},
+            "history": [{"at": created, "by": created_by, "action": "created"}],
+            "created_at": created,
+            "correlation": correlation,
+            "notify": dict(notify) if notify is not None else None,
+        }
     )
 
 

@@ -67,6 +67,7 @@ class AlertGrouper:
         self.window_secs = window_secs
         self.max_open = max_open
         self._open: OrderedDict[str, AlertState] = OrderedDict()
+        self._rule_blocks: dict[str, tuple[RuleLike, AlertRule]] = {}  # rule id -> (rule, its block)
 
     def add(self, rule: RuleLike, event: Event) -> dict[str, Any]:
         ts = parse_ts(event.get("@timestamp"))
@@ -76,7 +77,7 @@ class AlertGrouper:
         event_id = str(get_path(event, "event.id") or "")
         state = self._open.get(this_id)
         if state is None:
-            state = AlertState(new_alert(this_id, rule, event, key, ts).to_document())
+            state = AlertState(new_alert(this_id, self._rule_block(rule), event, key, ts).to_document())
             self._open[this_id] = state
             if len(self._open) > self.max_open:
                 self._open.popitem(last=False)
@@ -96,12 +97,19 @@ class AlertGrouper:
             alert["last_seen"] = iso(ts)
         return alert
 
+    def _rule_block(self, rule: RuleLike) -> AlertRule:
+        """The rule's block, made once per rule (a reloaded rule is a new object: made again)."""
+        cached = self._rule_blocks.get(rule.id)
+        if cached is None or cached[0] is not rule:
+            cached = self._rule_blocks[rule.id] = (rule, AlertRule.of(rule))
+        return cached[1]
 
-def new_alert(this_id: str, rule: RuleLike, event: Event, key: dict[str, str], ts: datetime) -> Alert:
+
+def new_alert(this_id: str, rule: AlertRule, event: Event, key: dict[str, str], ts: datetime) -> Alert:
     """A rule alert before any match is counted into it (the grouper counts the first one)."""
     return build_alert(
         alert_id=this_id,
-        rule=AlertRule.of(rule),
+        rule=rule,
         agency=agency_of(event),
         created_by=DETECTOR,
         first_seen=ts,
