@@ -99,7 +99,8 @@ def _refresh(refresh: Refresh) -> dict[str, Any]:
 
 
 class Index:
-    """The calls the API and the config readers make on one index, each raising only our errors."""
+    """The calls the API and the config readers make on one index, each raising only our errors.
+    It holds no state beyond the client and the name: make one wherever a call is needed."""
 
     def __init__(self, client: AsyncOpenSearch, name: str) -> None:
         self.client = client
@@ -124,6 +125,15 @@ class Index:
             return await self.get(doc_id)
         except NotFound:
             return None
+
+    async def get_many(self, doc_ids: list[str]) -> list[dict[str, Any]]:
+        """The `_source` of each document that exists, in the order asked (one request)."""
+        try:
+            with translated():
+                found = await self.client.mget(index=self.name, body={"ids": doc_ids})
+        except NotFound:  # the index does not exist yet
+            return []
+        return [doc["_source"] for doc in found.get("docs", []) if doc.get("found")]
 
     async def search(self, body: dict[str, Any], **params: Any) -> dict[str, Any]:
         """The raw search result; an index that does not exist yet holds nothing. A refused query

@@ -13,10 +13,8 @@ from datetime import UTC, datetime
 
 from canhgac.api.auth.rate_limit import LoginLimiter
 from canhgac.core.config import OpenSearchConfig
-from canhgac.core.errors import BackendUnavailable
+from canhgac.core.index import Index
 from opensearchpy import AsyncOpenSearch
-from opensearchpy.exceptions import ConnectionError as OSConnectionError
-from opensearchpy.exceptions import NotFoundError, TransportError
 
 
 def unlocks_index(cfg: OpenSearchConfig) -> str:
@@ -44,10 +42,7 @@ async def record_unlock(
         "at_iso": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "by": by,
     }
-    try:
-        await client.index(index=index, id=_doc_id(account, address), body=body, refresh="wait_for")
-    except (OSConnectionError, TransportError) as exc:
-        raise BackendUnavailable("OpenSearch is unreachable") from exc
+    await Index(client, index).put(_doc_id(account, address), body, refresh="wait_for")
 
 
 async def apply_recorded_unlocks(
@@ -55,17 +50,8 @@ async def apply_recorded_unlocks(
 ) -> bool:
     """Lift this login's waits that an admin unlocked after they began; True when any was lifted."""
     ids = [_doc_id(account, None), _doc_id(None, address), _doc_id(account, address)]
-    try:
-        result = await client.mget(index=index, body={"ids": ids})
-    except NotFoundError:
-        return False
-    except (OSConnectionError, TransportError) as exc:
-        raise BackendUnavailable("OpenSearch is unreachable") from exc
     lifted = 0
-    for doc in result.get("docs", []):
-        if not doc.get("found"):
-            continue
-        src = doc["_source"]
+    for src in await Index(client, index).get_many(ids):
         at = float(src.get("at") or 0)
         lifted += limiter.unlock(account=src.get("account"), address=src.get("address"), failed_before=at)
     return lifted > 0

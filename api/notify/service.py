@@ -10,6 +10,7 @@ by id is atomic in OpenSearch, so of two simultaneous clicks exactly one wins.
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,9 +19,10 @@ from canhgac.api.auth.models import Principal
 from canhgac.core.alert import Status
 from canhgac.core.config import OpenSearchConfig
 from canhgac.core.errors import BackendUnavailable, Conflict
+from canhgac.core.index import Index
 from opensearchpy import AsyncOpenSearch
-from opensearchpy.exceptions import ConflictError, NotFoundError, TransportError
-from opensearchpy.exceptions import ConnectionError as OSConnectionError
+
+log = logging.getLogger(__name__)
 
 ACKNOWLEDGEABLE = Status.NEW  # an on-call link acknowledges a new alert, and changes nothing else
 
@@ -38,45 +40,35 @@ def _iso(ts: datetime) -> str:
 
 
 async def was_used(client: AsyncOpenSearch, index: str, token: str) -> bool:
-    try:
-        return bool(await client.exists(index=index, id=token_id(token)))
-    except NotFoundError:
-        return False
-    except (OSConnectionError, TransportError) as exc:
-        raise BackendUnavailable("OpenSearch is unreachable") from exc
+    return await Index(client, index).find(token_id(token)) is not None
 
 
 async def claim(client: AsyncOpenSearch, index: str, token: str, alert_id: str, client_ip: str | None) -> bool:
     """Record the token's use; False when it was already used."""
     body = {"alert_id": alert_id, "used_at": _iso(datetime.now(UTC)), "client_ip": client_ip}
     try:
-        await client.index(index=index, id=token_id(token), body=body, op_type="create", refresh="wait_for")
-    except ConflictError:
+        await Index(client, index).put(token_id(token), body, create=True, refresh="wait_for")
+    except Conflict:
         return False
-    except (OSConnectionError, TransportError) as exc:
-        raise BackendUnavailable("OpenSearch is unreachable") from exc
     return True
 
 
 async def release(client: AsyncOpenSearch, index: str, token: str) -> None:
     """Undo a claim whose acknowledgement could not be written, so the link can be tried again."""
     try:
-        await client.delete(index=index, id=token_id(token), refresh="wait_for")
-    except (NotFoundError, OSConnectionError, TransportError):
-        pass  # the link stays used: the on-call person acknowledges in the console instead
+        await Index(client, index).delete(token_id(token), refresh="wait_for")
+    except BackendUnavailable as exc:  # the link stays used: the on-call person acknowledges in the console
+        log.warning("used ack link not released: %s", exc)
 
 
 async def purge_older_than(client: AsyncOpenSearch, index: str, days: float) -> None:
     """Records of used links are kept while a link could still be valid (its TTL), then dropped."""
     try:
-        await client.delete_by_query(
-            index=index,
-            body={"query": {"range": {"used_at": {"lt": f"now-{int(days * 86400)}s"}}}},
-            conflicts="proceed",
-            wait_for_completion=False,
+        await Index(client, index).delete_by_query(
+            {"range": {"used_at": {"lt": f"now-{int(days * 86400)}s"}}}, wait=False
         )
-    except (OSConnectionError, TransportError, NotFoundError):
-        pass  # housekeeping only
+    except BackendUnavailable as exc:  # housekeeping only
+        log.info("old ack link records not purged this time: %s", exc)
 
 
 def acknowledge_if_new(principal: Principal, comment: str) -> alerts_service.Change:

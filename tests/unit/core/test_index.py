@@ -116,6 +116,16 @@ async def test_get_and_find_return_the_source_or_none() -> None:
         await Backend(REFUSED_CONNECTION).index().find("a")  # unreachable is not "absent"
 
 
+async def test_get_many_keeps_the_found_documents() -> None:
+    docs = {"docs": [{"_id": "a", "found": True, "_source": {"n": 1}}, {"_id": "b", "found": False}]}
+    backend = Backend((200, docs))
+    assert await backend.index().get_many(["a", "b"]) == [{"n": 1}]
+    assert backend.requests[0][:2] == ("POST", "/things/_mget")
+    assert await Backend(MISSING_INDEX).index().get_many(["a"]) == []
+    with pytest.raises(BackendUnavailable):
+        await Backend(BROKEN).index().get_many(["a"])
+
+
 @pytest.mark.parametrize(
     ("answer", "expected", "words"),
     [
