@@ -366,7 +366,7 @@ start_opensearch() {
     rm -rf "$OPENSEARCH_RUN/home"
     cp -a "$OPENSEARCH_ZIP_HOME" "$OPENSEARCH_RUN/home"
   fi
-  mkdir -p "$OPENSEARCH_RUN/data" "$OPENSEARCH_RUN/logs" "$OPENSEARCH_RUN/tmp"
+  mkdir -p "$OPENSEARCH_RUN/data" "$OPENSEARCH_RUN/logs" "$OPENSEARCH_RUN/tmp" "$OPENSEARCH_RUN/snapshots"
   cat > "$OPENSEARCH_RUN/home/config/opensearch.yml" <<YML
 cluster.name: canhgac-local
 node.name: canhgac-local-1
@@ -376,6 +376,8 @@ transport.port: $OPENSEARCH_TRANSPORT_PORT
 discovery.type: single-node
 path.data: $OPENSEARCH_RUN/data
 path.logs: $OPENSEARCH_RUN/logs
+# Filesystem snapshot repositories live under here (docs/operations.md, Backup; the restore test).
+path.repo: $OPENSEARCH_RUN/snapshots
 action.auto_create_index: true
 cluster.routing.allocation.disk.threshold_enabled: false
 # Converted Sigma rules with long hash or package lists exceed the default 1,024 clauses.
