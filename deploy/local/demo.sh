@@ -10,9 +10,5 @@ cd "$ROOT"
 # How to reach the services (secured by default: TLS, each component's own Kafka and OpenSearch
 # user) is in the settings file services.sh wrote; CANHGAC_CONFIG names it unless set already.
 export CANHGAC_CONFIG="${CANHGAC_CONFIG:-${CANHGAC_RUN_DIR:-/var/tmp/canhgac-run}/canhgac.yml}"
-# services.sh runs one broker and one OpenSearch node: one copy of each topic and index (the
-# production defaults, 3 copies with 2 in sync and 1 replica, need a cluster).
-export CANHGAC_KAFKA__TOPICS__REPLICATION_FACTOR="${CANHGAC_KAFKA__TOPICS__REPLICATION_FACTOR:-1}"
-export CANHGAC_KAFKA__TOPICS__MIN_INSYNC_REPLICAS="${CANHGAC_KAFKA__TOPICS__MIN_INSYNC_REPLICAS:-1}"
-export CANHGAC_OPENSEARCH__NUMBER_OF_REPLICAS="${CANHGAC_OPENSEARCH__NUMBER_OF_REPLICAS:-0}"
+# That file also carries the single-node replication values (one broker, one node).
 exec .venv/bin/canhgac run --demo "$@"
