@@ -85,7 +85,8 @@ async def wait_for_backends(settings: Settings, stop: asyncio.Event) -> bool:
                 await asyncio.wait_for(stop.wait(), timeout=delay)
             if stop.is_set():
                 return False
-            delay = min(delay * 2, 30.0)
+            # At most 10 s between tries: stages start soon after the backends come back.
+            delay = min(delay * 2, 10.0)
 
 
 class Runtime:
