@@ -20,7 +20,7 @@ from canhgac.api.body_limit import BodyLimit, BodyLimits
 from canhgac.api.console import console_app
 from canhgac.api.dashboard.views import router as dashboard_router
 from canhgac.api.deps import AppState, Reader
-from canhgac.api.errors import install_error_handlers
+from canhgac.api.errors import ERROR_RESPONSES, install_error_handlers
 from canhgac.api.events.views import router as events_router
 from canhgac.api.exceptions.views import router as exceptions_router
 from canhgac.api.health import router as health_router
@@ -113,7 +113,9 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
         notify_views.router,
         meta_router,
     ):
-        app.include_router(router)
+        # Probes answer for themselves; the on-call link pages document their own (HTML) refusals.
+        plain = router is health_router or router is notify_views.router
+        app.include_router(router, responses=None if plain else ERROR_RESPONSES)
 
     @app.get(OPENAPI_PATH, include_in_schema=False)
     async def openapi(principal: Reader) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from canhgac.core.errors import (
     BackendUnavailable,
     Conflict,
@@ -16,10 +18,37 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 # What a 422 keeps of each validation error: where and why, never the value sent (a login body's
 # password would be handed back, and a 50 MiB body echoed whole).
 VALIDATION_ERROR_KEYS = ("type", "loc", "msg")
+
+
+class ErrorBody(BaseModel):
+    """What every refusal answers (422s list their validation errors in `detail` instead)."""
+
+    detail: str
+    rejected: list[dict[str, Any]] | None = Field(
+        default=None, exclude_if=lambda v: v is None, description="a rule that does not compile: why, rule by rule"
+    )
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+# The answers the handlers below give, documented once for every API route (api/app.py).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("refused: a bad time range, a query too costly, a rule that does not compile …"),
+    401: _error("no valid session or token"),
+    403: _error("the role does not allow this, or the CSRF header is missing"),
+    404: _error("not found, or not visible to the caller"),
+    409: _error("conflicts with the current state"),
+    413: _error("request body over the configured limit"),
+    429: _error("too many attempts: retry after `Retry-After` seconds"),
+    503: _error("OpenSearch or Kafka unreachable: retry later"),
+}
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -21,6 +21,7 @@ from canhgac.api.alerts import service as alerts_service
 from canhgac.api.audit.service import record
 from canhgac.api.auth.models import Principal
 from canhgac.api.deps import Admin, Reader, State, client_ip
+from canhgac.api.errors import ERROR_RESPONSES
 from canhgac.api.notify import service as ack_links
 from canhgac.api.notify.models import Notification, NotificationList
 from canhgac.core.alert import Status
@@ -65,8 +66,16 @@ def page(title: str, body: str, status: int = 200) -> HTMLResponse:
     )
 
 
+# The link pages answer in HTML, even when they refuse; only an unreachable backend answers JSON.
 _HTML: dict[str, Any] = {"content": {"text/html": {}}}
-_LINK_ERRORS: dict[int | str, dict[str, Any]] = {400: {"description": "invalid or expired link", **_HTML}}
+_LINK_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "invalid or expired link", **_HTML},
+    409: {"description": "the link was already used", **_HTML},
+    503: {
+        "description": "OpenSearch unreachable: retry later",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    },
+}
 
 
 @router.get("/api/v1/notify/ack", response_class=HTMLResponse, responses=_LINK_ERRORS)
@@ -91,7 +100,8 @@ async def ack_page(request: Request, token: Annotated[str, Query(max_length=2048
 @router.post(
     "/api/v1/notify/ack",
     response_class=HTMLResponse,
-    responses=_LINK_ERRORS | {404: {"description": "no such alert", **_HTML}},
+    responses=_LINK_ERRORS
+    | {404: {"description": "no such alert", **_HTML}, 413: {"description": "form too large", **_HTML}},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -163,7 +173,7 @@ def _used_page(alert_id: str) -> HTMLResponse:
     )
 
 
-@router.get("/api/v1/notifications", response_model=NotificationList)
+@router.get("/api/v1/notifications", response_model=NotificationList, responses=ERROR_RESPONSES)
 async def list_notifications(
     request: Request,
     principal: Reader,
@@ -179,7 +189,7 @@ async def list_notifications(
     return {"items": records}
 
 
-@router.post("/api/v1/notify/test/{channel}", response_model=Notification)
+@router.post("/api/v1/notify/test/{channel}", response_model=Notification, responses=ERROR_RESPONSES)
 async def send_test(channel: str, request: Request, principal: Admin) -> dict[str, Any]:
     """Send one test message through a channel; the answer is its outbox record."""
     service = await notifier(request)
