@@ -5,7 +5,8 @@ reads the same event fields in both and their results agree.
 
 - Windows rules: a bare Sigma field `X` is `winlog.event_data.X` (Winlogbeat's layout, kept by our
   Windows parser); the few System fields Sigma names map to their `winlog.*` homes.
-- Web server, Linux process creation and antivirus rules: the ECS names listed below.
+- The generic log sources (firewall, webserver, proxy, dns, antivirus), Linux authentication and
+  Linux process creation: the taxonomy's names → ECS, one target each, listed below.
 - Anything else is read as the dotted path written in the rule, so our own packs can use ECS.
 """
 
@@ -37,10 +38,26 @@ WINDOWS_PROCESS_CREATION_ALIASES: dict[str, list[str]] = {
     "ParentImage": [WINDOWS_EVENT_DATA + "ParentImage", WINDOWS_EVENT_DATA + "ParentProcessName"],
 }
 
-# Defender detections (category antivirus) per logsources-thor.yml.
+# The generic log sources of Sigma's taxonomy, each Sigma field → one ECS field (docs/detection.md
+# lists them per log source). The normalizer writes these ECS fields for every product of the
+# category (FortiGate, pfSense and ASA for firewall; nginx, Apache and IIS for webserver; Windows
+# Defender and ECS malware events for antivirus; ECS-shaped JSON for proxy and dns).
+
+# Antivirus detections: the signature's name and the detected file. Windows Defender events carry
+# them as ECS too (ThreatName → rule.name, Path → file.path), so one field serves every product.
 ANTIVIRUS_FIELDS: dict[str, str | list[str]] = {
-    "Signature": [WINDOWS_EVENT_DATA + "ThreatName", "Signature"],
-    "Filename": [WINDOWS_EVENT_DATA + "Path", "Filename"],
+    "Signature": "rule.name",
+    "Filename": "file.path",
+}
+
+FIREWALL_FIELDS: dict[str, str | list[str]] = {
+    "src_ip": "source.ip",
+    "src_port": "source.port",
+    "dst_ip": "destination.ip",
+    "dst_port": "destination.port",
+    "action": "event.action",
+    "username": "user.name",
+    "protocol": "network.transport",
 }
 
 WEBSERVER_FIELDS: dict[str, str | list[str]] = {
@@ -51,10 +68,55 @@ WEBSERVER_FIELDS: dict[str, str | list[str]] = {
     "cs-uri": "url.original",
     "sc-status": "http.response.status_code",
     "cs-user-agent": "user_agent.original",
+    "c-useragent": "user_agent.original",
     "cs-referer": "http.request.referrer",
     "cs-host": "url.domain",
     "cs-username": "user.name",
+    "cs-version": "http.version",
+    "sc-bytes": "http.response.body.bytes",
+    "cs-bytes": "http.request.body.bytes",
 }
+
+PROXY_FIELDS: dict[str, str | list[str]] = {
+    "c-ip": "source.ip",
+    "src_ip": "source.ip",
+    "dst_ip": "destination.ip",
+    "c-uri": "url.original",
+    "cs-uri": "url.original",
+    "c-uri-stem": "url.path",
+    "c-uri-query": "url.query",
+    "c-uri-extension": "url.extension",
+    "c-useragent": "user_agent.original",
+    "cs-host": "url.domain",
+    "r-dns": "url.domain",
+    "cs-method": "http.request.method",
+    "cs-referrer": "http.request.referrer",
+    "sc-status": "http.response.status_code",
+    "cs-version": "http.version",
+    "sc-bytes": "http.response.body.bytes",
+    "cs-bytes": "http.request.body.bytes",
+    "cs-username": "user.name",
+}
+
+DNS_FIELDS: dict[str, str | list[str]] = {
+    "query": "dns.question.name",
+    "record_type": "dns.question.type",
+    "answer": "dns.resolved_ip",  # ECS: every IP in the answers (dns.answers is a list of objects)
+    "parent_domain": "dns.question.registered_domain",
+    "response_code": "dns.response_code",
+    "src_ip": "source.ip",
+    "dst_ip": "destination.ip",
+}
+
+# Linux authentication (sshd, sudo, su, PAM …): SigmaHQ's rules there are keywords; these names
+# let a rule say where a login came from without knowing ECS.
+LINUX_AUTH_FIELDS: dict[str, str | list[str]] = {
+    "src_ip": "source.ip",
+    "src_port": "source.port",
+    "username": "user.name",
+    "action": "event.action",
+}
+LINUX_AUTH_SERVICES = ("auth", "sshd", "sudo")
 
 LINUX_PROCESS_CREATION_FIELDS: dict[str, str | list[str]] = {
     "Image": "process.executable",
@@ -99,7 +161,14 @@ def canhgac_pipeline() -> ProcessingPipeline:
             rule_conditions=[LogsourceCondition(product="windows", category="process_creation")],
         ),
         _mapping("canhgac_antivirus", ANTIVIRUS_FIELDS, category="antivirus"),
+        _mapping("canhgac_firewall", FIREWALL_FIELDS, category="firewall"),
         _mapping("canhgac_webserver", WEBSERVER_FIELDS, category="webserver"),
+        _mapping("canhgac_proxy", PROXY_FIELDS, category="proxy"),
+        _mapping("canhgac_dns", DNS_FIELDS, category="dns"),
+        *(
+            _mapping(f"canhgac_linux_{service}", LINUX_AUTH_FIELDS, product="linux", service=service)
+            for service in LINUX_AUTH_SERVICES
+        ),
         _mapping(
             "canhgac_linux_process_creation",
             LINUX_PROCESS_CREATION_FIELDS,

@@ -152,8 +152,34 @@ def json_event(data: dict[str, Any], tz: Any) -> Event:
             if isinstance(data.get(key), str):
                 event["message"] = data[key]
                 break
-    event["canhgac"] = {"dataset": DATASET, "logsource": {}}
+    event["canhgac"] = {"dataset": DATASET, "logsource": ecs_logsource(event)}
     return event
+
+
+# observer.type → Sigma's generic log source (ECS names the kind of device that saw the event).
+OBSERVER_CATEGORIES = {"firewall": "firewall", "proxy": "proxy", "web-proxy": "proxy", "antivirus": "antivirus"}
+
+
+def ecs_logsource(event: Event) -> dict[str, str]:
+    """Sigma's generic category of an ECS document, so generic rules (firewall, proxy, dns,
+    antivirus, webserver) meet it: the observer's type, else what the event carries."""
+    observer = event.get("observer")
+    kind = observer.get("type") if isinstance(observer, dict) else None
+    if isinstance(kind, str) and kind.lower() in OBSERVER_CATEGORIES:
+        return {"category": OBSERVER_CATEGORIES[kind.lower()]}
+    dns = event.get("dns")
+    if isinstance(dns, dict) and isinstance(dns.get("question"), dict) and dns["question"].get("name"):
+        return {"category": "dns"}
+    node = event.get("event")
+    categories = node.get("category") if isinstance(node, dict) else None
+    if isinstance(categories, str):
+        categories = [categories]
+    if isinstance(categories, list):
+        if "malware" in categories:
+            return {"category": "antivirus"}
+        if "web" in categories and isinstance(event.get("http"), dict) and isinstance(event.get("url"), dict):
+            return {"category": "webserver"}
+    return {}
 
 
 @parsers.register("json")

@@ -332,6 +332,18 @@ def dns_results(event: Event, value: Any) -> None:
         _node(event, ("dns",)).setdefault("resolved_ip", resolved)
 
 
+def defender_path(event: Event, value: Any) -> None:
+    """Defender's `Path`: `file:_C:\\…\\x.exe` is the file; other resources (`regkey:_…`, several
+    `;`-separated ones) are kept as Defender wrote them."""
+    text = _text(value)
+    if text is None:
+        return
+    if text.startswith("file:_") and ";" not in text:
+        file_path(event, text[6:])
+    else:
+        _put(event, ("file", "path"), text)
+
+
 # ---- field groups (event-data name → writer) ------------------------------------------------------
 
 Fields = tuple[tuple[str, Writer], ...]
@@ -576,8 +588,25 @@ SYSMON: dict[int, EventSpec] = {
     ),
 }
 
+# Windows Defender: the threat's name is the signature (rule.name), Path the file (Sigma's
+# antivirus `Signature` and `Filename`, rules/fieldmap.py).
+DEFENDER_THREAT: Fields = (("ThreatName", keyword("rule.name")), ("Path", defender_path))
+WINDEFEND: dict[int, EventSpec] = {
+    **{
+        eid: spec("malware", "info", "malware-detected", DEFENDER_THREAT)
+        for eid in (1006, 1009, 1010, 1011, 1012, 1015, 1017, 1018, 1019, 1115, 1116)
+    },
+    **{eid: spec("malware", "info", "malware-action-taken", DEFENDER_THREAT) for eid in (1007, 1117)},
+    **{eid: spec("malware", "info", "malware-action-failed", DEFENDER_THREAT) for eid in (1008, 1118, 1119)},
+}
+
 # Channel service (canhgac.logsource.service) → its table.
-EVENT_TABLES: Mapping[str, Mapping[int, EventSpec]] = {"security": SECURITY, "system": SYSTEM, "sysmon": SYSMON}
+EVENT_TABLES: Mapping[str, Mapping[int, EventSpec]] = {
+    "security": SECURITY,
+    "system": SYSTEM,
+    "sysmon": SYSMON,
+    "windefend": WINDEFEND,
+}
 
 _AUDIT_SUCCESS, _AUDIT_FAILURE = 0x20000000000000, 0x10000000000000
 
