@@ -25,12 +25,13 @@ from canhgac.pipeline.normalize.fieldvalues import add_related, ip_or_none
 # A writer puts one event-data value into the event; it ignores values it cannot use.
 Writer = Callable[[Event, Any], None]
 
+_HASH_ALGORITHMS = frozenset({"md5", "sha1", "sha256", "sha384", "sha512"})
 _NONE_VALUES = frozenset({"", "-", "S-1-0-0", "{00000000-0000-0000-0000-000000000000}"})
 _MAX_LONG = 2**63 - 1
 
 
 def _text(value: Any) -> str | None:
-    if isinstance(value, str):
+    if type(value) is str:
         if value in _NONE_VALUES:
             return None
         if (value[0] in " \t\r\n" or value[-1] in " \t\r\n") and value.strip() in _NONE_VALUES:
@@ -62,22 +63,39 @@ def _node(event: Event, path: tuple[str, ...]) -> dict[str, Any]:
     node = event
     for part in path:
         child = node.get(part)
-        if not isinstance(child, dict):
-            child = {}
-            node[part] = child
+        if type(child) is not dict:
+            child = node[part] = {}
         node = child
     return node
 
 
 def _put(event: Event, path: tuple[str, ...], value: Any) -> None:
     """Set a leaf unless the record already had it (a shipper's own ECS value wins)."""
-    if len(path) == 2:  # most ECS leaves: user.name, source.ip, process.pid …
-        node = event.get(path[0])
-        if not isinstance(node, dict):
-            node = event[path[0]] = {}
-        node.setdefault(path[1], value)
-        return
     _node(event, path[:-1]).setdefault(path[-1], value)
+
+
+Setter = Callable[[Event, Any], None]
+
+
+def _setter(dotted: str) -> Setter:
+    """`_put` for one dotted field, built once: this runs for every field of every Windows event."""
+    parts = tuple(dotted.split("."))
+    parent, leaf = parts[:-1], parts[-1]
+    if len(parent) == 1:  # most ECS leaves: user.name, source.ip, process.pid …
+        top = parent[0]
+
+        def put_top(event: Event, value: Any) -> None:
+            node = event.get(top)
+            if type(node) is not dict:
+                node = event[top] = {}
+            node.setdefault(leaf, value)
+
+        return put_top
+
+    def put(event: Event, value: Any) -> None:
+        _node(event, parent).setdefault(leaf, value)
+
+    return put
 
 
 def _basename(path: str) -> str:
@@ -88,53 +106,53 @@ def _basename(path: str) -> str:
 
 
 def keyword(dotted: str) -> Writer:
-    path = tuple(dotted.split("."))
+    put = _setter(dotted)
 
     def write(event: Event, value: Any) -> None:
         text = _text(value)
         if text is not None:
-            _put(event, path, text)
+            put(event, text)
 
     return write
 
 
 def long(dotted: str) -> Writer:
-    path = tuple(dotted.split("."))
+    put = _setter(dotted)
 
     def write(event: Event, value: Any) -> None:
         number = _number(value)
         if number is not None:
-            _put(event, path, number)
+            put(event, number)
 
     return write
 
 
 def pid(dotted: str) -> Writer:
     """A process id; 0 ("0x0" in a network logon) means no process."""
-    path = tuple(dotted.split("."))
+    put = _setter(dotted)
 
     def write(event: Event, value: Any) -> None:
         number = _number(value)
         if number:
-            _put(event, path, number)
+            put(event, number)
 
     return write
 
 
 def port(dotted: str) -> Writer:
-    path = tuple(dotted.split("."))
+    put = _setter(dotted)
 
     def write(event: Event, value: Any) -> None:
         number = _number(value)
         if number is not None and 0 < number <= 65535:
-            _put(event, path, number)
+            put(event, number)
 
     return write
 
 
 def address(dotted: str) -> Writer:
     """An IP (Kerberos writes IPv4 as `::ffff:a.b.c.d`); also added to related.ip."""
-    path = tuple(dotted.split("."))
+    put = _setter(dotted)
 
     def write(event: Event, value: Any) -> None:
         text = _text(value)
@@ -144,7 +162,7 @@ def address(dotted: str) -> Writer:
             text = text[7:]
         ip = ip_or_none(text)
         if ip is not None:
-            _put(event, path, ip)
+            put(event, ip)
             add_related(event, "ip", ip)
 
     return write
@@ -217,22 +235,28 @@ def member_name(prefix: str) -> Writer:
 
 def hashes(prefix: str) -> Writer:
     """Sysmon's `SHA256=…,MD5=…,IMPHASH=…` into `<prefix>.hash.*` (imphash to `<prefix>.pe.imphash`)."""
-    path = tuple(prefix.split("."))
+    hash_path = (*prefix.split("."), "hash")
+    pe_path = (*prefix.split("."), "pe")
 
     def write(event: Event, value: Any) -> None:
         if not isinstance(value, str) or "=" not in value:
             return
+        found: dict[str, str] = {}
         for pair in value.split(","):
             algorithm, _, digest = pair.partition("=")
             digest = digest.strip().lower()
-            if not digest or not digest.strip("0"):  # Sysmon writes zeros for "not computed"
-                continue
-            algorithm = algorithm.strip().lower()
-            if algorithm == "imphash":
-                _node(event, (*path, "pe")).setdefault("imphash", digest)
-            elif algorithm in ("md5", "sha1", "sha256", "sha384", "sha512"):
-                _node(event, (*path, "hash")).setdefault(algorithm, digest)
-                add_related(event, "hash", digest)
+            if digest and digest.strip("0"):  # Sysmon writes zeros for "not computed"
+                found[algorithm.strip().lower()] = digest
+        imphash = found.pop("imphash", None)
+        if imphash is not None:
+            _node(event, pe_path).setdefault("imphash", imphash)
+        digests = {k: v for k, v in found.items() if k in _HASH_ALGORITHMS}
+        if digests:
+            node = _node(event, hash_path)
+            for algorithm, digest in digests.items():
+                node.setdefault(algorithm, digest)
+            related = event.setdefault("related", {}).setdefault("hash", [])
+            related.extend(d for d in digests.values() if d not in related)
 
     return write
 
