@@ -7,12 +7,13 @@ str.startswith/endswith over tuples) — SigmaHQ rules often list dozens of valu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from canhgac.core.errors import RuleError
 from canhgac.rules import matchers, numeric
 from canhgac.rules.model import MAX_CLAUSES, Literal, Predicate
+from canhgac.rules.source_fields import SourceAliases
 from sigma.conditions import (
     ConditionAND,
     ConditionFieldEqualsValueExpression,
@@ -119,9 +120,36 @@ def disjunction(reqs: list[Requirement]) -> Requirement:
     return _clause([lit for req in reqs for lit in max(req, key=_selectivity)])
 
 
+def event_service(ctx: Any) -> str | None:
+    """The event's `canhgac.logsource.service`, lower-cased (the engine routes on the same key)."""
+    ours = ctx.event.get("canhgac")
+    ls = ours.get("logsource") if isinstance(ours, dict) else None
+    service = ls.get("service") if isinstance(ls, dict) else None
+    return service.lower() if isinstance(service, str) and service else None
+
+
+def per_source(field: str, alias: Mapping[str, str], build: Callable[[str], Compiled]) -> Compiled:
+    """One condition on an aliased field: built once per name, and each event reads the name its
+    source uses (source_fields.py), so null, exists and negation hold on that one name."""
+    default_predicate, default_req = build(field)
+    by_service = {service: build(path) for service, path in alias.items()}
+    table: dict[str | None, Predicate] = {service: predicate for service, (predicate, _) in by_service.items()}
+
+    def dispatch(ctx: Any) -> bool:
+        return table.get(event_service(ctx), default_predicate)(ctx)
+
+    return dispatch, disjunction([default_req, *(req for _, req in by_service.values())])
+
+
 class Compiler:
-    def __init__(self, keyword_fields: Sequence[str] = KEYWORD_FIELDS) -> None:
+    def __init__(self, keyword_fields: Sequence[str] = KEYWORD_FIELDS, aliases: SourceAliases | None = None) -> None:
         self.keyword_fields = tuple(keyword_fields)
+        # Event path → {service: the path that service's events use instead} (source_fields.py).
+        self.aliases: SourceAliases = aliases or {}
+
+    def for_source(self, aliases: SourceAliases) -> Compiler:
+        """This compiler for one rule whose logsource has aliased fields."""
+        return Compiler(self.keyword_fields, aliases) if aliases or self.aliases else self
 
     def compile(self, node: Any) -> Compiled:
         if node is None:  # a detection emptied by the pipeline matches nothing
@@ -155,6 +183,12 @@ class Compiler:
         return _or([p for p, _ in parts]), disjunction([r for _, r in parts])
 
     def _strings(self, field: str, values: Sequence[SigmaString], cased: bool) -> Compiled:
+        alias = self.aliases.get(field)
+        if alias is not None:
+            return per_source(field, alias, lambda path: self._strings_at(path, values, cased))
+        return self._strings_at(field, values, cased)
+
+    def _strings_at(self, field: str, values: Sequence[SigmaString], cased: bool) -> Compiled:
         predicate = matchers.strings_predicate(field, values, cased)
         lits: list[Literal] = []
         for value in values:
@@ -165,6 +199,12 @@ class Compiler:
         return predicate, _clause(lits)
 
     def _field_value(self, field: str, value: Any) -> Compiled:
+        alias = self.aliases.get(field)
+        if alias is not None and not isinstance(value, SigmaExpansion):  # expansions dispatch per part
+            return per_source(field, alias, lambda path: self._field_value_at(path, value))
+        return self._field_value_at(field, value)
+
+    def _field_value_at(self, field: str, value: Any) -> Compiled:
         if isinstance(value, SigmaExpansion):
             return self._compile_or([ConditionFieldEqualsValueExpression(field, v) for v in value.values])
         if matchers.is_plain_string(value):
@@ -215,4 +255,4 @@ def compile_conditions(compiler: Compiler, trees: Sequence[Any]) -> Compiled:
     return _or([p for p, _ in parts]), disjunction([r for _, r in parts])
 
 
-__all__ = ["KEYWORD_FIELDS", "Compiler", "_always", "compile_conditions", "strength"]
+__all__ = ["KEYWORD_FIELDS", "Compiler", "_always", "compile_conditions", "event_service", "per_source", "strength"]

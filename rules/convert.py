@@ -11,6 +11,7 @@ looks for keywords in `message`.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from canhgac.core.store import EVENT_PROPERTIES
 from canhgac.rules.engine import CATEGORY_PARENTS
 from canhgac.rules.loader import Rejection, _pipeline, _reject, iter_rule_files
 from canhgac.rules.matchers import regex_predicate
+from canhgac.rules.source_fields import source_names
 from sigma.backends.opensearch import OpensearchLuceneBackend
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
@@ -48,8 +50,11 @@ def _typed_fields(properties: Mapping[str, object], prefix: str = "") -> list[st
 TYPED_FIELDS = sorted(_typed_fields(EVENT_PROPERTIES))
 
 
-def query_pipeline(placeholders: Mapping[str, Sequence[str]] | None) -> ProcessingPipeline:
-    """The stream matcher's field mapping, then `.ci` on every string field."""
+def query_pipeline(
+    placeholders: Mapping[str, Sequence[str]] | None, source_names: dict[str, str] | None = None
+) -> ProcessingPipeline:
+    """The stream matcher's field mapping, then `.ci` on every string field. `source_names` maps
+    the fields one source names differently (source_fields.py), for that source's branch."""
     ci = ProcessingPipeline(
         name="canhgac case-insensitive sub-fields",
         priority=100,  # after the field mapping
@@ -61,7 +66,7 @@ def query_pipeline(placeholders: Mapping[str, Sequence[str]] | None) -> Processi
             )
         ],
     )
-    return _pipeline(placeholders) + ci
+    return _pipeline(placeholders, source_names) + ci
 
 
 def _lucene_term(value: str) -> str:
@@ -97,6 +102,32 @@ def check_regexes(rule: SigmaRule) -> None:
                     regex_predicate(str(node.field), value)  # compiles on RE2 or raises RuleError
 
 
+def _convert(rule: SigmaRule, pipeline: ProcessingPipeline) -> list[str]:
+    # The backend's pipeline mutates the rule: each branch converts its own copy.
+    return [str(q) for q in OpensearchLuceneBackend(processing_pipeline=pipeline).convert_rule(copy.deepcopy(rule))]
+
+
+def _queries(rule: SigmaRule, placeholders: Mapping[str, Sequence[str]] | None) -> list[str]:
+    """The rule's queries; with source-dependent field names (source_fields.py), one branch per
+    source that names them differently, and the Sigma names for every other source — what the
+    stream compiler's per-event dispatch reads."""
+    ls = rule.logsource
+    per_service = source_names({"product": ls.product, "category": ls.category, "service": ls.service})
+    if not per_service:
+        return _convert(rule, query_pipeline(placeholders))
+    services = " OR ".join(_lucene_term(s) for s in sorted(per_service))
+    branches = [
+        f"(NOT canhgac.logsource.service.ci:({services})) AND ({q})"
+        for q in _convert(rule, query_pipeline(placeholders))
+    ]
+    for service, names in sorted(per_service.items()):
+        branches += [
+            f"canhgac.logsource.service.ci:{_lucene_term(service)} AND ({q})"
+            for q in _convert(rule, query_pipeline(placeholders, names))
+        ]
+    return [" OR ".join(f"({b})" for b in branches)]
+
+
 @dataclass(frozen=True, slots=True)
 class Converted:
     rule_id: str
@@ -123,10 +154,9 @@ def convert_rules(
         for rule in collection.rules:
             if not isinstance(rule, SigmaRule) or isinstance(rule, SigmaCorrelationRule) or rule.errors:
                 continue
-            backend = OpensearchLuceneBackend(processing_pipeline=query_pipeline(placeholders))
             try:
                 check_regexes(rule)
-                queries = backend.convert_rule(rule)
+                queries = _queries(rule, placeholders)
             except Exception as exc:  # the backend raises many kinds; each rejects one rule
                 if rejected is not None:
                     rejected.append(_reject(name, rule, exc))

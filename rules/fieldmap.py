@@ -31,12 +31,9 @@ WINDOWS_SYSTEM_FIELDS: dict[str, str] = {
     "EventRecordID": "winlog.record_id",
 }
 
-# Security 4688 names the image fields differently from Sysmon 1 (logsources-thor.yml maps them);
-# reading both keeps one compiled rule valid for either source.
-WINDOWS_PROCESS_CREATION_ALIASES: dict[str, list[str]] = {
-    "Image": [WINDOWS_EVENT_DATA + "Image", WINDOWS_EVENT_DATA + "NewProcessName"],
-    "ParentImage": [WINDOWS_EVENT_DATA + "ParentImage", WINDOWS_EVENT_DATA + "ParentProcessName"],
-}
+# Fields whose name depends on the event's source (Security 4688's NewProcessName for Sysmon's
+# Image …) are not mapped here: source_fields.py lists them and the compiler reads, per event, the
+# name its source uses; the query converter passes `source_names` to map one source's branch.
 
 # The generic log sources of Sigma's taxonomy, each Sigma field → one ECS field (docs/detection.md
 # lists them per log source). The normalizer writes these ECS fields for every product of the
@@ -151,14 +148,19 @@ def _function(identifier: str, func: Callable[[str | None], str], **logsource: s
     )
 
 
-def canhgac_pipeline() -> ProcessingPipeline:
-    """Field mapping for every rule; a new pipeline each call because pySigma pipelines keep state."""
+def canhgac_pipeline(source_names: dict[str, str] | None = None) -> ProcessingPipeline:
+    """Field mapping for every rule; a new pipeline each call because pySigma pipelines keep state.
+    `source_names` (Sigma field → name) maps the fields one source names differently, first."""
     items = [
-        # Aliases first: a field mapped once is not mapped again by the prefixing function below.
-        ProcessingItem(
-            identifier="canhgac_windows_process_creation",
-            transformation=FieldMappingTransformation(WINDOWS_PROCESS_CREATION_ALIASES),  # type: ignore[arg-type]
-            rule_conditions=[LogsourceCondition(product="windows", category="process_creation")],
+        *(
+            [
+                ProcessingItem(
+                    identifier="canhgac_source_names",
+                    transformation=FieldMappingTransformation(dict(source_names)),  # type: ignore[arg-type]
+                )
+            ]
+            if source_names
+            else []
         ),
         _mapping("canhgac_antivirus", ANTIVIRUS_FIELDS, category="antivirus"),
         _mapping("canhgac_firewall", FIREWALL_FIELDS, category="firewall"),

@@ -20,6 +20,7 @@ from canhgac.rules.compiler import Compiler, compile_conditions
 from canhgac.rules.correlation_spec import cross_agency_of
 from canhgac.rules.fieldmap import canhgac_pipeline
 from canhgac.rules.model import CompiledRule, RuleMeta
+from canhgac.rules.source_fields import source_aliases
 from sigma import exceptions as sigma_exc
 from sigma import modifiers as sigma_modifiers
 from sigma.collection import SigmaCollection
@@ -145,8 +146,8 @@ def rule_meta(rule: SigmaRule, path: str) -> RuleMeta:
     )
 
 
-def _pipeline(placeholders: Placeholders | None) -> ProcessingPipeline:
-    pipeline = canhgac_pipeline()
+def _pipeline(placeholders: Placeholders | None, source_names: dict[str, str] | None = None) -> ProcessingPipeline:
+    pipeline = canhgac_pipeline(source_names)
     if placeholders:
         expand = ProcessingPipeline(
             name="canhgac placeholders",
@@ -169,7 +170,9 @@ def compile_rule(
     """Map fields and compile one parsed rule; raises RuleError or a pySigma error."""
     _pipeline(placeholders).apply(rule)
     trees = [cond.parsed for cond in rule.detection.parsed_condition]
-    predicate, prefilter = compile_conditions(compiler or Compiler(), trees)
+    ls = rule.logsource
+    aliases = source_aliases({"product": ls.product, "category": ls.category, "service": ls.service})
+    predicate, prefilter = compile_conditions((compiler or Compiler()).for_source(aliases), trees)
     return CompiledRule(meta=rule_meta(rule, path), predicate=predicate, prefilter=prefilter)
 
 
