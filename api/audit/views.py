@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
 
-@router.get("", response_model=AuditPage)
+@router.get("", response_model=AuditPage, response_model_exclude_unset=True)
 async def list_audit(
     principal: Admin,
     state: State,
