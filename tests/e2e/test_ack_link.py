@@ -73,8 +73,10 @@ async def test_ack_link_stops_escalation(test_settings, monkeypatch) -> None:
             assert page.status_code == 200 and "<form method='post'>" in page.text
 
             async def stored() -> dict:
-                await client.indices.refresh(index=settings.opensearch.alerts_index)
-                return (await client.get(index=settings.opensearch.alerts_index, id=alert_id))["_source"]
+                # {} until the alert indexer wrote it (the notifier can send before it is indexed).
+                await client.indices.refresh(index=settings.opensearch.alerts_index, ignore_unavailable=True)
+                found = await client.get(index=settings.opensearch.alerts_index, id=alert_id, ignore=[404])
+                return found.get("_source") or {}
 
             await eventually(stored, timeout_secs=30)
             assert (await stored())["status"] == "new"
