@@ -11,6 +11,7 @@ count/last_seen updates, so neither side overwrites the other: on a conflict we 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -21,11 +22,10 @@ from canhgac.api.query_guard import lucene
 from canhgac.api.search import decode_cursor, encode_cursor, run_search, scope_filter, time_range
 from canhgac.core.alert import Resolution, Status, can_transition
 from canhgac.core.config import Settings
-from canhgac.core.errors import BackendUnavailable, Conflict, InvalidRequest, NotFound
+from canhgac.core.errors import Conflict, InvalidRequest, NotFound
 from canhgac.core.event import get_path
+from canhgac.core.index import Index, Versioned
 from opensearchpy import AsyncOpenSearch
-from opensearchpy.exceptions import ConflictError, NotFoundError, TransportError
-from opensearchpy.exceptions import ConnectionError as OSConnectionError
 
 AGENCY_FIELD = "agency"
 AGENCIES_FIELD = "agencies"
@@ -193,27 +193,24 @@ async def search_alerts(
     )
 
 
-async def _read(
-    client: AsyncOpenSearch, index: str, alert_id: str, agency_scope: str | None
-) -> tuple[dict[str, Any], int, int]:
-    try:
-        doc = await client.get(index=index, id=alert_id)
-    except NotFoundError as exc:
-        raise NotFound(f"alert {alert_id} not found") from exc
-    except (OSConnectionError, TransportError) as exc:
-        if isinstance(exc, TransportError) and isinstance(exc.status_code, int) and exc.status_code < 500:
-            raise NotFound(f"alert {alert_id} not found") from exc
-        raise BackendUnavailable("OpenSearch is unreachable") from exc
-    source: dict[str, Any] = doc["_source"]
-    if not is_visible(source, agency_scope):
-        raise NotFound(f"alert {alert_id} not found")  # another agency's alert does not exist for you
-    return source, doc["_seq_no"], doc["_primary_term"]
+# Alert ids are derived hex digests (core.alert.alert_id); anything else cannot name an alert, and
+# OpenSearch would refuse some of it (a 400 is not "unreachable"), so it is "not found" up front.
+_ALERT_ID = re.compile(r"[\w.:-]{1,256}")
+
+
+async def _read(client: AsyncOpenSearch, index: str, alert_id: str, agency_scope: str | None) -> Versioned:
+    missing = f"alert {alert_id} not found"
+    if not _ALERT_ID.fullmatch(alert_id):
+        raise NotFound(missing)
+    found = await Index(client, index).get_versioned(alert_id, missing=missing)
+    if not is_visible(found.source, agency_scope):
+        raise NotFound(missing)  # another agency's alert does not exist for you
+    return found
 
 
 async def get_alert(client: AsyncOpenSearch, index: str, alert_id: str, agency_scope: str | None) -> dict[str, Any]:
     """The stored alert, if the caller may see it (redact it with `as_seen_by` before showing it)."""
-    source, _, _ = await _read(client, index, alert_id, agency_scope)
-    return source
+    return (await _read(client, index, alert_id, agency_scope)).source
 
 
 async def change_alert(
@@ -221,22 +218,13 @@ async def change_alert(
 ) -> dict[str, Any]:
     """Read, apply `change` (returns the fields to set), write with if_seq_no; retry on conflict."""
     for _ in range(MAX_WRITE_ATTEMPTS):
-        alert, seq_no, primary_term = await _read(client, index, alert_id, agency_scope)
-        updates = change(alert)
+        current = await _read(client, index, alert_id, agency_scope)
+        updates = change(current.source)
         try:
-            await client.update(
-                index=index,
-                id=alert_id,
-                body={"doc": updates},
-                if_seq_no=seq_no,
-                if_primary_term=primary_term,
-                refresh="wait_for",
-            )
-        except ConflictError:
+            await Index(client, index).update(alert_id, updates, version=current, refresh="wait_for")
+        except Conflict:
             continue  # the pipeline or another analyst wrote meanwhile: read again
-        except (OSConnectionError, TransportError) as exc:
-            raise BackendUnavailable("OpenSearch write failed") from exc
-        return alert | updates
+        return current.source | updates
     raise Conflict("the alert kept changing while being updated; try again")
 
 
