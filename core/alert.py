@@ -204,6 +204,7 @@ class CorrelationInfo(_Part):
     window_start: str | None = None
     window_end: str | None = None
     cross_agency: bool = False
+    late: bool = False  # raised on the late path (events beyond the allowed lateness)
 
 
 class Alert(BaseModel):

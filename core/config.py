@@ -302,6 +302,9 @@ class RulesConfig(Strict):
     include_bundled_packs: bool = True
     reload_interval_secs: float = Field(default=5.0, gt=0)
     placeholders: dict[str, tuple[str, ...]] = {}
+    # Correlation windows follow event time; an event this much older than its Kafka partition's
+    # newest goes to the late path (its alerts say `correlation.late`) instead of the main windows.
+    correlation_allowed_lateness_secs: int = Field(default=60, ge=0)
 
 
 class ApiConfig(Strict):

@@ -40,6 +40,13 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.correlation_late_events = Counter(
+            "canhgac_correlation_late_events_total",
+            "Events older than their partition's event time minus the allowed lateness, sent to the "
+            "correlation late path, by correlation rule",
+            ["rule"],
+            registry=r,
+        )
         self.errors = Counter("canhgac_errors_total", "Errors by stage and kind", ["stage", "kind"], registry=r)
         self.dropped = Counter(
             "canhgac_events_dropped_total",

@@ -91,7 +91,9 @@ class DetectorStage(Stage):
         self._fingerprint: tuple[tuple[str, int, int], ...] | None = None  # None: never loaded
         self._loaded: tuple[Any, str] | None = None  # (file fingerprint, config rules_version)
         self._next_reload_check = 0.0
-        self.correlation: CorrelationEngine = CorrelationEngine.from_sigma([])
+        self.correlation: CorrelationEngine = CorrelationEngine.from_sigma(
+            [], allowed_lateness_secs=rules.correlation_allowed_lateness_secs
+        )
         self.checkpoint_path = Path(data_dir) / "detector" / "correlation.state"
         self._next_advance = 0.0
 
@@ -109,7 +111,9 @@ class DetectorStage(Stage):
             self.file_result = self.library.load_result()
             self._file_rejections = list(self.library.last_rejected)
         result = self._combine(self.file_result)
-        correlation = CorrelationEngine.from_sigma(result.correlation_rules)
+        correlation = CorrelationEngine.from_sigma(
+            result.correlation_rules, allowed_lateness_secs=self.rules_cfg.correlation_allowed_lateness_secs
+        )
         # Carry open windows over to the new rule set; a changed rule starts empty.
         correlation.restore(self.correlation.checkpoint())
         self.engine = Engine(result.rules)
@@ -181,10 +185,11 @@ class DetectorStage(Stage):
 
     async def on_idle(self) -> None:
         await self._maybe_reload()
-        # No events flowing: let event time follow the clock so end-of-window conditions fire.
+        # No events flowing: each partition's event time follows the clock from its newest event
+        # (not to the clock: a backlog replayed later stays on time), so end-of-window conditions fire.
         if self.producer is not None and time.monotonic() >= self._next_advance:
             self._next_advance = time.monotonic() + ADVANCE_INTERVAL_SECS
-            closed = self.correlation.advance(datetime.now(UTC) - MAX_CLOCK_SKEW)
+            closed = self.correlation.idle()
             if closed:
                 items = [(a.id.encode(), orjson.dumps(alert_from_correlation(a.to_dict(), {}))) for a in closed]
                 await self.produce(self.kafka.topics.alerts, items)
@@ -267,12 +272,14 @@ class DetectorStage(Stage):
                 latest[alert["id"]] = event
             if matched:
                 ts = min(parse_ts(event.get("@timestamp")), datetime.now(UTC) + MAX_CLOCK_SKEW)
-                for found in correlation.observe(event, matched, ts):
+                for found in correlation.observe(event, matched, ts, record.partition):
                     alert = alert_from_correlation(found.to_dict(), event)
                     if not found.is_update:
                         self.metrics.alerts_raised.labels(alert["severity"]).inc()
                     updated[alert["id"]] = alert
                     latest[alert["id"]] = event
+        for rule_id, count in correlation.late_counts().items():
+            self.metrics.correlation_late_events.labels(rule_id).inc(count)
         items = [(a["id"].encode(), orjson.dumps(a, option=orjson.OPT_NON_STR_KEYS)) for a in updated.values()]
         await self.produce(self.kafka.topics.alerts, items)
         self._observe_latency(latest.values())

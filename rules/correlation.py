@@ -9,6 +9,7 @@ compilation of pySigma rules in correlation_spec.py.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -101,6 +102,8 @@ class CorrelationAlert:
     agency: str | None = None
     agencies: tuple[str, ...] = ()  # agencies whose events are in the window
     cross_agency: bool = False
+    # Raised on the late path: from events older than the watermark minus the allowed lateness.
+    late: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -123,6 +126,7 @@ class CorrelationAlert:
                 "window_start": self.window_start.isoformat(),
                 "window_end": self.window_end.isoformat(),
                 "cross_agency": self.cross_agency,
+                "late": self.late,
             },
             "first_seen": self.first_seen.isoformat(),
             "last_seen": self.last_seen.isoformat(),
@@ -139,7 +143,9 @@ class CorrelationStats:
 
     events_observed: int = 0
     matches: int = 0  # (referenced rule, event) pairs counted into some group
-    dropped_late: int = 0  # relevant events older than the watermark minus allowed lateness
+    # Relevant events older than the watermark minus the allowed lateness: not dropped, they go
+    # to the late path (its own windows), whose alerts say `late`.
+    late_events: int = 0
     missing_field: int = 0  # matches without a group-by or value_count field
     evicted_groups: int = 0  # oldest groups dropped by max_groups_per_rule
     evicted_entries: int = 0  # oldest waiting matches dropped by max_entries_per_group
@@ -167,6 +173,7 @@ class CorrelationEngine:
         max_entries_per_group: int = 10_000,
         max_values_per_window: int = 10_000,
         resolver: FieldResolver = resolve_field,
+        late_path: bool = False,
     ) -> None:
         if max_groups_per_rule < 1 or allowed_lateness_secs < 0:
             raise ConfigError("max_groups_per_rule must be >= 1 and allowed_lateness_secs >= 0")
@@ -178,7 +185,27 @@ class CorrelationEngine:
         self._max_groups = max_groups_per_rule
         self._lateness_us = allowed_lateness_secs * 1_000_000
         self._resolve = resolver
+        self._options = {
+            "max_groups_per_rule": max_groups_per_rule,
+            "allowed_lateness_secs": allowed_lateness_secs,
+            "max_entries_per_group": max_entries_per_group,
+            "max_values_per_window": max_values_per_window,
+            "resolver": resolver,
+        }
+        # Event time: each source partition's newest @timestamp (and the wall clock when it was
+        # seen, so an idle partition's time can follow the clock). An event is late against its
+        # own partition's time only, so a partition behind the others (a backlog) is not late;
+        # windows close by the slowest partition's time (the watermark), never below `_floor`
+        # (what advance(), idle() or a restored checkpoint decided).
+        self._partition_marks: dict[int | None, int] = {}
+        self._partition_seen: dict[int | None, float] = {}
+        self._floor: int | None = None
         self._watermark: int | None = None
+        # The late path: the same rules over the events that came too late for the main windows.
+        # It admits every event (nothing vanishes) and marks its alerts late.
+        self._is_late_path = late_path
+        self._late: CorrelationEngine | None = None
+        self._late_by_rule: dict[str, int] = {}
         self._seq = 0
         self._stats = CorrelationStats()
         self._base_index: dict[str, set[tuple[int, int]]] = {}  # base rule key -> (spec, position)
@@ -237,7 +264,33 @@ class CorrelationEngine:
         evicted = sum(logic.evicted_entries for logic in self._logic)
         return dataclasses.replace(self._stats, evicted_entries=evicted)
 
-    def observe(self, event: Event, matched: Sequence[RuleLike], ts: datetime) -> list[CorrelationAlert]:
+    def late_counts(self) -> dict[str, int]:
+        """Late events per correlation rule id since the last call (the detector's metric)."""
+        counts, self._late_by_rule = self._late_by_rule, {}
+        return counts
+
+    def _mark(self, partition: int | None, ts_us: int, wall: float | None) -> None:
+        if ts_us >= self._partition_marks.get(partition, ts_us):
+            self._partition_marks[partition] = ts_us
+            self._partition_seen[partition] = time.time() if wall is None else wall
+        slowest = min(self._partition_marks.values())
+        self._watermark = slowest if self._floor is None else max(self._floor, slowest)
+
+    def _is_late(self, partition: int | None, ts_us: int) -> bool:
+        marks = [m for m in (self._partition_marks.get(partition), self._floor) if m is not None]
+        return bool(marks) and ts_us < max(marks) - self._lateness_us
+
+    def observe(
+        self,
+        event: Event,
+        matched: Sequence[RuleLike],
+        ts: datetime,
+        partition: int | None = None,
+        *,
+        wall: float | None = None,
+    ) -> list[CorrelationAlert]:
+        """Count one event's matches into the windows. `partition` is the source partition (the
+        watermark is per partition); `wall` the wall-clock time it was read (default: now)."""
         self._stats.events_observed += 1
         pending: dict[int, list[_Feed]] = {}
         event_id = get_path(event, "event.id")
@@ -249,11 +302,17 @@ class CorrelationEngine:
             for ci, pos in sorted(hits):
                 pending.setdefault(ci, []).append(_Feed(pos, event_ids, agencies))
         ts_us = _to_us(ts)
-        if self._watermark is not None and ts_us < self._watermark - self._lateness_us:
-            if pending:
-                self._stats.dropped_late += 1
-            return []
-        self._watermark = ts_us if self._watermark is None else max(self._watermark, ts_us)
+        if not self._is_late_path and self._is_late(partition, ts_us):
+            if not pending:
+                return []
+            self._stats.late_events += 1
+            for ci in pending:
+                rule_id = self._specs[ci].rule_id
+                self._late_by_rule[rule_id] = self._late_by_rule.get(rule_id, 0) + 1
+            if self._late is None:
+                self._late = CorrelationEngine(self._specs, late_path=True, **self._options)  # type: ignore[arg-type]
+            return self._late.observe(event, matched, ts, partition, wall=wall)
+        self._mark(partition, ts_us, wall)
         out: dict[str, CorrelationAlert] = {}
         for ci in self._order:
             for feed in pending.pop(ci, ()):
@@ -267,6 +326,22 @@ class CorrelationEngine:
                     self._emit(ci, alert, out)
         return list(out.values())
 
+    def idle(self, wall: float | None = None) -> list[CorrelationAlert]:
+        """No events for a while: each partition's event time moves on with the wall clock from its
+        newest event (never to the wall clock itself, so a replayed backlog is not made late), and
+        windows that can no longer change close (end-of-window conditions fire)."""
+        wall = time.time() if wall is None else wall
+        out: list[CorrelationAlert] = []
+        if self._partition_marks:
+            moved = {
+                p: max(mark, mark + int((wall - self._partition_seen.get(p, wall)) * 1_000_000))
+                for p, mark in self._partition_marks.items()
+            }
+            out = self.advance(_from_us(min(moved.values())))
+        if self._late is not None:
+            out += self._late.idle(wall)
+        return out
+
     def advance(self, now: datetime) -> list[CorrelationAlert]:
         """Move the watermark (event time) to `now`; close windows and fire end-of-window conditions.
 
@@ -274,6 +349,7 @@ class CorrelationEngine:
         a watermark ahead of a delayed source makes its events late.
         """
         now_us = _to_us(now)
+        self._floor = now_us if self._floor is None else max(self._floor, now_us)
         self._watermark = now_us if self._watermark is None else max(self._watermark, now_us)
         horizon = self._watermark - self._lateness_us
         out: dict[str, CorrelationAlert] = {}
@@ -284,7 +360,10 @@ class CorrelationEngine:
                     self._emit(ci, self._alert(ci, gkey, group, window, is_update=False), out)
                 if group.is_empty():
                     del groups[gkey]
-        return list(out.values())
+        alerts = list(out.values())
+        if self._late is not None:  # late windows are all older: they close by the same time
+            alerts += self._late.advance(now)
+        return alerts
 
     def _feed(self, ci: int, feed: _Feed, event: Event, ts_us: int) -> list[CorrelationAlert]:
         spec = self._specs[ci]
@@ -336,8 +415,10 @@ class CorrelationEngine:
 
     def _alert(self, ci: int, gkey: str, group: Group, window: Window, *, is_update: bool) -> CorrelationAlert:
         spec = self._specs[ci]
+        # A late window has its own id: it must not overwrite an on-time alert of the same start.
+        parts = ("correlation", spec.key, gkey, str(window.start), *(("late",) if self._is_late_path else ()))
         return CorrelationAlert(
-            id=derived_id("correlation", spec.key, gkey, str(window.start)),
+            id=derived_id(*parts),
             rule_id=spec.rule_id,
             rule_name=spec.name,
             title=spec.title,
@@ -359,6 +440,7 @@ class CorrelationEngine:
             agency=SOC_AGENCY if spec.cross_agency else next(iter(window.agencies), None),
             agencies=tuple(window.agencies),
             cross_agency=spec.cross_agency,
+            late=self._is_late_path,
         )
 
     def _emit(self, ci: int, alert: CorrelationAlert, out: dict[str, CorrelationAlert]) -> None:
@@ -381,7 +463,14 @@ class CorrelationEngine:
             }
             for ci, spec in enumerate(self._specs)
         }
-        state = {"version": CHECKPOINT_VERSION, "watermark_us": self._watermark, "seq": self._seq, "rules": rules}
+        state = {
+            "version": CHECKPOINT_VERSION,
+            "watermark_us": self._watermark,
+            "seq": self._seq,
+            "rules": rules,
+            # Optional (older checkpoints lack it): each partition's newest event time.
+            "partitions": [[p, mark] for p, mark in self._partition_marks.items()],
+        }
         return orjson.dumps(state, default=str)
 
     def restore(self, state: bytes) -> None:
@@ -402,9 +491,13 @@ class CorrelationEngine:
                     continue
                 restored.append(OrderedDict((gkey, Group.from_json(g)) for gkey, g in saved["groups"]))
             watermark, seq = data["watermark_us"], int(data["seq"])
+            marks = {(None if p is None else int(p)): int(mark) for p, mark in data.get("partitions", [])}
             known = {spec.key: spec.fingerprint for spec in self._specs}
             discarded = sum(1 for key, saved in saved_rules.items() if known.get(key) != saved["fingerprint"])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"correlation checkpoint is unreadable: {exc!r}") from exc
         self._stats.restore_discarded_rules += discarded
-        self._groups, self._watermark, self._seq = restored, watermark, seq
+        self._groups, self._watermark, self._floor, self._seq = restored, watermark, watermark, seq
+        now = time.time()
+        self._partition_marks = marks
+        self._partition_seen = dict.fromkeys(marks, now)

@@ -408,21 +408,71 @@ def test_late_match_joins_the_open_window() -> None:
     assert (update.is_update, update.count, update.window_start, update.first_seen) == (True, 6, at(10), at(0))
 
 
-def test_too_late_events_are_dropped_and_counted() -> None:
+def test_events_beyond_lateness_go_to_the_late_path_counted_and_alert_marked_late() -> None:
     eng = engine(EVENT_COUNT_5, allowed_lateness_secs=60)
     feed(eng, [(200, "e0", A, USER)])
-    assert feed(eng, [(139, f"old{i}", A, USER) for i in range(5)]) == []
-    assert eng.stats().dropped_late == 5
-    # Exactly at the lateness bound is still admitted.
+    late = feed(eng, [(139 - i, f"old{i}", A, USER) for i in range(5)])
+    assert eng.stats().late_events == 5 and eng.late_counts() == {UCORR: 5}
+    assert eng.late_counts() == {}  # drained
+    [alert] = late
+    assert (alert.late, alert.count, alert.window_start, alert.is_update) == (True, 5, at(135), False)
+    assert alert.to_dict()["correlation"]["late"] is True
+    assert alert.id != alert_id(["alice"], 135, None)  # never overwrites an on-time alert
+    assert set(alert.event_ids) == {f"old{i}" for i in range(5)}
+    # Exactly at the lateness bound is still on time (main windows, not late).
     feed(eng, [(140, "edge", A, USER)])
-    assert eng.stats().dropped_late == 5 and eng.stats().matches == 2
+    assert eng.stats().late_events == 5 and eng.stats().matches == 2
+
+
+def test_events_inside_lateness_stay_on_time() -> None:
+    eng = engine(EVENT_COUNT_5, allowed_lateness_secs=300)
+    feed(eng, [(600, "e0", A, {"user__name": "bob"})])
+    [alert] = feed(eng, [(301 + i, f"old{i}", A, USER) for i in range(5)])
+    assert (alert.late, alert.count, alert.id) == (False, 5, alert_id(["alice"], 301))
+    assert eng.stats().late_events == 0
+
+
+def test_watermark_is_the_slowest_partitions() -> None:
+    eng = engine(EVENT_COUNT_5, allowed_lateness_secs=60)
+    eng.observe(ev("p0"), [A], at(1000), partition=0)
+    # partition 1 is hours behind partition 0: its backlog is on time, not late
+    alerts = [a for i in range(5) for a in eng.observe(ev(f"p1-{i}", **USER), [A], at(10 + i), partition=1)]
+    assert [(a.late, a.count) for a in alerts] == [(False, 5)]
+    assert eng.stats().late_events == 0
+    # within one partition, far older than its own newest event is late
+    eng.observe(ev("p1-new", **USER), [A], at(2000), partition=1)
+    eng.observe(ev("p1-old", **USER), [A], at(100), partition=1)
+    assert eng.stats().late_events == 1
+
+
+def test_idle_follows_the_clock_from_the_newest_event_not_to_the_clock() -> None:
+    doc = corr("event_count", ["rule_a"], group_by=["user.name"], condition={"lt": 3})
+    eng = engine(doc, allowed_lateness_secs=60)
+    wall = 1_000_000.0
+    eng.observe(ev("a", **USER), [A], at(0), partition=0, wall=wall)  # T0 is long before `wall`
+    assert eng.idle(wall + 359) == []  # event time 359 s: window [0, 300) may still get events
+    [alert] = eng.idle(wall + 360)
+    assert (alert.count, alert.late) == (1, False)
+    # a backlog replayed later is on time: event time did not jump to the wall clock
+    assert eng.observe(ev("b", **USER), [A], at(400), partition=0, wall=wall + 361) == []
+    assert eng.stats().late_events == 0
+
+
+def test_late_path_end_of_window_condition_fires_on_idle() -> None:
+    doc = corr("event_count", ["rule_a"], group_by=["user.name"], condition={"lt": 3})
+    eng = engine(doc, allowed_lateness_secs=60)
+    wall = 1_000_000.0
+    eng.observe(ev("now", **{"user__name": "bob"}), [A], at(10_000), partition=0, wall=wall)
+    assert eng.observe(ev("old", **USER), [A], at(0), partition=0, wall=wall) == []
+    fired = eng.idle(wall + 1)
+    assert [(a.group, a.late, a.count) for a in fired] == [({"user.name": "alice"}, True, 1)]
 
 
 def test_irrelevant_late_events_are_not_counted_as_dropped() -> None:
     eng = engine(EVENT_COUNT_5)
     feed(eng, [(200, "e0", A, USER)])
     eng.observe(ev("x"), [], at(0))
-    assert eng.stats().dropped_late == 0
+    assert eng.stats().late_events == 0
 
 
 # --- end-of-window conditions -------------------------------------------------------------------------
@@ -536,7 +586,7 @@ def test_checkpoint_round_trips_open_windows_and_watermark() -> None:
     assert feed(other, [(3, "c", C, USER)]) == feed(eng, [(3, "c", C, USER)])
     # The watermark came back too: an event far older than it is late.
     other.observe(ev("old"), [A], at(-3600))
-    assert other.stats().dropped_late == 1
+    assert other.stats().late_events == 1
 
 
 def test_restore_discards_state_of_a_changed_rule() -> None:
@@ -624,7 +674,7 @@ def test_arrival_order_within_lateness_never_changes_whether_an_alert_fires(
     alerts = feed(eng, [(events[i], f"e{i}", A, {}) for i in arrival])
     expected = any(sum(1 for u in events if t <= u < t + 60) >= threshold for t in events)
     assert bool(alerts) == expected
-    assert eng.stats().dropped_late == 0
+    assert eng.stats().late_events == 0
     # No match is counted into two windows.
     final = {a.id: a for a in alerts}
     ids = [e for a in final.values() for e in a.event_ids]
