@@ -205,6 +205,7 @@ class CorrelationInfo(_Part):
     window_end: str | None = None
     cross_agency: bool = False
     late: bool = False  # raised on the late path (events beyond the allowed lateness)
+    value: float | None = None  # metric types (value_sum …): the aggregate the condition compared
 
 
 class Alert(BaseModel):

@@ -1,4 +1,5 @@
-"""Sigma correlation rules (event_count, value_count, temporal, temporal_ordered) on the event stream.
+"""Sigma correlation rules (event_count, value_count, temporal, temporal_ordered and the Sigma 2.1
+metric types value_sum, value_avg, value_median, value_percentile) on the event stream.
 
 The single-event engine tells us, per event, which base rules matched; this engine keeps windowed
 state per (correlation rule, group) and returns alerts. Semantics, limits and the checkpoint format
@@ -9,6 +10,7 @@ compilation of pySigma rules in correlation_spec.py.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -22,6 +24,7 @@ from canhgac.core.errors import ConfigError, RuleError
 from canhgac.core.event import Event, get_path
 from canhgac.core.ids import derived_id
 from canhgac.rules.correlation_spec import (
+    METRIC_TYPES,
     TEMPORAL,
     TEMPORAL_ORDERED,
     VALUE_COUNT,
@@ -77,6 +80,22 @@ def _value_key(values: Sequence[Any]) -> Any:
     return orjson.dumps(list(values), option=orjson.OPT_SORT_KEYS, default=str).decode()
 
 
+def _number(value: Any) -> float | None:
+    """A metric type's value: a number, or text that reads as a finite one; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
 @dataclass(frozen=True, slots=True)
 class CorrelationAlert:
     id: str  # rule + agency + group + window start: re-emitting it (an update, a replay) upserts one alert
@@ -94,7 +113,7 @@ class CorrelationAlert:
     window_end: datetime
     first_seen: datetime
     last_seen: datetime
-    count: int  # what the condition compares: events, distinct values, or distinct rules matched
+    count: int  # events, distinct values or distinct rules matched (metric types: the events)
     event_count: int  # matches counted into the window
     event_ids: tuple[str, ...]  # the first MAX_EVENT_IDS contributing `event.id`s
     is_update: bool  # an earlier emission of this id exists; notifiers need not send it again
@@ -104,6 +123,7 @@ class CorrelationAlert:
     cross_agency: bool = False
     # Raised on the late path: from events older than the watermark minus the allowed lateness.
     late: bool = False
+    value: float | None = None  # metric types: the aggregate the condition compared (sum, avg …)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -127,6 +147,7 @@ class CorrelationAlert:
                 "window_end": self.window_end.isoformat(),
                 "cross_agency": self.cross_agency,
                 "late": self.late,
+                "value": self.value,
             },
             "first_seen": self.first_seen.isoformat(),
             "last_seen": self.last_seen.isoformat(),
@@ -179,8 +200,10 @@ class CorrelationEngine:
             raise ConfigError("max_groups_per_rule must be >= 1 and allowed_lateness_secs >= 0")
         self._specs = list(specs)
         self._order = evaluation_order(self._specs)
-        limits = Limits(max_entries_per_group, max_values_per_window)
-        self._logic = [WindowLogic(spec, limits) for spec in self._specs]
+        self._logic = [
+            WindowLogic(spec, Limits(max_entries_per_group, max_values_per_window, spec.type in METRIC_TYPES))
+            for spec in self._specs
+        ]
         self._groups: list[OrderedDict[str, Group]] = [OrderedDict() for _ in self._specs]
         self._max_groups = max_groups_per_rule
         self._lateness_us = allowed_lateness_secs * 1_000_000
@@ -386,6 +409,11 @@ class CorrelationEngine:
             key = _value_key(counted)
         elif spec.type in (TEMPORAL, TEMPORAL_ORDERED):
             key = feed.position
+        elif spec.type in METRIC_TYPES:
+            key = _number(self._resolve(event, spec.value_field[0]))
+            if key is None:  # absent or not a number: nothing to add up
+                self._stats.missing_field += 1
+                return []
         # Tenancy is part of the group: one agency's matches never share a window with another's,
         # unless the rule spans agencies. (An agency rule's feeds carry at most one agency.)
         scope = values if spec.cross_agency else [feed.agencies[0] if feed.agencies else None, *values]
@@ -433,7 +461,8 @@ class CorrelationEngine:
             window_end=_from_us(window.end),
             first_seen=_from_us(window.first_seen),
             last_seen=_from_us(window.last_seen),
-            count=self._logic[ci].count(window),
+            count=window.events if spec.type in METRIC_TYPES else int(self._logic[ci].count(window)),
+            value=self._logic[ci].count(window) if spec.type in METRIC_TYPES else None,
             event_count=window.events,
             event_ids=tuple(window.event_ids),
             is_update=is_update,

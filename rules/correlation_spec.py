@@ -32,18 +32,28 @@ EVENT_COUNT = "event_count"
 VALUE_COUNT = "value_count"
 TEMPORAL = "temporal"
 TEMPORAL_ORDERED = "temporal_ordered"
+# Sigma 2.1 metric types: an aggregate of one numeric field over the window's matches.
+VALUE_SUM = "value_sum"
+VALUE_AVG = "value_avg"
+VALUE_PERCENTILE = "value_percentile"
+VALUE_MEDIAN = "value_median"
+METRIC_TYPES = frozenset({VALUE_SUM, VALUE_AVG, VALUE_PERCENTILE, VALUE_MEDIAN})
 
 _SUPPORTED_TYPES = {
     SigmaCorrelationType.EVENT_COUNT: EVENT_COUNT,
     SigmaCorrelationType.VALUE_COUNT: VALUE_COUNT,
     SigmaCorrelationType.TEMPORAL: TEMPORAL,
     SigmaCorrelationType.TEMPORAL_ORDERED: TEMPORAL_ORDERED,
+    SigmaCorrelationType.VALUE_SUM: VALUE_SUM,
+    SigmaCorrelationType.VALUE_AVG: VALUE_AVG,
+    SigmaCorrelationType.VALUE_PERCENTILE: VALUE_PERCENTILE,
+    SigmaCorrelationType.VALUE_MEDIAN: VALUE_MEDIAN,
 }
 
 # Only growing conditions can be decided before a window is over: more events never make
 # `gte 5` false again, but they can make `lt 5` or `eq 5` false, so those wait for the window's end.
 _GROWING_OPS = {SigmaCorrelationConditionOperator.GT, SigmaCorrelationConditionOperator.GTE}
-_COMPARE: dict[SigmaCorrelationConditionOperator, Callable[[int, int], bool]] = {
+_COMPARE: dict[SigmaCorrelationConditionOperator, Callable[[float, float], bool]] = {
     SigmaCorrelationConditionOperator.GT: operator.gt,
     SigmaCorrelationConditionOperator.GTE: operator.ge,
     SigmaCorrelationConditionOperator.LT: operator.lt,
@@ -53,7 +63,7 @@ _COMPARE: dict[SigmaCorrelationConditionOperator, Callable[[int, int], bool]] = 
 }
 
 # A set of rule positions (for temporal) or of distinct values, and the count the condition compares.
-Predicate = Callable[[int, "set[object] | dict[object, None]"], bool]
+Predicate = Callable[[float, "set[object] | dict[object, None]"], bool]
 
 
 def id_key(rule_id: object) -> str:
@@ -96,7 +106,8 @@ class CorrelationSpec:
     group_by: tuple[str, ...]
     # per referenced rule (position), the event field each group-by name resolves to
     group_fields: tuple[tuple[str, ...], ...]
-    value_field: tuple[str, ...]  # value_count only; several fields count distinct combinations
+    # value_count: several fields count distinct combinations; the metric types: the one numeric field
+    value_field: tuple[str, ...]
     condition: Condition
     generate: bool
     cross_agency: bool  # `canhgac: {cross_agency: true}`: groups span agencies, alerts belong to the SOC
@@ -104,6 +115,7 @@ class CorrelationSpec:
     targets: tuple[tuple[str, ...], ...]
     target_is_correlation: tuple[bool, ...]
     fingerprint: str  # changes when the semantics change, so a checkpoint is not misapplied
+    percentile: int | None = None  # value_percentile: which percentile (1-99) the condition compares
 
 
 def _where(rule: SigmaCorrelationRule) -> str | None:
@@ -200,7 +212,10 @@ def _condition(rule: SigmaCorrelationRule, kind: str, n_rules: int, positions: d
         # Sigma leaves "k of n rules, in order" undefined; we only run the all-rules reading.
         raise _reject(rule, f"temporal_ordered needs all rules in order, not {text}", "unsupported_condition")
     compare = _COMPARE[op]
-    return Condition(eager=op in _GROWING_OPS, holds=lambda count, _seen: compare(count, threshold), text=text)
+    # An aggregate (sum of possibly negative values, average, percentile) can fall again as matches
+    # arrive: the metric types are decided when the window closes.
+    eager = op in _GROWING_OPS and kind not in METRIC_TYPES
+    return Condition(eager=eager, holds=lambda count, _seen: compare(count, threshold), text=text)
 
 
 def _group_fields(
@@ -253,10 +268,20 @@ def compile_rule(rule: SigmaCorrelationRule, correlation_keys: set[str]) -> Corr
     condition = _condition(rule, kind, len(refs), positions)
     group_by = tuple(rule.group_by or ())
     value_field: tuple[str, ...] = ()
-    if kind == VALUE_COUNT:
+    percentile: int | None = None
+    if kind == VALUE_COUNT or kind in METRIC_TYPES:
         assert isinstance(rule.condition, SigmaCorrelationCondition)
         ref = rule.condition.fieldref
+        if not ref:
+            raise _reject(rule, f"{kind} needs `field:` in its condition", "unsupported_condition")
         value_field = tuple(ref) if isinstance(ref, list) else (str(ref),)
+        if kind in METRIC_TYPES and len(value_field) != 1:
+            raise _reject(rule, f"{kind} aggregates one field, not {len(value_field)}", "unsupported_condition")
+    if kind == VALUE_PERCENTILE:
+        assert isinstance(rule.condition, SigmaCorrelationCondition)
+        percentile = rule.condition.percentile
+        if percentile is None or not 1 <= percentile <= 99:
+            raise _reject(rule, "value_percentile needs `percentile:` between 1 and 99", "unsupported_condition")
     cross_agency = cross_agency_of(rule)
     # Whether groups span agencies changes what a group is, so it is part of the fingerprint.
     semantics = {**rule.to_dict()["correlation"], "cross_agency": cross_agency}
@@ -282,6 +307,7 @@ def compile_rule(rule: SigmaCorrelationRule, correlation_keys: set[str]) -> Corr
         targets=targets,
         target_is_correlation=tuple(bool(set(t) & correlation_keys) for t in targets),
         fingerprint=derived_id(orjson.dumps(semantics, option=orjson.OPT_SORT_KEYS, default=str).decode()),
+        percentile=percentile,
     )
 
 

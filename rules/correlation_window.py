@@ -14,10 +14,21 @@ Two kinds of condition (see docs/correlation.md):
 from __future__ import annotations
 
 import bisect
+import math
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from canhgac.rules.correlation_spec import EVENT_COUNT, TEMPORAL_ORDERED, CorrelationSpec
+from canhgac.rules.correlation_spec import (
+    EVENT_COUNT,
+    METRIC_TYPES,
+    TEMPORAL_ORDERED,
+    VALUE_AVG,
+    VALUE_MEDIAN,
+    VALUE_PERCENTILE,
+    VALUE_SUM,
+    CorrelationSpec,
+)
 
 # (timestamp µs, arrival sequence, distinct key or None, contributing event ids, their agencies); the
 # sequence keeps matches with the same timestamp in arrival order and makes every entry unique.
@@ -30,6 +41,8 @@ MAX_EVENT_IDS = 100  # per alert; the count keeps going past it
 class Limits:
     max_entries_per_group: int
     max_values_per_window: int
+    # A metric type (value_sum …): the entry key is the field's number, summed and sampled.
+    metric: bool = False
 
 
 @dataclass(slots=True)
@@ -42,6 +55,10 @@ class Window:
     keys: dict[Any, None] = field(default_factory=dict)  # distinct values or rule positions, in order
     event_ids: list[str] = field(default_factory=list)
     agencies: dict[str, None] = field(default_factory=dict)  # agencies of the matches, in order
+    # Metric types: the sum of the values (exact) and the values themselves, at most
+    # max_values_per_window of them (past it a uniform reservoir sample, for median/percentile).
+    total: float = 0.0
+    samples: list[float] = field(default_factory=list)
 
     def absorb(self, entry: Entry, limits: Limits) -> None:
         ts, _seq, key, event_ids, agencies = entry
@@ -50,11 +67,35 @@ class Window:
         self.events += 1
         self.first_seen = min(self.first_seen, ts)
         self.last_seen = max(self.last_seen, ts)
-        if key is not None and len(self.keys) < limits.max_values_per_window:
+        if limits.metric:
+            self._sample(float(key), limits.max_values_per_window)
+        elif key is not None and len(self.keys) < limits.max_values_per_window:
             self.keys[key] = None
         room = MAX_EVENT_IDS - len(self.event_ids)
         if room > 0:
             self.event_ids.extend(e for e in event_ids[:room] if e not in self.event_ids)
+
+    def _sample(self, value: float, room: int) -> None:
+        self.total += value
+        if len(self.samples) < room:
+            self.samples.append(value)
+            return
+        # Reservoir sampling (algorithm R), seeded by the window so a replay keeps the same sample.
+        slot = random.Random(self.start * 1_000_003 + self.events).randrange(self.events)
+        if slot < room:
+            self.samples[slot] = value
+
+    def metric(self, kind: str, percentile: int | None) -> float:
+        """The aggregate a metric type's condition compares."""
+        if kind == VALUE_SUM:
+            return self.total
+        if kind == VALUE_AVG:
+            return self.total / self.events if self.events else 0.0
+        if kind == VALUE_MEDIAN:
+            return quantile(self.samples, 50)
+        if kind == VALUE_PERCENTILE and percentile is not None:
+            return quantile(self.samples, percentile)
+        raise ValueError(f"{kind} is not a metric type")
 
     def to_json(self) -> list[Any]:
         return [
@@ -66,12 +107,37 @@ class Window:
             list(self.keys),
             self.event_ids,
             list(self.agencies),
+            self.total,
+            self.samples,
         ]
 
     @classmethod
     def from_json(cls, raw: list[Any]) -> Window:
-        start, end, first, last, events, keys, event_ids, agencies = raw
-        return cls(start, end, first, last, events, dict.fromkeys(keys), list(event_ids), dict.fromkeys(agencies))
+        start, end, first, last, events, keys, event_ids, agencies, *metric = raw
+        total, samples = metric if metric else (0.0, [])  # windows checkpointed before the metric types
+        return cls(
+            start,
+            end,
+            first,
+            last,
+            events,
+            dict.fromkeys(keys),
+            list(event_ids),
+            dict.fromkeys(agencies),
+            float(total),
+            [float(v) for v in samples],
+        )
+
+
+def quantile(values: list[float], percent: int) -> float:
+    """The `percent`-th percentile by linear interpolation between closest ranks (numpy's default)."""
+    if not values:
+        return math.nan  # no value: every comparison is false
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * percent / 100
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 @dataclass(slots=True)
@@ -130,7 +196,10 @@ class WindowLogic:
         self._last_position = len(spec.targets) - 1
         self.evicted_entries = 0  # oldest waiting matches dropped by max_entries_per_group
 
-    def count(self, window: Window) -> int:
+    def count(self, window: Window) -> float:
+        """What the condition compares: events, distinct keys, or a metric type's aggregate."""
+        if self.spec.type in METRIC_TYPES:
+            return window.metric(self.spec.type, self.spec.percentile)
         return window.events if self.spec.type == EVENT_COUNT else len(window.keys)
 
     def add(self, group: Group, entry: Entry) -> tuple[Window, bool] | None:

@@ -614,7 +614,10 @@ def test_restore_refuses_unknown_versions_and_garbage() -> None:
 @pytest.mark.parametrize(
     ("doc", "reason"),
     [
-        (corr("value_sum", ["rule_a"], condition={"gte": 2, "field": "bytes"}), "unsupported_type"),
+        (
+            corr("value_percentile", ["rule_a"], condition={"gte": 2, "field": "bytes", "percentile": 100}),
+            "unsupported_condition",
+        ),
         (corr("temporal_ordered", ["rule_a", "rule_b"], condition={"lt": 2}), "unsupported_condition"),
         (corr("temporal_ordered", ["rule_a", "rule_b"], condition="rule_a or rule_b"), "unsupported_condition"),
     ],
