@@ -29,7 +29,7 @@ from canhgac.core.metrics import Metrics
 from canhgac.pipeline.alerts import AlertGrouper, alert_from_correlation, parse_ts
 from canhgac.pipeline.rule_config import RuleConfigSource
 from canhgac.pipeline.stage import Stage
-from canhgac.rules.correlation import CorrelationEngine
+from canhgac.rules.correlation import CorrelationAlert, CorrelationEngine
 from canhgac.rules.engine import Engine
 from canhgac.rules.exceptions import ExceptionSet
 from canhgac.rules.library import RuleLibrary
@@ -189,7 +189,9 @@ class DetectorStage(Stage):
         # (not to the clock: a backlog replayed later stays on time), so end-of-window conditions fire.
         if self.producer is not None and time.monotonic() >= self._next_advance:
             self._next_advance = time.monotonic() + ADVANCE_INTERVAL_SECS
-            closed = self.correlation.idle()
+            closed = self._not_excepted_correlations(
+                self.correlation.idle(), {}, self.config.exceptions, datetime.now(UTC)
+            )
             if closed:
                 items = [(a.id.encode(), orjson.dumps(alert_from_correlation(a.to_dict(), {}))) for a in closed]
                 await self.produce(self.kafka.topics.alerts, items)
@@ -229,6 +231,20 @@ class DetectorStage(Stage):
                 self.metrics.alerts_suppressed.labels("exception").inc()
                 continue
             kept.append(rule)
+        return kept
+
+    def _not_excepted_correlations(
+        self, found: list[CorrelationAlert], event: dict[str, Any], exceptions: ExceptionSet, now: datetime
+    ) -> list[CorrelationAlert]:
+        """Correlation alerts an analyst's exception on the correlation rule covers are counted, not sent."""
+        if not exceptions:
+            return found
+        kept = []
+        for alert in found:
+            if exceptions.suppressing_correlation(alert.rule_id, alert.group, event, now) is not None:
+                self.metrics.alerts_suppressed.labels("exception").inc()
+                continue
+            kept.append(alert)
         return kept
 
     def _observe_latency(self, events: Iterable[dict[str, Any]]) -> None:
@@ -272,7 +288,9 @@ class DetectorStage(Stage):
                 latest[alert["id"]] = event
             if matched:
                 ts = min(parse_ts(event.get("@timestamp")), datetime.now(UTC) + MAX_CLOCK_SKEW)
-                for found in correlation.observe(event, matched, ts, record.partition):
+                for found in self._not_excepted_correlations(
+                    correlation.observe(event, matched, ts, record.partition), event, exceptions, now
+                ):
                     alert = alert_from_correlation(found.to_dict(), event)
                     if not found.is_update:
                         self.metrics.alerts_raised.labels(alert["severity"]).inc()

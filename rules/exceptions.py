@@ -16,6 +16,10 @@ Text comparisons ignore case, as Sigma's do, so an exception is as broad as the 
 A field holding a list holds the condition when one of its items does; a missing field never does.
 Numbers and booleans are compared as their text (`4625`, `true`). An exception whose `expires_at`
 has passed stops applying but is kept (and listed) until someone deletes it.
+
+An exception on a correlation rule's id suppresses that correlation's alerts (counted like any
+other): its conditions on group-by fields read the alert's group, others the event that raised or
+updated it. The correlation's windows still count the matches; only the alert is held back.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
-from canhgac.core.event import get_path
+from canhgac.core.event import get_path, set_path
 
 Op = Literal["equals", "contains", "startswith", "endswith", "cidr", "in"]
 OPS: tuple[str, ...] = get_args(Op)
@@ -149,6 +153,11 @@ class RuleException:
     def matches(self, event: dict[str, Any]) -> bool:
         return all(c.holds(event) for c in self.conditions)
 
+    def matches_group(self, group: dict[str, Any], event: dict[str, Any]) -> bool:
+        """For a correlation alert: a condition on a group-by field reads the group's value (the
+        whole window shares it); any other field reads the event that raised or updated the alert."""
+        return all(c.holds(group) if get_path(group, c.field) is not None else c.holds(event) for c in self.conditions)
+
 
 class ExceptionSet:
     """The exceptions in force, by rule id. Immutable: the detector swaps in a new set on refresh."""
@@ -161,6 +170,21 @@ class ExceptionSet:
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_rule.values())
+
+    def suppressing_correlation(
+        self, rule_id: str, group: Mapping[str, Any], event: dict[str, Any], now: datetime
+    ) -> RuleException | None:
+        """The first unexpired exception of this correlation rule that matches its alert (group)."""
+        found = self._by_rule.get(rule_id)
+        if not found:
+            return None
+        nested: dict[str, Any] = {}
+        for name, value in group.items():
+            set_path(nested, name, value)
+        for exc in found:
+            if exc.active(now) and exc.matches_group(nested, event):
+                return exc
+        return None
 
     def suppressing(self, rule_id: str, event: dict[str, Any], now: datetime) -> RuleException | None:
         """The first unexpired exception of this rule that matches the event, or None."""

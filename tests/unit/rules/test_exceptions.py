@@ -125,3 +125,24 @@ def test_stored_documents_without_conditions_or_rule_are_refused() -> None:
         RuleException.parse({"rule_id": "r1", "conditions": []})
     with pytest.raises(ValueError):
         RuleException.parse({"conditions": [{"field": "a", "op": "equals", "value": "b"}]})
+
+
+def test_correlation_exception_reads_the_group_then_the_event() -> None:
+    now = datetime.now(UTC)
+    exc = RuleException.parse(
+        {
+            "id": "x",
+            "rule_id": "corr",
+            "conditions": [
+                {"field": "source.ip", "op": "cidr", "value": "10.0.0.0/8"},
+                {"field": "host.name", "op": "equals", "value": "jump01"},
+            ],
+        }
+    )
+    excs = ExceptionSet([exc])
+    event = {"host": {"name": "JUMP01"}, "source": {"ip": "192.0.2.1"}}
+    # source.ip is the group's (the whole window shares it), host.name the event's
+    assert excs.suppressing_correlation("corr", {"source.ip": "10.1.2.3"}, event, now) is exc
+    assert excs.suppressing_correlation("corr", {"source.ip": "192.0.2.1"}, event, now) is None
+    assert excs.suppressing_correlation("corr", {"source.ip": "10.1.2.3"}, {}, now) is None
+    assert excs.suppressing_correlation("other", {"source.ip": "10.1.2.3"}, event, now) is None
