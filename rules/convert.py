@@ -146,7 +146,9 @@ def convert_rules(
         name = str(path)
         try:
             text = Path(path).read_text(encoding="utf-8")
-            collection = SigmaCollection.from_dicts(load_all(text), collect_errors=True)  # aliases refused
+            # aliases refused; references left unresolved, else pySigma silences the base rules of a
+            # correlation in the same file (generate: false) and they would not convert
+            collection = SigmaCollection.from_dicts(load_all(text), collect_errors=True, resolve_references=False)
         except Exception as exc:  # one bad file must not stop the others
             if rejected is not None:
                 rejected.append(_reject(name, None, exc))

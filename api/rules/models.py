@@ -130,3 +130,8 @@ class BacktestResult(BaseModel):
     total: int
     timed_out: bool
     items: list[Event] = Field(description="the first matching events, oldest first")
+    correlations: list[dict[str, Any]] = Field(
+        default=[],
+        description="a correlation rule's backtest: the alerts its windows raise over the base rules' matches",
+    )
+    truncated: bool = Field(default=False, description="a base rule had more matches than a backtest reads")
