@@ -98,3 +98,36 @@ async def test_backlog_replayed_after_a_stop_still_correlates_marked_late(test_s
         assert sum(counted.values()) >= 8, counted
     finally:
         await client.close()
+
+
+async def test_backlog_read_by_a_new_detector_is_on_time(test_settings) -> None:
+    """No earlier state: a detector started after a three-hour-old backlog was produced reads it on
+    event time (its idle time never jumps to the wall clock), so the chain alert is an ordinary one."""
+    client = make_client(test_settings.opensearch, component="admin")
+    alerts_index = test_settings.opensearch.alerts_index
+    events_pattern = f"{test_settings.opensearch.index_prefix}*"
+    old = datetime.now(UTC) - timedelta(hours=3)
+
+    async def backlog_stored() -> bool | None:
+        await client.indices.refresh(index=events_pattern)
+        counted = await client.count(index=events_pattern, body={"query": {"term": {"user.name": "canbo03"}}})
+        return True if counted["count"] >= 8 else None
+
+    async def chain_alert() -> dict[str, Any] | None:
+        if not await client.indices.exists(index=alerts_index):
+            return None
+        await client.indices.refresh(index=alerts_index)
+        found = await client.search(
+            index=alerts_index, body={"size": 50, "query": {"exists": {"field": "correlation.type"}}}
+        )
+        return next((h["_source"] for h in found["hits"]["hits"] if CHAIN in h["_source"]["rule"]["title"]), None)
+
+    try:
+        collecting = Runtime(test_settings, stages=("normalizer", "indexer"), api=False)
+        await run_until(collecting, backlog_stored, bruteforce(old, "canbo03", "203.0.113.5"))
+        detecting = Runtime(test_settings, stages=("detector", "alert-indexer"), collectors=False, api=False)
+        alert = await run_until(detecting, chain_alert)
+        assert alert["correlation"]["late"] is False
+        assert alert["canhgac"]["group"].get("user.name") == "canbo03"
+    finally:
+        await client.close()
