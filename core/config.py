@@ -171,6 +171,9 @@ class SyslogTcpConfig(Strict):
     max_connections_per_address: int = Field(default=64, ge=1)
     # A connection that sends nothing this long is closed, so dead peers do not hold a slot.
     idle_timeout_secs: float = Field(default=3600.0, gt=0)
+    # On a clean stop each connection is half-closed and still read this long (or until the sender
+    # closes), so what the sender already sent is stored rather than reset by the kernel.
+    close_wait_secs: float = Field(default=2.0, gt=0)
     # A sender we have no source declaration for is still accepted on loopback in development;
     # production configs list sources and set this to null.
     default_source_id: str | None = "syslog-default"

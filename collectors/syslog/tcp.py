@@ -10,6 +10,7 @@ application acknowledgement, so the collector does not wait for Kafka's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from collections import Counter
@@ -50,7 +51,7 @@ class SyslogStreamCollector:
         self.metrics = metrics
         self.ssl_context = ssl_context
         self.listener: StreamListener | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        self._connections: dict[asyncio.Task[None], _Connection] = {}
         self._per_address: Counter[str] = Counter()
         self.port: int | None = None
         self._received = metrics.received.labels(self.name)
@@ -73,13 +74,25 @@ class SyslogStreamCollector:
         log.info("%s listening on %s:%s", self.name, self.cfg.host, self.port)
 
     async def stop(self) -> None:
-        """Stop accepting, end open connections after what they already sent, then drain the sink."""
+        """Stop accepting; end each connection gracefully (below); then drain the sink.
+
+        A connection is half-closed (FIN, plain TCP only) and still read until the sender closes
+        its side or `close_wait_secs` pass: what the sender had already sent is framed and stored.
+        Closing at once made the kernel reset the connection and drop the bytes in flight, one
+        message or more per connection on every clean restart. Over TLS asyncio cannot half-close;
+        the connection is still read for `close_wait_secs`.
+        """
         if self.listener:
             self.listener.close()
-        for task in list(self._connections):
-            task.cancel()
+        deadline = asyncio.get_running_loop().time() + self.cfg.close_wait_secs
+        for connection in list(self._connections.values()):
+            connection.end_by(deadline)
         if self._connections:
-            await asyncio.gather(*self._connections, return_exceptions=True)
+            tasks = list(self._connections)
+            _done, late = await asyncio.wait(tasks, timeout=self.cfg.close_wait_secs + 10)
+            for task in late:  # stuck on a full spool: what they hold is what a crash would lose
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         if self.listener:
             await self.listener.wait_closed()
         await self.sink.stop()
@@ -101,7 +114,7 @@ class SyslogStreamCollector:
         if source is None:
             log.warning("refused %s connection from unknown sender %s", self.name, ip)
             return self._refuse("unknown_sender", writer)
-        self._connections.add(task)
+        connection = self._connections[task] = _Connection(writer)
         self._per_address[address] += 1
         self.metrics.connections.labels(self.name).inc()
         framer = SyslogFramer(self.cfg.max_message_bytes)
@@ -110,13 +123,15 @@ class SyslogStreamCollector:
         try:
             while True:
                 try:
-                    async with asyncio.timeout(self.cfg.idle_timeout_secs):
+                    async with asyncio.timeout_at(connection.read_deadline(self.cfg.idle_timeout_secs)) as timeout:
+                        connection.timeout = timeout
                         data = await reader.read(READ_BYTES)
                 except TimeoutError:
-                    self.metrics.errors.labels(self.name, "idle_timeout").inc()
+                    if not connection.ending:
+                        self.metrics.errors.labels(self.name, "idle_timeout").inc()
                     break
-                except asyncio.CancelledError:
-                    break
+                finally:
+                    connection.timeout = None
                 if not data:
                     break
                 frames = framer.feed(data)
@@ -129,7 +144,7 @@ class SyslogStreamCollector:
             log.info("%s connection from %s ended: %s", self.name, ip, exc)
         finally:
             self._report_framing(framer, ip, reported)
-            self._connections.discard(task)
+            self._connections.pop(task, None)
             self._per_address[address] -= 1
             if self._per_address[address] <= 0:
                 del self._per_address[address]
@@ -184,6 +199,29 @@ class SyslogStreamCollector:
             )
         self._received.inc(len(envelopes))
         await self.sink.submit(envelopes)
+
+
+class _Connection:
+    """A connection's read deadline: idle timeout, or the end of its graceful close."""
+
+    __slots__ = ("deadline", "ending", "timeout", "writer")
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.ending = False
+        self.deadline = 0.0
+        self.timeout: asyncio.Timeout | None = None  # of the read in progress
+
+    def read_deadline(self, idle_timeout_secs: float) -> float:
+        return self.deadline if self.ending else asyncio.get_running_loop().time() + idle_timeout_secs
+
+    def end_by(self, deadline: float) -> None:
+        self.ending, self.deadline = True, deadline
+        if self.writer.can_write_eof():
+            with contextlib.suppress(OSError, RuntimeError):
+                self.writer.write_eof()
+        if self.timeout is not None:
+            self.timeout.reschedule(deadline)
 
 
 @COLLECTORS.register("syslog_tcp")

@@ -21,7 +21,9 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES_DOCS = REPO / "docs" / "sources"
@@ -63,6 +65,7 @@ class Shipper:
     """A foreground shipper process fed through its private unix datagram socket."""
 
     name = "shipper"
+    timezone = "Asia/Ho_Chi_Minh"
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
@@ -75,7 +78,8 @@ class Shipper:
         raise NotImplementedError
 
     def env(self) -> dict[str, str]:
-        return dict(os.environ)
+        # Servers in the province keep local time: the shippers' RFC 3164 stamps are UTC+7.
+        return {**os.environ, "TZ": self.timezone}
 
     def start(self) -> None:
         with self.log_path.open("ab") as out:
@@ -89,10 +93,12 @@ class Shipper:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def log(self, tag: str, pid: int, text: str, *, pri: int = 38, stamp: str | None = None) -> None:
-        """One syslog(3) datagram: `<PRI>Mmm dd hh:mm:ss TAG[PID]: MSG`."""
-        when = stamp or time.strftime("%b %e %H:%M:%S", time.localtime())
-        datagram = f"<{pri}>{when} {tag}[{pid}]: {text}".encode()
+    def log(self, tag: str, pid: int | None, text: str, *, pri: int = 38) -> None:
+        """One syslog(3) datagram, `<PRI>Mmm dd hh:mm:ss TAG[PID]: MSG`, stamped in the shipper's zone."""
+        now = datetime.now(ZoneInfo(self.timezone))
+        when = f"{now:%b} {now.day:2d} {now:%H:%M:%S}"
+        ident = f"{tag}[{pid}]" if pid is not None else tag
+        datagram = f"<{pri}>{when} {ident}: {text}".encode()
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
             s.sendto(datagram, str(self.socket_path))
 
@@ -126,7 +132,7 @@ class Rsyslogd(Shipper):
         self.config_path.write_text(
             f'global(workDirectory="{workdir}" localHostName="{hostname}")\n'
             'module(load="imuxsock" SysSock.Use="off")\n'
-            f'input(type="imuxsock" Socket="{self.socket_path}")\n'
+            f'input(type="imuxsock" Socket="{self.socket_path}" RateLimit.Interval="0")\n'
             f"{forwarding}\n",
             encoding="utf-8",
         )
@@ -154,7 +160,7 @@ class SyslogNg(Shipper):
         )
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = super().env()
         if self.home != Path("/"):
             env["LD_LIBRARY_PATH"] = str(self.home / "usr/lib/syslog-ng")
         return env
@@ -207,3 +213,53 @@ def make_pki(directory: Path, *clients: str) -> None:
         run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject)
         run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
             "-out", f"{name}.pem", "-days", "2", *ext)  # fmt: skip
+
+
+class CollectorProcess:
+    """`canhgac run` with collectors only (no stages, no API) in a child process, to kill -9."""
+
+    def __init__(self, settings: object, workdir: Path) -> None:
+        import yaml
+
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.config_path = workdir / "canhgac.yml"
+        dump = settings.model_dump(mode="json")  # type: ignore[attr-defined]
+        self.config_path.write_text(yaml.safe_dump(dump), encoding="utf-8")
+        self.log_path = workdir / "collector.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, port: int) -> None:
+        """Start and wait until `port` accepts connections."""
+        with self.log_path.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [str(REPO / ".venv/bin/canhgac"), "--config", str(self.config_path), "run", "--stages", "", "--no-api"],
+                stdout=out,
+                stderr=out,
+                cwd=self.workdir,
+            )
+        deadline = time.monotonic() + 60
+        while True:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"collector did not start:\n{self.output()}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+            time.sleep(0.1)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def terminate(self, timeout_secs: float = 60) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout_secs)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
