@@ -6,6 +6,11 @@ or fsync'd in the spool while Kafka is down); 400 bad input (with the reason); 4
 `max_records_per_request`; 429 too many concurrent requests (in all, or from this source: its fair
 share); 503 spool full or not writable. 429 and 503 carry Retry-After; nothing of a refused request
 was kept, so a retry is safe.
+
+A retry of a batch that *was* stored (the answer was lost: a crash, a timeout) is recognised when
+the shipper says which batch it is: the `_id` of a `_bulk` action line, or an `Idempotency-Key`
+header on the native endpoint. Raw ids derive from it, so the retry is the same records and the
+index keeps one copy; without either, a retried batch is stored twice.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from canhgac.collectors.spool.sink import SpoolingSink
 from canhgac.core.config import HttpIngestConfig, SourceConfig
 from canhgac.core.envelope import Peer, RawEnvelope, utc_now_iso
 from canhgac.core.errors import BackendUnavailable, InvalidRequest, Overloaded, TooLarge
+from canhgac.core.ids import derived_id
 from canhgac.core.metrics import Metrics
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -35,6 +41,15 @@ from starlette.routing import Route
 log = logging.getLogger(__name__)
 COLLECTOR = "http"
 _ES_HEADERS = {"X-Elastic-Product": "Elasticsearch"}
+
+
+def idempotency_key(value: str | None) -> str | None:
+    """The `Idempotency-Key` a shipper sends so that a retried batch is the same records."""
+    if value is None:
+        return None
+    if not 1 <= len(value) <= 200 or not value.isascii() or not value.isprintable():
+        raise InvalidRequest("Idempotency-Key must be 1 to 200 printable ASCII characters")
+    return value
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -76,6 +91,7 @@ class IngestApp:
             max_records=self.cfg.max_records_per_request,
         )
         received_at, peer = utc_now_iso(), _peer(request)
+        batch_key = idempotency_key(request.headers.get("idempotency-key"))
         envelopes = [
             RawEnvelope(
                 source_id=source.id,
@@ -90,6 +106,9 @@ class IngestApp:
             )
             for item in items
         ]
+        if batch_key:  # the same batch sent again (its answer was lost) is the same records
+            for n, envelope in enumerate(envelopes):
+                envelope.id = derived_id("http-ingest", source.id, batch_key, str(n))
         await self._deliver(envelopes)
         return json_response({"accepted": len(envelopes)})
 
@@ -116,6 +135,9 @@ class IngestApp:
             for i, op in enumerate(ops)
             if op.error is None
         }
+        for i, envelope in envelopes.items():  # the shipper's document id: a retried batch is the same records
+            if doc_id := ops[i].doc_id:
+                envelope.id = derived_id("http-bulk", source.id, doc_id)
         rejected = len(ops) - len(envelopes)
         if rejected:
             self.metrics.dropped.labels(COLLECTOR, "bulk_item_rejected").inc(rejected)
