@@ -4,8 +4,9 @@ Each poll drains every followed file in batches; a batch's offsets are checkpoin
 sink acknowledged it (in Kafka, or fsync'd in the spool while Kafka is down), so a restart resumes
 exactly after the last acknowledged record: no loss, no duplicate. Rotation by rename: the old file
 (same inode) is read to its end and a short grace period, then closed, while the new file at the
-path is followed from its start. copytruncate: the file is re-read from 0 (lines written between the
-copy and the truncate are lost; that is the method's own race, logged as a truncation).
+path is followed from its start. copytruncate: what was not read before the truncate is read from
+the copy next to the file (tail.py), then the file is read from 0; lines written between the end
+of the copy and the truncate are lost, that is the method's own race (counted as `file_truncated`).
 """
 
 from __future__ import annotations
@@ -144,7 +145,10 @@ class FileInput:
             records = tailed.read(self.parent.max_batch_records, at_end_of_life=closing)
             if tailed.truncations != before:
                 self.metrics.errors.labels(COLLECTOR, "file_truncated").inc()
-                log.info("%s was truncated; reading it again from the start", tailed.path)
+                if tailed.recovered_from:
+                    log.info("%s was truncated; its unread end was read from %s", tailed.path, tailed.recovered_from)
+                else:
+                    log.info("%s was truncated (no copy found next to it); reading it from the start", tailed.path)
             if not records:
                 return
             if not await self._deliver(tailed, records):

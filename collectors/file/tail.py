@@ -5,6 +5,12 @@ inode (a new file after a delete) is not mistaken for the old one. Offsets count
 records: a record's `end` is the offset just after its last line, which is what a checkpoint
 stores once the record is acknowledged; lines of a multi-line record still being joined are
 re-read after a restart, never lost.
+
+copytruncate (logrotate copies the file, then truncates it) is seen as the size going below what
+was read, or the first bytes changing. What was not read yet before the truncate is then read
+from the copy, when one is found next to the file (`<name>.1`, `<name>-20261206` …, uncompressed,
+with the same first bytes and at least as long as what was read); only what the application wrote
+between the end of the copy and the truncate is lost, logrotate's own race.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import time
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -88,6 +95,7 @@ class TailedFile:
         self.fp = ""
         self.gone_since: float | None = None  # path no longer names this file (rotated or deleted)
         self.truncations = 0
+        self.recovered_from: str | None = None  # the copy the last truncation's tail was read from
         self.fh.seek(offset)
         self._refresh_fingerprint()
 
@@ -119,8 +127,14 @@ class TailedFile:
         out: list[Record] = []
         if self._truncated():
             self.truncations += 1
+            self.recovered_from = self._read_rest_from_copy(out)
+            if self._buffer and not self._skipping:  # the copy ended inside a line: it is whole now
+                self.joiner.add(bytes(self._buffer), self.read_offset, None, out)
             self.joiner.flush(out)
+            for record in out:
+                record.end = 0  # acknowledged: the truncated file is read from its start
             self._buffer.clear()
+            self._skipping = False
             self.fh.seek(0)
             self.read_offset = self.committed = 0
             self.fp_len, self.fp = 0, ""
@@ -140,6 +154,48 @@ class TailedFile:
         elif idle and not self._buffer:
             self.joiner.flush(out)
         return out
+
+    def _copy_of_old_content(self) -> str | None:
+        """The rotated copy of this file's content before the truncate, if it is next to it."""
+        directory, name = os.path.split(self.path)
+        best: tuple[float, str] | None = None
+        try:
+            entries = list(os.scandir(directory or "."))
+        except OSError:
+            return None
+        for entry in entries:
+            rest = entry.name[len(name) :]
+            if not entry.name.startswith(name) or not rest or rest[0] not in ".-_":
+                continue
+            if rest.endswith((".gz", ".bz2", ".xz", ".zst", ".lz4")):
+                continue
+            try:
+                st = entry.stat()
+                if not stat.S_ISREG(st.st_mode) or f"{st.st_dev}:{st.st_ino}" == self.key:
+                    continue
+                if st.st_size < self.read_offset or self.fp_len == 0:
+                    continue
+                with open(entry.path, "rb") as fh:
+                    if fingerprint(fh, self.fp_len) != self.fp:
+                        continue
+            except OSError:
+                continue
+            if best is None or st.st_mtime > best[0]:
+                best = (st.st_mtime, entry.path)
+        return best[1] if best else None
+
+    def _read_rest_from_copy(self, out: list[Record]) -> str | None:
+        copy = self._copy_of_old_content()
+        if copy is None:
+            return None
+        try:
+            with open(copy, "rb") as fh:
+                fh.seek(self.read_offset)
+                while chunk := fh.read(READ_BYTES):
+                    self._split(chunk, out)
+        except OSError:
+            return None
+        return copy
 
     def _split(self, chunk: bytes, out: list[Record]) -> None:
         base = self.read_offset - len(self._buffer)
