@@ -6,7 +6,7 @@ import argparse
 import asyncio
 
 from canhgac.core.config import load_settings
-from canhgac.demo_feed import demo_lines, send_lines
+from canhgac.demo_feed import DEMO_AGENCIES, demo_lines, send_demo, send_lines
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +21,12 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     host = args.host or settings.collectors.syslog_tcp.host
     port = args.port or settings.collectors.syslog_tcp.port
-    sent = asyncio.run(send_lines(host, port, demo_lines(), octet_counting=args.octet_counting))
-    print(f"sent {sent} demo lines to {host}:{port}")
+    if args.octet_counting:  # one connection, octet-counted, from this host's address
+        sent = asyncio.run(send_lines(host, port, demo_lines(), octet_counting=True))
+        print(f"sent {sent} demo lines to {host}:{port}")
+        return 0
+    by_agency = asyncio.run(send_demo(host, port))
+    print(f"sent demo lines to {host}:{port} by agency: {by_agency}")
+    sources = ", ".join(f"{a.source_id} ({a.agency}, {a.address})" for a in DEMO_AGENCIES)
+    print(f"the listener must declare their sources (`canhgac run --demo` does): {sources}")
     return 0

@@ -62,11 +62,12 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         print(f"unknown stage(s): {', '.join(unknown)}; known: {', '.join(ALL_STAGES)}")
         return 2
-    runtime = Runtime(settings, stages=stages, collectors=not args.no_collectors, api=not args.no_api)
     on_started = None
     if args.demo:
-        from canhgac.demo_feed import run_demo_loop
+        from canhgac.demo_feed import run_demo_loop, with_demo_sources
 
+        settings = with_demo_sources(settings)  # each demo agency sends from its own declared source
         on_started = run_demo_loop
+    runtime = Runtime(settings, stages=stages, collectors=not args.no_collectors, api=not args.no_api)
     run_forever(runtime, on_started)
     return 0

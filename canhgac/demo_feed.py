@@ -1,18 +1,29 @@
 """A demo feed of provincial logs, sent through the real syslog TCP listener.
 
 What a newcomer sees: SSH logins and a brute force on a data-centre server, requests to the
-public-service portal including attacks, and Windows process creation on an agency PC (NXLog
-JSON over syslog). Addresses are from the documentation ranges (RFC 5737), hosts are invented.
+public-service portal including attacks, Windows process creation on an agency PC (NXLog JSON over
+syslog), and the same attacker trying a district's server. Addresses are from the documentation
+ranges (RFC 5737), hosts are invented.
+
+Each agency sends from its own declared source: `demo_sources()` declares one per agency (Sở
+TT&TT, the data centre, the portal's operator, a district) bound to its own loopback address, and
+`send_demo` sends each agency's lines from that address, so the console shows a real agency
+column, an agency viewer sees only its agency, and each source has its own health.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
+
+from canhgac.core.config import Settings, SourceConfig
 
 if TYPE_CHECKING:
     from canhgac.runtime import Runtime
@@ -22,6 +33,7 @@ log = logging.getLogger(__name__)
 DC_SERVER = "tthdl-app01"  # Trung tâm Tích hợp dữ liệu
 PORTAL = "dichvucong-web01"  # Cổng Dịch vụ công
 AGENCY_PC = "STTTT-PC017"  # Sở Thông tin và Truyền thông
+DISTRICT_SERVER = "ubndhuyen-motcua01"  # UBND huyện: the district's one-stop (Một cửa) server
 ATTACKER = "203.0.113.66"
 SCANNER = "198.51.100.23"
 OFFICE_IPS = ["10.20.1.15", "10.20.1.22", "10.20.3.40"]
@@ -177,14 +189,104 @@ def windows_lines(now: datetime, rng: random.Random) -> list[str]:
     ]
 
 
+def district_lines(now: datetime, rng: random.Random) -> list[str]:
+    """The same attacker tries the district's server: a separate alert, the district's own."""
+    lines = [
+        _rfc3164(
+            now + timedelta(seconds=i),
+            DISTRICT_SERVER,
+            f"sshd[{4100 + i}]",
+            f"Failed password for invalid user motcua from {ATTACKER} port {41000 + i} ssh2",
+        )
+        for i in range(5)
+    ]
+    lines.append(
+        _rfc3164(
+            now + timedelta(seconds=9),
+            DISTRICT_SERVER,
+            "sshd[4200]",
+            f"Accepted publickey for {STAFF[2]} from {rng.choice(OFFICE_IPS)} port 51000 ssh2",
+        )
+    )
+    return lines
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAgency:
+    agency: str  # the agency id events and alerts carry
+    name: str
+    source_id: str
+    address: str  # the loopback address its lines come from (its declared source's address)
+    security_level: int
+    lines: Callable[[datetime, random.Random], list[str]]
+
+
+DEMO_AGENCIES = (
+    DemoAgency("tthdl", "Trung tâm Tích hợp dữ liệu tỉnh", "tthdl-servers", "127.0.10.1", 4, ssh_lines),
+    DemoAgency(
+        "vp-ubnd", "Văn phòng UBND tỉnh (vận hành Cổng Dịch vụ công)", "dichvucong-web", "127.0.20.1", 3, portal_lines
+    ),
+    DemoAgency("so-tttt", "Sở Thông tin và Truyền thông", "sotttt-workstations", "127.0.30.1", 3, windows_lines),
+    DemoAgency("ubnd-huyen-a", "UBND huyện A", "huyen-a-servers", "127.0.40.1", 2, district_lines),
+)
+
+
+def demo_sources() -> tuple[SourceConfig, ...]:
+    """One declared source per demo agency, matched by its own address (syslog TCP)."""
+    return tuple(
+        SourceConfig(
+            id=a.source_id,
+            agency=a.agency,
+            format="syslog",
+            security_level=a.security_level,  # type: ignore[arg-type]
+            allowed_addresses=(f"{a.address}/32",),
+            transports=("syslog_tcp",),
+            expected_interval_secs=300,  # the demo sends every 30 s: silent for 5 min means trouble
+        )
+        for a in DEMO_AGENCIES
+    )
+
+
+def with_demo_sources(settings: Settings) -> Settings:
+    """The settings plus the demo's sources (a source the settings declare already is kept)."""
+    declared = {s.id for s in settings.sources}
+    extra = tuple(s for s in demo_sources() if s.id not in declared)
+    return settings.model_copy(update={"sources": (*settings.sources, *extra)})
+
+
 def demo_lines(now: datetime | None = None, seed: int | None = None) -> list[str]:
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
-    return ssh_lines(now, rng) + portal_lines(now, rng) + windows_lines(now, rng)
+    return [line for agency in DEMO_AGENCIES for line in agency.lines(now, rng)]
 
 
-async def send_lines(host: str, port: int, lines: list[str], *, octet_counting: bool = False) -> int:
-    _reader, writer = await asyncio.open_connection(host, port)
+async def send_demo(host: str, port: int, *, now: datetime | None = None, seed: int | None = None) -> dict[str, int]:
+    """Each agency's lines over its own connection, from its own address; lines sent per agency.
+
+    A listener that is not on loopback cannot see those addresses: the lines then come from this
+    host's address (the collector's default source, or the one declared for it)."""
+    rng = random.Random(seed)
+    now = now or datetime.now(UTC)
+    loopback = _is_loopback(host)
+    sent = {}
+    for agency in DEMO_AGENCIES:
+        lines = agency.lines(now, rng)
+        sent[agency.agency] = await send_lines(host, port, lines, local_address=agency.address if loopback else None)
+    return sent
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+async def send_lines(
+    host: str, port: int, lines: list[str], *, octet_counting: bool = False, local_address: str | None = None
+) -> int:
+    local = (local_address, 0) if local_address else None
+    _reader, writer = await asyncio.open_connection(host, port, local_addr=local)
     try:
         for line in lines:
             data = line.encode("utf-8")
@@ -228,7 +330,8 @@ async def run_demo_loop(runtime: Runtime, interval_secs: float = 30.0) -> None:
     api = f"http://{s.api.host}:{s.api.port}"
     login = await _demo_admin(runtime)
     print(
-        f"\nCanhgac is running. Demo feed -> syslog tcp://{s.collectors.syslog_tcp.host}:{port}\n"
+        f"\nCanhgac is running. Demo feed -> syslog tcp://{s.collectors.syslog_tcp.host}:{port}, from the\n"
+        f"  declared sources of {', '.join(a.name for a in DEMO_AGENCIES)}\n"
         f"  console: {api}/   {login}\n"
         f"  token:   curl -s -XPOST {api}/api/v1/auth/token -H 'content-type: application/json' "
         '-d \'{"username": "admin", "password": "..."}\'\n'
@@ -239,8 +342,8 @@ async def run_demo_loop(runtime: Runtime, interval_secs: float = 30.0) -> None:
     )
     while not runtime.stop_event.is_set():
         try:
-            sent = await send_lines(s.collectors.syslog_tcp.host, port, demo_lines())
-            log.info("demo: sent %d lines", sent)
+            sent = await send_demo(s.collectors.syslog_tcp.host, port)
+            log.info("demo: sent %s lines (by agency)", sent)
         except OSError as exc:
             log.warning("demo: could not send: %s", exc)
         try:
