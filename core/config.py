@@ -219,6 +219,31 @@ class ListenerConfig(Strict):
     backlog: int = Field(default=2048, ge=1)
 
 
+class RelpConfig(Strict):
+    """RELP (rsyslog's omrelp): each message is acknowledged only once Kafka or the spool has it."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=20514, ge=0, le=65535)
+    # Largest DATA part of one frame; a longer message keeps its head (flagged) and the rest is skipped.
+    max_frame_bytes: int = Field(default=131_072, ge=1024)
+    # Commands received and not yet answered, per session; at the window the session is not read.
+    window: int = Field(default=1024, ge=1)
+    max_connections: int = Field(default=1024, ge=1)
+    max_connections_per_address: int = Field(default=64, ge=1)
+    idle_timeout_secs: float = Field(default=3600.0, gt=0)
+    # A clean stop answers what was received before closing; this bounds the wait for the sink.
+    shutdown_timeout_secs: float = Field(default=15.0, gt=0)
+    # TLS from the first byte (omrelp `tls="on"`); with client_ca_file client certificates are asked for.
+    cert_file: str | None = None
+    key_file: str | None = None
+    client_ca_file: str | None = None
+    require_client_cert: bool = False
+    handshake_timeout_secs: float = Field(default=10.0, gt=0)
+    default_source_id: str | None = "syslog-default"
+    default_agency: str = "unknown"
+
+
 class HttpIngestConfig(Strict):
     enabled: bool = False
     host: str = "127.0.0.1"
@@ -281,6 +306,7 @@ class CollectorsConfig(Strict):
     syslog_tcp: SyslogTcpConfig = SyslogTcpConfig()
     syslog_udp: SyslogUdpConfig = SyslogUdpConfig()
     syslog_tls: SyslogTlsConfig = SyslogTlsConfig()
+    relp: RelpConfig = RelpConfig()
     http: HttpIngestConfig = HttpIngestConfig()
     file: FileTailConfig = FileTailConfig()
     spool: SpoolConfig = SpoolConfig()
@@ -367,7 +393,7 @@ class MetricsListenerConfig(Strict):
     listener: ListenerConfig = ListenerConfig(max_connections=64, max_connections_per_address=16, backlog=128)
 
 
-Transport = Literal["syslog_tcp", "syslog_udp", "syslog_tls", "http", "file"]
+Transport = Literal["syslog_tcp", "syslog_udp", "syslog_tls", "relp", "http", "file"]
 
 
 class SourceConfig(Strict):

@@ -15,12 +15,12 @@ from pathlib import Path
 from canhgac.collectors.base import SourceDirectory
 from canhgac.collectors.registry import COLLECTORS, SinkFactory
 from canhgac.collectors.syslog.tcp import SyslogStreamCollector
-from canhgac.core.config import Settings, SyslogTlsConfig
+from canhgac.core.config import RelpConfig, Settings, SyslogTlsConfig
 from canhgac.core.errors import ConfigError
 from canhgac.core.metrics import Metrics
 
 
-def server_context(cfg: SyslogTlsConfig) -> ssl.SSLContext:
+def server_context(cfg: SyslogTlsConfig | RelpConfig) -> ssl.SSLContext:
     assert cfg.cert_file and cfg.key_file
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2

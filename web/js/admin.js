@@ -106,7 +106,7 @@ export async function rulesPage() {
   return null;
 }
 
-const TRANSPORTS = ["syslog_tcp", "syslog_udp", "syslog_tls", "http", "file"];
+const TRANSPORTS = ["syslog_tcp", "syslog_udp", "syslog_tls", "relp", "http", "file"];
 
 function keyPanel(sourceId, key) {
   return h("div", { class: "panel", id: "ingest-key" }, h("h2", {}, t("sources.key_title", { id: sourceId })),
