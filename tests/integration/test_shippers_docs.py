@@ -122,6 +122,7 @@ class Case:
     config: str
     collector: str  # config section
     syslog_format: str  # "rfc5424" or "rfc3164": what the config sends
+    tls: bool = False
 
     @property
     def id(self) -> str:
@@ -132,9 +133,10 @@ CASES = [
     Case("rsyslog", "rsyslog.md", "60-canhgac.conf", "syslog_tcp", "rfc5424"),
     Case("rsyslog", "rsyslog.md", "60-canhgac-traditional.conf", "syslog_tcp", "rfc3164"),
     Case("rsyslog", "rsyslog.md", "60-canhgac-relp.conf", "relp", "rfc5424"),
+    Case("rsyslog", "rsyslog.md", "60-canhgac-relp-tls.conf", "relp", "rfc5424", tls=True),
     Case("syslog-ng", "syslog-ng.md", "canhgac.conf", "syslog_tcp", "rfc5424"),
     Case("syslog-ng", "syslog-ng.md", "canhgac-network.conf", "syslog_tcp", "rfc3164"),
-    Case("syslog-ng", "syslog-ng.md", "canhgac-tls.conf", "syslog_tls", "rfc5424"),
+    Case("syslog-ng", "syslog-ng.md", "canhgac-tls.conf", "syslog_tls", "rfc5424", tls=True),
 ]
 
 
@@ -151,7 +153,7 @@ def settings_for(test_settings: Settings, case: Case, pki: Path) -> Settings:
     sections: dict[str, Any] = {"syslog_tcp": c.syslog_tcp.model_copy(update={"enabled": False})}
     section = getattr(c, case.collector)
     update: dict[str, Any] = {"enabled": True, "port": 0, "default_source_id": None}
-    if case.collector == "syslog_tls":
+    if case.tls:
         update |= {
             "cert_file": str(pki / "server.pem"),
             "key_file": str(pki / "server.key"),
@@ -168,6 +170,14 @@ def shipper_for(case: Case, workdir: Path, port: int, pki: Path) -> Shipper:
         config = swap(config, 'target="soc-collector.tinh.gov.vn"', 'target="127.0.0.1"')
         documented_port = {"relp": "20514"}.get(case.collector, "5514")
         config = swap(config, f'port="{documented_port}"', f'port="{port}"')
+        if case.tls:
+            config = swap(config, 'tls.permittedPeer=["soc-collector.tinh.gov.vn"]', 'tls.permittedPeer=["localhost"]')
+            for documented, ours in [
+                ("ca.pem", "ca.pem"),
+                ("agency.pem", f"{HOST}.pem"),
+                ("agency.key", f"{HOST}.key"),
+            ]:
+                config = swap(config, f'"/etc/rsyslog.d/canhgac/{documented}"', f'"{pki / ours}"')
         return Rsyslogd(workdir, config, hostname=HOST)
     config = swap(config, '"soc-collector.tinh.gov.vn"', '"127.0.0.1"')
     documented_port = {"syslog_tls": "6514"}.get(case.collector, "5514")
@@ -248,7 +258,7 @@ async def test_documented_config_stores_every_field(case: Case, test_settings: S
             assert get_path(event, "log.syslog.version") == "1"
         else:
             assert get_path(event, "log.syslog.version") is None
-        if case.collector == "syslog_tls":
+        if case.tls:
             der = ssl.PEM_cert_to_DER_cert((pki / "tthdl-app01.pem").read_text())
             assert event["tls"]["client"] == {
                 "subject": "CN=tthdl-app01,O=So TTTT,C=VN",
