@@ -13,11 +13,7 @@ from canhgac.collectors.relp.protocol import (
 )
 
 OPEN = b"relp_version=0\nrelp_software=librelp,1.11.0,http://librelp.adiscon.com\ncommands=syslog"
-STREAM = (
-    b"1 open %d " % len(OPEN)
-    + OPEN
-    + b"\n2 syslog 27 <38>1 - web01 sshd - - - hi\n3 syslog 4 x\ny\n\n4 close 0\n"
-)
+STREAM = b"1 open %d " % len(OPEN) + OPEN + b"\n2 syslog 27 <38>1 - web01 sshd - - - hi\n3 syslog 4 x\ny\n\n4 close 0\n"
 
 
 def test_a_session_as_librelp_sends_it() -> None:
