@@ -30,7 +30,6 @@ import re
 import ssl
 from collections import Counter, deque
 from dataclasses import dataclass
-from pathlib import Path
 
 from canhgac.collectors.base import SourceDirectory
 from canhgac.collectors.listener import StreamListener, peer_of
@@ -46,7 +45,7 @@ from canhgac.collectors.relp.protocol import (
     txnr_follows,
 )
 from canhgac.collectors.spool.sink import SpoolingSink
-from canhgac.collectors.syslog.tls import server_context
+from canhgac.collectors.syslog.tls import check_tls_files, server_context
 from canhgac.core.config import RelpConfig, Settings
 from canhgac.core.envelope import Peer, RawEnvelope, utc_now_iso
 from canhgac.core.errors import ConfigError
@@ -110,12 +109,7 @@ class RelpCollector:
             raise ConfigError("give both cert_file and key_file for TLS, or neither", where=where)
         if (cfg.client_ca_file or cfg.require_client_cert) and not cfg.cert_file:
             raise ConfigError("client certificates need TLS: set cert_file and key_file", where=where)
-        if cfg.require_client_cert and not cfg.client_ca_file:
-            raise ConfigError("require_client_cert needs client_ca_file", where=where)
-        for name in ("cert_file", "key_file", "client_ca_file"):
-            path = getattr(cfg, name)
-            if path and not Path(path).is_file():
-                raise ConfigError(f"{name} {path!r} does not exist", where=where)
+        check_tls_files(cfg, where)
 
     @classmethod
     def build(cls, settings: Settings, sink_factory: SinkFactory, metrics: Metrics) -> RelpCollector:

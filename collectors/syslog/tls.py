@@ -20,6 +20,16 @@ from canhgac.core.errors import ConfigError
 from canhgac.core.metrics import Metrics
 
 
+def check_tls_files(cfg: SyslogTlsConfig | RelpConfig, where: str) -> None:
+    """What every TLS listener checks before it is built (syslog over TLS, RELP over TLS)."""
+    if cfg.require_client_cert and not cfg.client_ca_file:
+        raise ConfigError("require_client_cert needs client_ca_file", where=where)
+    for name in ("cert_file", "key_file", "client_ca_file"):
+        path = getattr(cfg, name)
+        if path and not Path(path).is_file():
+            raise ConfigError(f"{name} {path!r} does not exist", where=where)
+
+
 def server_context(cfg: SyslogTlsConfig | RelpConfig) -> ssl.SSLContext:
     assert cfg.cert_file and cfg.key_file
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -46,12 +56,7 @@ class SyslogTlsCollector(SyslogStreamCollector):
         where = "collectors.syslog_tls"
         if not cfg.cert_file or not cfg.key_file:
             raise ConfigError("cert_file and key_file are required", where=where)
-        if cfg.require_client_cert and not cfg.client_ca_file:
-            raise ConfigError("require_client_cert needs client_ca_file", where=where)
-        for name in ("cert_file", "key_file", "client_ca_file"):
-            path = getattr(cfg, name)
-            if path and not Path(path).is_file():
-                raise ConfigError(f"{name} {path!r} does not exist", where=where)
+        check_tls_files(cfg, where)
 
     @classmethod
     def build(cls, settings: Settings, sink_factory: SinkFactory, metrics: Metrics) -> SyslogTlsCollector:
