@@ -22,6 +22,7 @@ pytestmark = pytest.mark.e2e
 
 CHROMIUM = os.environ.get("CANHGAC_CHROMIUM", "/usr/bin/chromium")
 SHOTS = REPO / "artifacts" / "screenshots"
+EXPECT_TIMEOUT_MS = 20_000
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -81,6 +82,9 @@ async def console(test_settings):  # type: ignore[no-untyped-def]
 async def test_console_triage_flow(console) -> None:  # type: ignore[no-untyped-def]
     from playwright.async_api import async_playwright, expect
 
+    # The console's answers wait on OpenSearch; on a loaded 2-core CI machine a search can take
+    # longer than Playwright's 5 s default, and the table still shows the previous rows meanwhile.
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     base, client, settings = console
     assert shutil.which(CHROMIUM) or Path(CHROMIUM).exists(), f"chromium not found at {CHROMIUM}"
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -201,6 +205,7 @@ async def test_console_exceptions_rules_and_sources(console) -> None:  # type: i
     upload refused with its reason and a good one listed; a source declared with its key shown once."""
     from playwright.async_api import async_playwright, expect
 
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     base, client, settings = console
     SHOTS.mkdir(parents=True, exist_ok=True)
     profile = tempfile.mkdtemp(prefix="canhgac-chromium-")
