@@ -242,8 +242,19 @@ python_env() {
   echo "$ROOT/.venv/bin/python"
 }
 
-kafka_pid() { [[ -f "$KAFKA_RUN/kafka.pid" ]] && kill -0 "$(cat "$KAFKA_RUN/kafka.pid")" 2>/dev/null && cat "$KAFKA_RUN/kafka.pid"; }
-opensearch_pid() { [[ -f "$OPENSEARCH_RUN/opensearch.pid" ]] && kill -0 "$(cat "$OPENSEARCH_RUN/opensearch.pid")" 2>/dev/null && cat "$OPENSEARCH_RUN/opensearch.pid"; }
+# A pid file survives a machine that stopped without stopping the services (a snapshot, a crash);
+# after a reboot its number may belong to an unrelated process. A pid counts as ours only while that
+# process's command line names our run directory.
+live_pid() {
+  local file=$1 run_dir=$2 pid
+  [[ -f "$file" ]] || return 1
+  pid="$(cat "$file")"
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "$run_dir" || return 1
+  echo "$pid"
+}
+kafka_pid() { live_pid "$KAFKA_RUN/kafka.pid" "$KAFKA_RUN"; }
+opensearch_pid() { live_pid "$OPENSEARCH_RUN/opensearch.pid" "$OPENSEARCH_RUN"; }
 
 kafka_java() {
   java -Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true \
@@ -393,6 +404,7 @@ YML
     # The service user must be able to traverse to its run dir.
     chmod o+x "$RUN_DIR"
   fi
+  rm -f "$OPENSEARCH_RUN/opensearch.pid"  # stale (checked above): wait_healthy must not read it
   log "starting OpenSearch $OPENSEARCH_VERSION on 127.0.0.1:$OPENSEARCH_PORT (logs: $OPENSEARCH_RUN/logs)"
   local cmd=(env OPENSEARCH_JAVA_HOME="$(java_home)" OPENSEARCH_JAVA_OPTS="-Xms$OPENSEARCH_HEAP -Xmx$OPENSEARCH_HEAP" OPENSEARCH_TMPDIR="$OPENSEARCH_RUN/tmp"
              "$OPENSEARCH_RUN/home/bin/opensearch" -d -p "$OPENSEARCH_RUN/opensearch.pid")
@@ -489,7 +501,7 @@ wait_healthy() {
       if opensearch_get "_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1; then
         os_ok=1; log "OpenSearch is up"
       elif [[ -f "$OPENSEARCH_RUN/opensearch.pid" ]] && ! opensearch_pid >/dev/null; then
-        tail -40 "$OPENSEARCH_RUN/logs/canhgac-local.log" >&2 2>/dev/null; die "OpenSearch exited; logs in $OPENSEARCH_RUN/logs"
+        tail -40 "$OPENSEARCH_RUN/logs/canhgac-local.log" "$OPENSEARCH_RUN/logs/stdout.log" >&2 2>/dev/null; die "OpenSearch exited; logs in $OPENSEARCH_RUN/logs"
       fi
     fi
     [[ -n "$kafka_ok" && -n "$os_ok" ]] && return 0
