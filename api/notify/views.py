@@ -183,10 +183,8 @@ async def list_notifications(
 ) -> dict[str, Any]:
     """Notifications and their delivery status (sent, retrying, failed with the reason)."""
     service = await notifier(request)
-    records = [r.to_dict() for r in service.list_notifications(alert_id=alert_id, status=status, limit=limit)]
-    if principal.agency_scope is not None:
-        records = [r for r in records if r.get("agency") == principal.agency_scope]
-    return {"items": records}
+    found = service.list_notifications(alert_id=alert_id, status=status, limit=limit, agency=principal.agency_scope)
+    return {"items": [r.to_dict() for r in found]}
 
 
 @router.post("/api/v1/notify/test/{channel}", response_model=Notification, responses=ERROR_RESPONSES)

@@ -187,12 +187,21 @@ class Outbox:
         return _record(row) if row else None
 
     def list(
-        self, *, alert_id: str | None = None, status: str | None = None, limit: int = 100
+        self,
+        *,
+        alert_id: str | None = None,
+        status: str | None = None,
+        agency: str | None = None,
+        limit: int = 100,
     ) -> list[NotificationRecord]:
+        """Newest first. With `agency`, only notifications about that agency's alerts: every alert
+        a notification is about must be the agency's (a grouped message naming another agency's
+        alert, a digest or a test send is about no single agency and stays the SOC's)."""
         if status is not None and status not in STATUSES:
             raise ValueError(f"unknown status {status!r} (known: {', '.join(STATUSES)})")
         sql = "SELECT n.* FROM notifications n"
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if alert_id is not None:
             sql += " JOIN notification_alerts a ON a.notification_id = n.id"
             where.append("a.alert_id = ?")
@@ -200,9 +209,16 @@ class Outbox:
         if status is not None:
             where.append("n.status = ?")
             params.append(status)
+        if agency is not None:
+            where.append("EXISTS (SELECT 1 FROM notification_alerts x WHERE x.notification_id = n.id)")
+            where.append(
+                "NOT EXISTS (SELECT 1 FROM notification_alerts x LEFT JOIN alerts al ON al.id = x.alert_id"
+                " WHERE x.notification_id = n.id AND (al.agency IS NULL OR al.agency != ?))"
+            )
+            params.append(agency)
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY n.created_at, n.id LIMIT ?"
+        sql += " ORDER BY n.created_at DESC, n.id DESC LIMIT ?"
         return [_record(r) for r in self.db.conn.execute(sql, (*params, limit))]
 
     def counts(self) -> dict[str, int]:

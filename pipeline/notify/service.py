@@ -237,9 +237,13 @@ class NotifierService:
 
     # status and tests ---------------------------------------------------------------------------
     def list_notifications(
-        self, alert_id: str | None = None, status: str | None = None, limit: int = 100
+        self,
+        alert_id: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        agency: str | None = None,
     ) -> list[NotificationRecord]:
-        return self.outbox.list(alert_id=alert_id, status=status, limit=limit)
+        return self.outbox.list(alert_id=alert_id, status=status, agency=agency, limit=limit)
 
     def channel_names(self) -> list[str]:
         return sorted(self.notifiers)

@@ -180,3 +180,24 @@ async def test_old_rows_are_pruned_after_retention(harness) -> None:  # type: ig
     await h.service.run_due()
     assert h.service.list_notifications() == []
     assert h.service.state.alert("a-ssh-1") is None
+
+
+async def test_agency_sees_only_notifications_about_its_own_alerts_newest_first(harness) -> None:  # type: ignore[no-untyped-def]
+    # Found by trying the product: the API filtered agency viewers on an `agency` field that outbox
+    # records never had (an agency saw nothing), and cut the newest records past the limit.
+    h = harness()
+    await h.service.handle_alert(make_alert("a-1"))
+    h.clock.advance(minutes=1)
+    await h.service.handle_alert(make_alert("a-other", agency="ubnd-huyen", host="other-host", rule_id="r2"))
+    h.clock.advance(minutes=1)
+    await h.service.handle_alert(make_alert("a-2", host="mc-web-02", rule_id="r3"))
+    await h.service.send_test("tg-an")
+    mine = h.service.list_notifications(agency="so-tttt")
+    assert mine and {a for r in mine for a in r.message.alert_ids} == {"a-1", "a-2"}
+    assert [r.created_at for r in mine] == sorted((r.created_at for r in mine), reverse=True)
+    assert {a for r in h.service.list_notifications(agency="ubnd-huyen") for a in r.message.alert_ids} == {"a-other"}
+    everything = h.service.list_notifications()
+    assert any(r.kind == "test" for r in everything)  # the SOC sees test sends; agencies do not
+    assert not any(r.kind == "test" for r in mine)
+    newest = h.service.list_notifications(limit=1)
+    assert newest[0].created_at == max(r.created_at for r in everything)
