@@ -118,6 +118,11 @@ def api_templates(cfg: OpenSearchConfig) -> dict[str, dict[str, Any]]:
                 "target": {"properties": {"type": _KW, "id": _KW}},
                 "client": {"properties": {"ip": _KW}},
                 "details": {"type": "object", "enabled": False},
+                # The hash chain (api/audit/chain.py): one per tenant, ordered by seq.
+                "tenant": _KW,
+                "seq": {"type": "long"},
+                "prev_hash": {"type": "keyword", "index": False},
+                "hash": _KW,
             },
         ),
     }
@@ -131,3 +136,9 @@ async def ensure_api_indices(client: AsyncOpenSearch, cfg: OpenSearchConfig) -> 
         with translated():
             await client.indices.put_index_template(name=name, body=template)
         await create_index(client, name)
+    # An audit index made before the hash chain gets its fields (adding fields is always allowed).
+    with translated():
+        await client.indices.put_mapping(
+            index=cfg.audit_index,
+            body={"properties": api_templates(cfg)[cfg.audit_index]["template"]["mappings"]["properties"]},
+        )

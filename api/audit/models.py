@@ -34,6 +34,10 @@ class AuditRecord(BaseModel):
     target: Target
     client: Client
     details: dict[str, Any] = Field(description="what changed; its fields depend on the action")
+    tenant: str | None = Field(default=None, description="whose hash chain: the actor's agency, or soc")
+    seq: int | None = Field(default=None, description="position in the tenant's chain, from 1")
+    prev_hash: str | None = Field(default=None, description="hash of the tenant's record seq - 1")
+    hash: str | None = Field(default=None, description="SHA-256 of this record's canonical JSON without hash")
 
 
 class AuditPage(BaseModel):

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from canhgac.api.audit.chain import append
 from canhgac.api.auth.models import Principal
 from canhgac.api.search import decode_cursor, encode_cursor, run_search, time_range
+from canhgac.core.alert import SOC_AGENCY
 from canhgac.core.errors import BackendUnavailable
-from canhgac.core.index import Index
 from opensearchpy import AsyncOpenSearch
 
 log = logging.getLogger(__name__)
@@ -16,6 +16,13 @@ log = logging.getLogger(__name__)
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def audit_tenant(actor: Principal | str) -> str:
+    """Whose chain a record joins: the acting agency's, or the SOC's (SOC staff, failed logins)."""
+    if isinstance(actor, Principal) and actor.agency:
+        return actor.agency
+    return SOC_AGENCY
 
 
 async def record(
@@ -34,9 +41,7 @@ async def record(
         who = {"username": actor.username, "role": actor.role, "agency": actor.agency, "via": actor.via}
     else:
         who = {"username": actor}
-    record_id = uuid.uuid4().hex
     doc = {
-        "id": record_id,
         "@timestamp": _now(),
         "actor": who,
         "action": action,
@@ -46,7 +51,7 @@ async def record(
         "details": details or {},
     }
     try:
-        await Index(client, index).put(record_id, doc)
+        await append(client, index, audit_tenant(actor), doc)
     except BackendUnavailable as exc:
         # The action itself succeeded; losing its audit record is logged loudly, never silent.
         log.error("audit record lost (%s): %s", exc, doc)

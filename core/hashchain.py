@@ -1,0 +1,128 @@
+"""Hash chains: the audit log's (per tenant) and a source's daily receipt (over its stored records).
+
+A link's hash is SHA-256 over the canonical JSON of what it covers (keys sorted, no spaces, UTF-8,
+no ASCII escaping), so anyone can recompute it from the stored JSON with any language's standard
+library. The first link's `prev_hash` is `GENESIS`. Receipts are signed with HMAC-SHA256 over the
+canonical JSON of the receipt without its `signature` field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from canhgac.core.errors import ConfigError
+
+GENESIS = "0" * 64
+MIN_KEY_BYTES = 32
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def record_hash(record: Mapping[str, Any], *, exclude: str = "hash") -> str:
+    """The hash a chained record carries: over every field but the hash itself."""
+    return sha256_hex(canonical_json({k: v for k, v in record.items() if k != exclude}))
+
+
+def next_head(prev_head: str, document: Mapping[str, Any]) -> str:
+    """A receipt chain's head after one more record: H(prev_head ‖ H(canonical record))."""
+    return sha256_hex((prev_head + sha256_hex(canonical_json(document))).encode())
+
+
+@dataclass
+class ChainProblem:
+    """Where a chain is broken and how (`edited`, `missing`, `broken_link`, `out_of_order`)."""
+
+    kind: str
+    seq: int
+    record_id: str | None
+    detail: str
+
+
+@dataclass
+class ChainReport:
+    tenant: str
+    records: int = 0
+    first_seq: int | None = None
+    head_seq: int | None = None
+    head_hash: str | None = None
+    problems: list[ChainProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_chain(tenant: str, records: Iterable[Mapping[str, Any]], *, expect_first_seq: int = 1) -> ChainReport:
+    """Check records of one tenant given in `seq` order: each hash recomputes, each `prev_hash` is
+    the hash before it, and the sequence has no gap. A record edited in place fails its own hash;
+    a deleted one leaves a gap; records moved (a changed `seq` or `prev_hash`) fail hash or link."""
+    report = ChainReport(tenant=tenant)
+
+    def problem(kind: str, seq: int, record_id: Any, detail: str) -> None:
+        report.problems.append(ChainProblem(kind, seq, None if record_id is None else str(record_id), detail))
+
+    prev_hash: str | None = GENESIS if expect_first_seq == 1 else None
+    expected_seq = expect_first_seq
+    for record in records:
+        seq = record.get("seq")
+        record_id = record.get("id")
+        if not isinstance(seq, int):
+            problem("edited", -1, record_id, "no integer seq")
+            continue
+        report.records += 1
+        if report.first_seq is None:
+            report.first_seq = seq
+        if seq < expected_seq:
+            problem("out_of_order", seq, record_id, f"seq {seq} after {expected_seq - 1}")
+        elif seq > expected_seq:
+            problem("missing", expected_seq, None, f"records {expected_seq}..{seq - 1} are missing")
+            prev_hash = None  # the link over the gap cannot be checked; the gap is the finding
+        stored = record.get("hash")
+        actual = record_hash(record)
+        if stored != actual:
+            problem("edited", seq, record_id, "its content does not match its hash")
+        if prev_hash is not None and record.get("prev_hash") != prev_hash:
+            problem("broken_link", seq, record_id, "prev_hash is not the hash of the record before it")
+        prev_hash = str(stored) if isinstance(stored, str) else actual
+        expected_seq = max(expected_seq, seq + 1)
+        report.head_seq = seq
+        report.head_hash = prev_hash
+    return report
+
+
+def load_signing_key(path: str) -> bytes:
+    """The receipt signing key: a file of at least 32 random bytes (raw, or hex/base64 text)."""
+    try:
+        key = Path(path).read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the receipt signing key: {exc}", where=path) from exc
+    if len(key) < MIN_KEY_BYTES:
+        raise ConfigError(f"the receipt signing key must hold at least {MIN_KEY_BYTES} bytes", where=path)
+    return key
+
+
+def key_id(key: bytes) -> str:
+    """Names the key a receipt was signed with, without revealing it."""
+    return sha256_hex(b"canhgac-receipt-key:" + key)[:16]
+
+
+def sign(receipt: Mapping[str, Any], key: bytes) -> str:
+    body = {k: v for k, v in receipt.items() if k != "signature"}
+    return hmac.new(key, canonical_json(body), hashlib.sha256).hexdigest()
+
+
+def signature_valid(receipt: Mapping[str, Any], key: bytes) -> bool:
+    signature = receipt.get("signature")
+    return isinstance(signature, str) and hmac.compare_digest(signature, sign(receipt, key))
