@@ -208,6 +208,23 @@ class CorrelationInfo(_Part):
     value: float | None = None  # metric types (value_sum …): the aggregate the condition compared
 
 
+class IndicatorInfo(_Part):
+    """A threat-intel alert's indicator (canhgac.rules.intel): what it is, where it came from, how
+    sure the feed is, and where the event carried it (`field`, `observed`)."""
+
+    id: str
+    type: str
+    value: str
+    feed: str
+    agency: str | None = Field(default=None, description="the tenant the indicator belongs to; None: SOC-wide")
+    confidence: int | None = None
+    severity: str | None = None
+    tags: list[str] = []
+    reason: str | None = None
+    field: str | None = None
+    observed: str | None = None
+
+
 class Alert(BaseModel):
     """One alert document. Every field is written by `build_alert`; the defaults only let documents
     written by older versions (and the API's summaries, which leave the snapshot, comments and
@@ -245,6 +262,7 @@ class Alert(BaseModel):
     cleared_at: IsoTime | None = Field(default=None, description="source health: when the source sent again")
     correlation: CorrelationInfo | None = None
     notify: dict[str, Any] | None = Field(default=None, description="the notifier's own alerts: the failing channel")
+    indicator: IndicatorInfo | None = Field(default=None, description="threat-intel alerts: the indicator met")
 
     def to_document(self) -> dict[str, Any]:
         """The JSON document (topic value and index source): every field, `@timestamp` by its name.
@@ -275,6 +293,7 @@ def build_alert(
     identity_from_snapshot: bool = True,
     correlation: CorrelationInfo | None = None,
     notify: Mapping[str, Any] | None = None,
+    indicator: IndicatorInfo | None = None,
     now: datetime | None = None,
 ) -> Alert:
     """The one way an alert is made. `snapshot` is the event shown with it; host, user, source
@@ -311,6 +330,7 @@ def build_alert(
             "created_at": created,
             "correlation": correlation,
             "notify": dict(notify) if notify is not None else None,
+            "indicator": indicator,
         }
     )
 

@@ -161,6 +161,19 @@ class OpenSearchConfig(Strict):
         # Declarations made through the API; `sources_index` holds the health stage's statistics.
         return f"{self.config_index_prefix}-sources"
 
+    @property
+    def indicators_index_prefix(self) -> str:
+        # Threat-intel indicators, one index per tenant: `<this>-soc` (every agency) and
+        # `<this>-<agency>`; the detector reads `<this>-*`.
+        return f"{self.config_index_prefix}-indicators"
+
+    def indicators_index(self, tenant: str) -> str:
+        return f"{self.indicators_index_prefix}-{tenant}"
+
+    @property
+    def intel_feeds_index(self) -> str:
+        return f"{self.config_index_prefix}-intel-feeds"
+
 
 class SyslogTcpConfig(Strict):
     enabled: bool = True

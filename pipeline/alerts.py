@@ -18,6 +18,7 @@ from canhgac.core.alert import (
     Alert,
     AlertRule,
     CorrelationInfo,
+    IndicatorInfo,
     RuleLike,
     alert_id,
     build_alert,
@@ -69,7 +70,9 @@ class AlertGrouper:
         self._open: OrderedDict[str, AlertState] = OrderedDict()
         self._rule_blocks: dict[str, tuple[RuleLike, AlertRule]] = {}  # rule id -> (rule, its block)
 
-    def add(self, rule: RuleLike, event: Event) -> dict[str, Any]:
+    def add(self, rule: RuleLike, event: Event, indicator: IndicatorInfo | None = None) -> dict[str, Any]:
+        """Fold one match into its alert. `indicator`: a threat-intel match (the rule stands for the
+        indicator, so one indicator's hits group as one rule's matches do)."""
         ts = parse_ts(event.get("@timestamp"))
         bucket = int(ts.timestamp()) // self.window_secs * self.window_secs
         key = group_key(event)
@@ -77,7 +80,7 @@ class AlertGrouper:
         event_id = str(get_path(event, "event.id") or "")
         state = self._open.get(this_id)
         if state is None:
-            state = AlertState(new_alert(this_id, self._rule_block(rule), event, key, ts).to_document())
+            state = AlertState(new_alert(this_id, self._rule_block(rule), event, key, ts, indicator).to_document())
             self._open[this_id] = state
             if len(self._open) > self.max_open:
                 self._open.popitem(last=False)
@@ -105,7 +108,14 @@ class AlertGrouper:
         return cached[1]
 
 
-def new_alert(this_id: str, rule: AlertRule, event: Event, key: dict[str, str], ts: datetime) -> Alert:
+def new_alert(
+    this_id: str,
+    rule: AlertRule,
+    event: Event,
+    key: dict[str, str],
+    ts: datetime,
+    indicator: IndicatorInfo | None = None,
+) -> Alert:
     """A rule alert before any match is counted into it (the grouper counts the first one)."""
     return build_alert(
         alert_id=this_id,
@@ -117,6 +127,7 @@ def new_alert(this_id: str, rule: AlertRule, event: Event, key: dict[str, str], 
         count=0,
         snapshot=event,
         group=key,
+        indicator=indicator,
     )
 
 

@@ -8,10 +8,17 @@ Every `rules.reload_interval_secs` the detector also reads what analysts changed
 (pipeline/rule_config.py): uploaded rules are compiled alongside the files, disabled rules are
 left out, and a rule's match on an event one of its exceptions covers is not alerted but counted
 (`canhgac_alerts_suppressed_total{reason="exception"}`).
+
+Threat intelligence: the same cycle checks the indicator store (pipeline/intel_source.py) and, when
+it changed, loads it into a new matcher in the background; every event's addresses, domains, URLs,
+hashes, e-mail addresses and user agents are looked up in it (canhgac.rules.intel.matcher), and
+each indicator met raises an alert carrying it (canhgac.rules.intel.alerts), grouped as rule
+alerts are. An agency's events meet only that agency's and the SOC's indicators.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -26,12 +33,16 @@ from canhgac.core.config import KafkaConfig, OpenSearchConfig, PipelineConfig, R
 from canhgac.core.event import get_path
 from canhgac.core.ids import id_time_ms
 from canhgac.core.metrics import Metrics
-from canhgac.pipeline.alerts import AlertGrouper, alert_from_correlation, parse_ts
+from canhgac.pipeline.alerts import AlertGrouper, agency_of, alert_from_correlation, parse_ts
+from canhgac.pipeline.intel_source import IntelSource
 from canhgac.pipeline.rule_config import RuleConfigSource
 from canhgac.pipeline.stage import Stage
 from canhgac.rules.correlation import CorrelationAlert, CorrelationEngine
 from canhgac.rules.engine import Engine
 from canhgac.rules.exceptions import ExceptionSet
+from canhgac.rules.intel.alerts import IndicatorRule, indicator_info, rule_for
+from canhgac.rules.intel.indicators import Indicator
+from canhgac.rules.intel.matcher import IndicatorMatcher
 from canhgac.rules.library import RuleLibrary
 from canhgac.rules.loader import FileResult, LoadResult, Rejection, load_text
 from canhgac.rules.model import RuleMeta
@@ -96,6 +107,10 @@ class DetectorStage(Stage):
         )
         self.checkpoint_path = Path(data_dir) / "detector" / "correlation.state"
         self._next_advance = 0.0
+        self.intel_source = IntelSource(opensearch, metrics) if opensearch is not None else None
+        self.intel = IndicatorMatcher([])
+        self._intel_task: asyncio.Task[None] | None = None
+        self._intel_rules: dict[str, tuple[Indicator, IndicatorRule]] = {}
 
     def topics(self) -> list[str]:
         return [self.kafka.topics.events]
@@ -172,16 +187,48 @@ class DetectorStage(Stage):
             if config is not None:
                 self.config = config
 
+    async def refresh_intel(self) -> None:
+        """Swap in the indicator store's current set when it changed (kept when unreadable)."""
+        if self.intel_source is not None:
+            matcher = await self.intel_source.fetch()
+            if matcher is not None:
+                self.intel = matcher
+                self._intel_rules = {}
+
+    def _refresh_intel_soon(self) -> None:
+        """Reading a million indicators takes seconds: done beside the batches, not in their way."""
+        if self.intel_source is not None and (self._intel_task is None or self._intel_task.done()):
+            self._intel_task = asyncio.create_task(self._refresh_intel_logged())
+
+    async def _refresh_intel_logged(self) -> None:
+        try:
+            await self.refresh_intel()
+        except Exception:  # a failed refresh keeps the current indicators
+            log.exception("indicator refresh failed; keeping the current set")
+
+    def _intel_rule(self, indicator: Indicator) -> IndicatorRule:
+        cached = self._intel_rules.get(indicator.id)
+        if cached is None or cached[0] is not indicator:
+            cached = self._intel_rules[indicator.id] = (indicator, rule_for(indicator))
+        return cached[1]
+
     async def start(self) -> None:
         self._restore_checkpoint()
         if self.config_source is not None:
             await self.config_source.start()
             await self.refresh_config()
+        if self.intel_source is not None:
+            await self.intel_source.start()
+            await self._refresh_intel_logged()
         self.reload_if_changed()  # a no-op when nothing changed since the last load
 
     async def close(self) -> None:
+        if self._intel_task is not None and not self._intel_task.done():
+            self._intel_task.cancel()
         if self.config_source is not None:
             await self.config_source.close()
+        if self.intel_source is not None:
+            await self.intel_source.close()
 
     async def on_idle(self) -> None:
         await self._maybe_reload()
@@ -221,6 +268,7 @@ class DetectorStage(Stage):
             self._next_reload_check = now + self.rules_cfg.reload_interval_secs
             await self.refresh_config()
             self.reload_if_changed()
+            self._refresh_intel_soon()
 
     def _not_excepted(
         self, matched: list[RuleMeta], event: dict[str, Any], exceptions: ExceptionSet, now: datetime
@@ -260,8 +308,9 @@ class DetectorStage(Stage):
     async def process(self, records: Sequence[ConsumerRecord]) -> None:
         assert self.engine is not None
         await self._maybe_reload()
-        engine, correlation, exceptions = self.engine, self.correlation, self.config.exceptions
+        engine, correlation, exceptions, intel = self.engine, self.correlation, self.config.exceptions, self.intel
         now = datetime.now(UTC)
+        now_epoch = now.timestamp()
         updated: dict[str, dict[str, Any]] = {}
         latest: dict[str, dict[str, Any]] = {}  # alert id -> the newest event that raised or updated it
         dead = self.dead_letters()
@@ -286,6 +335,13 @@ class DetectorStage(Stage):
                     self.metrics.alerts_raised.labels(alert["severity"]).inc()
                 updated[alert["id"]] = alert
                 latest[alert["id"]] = event
+            if intel.size:
+                for hit in intel.match(event, agency_of(event), now_epoch):
+                    alert = self.grouper.add(self._intel_rule(hit.indicator), event, indicator_info(hit))
+                    if alert["count"] == 1:
+                        self.metrics.alerts_raised.labels(alert["severity"]).inc()
+                    updated[alert["id"]] = alert
+                    latest[alert["id"]] = event
             if matched:
                 ts = min(parse_ts(event.get("@timestamp")), datetime.now(UTC) + MAX_CLOCK_SKEW)
                 for found in self._not_excepted_correlations(
