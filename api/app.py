@@ -6,6 +6,7 @@ reachable only from the monitoring network) and the console's static files.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +28,8 @@ from canhgac.api.health import router as health_router
 from canhgac.api.meta.views import router as meta_router
 from canhgac.api.notify import views as notify_views
 from canhgac.api.proxy_headers import TrustedProxyHeaders
+from canhgac.api.receipts.service import seal_loop
+from canhgac.api.receipts.views import router as receipts_router
 from canhgac.api.request_metrics import RequestMetrics
 from canhgac.api.rules.views import router as rules_router
 from canhgac.api.security import SecurityHeaders
@@ -34,6 +37,7 @@ from canhgac.api.sources.views import router as sources_router
 from canhgac.api.users.views import router as users_router
 from canhgac.core.config import Settings
 from canhgac.core.errors import BackendUnavailable
+from canhgac.core.hashchain import load_signing_key
 from canhgac.core.metrics import Metrics
 from canhgac.core.store import make_client
 from fastapi import FastAPI
@@ -73,9 +77,17 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
             await state.ensure_indices()
         except BackendUnavailable as exc:
             log.warning("API indices not ready yet (retried on the first request): %s", exc)
+        stop_sealing = asyncio.Event()
+        sealing = None
+        if settings.receipts.signing_key_file:
+            key = load_signing_key(settings.receipts.signing_key_file)  # a bad key file stops start-up
+            sealing = asyncio.create_task(seal_loop(client, settings, key, stop_sealing), name="receipts")
         try:
             yield
         finally:
+            stop_sealing.set()
+            if sealing is not None:
+                await sealing
             if state.publisher is not None:
                 await state.publisher.close()
             await notify_views.close_service(app)
@@ -110,6 +122,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
         sources_router,
         users_router,
         audit_router,
+        receipts_router,
         notify_views.router,
         meta_router,
     ):

@@ -13,6 +13,7 @@ from typing import Any
 
 from canhgac.core.config import OpenSearchConfig
 from canhgac.core.index import create_index, translated
+from canhgac.core.receipts import receipts_index
 from opensearchpy import AsyncOpenSearch
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,24 @@ def api_templates(cfg: OpenSearchConfig) -> dict[str, dict[str, Any]]:
                 "seq": {"type": "long"},
                 "prev_hash": {"type": "keyword", "index": False},
                 "hash": _KW,
+            },
+        ),
+        receipts_index(cfg): _template(
+            receipts_index(cfg),
+            {
+                "id": _KW,
+                "source_id": _KW,
+                "agency": _KW,
+                "day": _KW,
+                "timezone": _KW,
+                "count": {"type": "long"},
+                "first_ingested": _DATE,
+                "last_ingested": _DATE,
+                "chain_head": _KW,
+                "algorithm": _KW,
+                "sealed_at": _DATE,
+                "key_id": _KW,
+                "signature": {"type": "keyword", "index": False},
             },
         ),
     }

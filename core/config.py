@@ -436,6 +436,18 @@ class RetentionConfig(Strict):
     default_level: int = 3
 
 
+class ReceiptsConfig(Strict):
+    """Signed daily receipts per source (core/receipts.py): sealed by the API process for each day
+    past `grace_secs` after local midnight, for the last `lookback_days` days not sealed yet."""
+
+    # HMAC-SHA256 key, at least 32 random bytes (`head -c 32 /dev/urandom > receipt.key`); none: no
+    # receipts are sealed (verification still needs it).
+    signing_key_file: str | None = None
+    grace_secs: int = Field(default=3600, ge=0)
+    interval_secs: float = Field(default=600.0, gt=0)
+    lookback_days: int = Field(default=7, ge=1, le=366)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CANHGAC_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
@@ -449,6 +461,7 @@ class Settings(BaseSettings):
     sources: tuple[SourceConfig, ...] = ()
     notify: NotifyConfig = NotifyConfig()
     retention: RetentionConfig = RetentionConfig()
+    receipts: ReceiptsConfig = ReceiptsConfig()
     data_dir: str = "var"
     timezone: str = "Asia/Ho_Chi_Minh"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
