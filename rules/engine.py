@@ -2,8 +2,8 @@
 
 Routing: a rule meets an event only when every logsource key the rule names (product, category,
 service) equals the event's `canhgac.logsource`; a key the rule leaves out matches anything.
-Pre-filter (prefilter.py): per route and per field, one Aho-Corasick automaton holds every literal
-some rule needs; one scan of the event's lower-cased field value yields clause bits, and the rules
+Pre-filter (prefilter.py): per route and per field, one RE2 literal set (literal_set.py) holds every
+literal some rule needs; one scan of the event's lower-cased field value yields clause bits, and the rules
 whose every clause was hit are the candidates. Rules without a usable literal are always
 evaluated. The pre-filter only skips rules that cannot match, so the result equals evaluating
 every applicable rule (`match_all_applicable`, kept for the benchmark and tests).

@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import ahocorasick
 from canhgac.rules.compiler import strength
 from canhgac.rules.context import EventContext
+from canhgac.rules.literal_set import LiteralSet, utf8
 from canhgac.rules.model import MAX_CLAUSES, CompiledRule, Literal
 from canhgac.rules.numeric import as_number
 
@@ -36,17 +36,26 @@ WEAK_CLAUSE = 6
 class FieldIndex:
     path: str
     exact: dict[str, int] = field(default_factory=dict)  # folded whole value → clause bits
-    automaton: Any = None  # folded substring → clause bits
-    # One-character ASCII literals are tested with `in`: in the automaton a common one (`\`, `.`)
-    # would report every occurrence. Non-ASCII ones (an emoji rule has hundreds) are rare in
-    # text and stay in the automaton.
+    substrings: LiteralSet | None = None  # folded substrings, one native pass (literal_set.py)
+    substring_bits: tuple[int, ...] = ()  # clause bits of each of `substrings`
+    # One-character ASCII literals are tested with `in` (memchr), which beats a set search for
+    # them. Non-ASCII ones (an emoji rule has hundreds) stay in the set.
     chars: tuple[tuple[str, int], ...] = ()
     numbers: dict[float, int] = field(default_factory=dict)  # numeric value → clause bits
 
 
 # The per-event loop unpacks these tuples rather than reading FieldIndex attributes: the leaf
-# name, then path, exact, automaton, chars, numbers, with None for an empty table.
-Leaf = tuple[str, str, "dict[str, int] | None", Any, tuple[tuple[str, int], ...], "dict[float, int] | None"]
+# name, then path, exact, the substring set's match (UTF-8 bytes → indices) and bits, chars,
+# numbers, with None for an empty table.
+Leaf = tuple[
+    str,
+    str,
+    "dict[str, int] | None",
+    Any,
+    tuple[int, ...],
+    tuple[tuple[str, int], ...],
+    "dict[float, int] | None",
+]
 
 
 def _is_char(text: str) -> bool:
@@ -110,10 +119,8 @@ def _index_fields(rules: Sequence[CompiledRule], indices: Sequence[int]) -> tupl
         fi.chars = tuple((text, bits) for text, bits in table.items() if _is_char(text))
         long = {text: bits for text, bits in table.items() if not _is_char(text)}
         if long:
-            fi.automaton = ahocorasick.Automaton()
-            for text, bits in long.items():
-                fi.automaton.add_word(text, bits)
-            fi.automaton.make_automaton()
+            fi.substrings = LiteralSet(list(long))
+            fi.substring_bits = tuple(long.values())
     return start, by_path
 
 
@@ -132,8 +139,9 @@ class RouteIndex:
         groups: dict[tuple[str, ...], list[Leaf]] = {}
         for path, fi in sorted(by_path.items()):
             *parent, leaf = path.split(".")
+            match = fi.substrings.match if fi.substrings is not None else None
             groups.setdefault(tuple(parent), []).append(
-                (leaf, path, fi.exact or None, fi.automaton, fi.chars, fi.numbers or None)
+                (leaf, path, fi.exact or None, match, fi.substring_bits, fi.chars, fi.numbers or None)
             )
         self._groups = tuple((parent, tuple(leaves)) for parent, leaves in groups.items())
 
@@ -141,12 +149,12 @@ class RouteIndex:
     def _scan(fi: FieldIndex, ctx: EventContext) -> int:
         """Clause bits of one field, by the general path (lists, dicts, floats …)."""
         hits = 0
-        exact, automaton, chars = fi.exact, fi.automaton, fi.chars
+        exact, substrings, chars = fi.exact, fi.substrings, fi.chars
         for text in ctx.lowers(fi.path):
             hits |= exact.get(text, 0)
-            if automaton is not None:
-                for _end, bits in automaton.iter(text):
-                    hits |= bits
+            if substrings is not None:
+                for index in substrings.find(text):
+                    hits |= fi.substring_bits[index]
             for char, bits in chars:
                 if char in text:
                     hits |= bits
@@ -185,7 +193,7 @@ class RouteIndex:
                 if not isinstance(node, dict):
                     break
             else:
-                for leaf, path, exact, automaton, chars, numbers in leaves:
+                for leaf, path, exact, match, substring_bits, chars, numbers in leaves:
                     value = node.get(leaf)
                     if value is None:
                         # absent: say so to the predicates, which often ask (NewProcessName …)
@@ -206,9 +214,13 @@ class RouteIndex:
                             hits |= numbers.get(number, 0)
                     if exact is not None:
                         hits |= exact.get(text, 0)
-                    if automaton is not None:
-                        for _end, bits in automaton.iter(text):
-                            hits |= bits
+                    if match is not None:
+                        try:
+                            found = match(text.encode())
+                        except UnicodeEncodeError:
+                            found = match(utf8(text))
+                        for index in found:
+                            hits |= substring_bits[index]
                     for char, bits in chars:
                         if char in text:
                             hits |= bits
