@@ -330,8 +330,21 @@ class StageConfig(Strict):
     fetch_timeout_ms: int = Field(default=200, ge=1)
 
 
+class GeoIpConfig(Strict):
+    # Country and AS name of public addresses (pipeline/normalize/geoip.py), offline from the
+    # database the pinned geoip2fast package ships.
+    enabled: bool = True
+    fields: tuple[Literal["source", "destination", "client", "server"], ...] = (
+        "source",
+        "destination",
+        "client",
+        "server",
+    )
+
+
 class PipelineConfig(Strict):
     normalizer: StageConfig = StageConfig()
+    geoip: GeoIpConfig = GeoIpConfig()
     indexer: StageConfig = StageConfig()
     detector: StageConfig = StageConfig()
     alert_indexer: StageConfig = StageConfig(max_batch_records=500)
