@@ -89,6 +89,10 @@ class TopicsConfig(Strict):
     events: str = "canhgac.events.v1"
     alerts: str = "canhgac.alerts.v1"
     dlq: str = "canhgac.dlq.v1"
+    # Internal to the detector (docs/correlation.md, Scale-out): correlation inputs keyed by rule
+    # family + group values, and the compacted changelog of each of its partitions' window state.
+    correlation: str = "canhgac.correlation-input.v1"
+    correlation_state: str = "canhgac.correlation-state.v1"
     partitions: int = Field(default=3, ge=1)
     # Production defaults: three copies of every record, and a write is acknowledged (acks=all) only
     # once two of them have it, so one broker can die without losing an acknowledged record.

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError, for_code
 from aiokafka.helpers import create_ssl_context
@@ -21,20 +21,35 @@ from canhgac.core.errors import BackendUnavailable, ConfigError
 
 log = logging.getLogger(__name__)
 
+# A correlation changelog record holds one partition's window state (docs/correlation.md).
+CHANGELOG_MAX_BYTES = 16 * 1024 * 1024
+
 
 def topic_specs(cfg: KafkaConfig, names: list[str]) -> list[NewTopic]:
     """Topics as Canhgac creates them: partitions, replication factor and `min.insync.replicas` from
-    the settings (with acks=all, a write is acknowledged once that many replicas have it)."""
+    the settings (with acks=all, a write is acknowledged once that many replicas have it).
+    The correlation changelog is compacted: only each partition's newest state is kept."""
     topics = cfg.topics
-    return [
-        NewTopic(
-            name,
-            num_partitions=topics.partitions,
-            replication_factor=topics.replication_factor,
-            topic_configs={"min.insync.replicas": str(topics.min_insync_replicas)},
+    specs = []
+    for name in names:
+        configs = {"min.insync.replicas": str(topics.min_insync_replicas)}
+        if name == topics.correlation_state:
+            configs.update({"cleanup.policy": "compact", "max.message.bytes": str(CHANGELOG_MAX_BYTES)})
+        specs.append(
+            NewTopic(
+                name,
+                num_partitions=topics.partitions,
+                replication_factor=topics.replication_factor,
+                topic_configs=configs,
+            )
         )
-        for name in names
-    ]
+    return specs
+
+
+def contract_topics(cfg: KafkaConfig) -> list[str]:
+    """Every topic Canhgac uses: the four contract topics and the detector's two internal ones."""
+    t = cfg.topics
+    return [t.raw, t.events, t.alerts, t.dlq, t.correlation, t.correlation_state]
 
 
 def raise_refused(topic_errors: list[tuple[Any, ...]]) -> None:
@@ -90,7 +105,9 @@ def client_security(cfg: KafkaConfig, component: Component) -> dict[str, Any]:
     return kwargs
 
 
-def make_producer(cfg: KafkaConfig, *, component: Component, client_suffix: str) -> AIOKafkaProducer:
+def make_producer(
+    cfg: KafkaConfig, *, component: Component, client_suffix: str, max_request_bytes: int = 1024 * 1024
+) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=cfg.bootstrap_servers,
         client_id=f"{cfg.client_id}-{client_suffix}",
@@ -98,22 +115,46 @@ def make_producer(cfg: KafkaConfig, *, component: Component, client_suffix: str)
         enable_idempotence=True,
         linger_ms=cfg.linger_ms,
         max_batch_size=cfg.max_batch_bytes,
+        max_request_size=max_request_bytes,
         request_timeout_ms=cfg.request_timeout_ms,
         **client_security(cfg, component),
     )
 
 
 def make_consumer(
-    cfg: KafkaConfig, *, component: Component, group_id: str, topics: list[str], max_records: int
+    cfg: KafkaConfig,
+    *,
+    component: Component,
+    group_id: str,
+    topics: list[str],
+    max_records: int,
+    listener: ConsumerRebalanceListener | None = None,
 ) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
-        *topics,
+    """A group member; `listener` hears which partitions it gains and loses (stateful stages)."""
+    consumer = AIOKafkaConsumer(
+        *([] if listener is not None else topics),
         bootstrap_servers=cfg.bootstrap_servers,
         client_id=f"{cfg.client_id}-{group_id}",
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=max_records,
+        isolation_level="read_committed",
+        **client_security(cfg, component),
+    )
+    if listener is not None:
+        consumer.subscribe(topics, listener=listener)
+    return consumer
+
+
+def make_reader(cfg: KafkaConfig, *, component: Component, client_suffix: str) -> AIOKafkaConsumer:
+    """A consumer outside any group, for partitions assigned by hand (restoring a changelog)."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=cfg.bootstrap_servers,
+        client_id=f"{cfg.client_id}-{client_suffix}",
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
         isolation_level="read_committed",
         **client_security(cfg, component),
     )
@@ -135,7 +176,8 @@ def can_create_topics(cfg: KafkaConfig) -> bool:
 
 
 async def ensure_topics(cfg: KafkaConfig) -> None:
-    """Create the four contract topics if they are missing (brokers run with auto-create off).
+    """Create the contract topics (and the detector's internal ones) if they are missing (brokers
+    run with auto-create off).
     Secured clusters: as the admin principal (the only one allowed to create topics)."""
     admin = make_admin(cfg, component="admin")
     try:
@@ -144,7 +186,7 @@ async def ensure_topics(cfg: KafkaConfig) -> None:
         raise BackendUnavailable(f"Kafka unreachable at {cfg.bootstrap_servers}: {exc}") from exc
     try:
         existing = set(await admin.list_topics())
-        wanted = [cfg.topics.raw, cfg.topics.events, cfg.topics.alerts, cfg.topics.dlq]
+        wanted = contract_topics(cfg)
         missing = [t for t in wanted if t not in existing]
         if missing:
             try:

@@ -70,7 +70,16 @@ def grants(cfg: KafkaConfig) -> list[Grant]:
         "collectors": [(t.raw, "write")],
         "normalizer": [(t.raw, "read"), (t.events, "write"), (t.dlq, "write")],
         "indexer": [(t.events, "read"), (t.dlq, "write")],
-        "detector": [(t.events, "read"), (t.alerts, "write"), (t.dlq, "write")],
+        "detector": [
+            (t.events, "read"),
+            (t.alerts, "write"),
+            (t.dlq, "write"),
+            # its internal topics (the correlator runs as the detector): re-keyed matches, changelog
+            (t.correlation, "read"),
+            (t.correlation, "write"),
+            (t.correlation_state, "read"),
+            (t.correlation_state, "write"),
+        ],
         "source_health": [(t.events, "read"), (t.alerts, "write"), (t.dlq, "write")],
         "alert_indexer": [(t.alerts, "read"), (t.dlq, "write")],
         "notifier": [(t.alerts, "read"), (t.alerts, "write"), (t.dlq, "write")],

@@ -13,6 +13,7 @@ from canhgac.core.config import Settings
 from canhgac.core.metrics import Metrics
 from canhgac.core.registry import Registry
 from canhgac.pipeline.alert_indexer import AlertIndexerStage
+from canhgac.pipeline.correlator import CorrelatorStage
 from canhgac.pipeline.detector import DetectorStage
 from canhgac.pipeline.indexer import IndexerStage
 from canhgac.pipeline.normalizer import NormalizerStage
@@ -62,8 +63,26 @@ def _notifier(s: Settings, metrics: Metrics) -> Stage:
     return NotifierStage(s.kafka, s.pipeline, s.notify, metrics, data_dir=s.data_dir)
 
 
+@STAGES.register(CorrelatorStage.name)
+def _correlator(s: Settings, metrics: Metrics) -> Stage:
+    return CorrelatorStage(s.kafka, s.pipeline, s.rules, metrics, data_dir=s.data_dir, opensearch=s.opensearch)
+
+
 ALL_STAGES: tuple[str, ...] = ("normalizer", "indexer", "detector", "alert-indexer", "source-health", "notifier")
+# Stages that run only beside another: the detector's correlation matches are counted by the
+# correlator, so running a detector (one process, a replica, a Deployment) runs both, started
+# right after it. Operators scale "the detector"; its two consumer groups scale together.
+COMPANIONS: dict[str, tuple[str, ...]] = {"detector": ("correlator",)}
+
+
+def with_companions(names: tuple[str, ...]) -> tuple[str, ...]:
+    out: list[str] = []
+    for name in names:
+        for each in (name, *COMPANIONS.get(name, ())):
+            if each not in out:
+                out.append(each)
+    return tuple(out)
 
 
 def build_stages(settings: Settings, metrics: Metrics, names: tuple[str, ...] = ALL_STAGES) -> list[Stage]:
-    return [STAGES.get(name)(settings, metrics) for name in names]
+    return [STAGES.get(name)(settings, metrics) for name in with_companions(names)]

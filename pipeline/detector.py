@@ -9,6 +9,11 @@ Every `rules.reload_interval_secs` the detector also reads what analysts changed
 left out, and a rule's match on an event one of its exceptions covers is not alerted but counted
 (`canhgac_alerts_suppressed_total{reason="exception"}`).
 
+Correlation rules are not counted here: each match a correlation can count is published to the
+correlation input topic, keyed by its rule family and group values, and counted by the correlator
+stage (pipeline/correlator.py) that owns that key's partition, so N detector replicas raise what
+one raises (docs/correlation.md, Scale-out).
+
 Threat intelligence: the same cycle checks the indicator store (pipeline/intel_source.py) and, when
 it changed, loads it into a new matcher in the background; every event's addresses, domains, URLs,
 hashes, e-mail addresses and user agents are looked up in it (canhgac.rules.intel.matcher), and
@@ -20,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -33,11 +37,12 @@ from canhgac.core.config import KafkaConfig, OpenSearchConfig, PipelineConfig, R
 from canhgac.core.event import get_path
 from canhgac.core.ids import id_time_ms
 from canhgac.core.metrics import Metrics
-from canhgac.pipeline.alerts import AlertGrouper, agency_of, alert_from_correlation, parse_ts
+from canhgac.pipeline.alerts import AlertGrouper, agency_of, parse_ts
 from canhgac.pipeline.intel_source import IntelSource
 from canhgac.pipeline.rule_config import RuleConfigSource
 from canhgac.pipeline.stage import Stage
 from canhgac.rules.correlation import CorrelationAlert, CorrelationEngine
+from canhgac.rules.correlation_routing import Route
 from canhgac.rules.engine import Engine
 from canhgac.rules.exceptions import ExceptionSet
 from canhgac.rules.intel.alerts import IndicatorRule, indicator_info, rule_for
@@ -54,6 +59,32 @@ log = logging.getLogger(__name__)
 # watermark into the future and make every other source's events "late".
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 ADVANCE_INTERVAL_SECS = 1.0
+
+
+def correlation_inputs(
+    routes: Sequence[Route], event: dict[str, Any], matched: Sequence[RuleMeta], ts: datetime, partition: int
+) -> list[tuple[bytes | None, bytes]]:
+    """One correlation input record per route (docs/correlation.md, Scale-out): the event, the
+    rules it matched, the feeds the route counts, its clamped event time and source partition."""
+    if not routes:
+        return []
+    refs = [{"id": str(r.id), "name": r.name, "title": r.title} for r in matched]
+    return [
+        (
+            route.key.encode(),
+            orjson.dumps(
+                {
+                    "event": event,
+                    "matched": refs,
+                    "feeds": route.feeds,
+                    "ts": ts.isoformat(),
+                    "partition": partition,
+                },
+                option=orjson.OPT_NON_STR_KEYS,
+            ),
+        )
+        for route in routes
+    ]
 
 
 def fingerprint(paths: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
@@ -105,7 +136,6 @@ class DetectorStage(Stage):
         self.correlation: CorrelationEngine = CorrelationEngine.from_sigma(
             [], allowed_lateness_secs=rules.correlation_allowed_lateness_secs
         )
-        self.checkpoint_path = Path(data_dir) / "detector" / "correlation.state"
         self._next_advance = 0.0
         self.intel_source = IntelSource(opensearch, metrics) if opensearch is not None else None
         self.intel = IndicatorMatcher([])
@@ -213,7 +243,6 @@ class DetectorStage(Stage):
         return cached[1]
 
     async def start(self) -> None:
-        self._restore_checkpoint()
         if self.config_source is not None:
             await self.config_source.start()
             await self.refresh_config()
@@ -232,35 +261,6 @@ class DetectorStage(Stage):
 
     async def on_idle(self) -> None:
         await self._maybe_reload()
-        # No events flowing: each partition's event time follows the clock from its newest event
-        # (not to the clock: a backlog replayed later stays on time), so end-of-window conditions fire.
-        if self.producer is not None and time.monotonic() >= self._next_advance:
-            self._next_advance = time.monotonic() + ADVANCE_INTERVAL_SECS
-            closed = self._not_excepted_correlations(
-                self.correlation.idle(), {}, self.config.exceptions, datetime.now(UTC)
-            )
-            if closed:
-                items = [(a.id.encode(), orjson.dumps(alert_from_correlation(a.to_dict(), {}))) for a in closed]
-                await self.produce(self.kafka.topics.alerts, items)
-                self._write_checkpoint()
-
-    def _restore_checkpoint(self) -> None:
-        try:
-            state = self.checkpoint_path.read_bytes()
-        except FileNotFoundError:
-            return
-        try:
-            self.correlation.restore(state)
-        except Exception:  # a corrupt checkpoint costs open windows, not the detector
-            log.exception("correlation checkpoint %s unreadable; starting with empty windows", self.checkpoint_path)
-
-    def _write_checkpoint(self) -> None:
-        # Written after the batch's alerts were acknowledged and before its offsets are committed:
-        # a crash in between replays the batch into windows that already counted it (at least once).
-        self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.checkpoint_path.with_suffix(".tmp")
-        tmp.write_bytes(self.correlation.checkpoint())
-        os.replace(tmp, self.checkpoint_path)
 
     async def _maybe_reload(self) -> None:
         now = time.monotonic()
@@ -314,6 +314,7 @@ class DetectorStage(Stage):
         updated: dict[str, dict[str, Any]] = {}
         latest: dict[str, dict[str, Any]] = {}  # alert id -> the newest event that raised or updated it
         dead = self.dead_letters()
+        routed: list[tuple[bytes | None, bytes]] = []
         for record in records:
             try:
                 event = orjson.loads(record.value)
@@ -343,20 +344,11 @@ class DetectorStage(Stage):
                     updated[alert["id"]] = alert
                     latest[alert["id"]] = event
             if matched:
+                # Correlations are counted by the correlator that owns the match's group key.
                 ts = min(parse_ts(event.get("@timestamp")), datetime.now(UTC) + MAX_CLOCK_SKEW)
-                for found in self._not_excepted_correlations(
-                    correlation.observe(event, matched, ts, record.partition), event, exceptions, now
-                ):
-                    alert = alert_from_correlation(found.to_dict(), event)
-                    if not found.is_update:
-                        self.metrics.alerts_raised.labels(alert["severity"]).inc()
-                    updated[alert["id"]] = alert
-                    latest[alert["id"]] = event
-        for rule_id, count in correlation.late_counts().items():
-            self.metrics.correlation_late_events.labels(rule_id).inc(count)
+                routed += correlation_inputs(correlation.routes(event, matched), event, matched, ts, record.partition)
         items = [(a["id"].encode(), orjson.dumps(a, option=orjson.OPT_NON_STR_KEYS)) for a in updated.values()]
         await self.produce(self.kafka.topics.alerts, items)
+        await self.produce(self.kafka.topics.correlation, routed)
         self._observe_latency(latest.values())
         await self.produce_dead_letters(dead)
-        if correlation.stats().events_observed:
-            self._write_checkpoint()

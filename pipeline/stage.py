@@ -15,7 +15,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from canhgac.core.config import Component, KafkaConfig, StageConfig, component_of
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 class Stage(ABC):
     name: str  # the Kafka consumer group is <group_prefix>-<name>
+    max_request_bytes: int = 1024 * 1024  # the largest record the stage's producer sends
 
     def __init__(
         self,
@@ -74,6 +75,10 @@ class Stage(ABC):
     async def on_idle(self) -> None:
         """Called when a fetch returned nothing (periodic work: reload rules, expire windows)."""
 
+    def rebalance_listener(self) -> ConsumerRebalanceListener | None:
+        """Stages whose state is owned per input partition hear assignments and revocations here."""
+        return None
+
     def dead_letters(self) -> DeadLetters:
         """A batch's dead letters; hand them to `produce_dead_letters` with the batch's writes."""
         return DeadLetters(self.name, self.metrics)
@@ -89,7 +94,12 @@ class Stage(ABC):
         await self.produce(self.kafka.topics.dlq, dead.items)
 
     async def run(self, stop: asyncio.Event) -> None:
-        self.producer = make_producer(self.kafka, component=self.component, client_suffix=self.name)
+        self.producer = make_producer(
+            self.kafka,
+            component=self.component,
+            client_suffix=self.name,
+            max_request_bytes=self.max_request_bytes,
+        )
         await self.producer.start()
         try:
             await self._run(stop)
@@ -104,6 +114,7 @@ class Stage(ABC):
             group_id=self.group_id,
             topics=self.topics(),
             max_records=self.stage.max_batch_records,
+            listener=self.rebalance_listener(),
         )
         self.consumer = consumer
         await consumer.start()

@@ -13,7 +13,7 @@ import dataclasses
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -23,6 +23,7 @@ from canhgac.core.alert import SOC_AGENCY
 from canhgac.core.errors import ConfigError, RuleError
 from canhgac.core.event import Event, get_path
 from canhgac.core.ids import derived_id
+from canhgac.rules.correlation_routing import Feed, Route, Router
 from canhgac.rules.correlation_spec import (
     METRIC_TYPES,
     TEMPORAL,
@@ -270,6 +271,7 @@ class CorrelationEngine:
                     )
                 self._nested_index[inner].append((ci, pos))
         self._emits = [self._generates(spec.lookup_keys) for spec in self._specs]
+        self._router = Router(self._specs, self._nested_index, self._resolve)
 
     def emits_own_alerts(self, rule: RuleLike) -> bool:
         """False when every correlation referencing the rule says `generate: false` (the default).
@@ -282,6 +284,15 @@ class CorrelationEngine:
     def _generates(self, keys: Iterable[str]) -> bool:
         flags = [self._generate_by_key[k] for k in keys if k in self._generate_by_key]
         return not flags or any(flags)
+
+    def routes(self, event: Event, matched: Sequence[RuleLike]) -> list[Route]:
+        """Where this event's matches are counted when correlation is partitioned (see
+        correlation_routing.py): one route per key, each naming the feeds counted under it."""
+        feeds = sorted(set().union(*(self._base_index.get(k, ()) for r in matched for k in keys_of(r.id, r.name))))
+        if not feeds:
+            return []
+        agency = get_path(event, "canhgac.agency")
+        return self._router.routes(event, feeds, str(agency) if isinstance(agency, str) and agency else None)
 
     def stats(self) -> CorrelationStats:
         evicted = sum(logic.evicted_entries for logic in self._logic)
@@ -311,9 +322,11 @@ class CorrelationEngine:
         partition: int | None = None,
         *,
         wall: float | None = None,
+        feeds: Collection[Feed] | None = None,
     ) -> list[CorrelationAlert]:
         """Count one event's matches into the windows. `partition` is the source partition (the
-        watermark is per partition); `wall` the wall-clock time it was read (default: now)."""
+        watermark is per partition); `wall` the wall-clock time it was read (default: now);
+        `feeds` (a route's) limits which (rule key, position) pairs the matches count for."""
         self._stats.events_observed += 1
         pending: dict[int, list[_Feed]] = {}
         event_id = get_path(event, "event.id")
@@ -323,6 +336,8 @@ class CorrelationEngine:
         for rule in matched:
             hits = set().union(*(self._base_index.get(k, ()) for k in keys_of(rule.id, rule.name)))
             for ci, pos in sorted(hits):
+                if feeds is not None and (self._specs[ci].key, pos) not in feeds:
+                    continue
                 pending.setdefault(ci, []).append(_Feed(pos, event_ids, agencies))
         ts_us = _to_us(ts)
         if not self._is_late_path and self._is_late(partition, ts_us):
@@ -334,7 +349,7 @@ class CorrelationEngine:
                 self._late_by_rule[rule_id] = self._late_by_rule.get(rule_id, 0) + 1
             if self._late is None:
                 self._late = CorrelationEngine(self._specs, late_path=True, **self._options)  # type: ignore[arg-type]
-            return self._late.observe(event, matched, ts, partition, wall=wall)
+            return self._late.observe(event, matched, ts, partition, wall=wall, feeds=feeds)
         self._mark(partition, ts_us, wall)
         out: dict[str, CorrelationAlert] = {}
         for ci in self._order:

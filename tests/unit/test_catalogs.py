@@ -51,9 +51,11 @@ def test_catalog_imports_every_registering_module(folder: str, package: str, cat
 
 
 def test_stage_order_lists_every_registered_stage_once() -> None:
-    from canhgac.pipeline.catalog import ALL_STAGES, STAGES
+    from canhgac.pipeline.catalog import ALL_STAGES, COMPANIONS, STAGES
 
-    assert sorted(ALL_STAGES) == STAGES.names()
+    companions = [c for names in COMPANIONS.values() for c in names]
+    assert sorted([*ALL_STAGES, *companions]) == STAGES.names()
+    assert set(COMPANIONS) <= set(ALL_STAGES)
     assert len(set(ALL_STAGES)) == len(ALL_STAGES)
 
 

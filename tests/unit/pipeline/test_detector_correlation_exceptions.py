@@ -1,5 +1,5 @@
 """An exception on a correlation rule's id suppresses that correlation's alerts, counted; the
-detector path from consumed records to produced alerts, with Kafka replaced by a list."""
+detector and correlator path from consumed records to produced alerts, with Kafka replaced by lists."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from canhgac.core.config import Settings
 from canhgac.core.metrics import Metrics
+from canhgac.pipeline.correlator import CorrelatorStage, PartitionState
 from canhgac.pipeline.detector import DetectorStage
 from canhgac.rules.ruleset import rule_config_from_docs
 
@@ -32,14 +33,30 @@ def failures(address: str, count: int, t0: datetime) -> list[SimpleNamespace]:
 
 
 async def run(stage: DetectorStage, records: list[SimpleNamespace]) -> list[dict[str, Any]]:
+    """Detector, then the correlator over what the detector routed to it (one partition)."""
     produced: list[dict[str, Any]] = []
+    routed: list[SimpleNamespace] = []
 
     async def produce(topic: str, items: list[tuple[bytes | None, bytes]]) -> None:
         if topic == stage.kafka.topics.alerts:
             produced.extend(orjson.loads(value) for _key, value in items)
+        if topic == stage.kafka.topics.correlation:
+            for key, value in items:  # offsets go on across runs, as in the partition
+                stage.routed_offset = getattr(stage, "routed_offset", -1) + 1  # type: ignore[attr-defined]
+                routed.append(SimpleNamespace(key=key, value=value, partition=0, offset=stage.routed_offset))  # type: ignore[attr-defined]
+
+    async def no_changelog(partition: int, state: PartitionState) -> None:
+        return None
 
     stage.produce = produce  # type: ignore[method-assign]
     await stage.process(records)  # type: ignore[arg-type]
+    correlator = stage.correlator
+    correlator.config = stage.config
+    correlator.reload_if_changed()
+    correlator.produce = produce  # type: ignore[method-assign]
+    correlator._write_changelog = no_changelog  # type: ignore[method-assign]
+    correlator.owned.setdefault(0, PartitionState(correlator.new_engine(), 0))
+    await correlator.process(routed)  # type: ignore[arg-type]
     return produced
 
 
@@ -51,6 +68,7 @@ async def test_exception_on_a_correlation_rule_suppresses_its_alert_and_counts_i
     s = Settings()
     metrics = Metrics()
     stage = DetectorStage(s.kafka, s.pipeline, s.rules, metrics, data_dir=tmp_path)
+    stage.correlator = CorrelatorStage(s.kafka, s.pipeline, s.rules, metrics, data_dir=tmp_path)  # type: ignore[attr-defined]
     stage.config = rule_config_from_docs(
         [],
         [
