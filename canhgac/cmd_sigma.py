@@ -6,8 +6,12 @@ import argparse
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import orjson
+
+if TYPE_CHECKING:
+    from canhgac.rules.rule_cache import RuleCache
 
 
 def _placeholders(args: argparse.Namespace) -> Mapping[str, Sequence[str]] | None:
@@ -18,18 +22,36 @@ def _placeholders(args: argparse.Namespace) -> Mapping[str, Sequence[str]] | Non
     return load_settings(args.config).rules.placeholders or None
 
 
+def _cache(args: argparse.Namespace) -> RuleCache | None:
+    """The compiled-rule cache: --cache-dir, else $XDG_CACHE_HOME/canhgac/rules; --no-cache: none."""
+    from canhgac.rules.rule_cache import RuleCache, default_cache_dir
+
+    if args.no_cache:
+        return None
+    return RuleCache(args.cache_dir or default_cache_dir())
+
+
+def _cache_note(cache: RuleCache | None) -> str:
+    if cache is None:
+        return "no cache"
+    if not cache.usable():
+        return f"cache {cache.directory} not usable"
+    return f"{cache.hits} files from cache, {cache.misses} compiled"
+
+
 def _check(args: argparse.Namespace) -> int:
     from canhgac.rules.loader import load_rules
 
     started = time.perf_counter()
-    result = load_rules(args.paths, _placeholders(args))
+    cache = _cache(args)
+    result = load_rules(args.paths, _placeholders(args), cache)
     took = time.perf_counter() - started
     if args.verbose:
         for r in result.rejected:
             print(f"rejected\t{r.reason}\t{r.path}\t{r.rule_id or '-'}\t{r.message}")
     tally = result.tally()
     total = len(result.rules) + len(result.rejected) + len(result.correlation_rules)
-    print(f"rules: {total} in {len(result.files)} files, {took:.1f}s")
+    print(f"rules: {total} in {len(result.files)} files, {took:.1f}s ({_cache_note(cache)})")
     print(f"  loaded: {tally.pop('loaded')}")
     print(f"  correlation: {tally.pop('correlation')}")
     for reason, count in sorted(tally.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -43,7 +65,8 @@ def _match(args: argparse.Namespace) -> int:
     from canhgac.sigma_match import MatchStats, match_files
 
     started = time.perf_counter()
-    loaded = load_rules(args.rules, _placeholders(args))
+    cache = _cache(args)
+    loaded = load_rules(args.rules, _placeholders(args), cache)
     engine = Engine(loaded.rules)
     load_secs = time.perf_counter() - started
     stats = MatchStats()
@@ -57,7 +80,7 @@ def _match(args: argparse.Namespace) -> int:
     rate = stats.events / secs if secs > 0 else 0.0
     print(
         f"rules loaded {len(loaded.rules)}, rejected {len(loaded.rejected)}, correlation "
-        f"{len(loaded.correlation_rules)} ({load_secs:.1f}s); events {stats.events}, unreadable "
+        f"{len(loaded.correlation_rules)} ({load_secs:.2f}s, {_cache_note(cache)}); events {stats.events}, unreadable "
         f"{stats.unreadable}, matches {stats.matches}; {rate:,.0f} events/s",
         file=sys.stderr,
     )
@@ -82,6 +105,13 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cache_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cache-dir", help="compiled-rule cache folder (default: $XDG_CACHE_HOME/canhgac/rules, ~/.cache/…)"
+    )
+    parser.add_argument("--no-cache", action="store_true", help="compile every rule file, read and write no cache")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("sigma", help="check, match and convert Sigma rules")
     parser.set_defaults(func=lambda _args: parser.print_help() or 2)
@@ -90,12 +120,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     check = actions.add_parser("check", help="load rules and print the tally of loaded/rejected by reason")
     check.add_argument("paths", nargs="+", help="rule files or folders (searched recursively)")
     check.add_argument("--verbose", "-v", action="store_true", help="list every rejected rule")
+    _cache_options(check)
     check.set_defaults(func=_check)
 
     match = actions.add_parser("match", help="run rules over event files; one JSON line per match")
     match.add_argument("--rules", action="append", required=True, help="rule file or folder (repeatable)")
     match.add_argument("--input-format", choices=["evtx-json", "ecs-ndjson"], default="ecs-ndjson")
     match.add_argument("--events", nargs="+", required=True, help="NDJSON event files")
+    _cache_options(match)
     match.set_defaults(func=_match)
 
     convert = actions.add_parser("convert", help="convert rules to OpenSearch Lucene queries (JSON lines)")

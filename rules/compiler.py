@@ -1,8 +1,9 @@
-"""pySigma condition tree → one predicate per rule, plus the literals the pre-filter may use.
+"""pySigma condition tree → one plan per rule (plan.py), plus the literals the pre-filter may use.
 
 The tree comes from pySigma after the field-mapping pipeline ran, so field names are event paths.
 Sibling values of one field under OR are merged into a single matcher (a set lookup and
 str.startswith/endswith over tuples) — SigmaHQ rules often list dozens of values per field.
+The plan is data; `plan.realize` builds the predicate (the loader does, and so does a cache hit).
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from canhgac.core.errors import RuleError
-from canhgac.rules import matchers, numeric
-from canhgac.rules.model import MAX_CLAUSES, Literal, Predicate
+from canhgac.rules import matchers, numeric, plan
+from canhgac.rules.model import MAX_CLAUSES, Literal
+from canhgac.rules.plan import NEVER, Plan, event_service
 from canhgac.rules.source_fields import SourceAliases
 from sigma.conditions import (
     ConditionAND,
@@ -40,52 +42,10 @@ from sigma.types import (
 # only match an event in which every clause has at least one literal present. () = no requirement.
 Clause = tuple[Literal, ...]
 Requirement = tuple[Clause, ...]
-Compiled = tuple[Predicate, Requirement]
+Compiled = tuple[Plan, Requirement]
 
 # Where a field-less (keyword) value is searched: the first of these the event has.
 KEYWORD_FIELDS: tuple[str, ...] = ("message", "log.original")
-
-
-def _never(_ctx: Any) -> bool:
-    return False
-
-
-def _always(_ctx: Any) -> bool:
-    return True
-
-
-def _and(preds: Sequence[Predicate]) -> Predicate:
-    if len(preds) == 1:
-        return preds[0]
-    if len(preds) == 2:
-        a, b = preds
-        return lambda ctx: a(ctx) and b(ctx)
-    items = tuple(preds)
-
-    def every(ctx: Any) -> bool:  # a plain loop: all() over a generator costs twice as much
-        for p in items:
-            if not p(ctx):
-                return False
-        return True
-
-    return every
-
-
-def _or(preds: Sequence[Predicate]) -> Predicate:
-    if len(preds) == 1:
-        return preds[0]
-    if len(preds) == 2:
-        a, b = preds
-        return lambda ctx: a(ctx) or b(ctx)
-    items = tuple(preds)
-
-    def some(ctx: Any) -> bool:
-        for p in items:
-            if p(ctx):
-                return True
-        return False
-
-    return some
 
 
 def _strength(lit: Literal) -> int:
@@ -120,25 +80,15 @@ def disjunction(reqs: list[Requirement]) -> Requirement:
     return _clause([lit for req in reqs for lit in max(req, key=_selectivity)])
 
 
-def event_service(ctx: Any) -> str | None:
-    """The event's `canhgac.logsource.service`, lower-cased (the engine routes on the same key)."""
-    ours = ctx.event.get("canhgac")
-    ls = ours.get("logsource") if isinstance(ours, dict) else None
-    service = ls.get("service") if isinstance(ls, dict) else None
-    return service.lower() if isinstance(service, str) and service else None
-
-
 def per_source(field: str, alias: Mapping[str, str], build: Callable[[str], Compiled]) -> Compiled:
     """One condition on an aliased field: built once per name, and each event reads the name its
     source uses (source_fields.py), so null, exists and negation hold on that one name."""
-    default_predicate, default_req = build(field)
+    default_plan, default_req = build(field)
     by_service = {service: build(path) for service, path in alias.items()}
-    table: dict[str | None, Predicate] = {service: predicate for service, (predicate, _) in by_service.items()}
-
-    def dispatch(ctx: Any) -> bool:
-        return table.get(event_service(ctx), default_predicate)(ctx)
-
-    return dispatch, disjunction([default_req, *(req for _, req in by_service.values())])
+    return (
+        plan.per_source(default_plan, [(service, p) for service, (p, _) in by_service.items()]),
+        disjunction([default_req, *(req for _, req in by_service.values())]),
+    )
 
 
 class Compiler:
@@ -153,15 +103,15 @@ class Compiler:
 
     def compile(self, node: Any) -> Compiled:
         if node is None:  # a detection emptied by the pipeline matches nothing
-            return _never, ()
+            return NEVER, ()
         if isinstance(node, ConditionAND):
             parts = [self.compile(arg) for arg in node.args]
-            return _and([p for p, _ in parts]), conjunction([r for _, r in parts])
+            return plan.all_of([p for p, _ in parts]), conjunction([r for _, r in parts])
         if isinstance(node, ConditionOR):
             return self._compile_or(node.args)
         if isinstance(node, ConditionNOT):
             inner, _ = self.compile(node.args[0])
-            return (lambda ctx: not inner(ctx)), ()
+            return plan.negation(inner), ()
         if isinstance(node, ConditionFieldEqualsValueExpression):
             return self._field_value(node.field, node.value)
         if isinstance(node, ConditionValueExpression):
@@ -180,7 +130,7 @@ class Compiler:
                 others.append(arg)
         parts: list[Compiled] = [self._strings(f, vs, cased) for (f, cased), vs in groups.items()]
         parts.extend(self.compile(arg) for arg in others)
-        return _or([p for p, _ in parts]), disjunction([r for _, r in parts])
+        return plan.any_of([p for p, _ in parts]), disjunction([r for _, r in parts])
 
     def _strings(self, field: str, values: Sequence[SigmaString], cased: bool) -> Compiled:
         alias = self.aliases.get(field)
@@ -189,14 +139,14 @@ class Compiler:
         return self._strings_at(field, values, cased)
 
     def _strings_at(self, field: str, values: Sequence[SigmaString], cased: bool) -> Compiled:
-        predicate = matchers.strings_predicate(field, values, cased)
+        strings = plan.leaf("strings", field, tuple(map(plan.string_parts, values)), cased)
         lits: list[Literal] = []
         for value in values:
             req = matchers.string_literals(field, value)
             if req is None:
-                return predicate, ()
+                return strings, ()
             lits.extend(req)
-        return predicate, _clause(lits)
+        return strings, _clause(lits)
 
     def _field_value(self, field: str, value: Any) -> Compiled:
         alias = self.aliases.get(field)
@@ -213,46 +163,47 @@ class Compiler:
             raise RuleError("time-part modifiers are not supported", reason="unsupported modifier")
         if isinstance(value, SigmaNumber):
             lit = numeric.number_literal(field, value)
-            return numeric.number_predicate(field, value), _clause([lit] if lit else [])
+            return plan.leaf("number", field, value), _clause([lit] if lit else [])
         if isinstance(value, SigmaBool):
-            return numeric.bool_predicate(field, value), ()
+            return plan.leaf("bool", field, value), ()
         if isinstance(value, SigmaNull):
-            return matchers.null_predicate(field), ()
+            return plan.leaf("null", field), ()
         if isinstance(value, SigmaExists):
-            return matchers.exists_predicate(field, value), ()
+            return plan.leaf("exists", field, value), ()
         if isinstance(value, SigmaRegularExpression):
-            predicate, lits = matchers.regex_predicate(field, value)
-            return predicate, _clause(lits or ())
+            # built here for its literals and its errors (an invalid regex rejects the rule now)
+            _, lits = matchers.regex_predicate(field, value)
+            return plan.leaf("regex", field, value), _clause(lits or ())
         if isinstance(value, SigmaCIDRExpression):
-            return matchers.cidr_predicate(field, [value]), ()
+            return plan.leaf("cidr", field, (value,)), ()
         if isinstance(value, SigmaCompareExpression):
-            return numeric.compare_predicate(field, value), ()
+            return plan.leaf("compare", field, value), ()
         if isinstance(value, SigmaFieldReference):
-            return matchers.fieldref_predicate(field, value), ()
+            return plan.leaf("fieldref", field, value), ()
         raise RuleError(f"unsupported value type {type(value).__name__}", reason="unsupported value type")
 
     def _keyword(self, value: Any) -> Compiled:
         if isinstance(value, SigmaExpansion):
             parts = [self._keyword(v) for v in value.values]
-            return _or([p for p, _ in parts]), disjunction([r for _, r in parts])
+            return plan.any_of([p for p, _ in parts]), disjunction([r for _, r in parts])
         if matchers.is_plain_string(value):
             lits = matchers.keyword_literals(self.keyword_fields, value)
-            return matchers.keyword_predicate(self.keyword_fields, value), _clause(lits)
+            return plan.leaf("keyword", self.keyword_fields, plan.string_parts(value)), _clause(lits)
         if isinstance(value, SigmaNumber):
             text = SigmaString(str(value.number))
             lits = matchers.keyword_literals(self.keyword_fields, text)
-            return matchers.keyword_predicate(self.keyword_fields, text), _clause(lits)
+            return plan.leaf("keyword", self.keyword_fields, plan.string_parts(text)), _clause(lits)
         raise RuleError(f"keyword of type {type(value).__name__} is not supported", reason="unsupported keyword")
 
 
 def compile_conditions(compiler: Compiler, trees: Sequence[Any]) -> Compiled:
     """A rule with several `condition:` entries matches when any of them does."""
     if not trees:
-        return _never, ()
+        return NEVER, ()
     if len(trees) == 1:
         return compiler.compile(trees[0])
     parts = [compiler.compile(t) for t in trees]
-    return _or([p for p, _ in parts]), disjunction([r for _, r in parts])
+    return plan.any_of([p for p, _ in parts]), disjunction([r for _, r in parts])
 
 
-__all__ = ["KEYWORD_FIELDS", "Compiler", "_always", "compile_conditions", "event_service", "per_source", "strength"]
+__all__ = ["KEYWORD_FIELDS", "Compiler", "compile_conditions", "event_service", "per_source", "strength"]

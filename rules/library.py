@@ -2,7 +2,8 @@
 
 Each file is compiled on its own. When a changed file no longer loads (bad YAML, a rule that now
 fails to compile), the previously compiled rules of that file stay in service and the failure is
-reported in `last_rejected`; a deleted file's rules are removed.
+reported in `last_rejected`; a deleted file's rules are removed. With a compiled-rule cache
+(rule_cache.py), files whose bytes were compiled before are read from it instead.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from canhgac.rules.engine import Engine
-from canhgac.rules.loader import FileResult, LoadResult, Rejection, iter_rule_files, load_file
+from canhgac.rules.loader import FileResult, LoadResult, Rejection, iter_rule_files, load_files
 from canhgac.rules.model import CompiledRule
+from canhgac.rules.rule_cache import RuleCache
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +32,15 @@ def _stamp(path: Path) -> Stamp | None:
 
 
 class RuleLibrary:
-    def __init__(self, paths: Iterable[str | Path], placeholders: Mapping[str, Sequence[str]] | None = None) -> None:
+    def __init__(
+        self,
+        paths: Iterable[str | Path],
+        placeholders: Mapping[str, Sequence[str]] | None = None,
+        cache: RuleCache | None = None,
+    ) -> None:
         self.paths = [Path(p) for p in paths]
         self.placeholders = placeholders
+        self.cache = cache
         self._files: dict[str, FileResult] = {}
         self._stamps: dict[str, Stamp] = {}
         self._lock = threading.Lock()
@@ -66,12 +74,15 @@ class RuleLibrary:
                     del self._files[name]
                     self._stamps.pop(name, None)
                     changed = True
+            todo: list[Path] = []
             for name, path in current.items():
                 stamp = _stamp(path)
                 if stamp is None or self._stamps.get(name) == stamp:
                     continue
                 self._stamps[name] = stamp
-                result = load_file(path, self.placeholders)
+                todo.append(path)
+            for path, result in zip(todo, load_files(todo, self.placeholders, self.cache), strict=True):
+                name = str(path)
                 rejected.extend(result.rejected)
                 previous = self._files.get(name)
                 if previous is not None and result.rejected and previous.rules:

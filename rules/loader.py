@@ -7,6 +7,7 @@ kept aside, uncompiled, for the correlation engine.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from canhgac.rules.compiler import Compiler, compile_conditions
 from canhgac.rules.correlation_spec import cross_agency_of
 from canhgac.rules.fieldmap import canhgac_pipeline
 from canhgac.rules.model import CompiledRule, RuleMeta
+from canhgac.rules.plan import realize
+from canhgac.rules.rule_cache import RuleCache, file_digest, gc_paused
 from canhgac.rules.source_fields import source_aliases
 from sigma import exceptions as sigma_exc
 from sigma import modifiers as sigma_modifiers
@@ -106,12 +109,30 @@ def reason_for(exc: BaseException) -> str:
     return f"error {type(exc).__name__}"
 
 
+def _rule_files_under(root: Path) -> list[Path]:
+    """Rule files below a folder, in Path order (rglob + sorted, by one scandir per folder)."""
+    found: list[tuple[tuple[str, ...], str]] = []
+    pending = [(tuple(root.parts), str(root))]
+    while pending:
+        parts, folder = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir():
+                pending.append(((*parts, entry.name), entry.path))
+            elif entry.name.endswith(RULE_SUFFIXES) and entry.is_file() and Path(entry.name).suffix in RULE_SUFFIXES:
+                found.append(((*parts, entry.name), entry.path))
+    return [Path(path) for _, path in sorted(found)]
+
+
 def iter_rule_files(paths: Iterable[str | Path]) -> list[Path]:
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file()))
+            found.extend(_rule_files_under(path))
         else:
             found.append(path)  # a missing file is reported as a rejection by load_file
     return found
@@ -172,8 +193,8 @@ def compile_rule(
     trees = [cond.parsed for cond in rule.detection.parsed_condition]
     ls = rule.logsource
     aliases = source_aliases({"product": ls.product, "category": ls.category, "service": ls.service})
-    predicate, prefilter = compile_conditions((compiler or Compiler()).for_source(aliases), trees)
-    return CompiledRule(meta=rule_meta(rule, path), predicate=predicate, prefilter=prefilter)
+    plan, prefilter = compile_conditions((compiler or Compiler()).for_source(aliases), trees)
+    return CompiledRule(meta=rule_meta(rule, path), predicate=realize(plan), prefilter=prefilter, plan=plan)
 
 
 def _reject(path: str, rule: Any, exc: BaseException) -> Rejection:
@@ -226,19 +247,62 @@ def load_text(text: str, path: str, placeholders: Placeholders | None = None) ->
     return result
 
 
-def load_file(path: str | Path, placeholders: Placeholders | None = None) -> FileResult:
+def load_file(path: str | Path, placeholders: Placeholders | None = None, cache: RuleCache | None = None) -> FileResult:
+    """One rule file; with a cache, a file whose bytes were compiled before is read from it
+    (call `cache.flush()` after a batch of loads to keep what was compiled)."""
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         result = FileResult(path=name)
         result.rejected.append(Rejection(name, None, None, "unreadable file", str(exc)))
         return result
-    return load_text(text, name, placeholders)
+    if cache is None:
+        return load_text(text, name, placeholders)
+    fingerprint = cache.fingerprint(placeholders)
+    digest = file_digest(data)
+    cached = cache.lookup(fingerprint, name, digest)
+    if cached is not None:
+        rules, rejected = cached
+        return FileResult(path=name, rules=rules, rejected=rejected)
+    cache.misses += 1
+    result = load_text(text, name, placeholders)
+    if not result.correlation_rules:  # correlations are pySigma objects: not cached
+        cache.store(fingerprint, name, digest, result.rules, result.rejected)
+    return result
 
 
-def load_rules(paths: Iterable[str | Path], placeholders: Placeholders | None = None) -> LoadResult:
+def cached_file(path: str | Path, placeholders: Placeholders | None, cache: RuleCache) -> FileResult | None:
+    """The file's compiled rules from the cache when its bytes are unchanged, else None."""
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    cached = cache.lookup(cache.fingerprint(placeholders), name, file_digest(data))
+    return None if cached is None else FileResult(path=name, rules=cached[0], rejected=cached[1])
+
+
+def load_files(
+    files: Sequence[str | Path], placeholders: Placeholders | None = None, cache: RuleCache | None = None
+) -> list[FileResult]:
+    """Each file's result, in order: cache hits first (garbage collection paused while they are
+    read), then the others compiled and stored; the cache is written once at the end."""
+    if cache is None:
+        return [load_file(path, placeholders) for path in files]
+    with gc_paused():
+        hits = [cached_file(path, placeholders, cache) for path in files]
+    results = [hit or load_file(path, placeholders, cache) for hit, path in zip(hits, files, strict=True)]
+    cache.flush()
+    return results
+
+
+def load_rules(
+    paths: Iterable[str | Path], placeholders: Placeholders | None = None, cache: RuleCache | None = None
+) -> LoadResult:
     result = LoadResult()
-    for path in iter_rule_files(paths):
-        result.add(load_file(path, placeholders))
+    for file_result in load_files(iter_rule_files(paths), placeholders, cache):
+        result.add(file_result)
     return result

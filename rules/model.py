@@ -70,3 +70,5 @@ class CompiledRule:
     # to match; () means "always evaluate".
     prefilter: tuple[tuple[Literal, ...], ...]
     fields: frozenset[str] = frozenset()
+    # What `predicate` was built from (plan.py): data, kept by the compiled-rule cache.
+    plan: tuple[Any, ...] | None = None
