@@ -25,6 +25,8 @@ from canhgac.api.errors import ERROR_RESPONSES, install_error_handlers
 from canhgac.api.events.views import router as events_router
 from canhgac.api.exceptions.views import router as exceptions_router
 from canhgac.api.health import router as health_router
+from canhgac.api.intel.poller import poll_loop
+from canhgac.api.intel.views import router as intel_router
 from canhgac.api.meta.views import router as meta_router
 from canhgac.api.notify import views as notify_views
 from canhgac.api.proxy_headers import TrustedProxyHeaders
@@ -82,9 +84,15 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
         if settings.receipts.signing_key_file:
             key = load_signing_key(settings.receipts.signing_key_file)  # a bad key file stops start-up
             sealing = asyncio.create_task(seal_loop(client, settings, key, stop_sealing), name="receipts")
+        stop_polling = asyncio.Event()
+        polling = asyncio.create_task(
+            poll_loop(client, settings.opensearch, state.publish_alert, stop_polling), name="intel-feeds"
+        )
         try:
             yield
         finally:
+            stop_polling.set()
+            await polling
             stop_sealing.set()
             if sealing is not None:
                 await sealing
@@ -119,6 +127,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
         dashboard_router,
         rules_router,
         exceptions_router,
+        intel_router,
         sources_router,
         users_router,
         audit_router,

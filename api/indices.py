@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from canhgac.api.intel.service import ensure_intel_templates
 from canhgac.core.config import OpenSearchConfig
 from canhgac.core.index import create_index, translated
 from canhgac.core.receipts import receipts_index
@@ -108,6 +109,21 @@ def api_templates(cfg: OpenSearchConfig) -> dict[str, dict[str, Any]]:
                 "key_rotated_at": _DATE,
             },
         ),
+        cfg.intel_feeds_index: _template(
+            cfg.intel_feeds_index,
+            {
+                "id": _KW,
+                "kind": _KW,
+                "agency": _KW,
+                "enabled": {"type": "boolean"},
+                "created_at": _DATE,
+                "last_attempt_at": _DATE,
+                "last_success_at": _DATE,
+                # Read whole (never searched on): credentials, cursor, status.
+                "password": {"type": "keyword", "index": False, "doc_values": False},
+                "headers": {"type": "object", "enabled": False},
+            },
+        ),
         cfg.audit_index: _template(
             cfg.audit_index,
             {
@@ -155,6 +171,7 @@ async def ensure_api_indices(client: AsyncOpenSearch, cfg: OpenSearchConfig) -> 
         with translated():
             await client.indices.put_index_template(name=name, body=template)
         await create_index(client, name)
+    await ensure_intel_templates(client, cfg)
     # An audit index made before the hash chain gets its fields (adding fields is always allowed).
     with translated():
         await client.indices.put_mapping(

@@ -1,0 +1,246 @@
+"""Feeds: where indicators come from on a schedule. A TAXII 2.1 collection or a MISP feed, stored in
+`<config_index_prefix>-intel-feeds` with its schedule, last attempt, last success, the count of its
+last poll and a cursor (TAXII `added_after`, the newest MISP event timestamp seen), so each poll
+asks only for what is new.
+
+A feed is **stale** when it is enabled and has had no successful poll for `stale_after_secs`
+(default three intervals): the feed list says so, the poller logs it, and raises one "feed stale"
+alert (SOC's, per feed and outage) through the alerts topic.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from canhgac.api.intel import service
+from canhgac.api.intel.models import FeedCreate, FeedKind, FeedUpdate
+from canhgac.core.alert import SOC_AGENCY, AlertRule, Severity, alert_id, build_alert, iso
+from canhgac.core.config import OpenSearchConfig
+from canhgac.core.errors import InvalidRequest, NotFound
+from canhgac.core.index import Index
+from canhgac.rules.intel.formats import Parsed, parse_misp_event, parse_stix_objects, parse_time
+from opensearchpy import AsyncOpenSearch
+
+log = logging.getLogger(__name__)
+
+TAXII_ACCEPT = "application/taxii+json;version=2.1"
+TAXII_PAGE = 500
+MAX_PAGES = 1_000  # a feed that keeps saying `more` is cut here (and polled on again next time)
+MAX_MISP_EVENTS = 5_000
+HTTP_TIMEOUT_SECS = 30.0
+STALE_RULE_ID = "canhgac-intel-feed-stale"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def stale_after(doc: dict[str, Any]) -> int:
+    return int(doc.get("stale_after_secs") or 3 * int(doc["interval_secs"]))
+
+
+def is_stale(doc: dict[str, Any], now: datetime) -> bool:
+    if not doc.get("enabled", True):
+        return False
+    since = parse_time(doc.get("last_success_at")) or parse_time(doc.get("created_at")) or now
+    return (now - since).total_seconds() > stale_after(doc)
+
+
+def feed_out(doc: dict[str, Any], counts: dict[str, int], now: datetime) -> dict[str, Any]:
+    public = {k: v for k, v in doc.items() if k not in ("password", "headers", "cursor", "stale_alert")}
+    return {
+        **public,
+        "stale_after_secs": stale_after(doc),
+        "indicator_count": counts.get(doc["id"], 0),
+        "stale": is_stale(doc, now),
+    }
+
+
+async def list_feeds(client: AsyncOpenSearch, cfg: OpenSearchConfig) -> list[dict[str, Any]]:
+    return sorted(await Index(client, cfg.intel_feeds_index).read_all(), key=lambda d: str(d["id"]))
+
+
+async def get_feed(client: AsyncOpenSearch, cfg: OpenSearchConfig, feed_id: str) -> dict[str, Any]:
+    return await Index(client, cfg.intel_feeds_index).get(feed_id, missing=f"no feed {feed_id}")
+
+
+async def create_feed(client: AsyncOpenSearch, cfg: OpenSearchConfig, body: FeedCreate, by: str) -> dict[str, Any]:
+    if body.kind is FeedKind.TAXII and not body.collection:
+        raise InvalidRequest("a TAXII feed needs its `collection` id")
+    doc = body.model_dump(mode="json", exclude={"password", "headers"})
+    doc["password"] = body.password.get_secret_value() if body.password else None
+    doc["headers"] = {k: v.get_secret_value() for k, v in body.headers.items()}
+    doc |= {"created_by": by, "created_at": iso(_now()), "last_count": 0, "cursor": None}
+    await Index(client, cfg.intel_feeds_index).put(
+        body.id, doc, create=True, exists=f"feed {body.id} exists", refresh="wait_for"
+    )
+    return doc
+
+
+async def update_feed(client: AsyncOpenSearch, cfg: OpenSearchConfig, feed_id: str, body: FeedUpdate) -> dict[str, Any]:
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    await Index(client, cfg.intel_feeds_index).update(
+        feed_id, changes, missing=f"no feed {feed_id}", refresh="wait_for"
+    )
+    return await get_feed(client, cfg, feed_id)
+
+
+async def delete_feed(client: AsyncOpenSearch, cfg: OpenSearchConfig, feed_id: str, *, indicators: bool) -> None:
+    await Index(client, cfg.intel_feeds_index).delete(feed_id, missing=f"no feed {feed_id}", refresh="wait_for")
+    if indicators:
+        await Index(client, f"{cfg.indicators_index_prefix}-*").delete_by_query(
+            {"term": {"feed": feed_id}}, refresh=True
+        )
+
+
+# ------------------------------------------------------------------------------------------ polls
+
+
+def _http(doc: dict[str, Any]) -> httpx.AsyncClient:
+    auth = (doc["username"], doc.get("password") or "") if doc.get("username") else None
+    return httpx.AsyncClient(
+        auth=auth,
+        headers=dict(doc.get("headers") or {}),
+        verify=bool(doc.get("verify_tls", True)),
+        timeout=HTTP_TIMEOUT_SECS,
+        follow_redirects=True,
+    )
+
+
+async def fetch_taxii(doc: dict[str, Any]) -> tuple[Parsed, str | None]:
+    """New objects of the collection since the cursor (`added_after`), every page; the new cursor
+    is the server's `X-TAXII-Date-Added-Last` of the last page."""
+    url = f"{doc['url'].rstrip('/')}/collections/{doc['collection']}/objects/"
+    cursor = doc.get("cursor")
+    parsed = Parsed()
+    params: dict[str, Any] = {"limit": TAXII_PAGE} | ({"added_after": cursor} if cursor else {})
+    async with _http(doc) as http:
+        for _ in range(MAX_PAGES):
+            response = await http.get(url, params=params, headers={"Accept": TAXII_ACCEPT})
+            response.raise_for_status()
+            envelope = response.json() if response.content else {}
+            parsed.extend(parse_stix_objects(envelope.get("objects") or []))
+            cursor = response.headers.get("X-TAXII-Date-Added-Last") or cursor
+            if not envelope.get("more") or not envelope.get("next"):
+                break
+            params = {"limit": TAXII_PAGE, "next": envelope["next"]} | (
+                {"added_after": doc["cursor"]} if doc.get("cursor") else {}
+            )
+    return parsed, cursor
+
+
+async def fetch_misp(doc: dict[str, Any]) -> tuple[Parsed, str | None]:
+    """The manifest, then every event newer than the cursor (the newest event timestamp seen)."""
+    base = doc["url"].rstrip("/")
+    if base.endswith("/manifest.json"):
+        base = base.removesuffix("/manifest.json")
+    since = int(doc.get("cursor") or 0)
+    parsed = Parsed()
+    newest = since
+    async with _http(doc) as http:
+        response = await http.get(f"{base}/manifest.json")
+        response.raise_for_status()
+        manifest = response.json()
+        if not isinstance(manifest, dict):
+            raise ValueError("manifest.json is not an object of events")
+        changed = sorted(
+            ((int(meta.get("timestamp") or 0), uuid) for uuid, meta in manifest.items() if isinstance(meta, dict)),
+        )
+        for timestamp, uuid in [c for c in changed if c[0] > since][:MAX_MISP_EVENTS]:
+            event = await http.get(f"{base}/{uuid}.json")
+            event.raise_for_status()
+            parsed.extend(parse_misp_event(event.json()))
+            newest = max(newest, timestamp)
+    return parsed, str(newest)
+
+
+FETCHERS = {FeedKind.TAXII: fetch_taxii, FeedKind.MISP: fetch_misp}
+
+
+async def poll_feed(client: AsyncOpenSearch, cfg: OpenSearchConfig, feed_id: str) -> dict[str, Any]:
+    """Poll once now: store what is new, record the outcome on the feed (success or error)."""
+    doc = await get_feed(client, cfg, feed_id)
+    feeds = Index(client, cfg.intel_feeds_index)
+    started = _now()
+    try:
+        parsed, cursor = await FETCHERS[FeedKind(doc["kind"])](doc)
+        docs = service.store_candidates(
+            parsed.candidates,
+            feed=feed_id,
+            agency=doc.get("agency"),
+            by=f"feed:{feed_id}",
+            confidence=int(doc.get("confidence", 50)),
+            severity=Severity(doc.get("severity") or Severity.HIGH),
+            expires_days=doc.get("expires_days"),
+        )
+        stored = await service.store(client, cfg, docs)
+    except (httpx.HTTPError, ValueError, KeyError) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        log.warning("feed %s poll failed: %s", feed_id, error)
+        await feeds.update(feed_id, {"last_attempt_at": iso(started), "last_error": error}, refresh="wait_for")
+        return {"feed": feed_id, "stored": 0, "skipped": {}, "status": "failed", "error": error}
+    await feeds.update(
+        feed_id,
+        {
+            "last_attempt_at": iso(started),
+            "last_success_at": iso(_now()),
+            "last_error": None,
+            "last_count": stored,
+            "cursor": cursor,
+            "stale_alert": None,
+        },
+        refresh="wait_for",
+    )
+    log.info("feed %s: %d indicators stored, skipped %s", feed_id, stored, dict(parsed.skipped))
+    return {"feed": feed_id, "stored": stored, "skipped": dict(parsed.skipped), "status": "ok", "error": None}
+
+
+def stale_alert(doc: dict[str, Any], since: datetime, now: datetime) -> dict[str, Any]:
+    """One alert per feed and outage (its id takes the last success it is stale since)."""
+    rule = AlertRule(
+        id=STALE_RULE_ID,
+        title=f"Threat-intel feed {doc['id']} is stale",
+        level=Severity.MEDIUM.value,
+        author="Canhgac",
+        tags=["threat_intel"],
+        description=f"no successful poll of {doc['url']} for {stale_after(doc)} s; last error: {doc.get('last_error')}",
+    )
+    group = {"feed": str(doc["id"])}
+    return build_alert(
+        alert_id=alert_id(STALE_RULE_ID, SOC_AGENCY, group, iso(since)),
+        rule=rule,
+        agency=SOC_AGENCY,
+        created_by="intel-poller",
+        first_seen=now,
+        last_seen=now,
+        count=1,
+        group=group,
+    ).to_document()
+
+
+async def due_feeds(client: AsyncOpenSearch, cfg: OpenSearchConfig, now: datetime) -> list[dict[str, Any]]:
+    due = []
+    for doc in await list_feeds(client, cfg):
+        last = parse_time(doc.get("last_attempt_at"))
+        if doc.get("enabled", True) and (last is None or (now - last).total_seconds() >= int(doc["interval_secs"])):
+            due.append(doc)
+    return due
+
+
+async def mark_stale(
+    client: AsyncOpenSearch, cfg: OpenSearchConfig, doc: dict[str, Any], now: datetime
+) -> dict[str, Any] | None:
+    """The feed's stale alert when it just became stale (once per outage), else None."""
+    if not is_stale(doc, now) or doc.get("stale_alert"):
+        return None
+    since = parse_time(doc.get("last_success_at")) or parse_time(doc.get("created_at")) or now
+    alert = stale_alert(doc, since, now)
+    try:
+        await Index(client, cfg.intel_feeds_index).update(doc["id"], {"stale_alert": alert["id"]})
+    except NotFound:
+        return None
+    log.warning("threat-intel feed %s is stale (no success since %s)", doc["id"], iso(since))
+    return alert

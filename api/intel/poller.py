@@ -1,0 +1,50 @@
+"""The feed poller: runs in the API process (the API owns the config indices), polls each enabled
+feed when its interval has passed since its last attempt, and raises a feed's "stale" alert once per
+outage. Several API replicas may poll the same feed: writes are idempotent (derived ids), only the
+work is repeated."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from canhgac.api.intel.feeds import due_feeds, list_feeds, mark_stale, poll_feed
+from canhgac.core.config import OpenSearchConfig
+from canhgac.core.errors import BackendUnavailable
+from opensearchpy import AsyncOpenSearch
+
+log = logging.getLogger(__name__)
+CHECK_INTERVAL_SECS = 5.0
+
+
+async def poll_due(
+    client: AsyncOpenSearch, cfg: OpenSearchConfig, publish: Callable[[dict[str, Any]], Awaitable[None]]
+) -> None:
+    for doc in await due_feeds(client, cfg, datetime.now(UTC)):
+        await poll_feed(client, cfg, str(doc["id"]))
+    for doc in await list_feeds(client, cfg):
+        alert = await mark_stale(client, cfg, doc, datetime.now(UTC))
+        if alert is not None:
+            await publish(alert)
+
+
+async def poll_loop(
+    client: AsyncOpenSearch,
+    cfg: OpenSearchConfig,
+    publish: Callable[[dict[str, Any]], Awaitable[None]],
+    stop: asyncio.Event,
+    check_interval_secs: float = CHECK_INTERVAL_SECS,
+) -> None:
+    while not stop.is_set():
+        try:
+            await poll_due(client, cfg, publish)
+        except BackendUnavailable as exc:
+            log.warning("feed poller: OpenSearch unavailable, retrying: %s", exc)
+        except Exception:  # the supervisor boundary of the poller task: log, go on polling
+            log.exception("feed poller failed; retrying")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=check_interval_secs)
