@@ -28,13 +28,14 @@ Writer = Callable[[Event, Any], None]
 _HASH_ALGORITHMS = frozenset({"md5", "sha1", "sha256", "sha384", "sha512"})
 _NONE_VALUES = frozenset({"", "-", "S-1-0-0", "{00000000-0000-0000-0000-000000000000}"})
 _MAX_LONG = 2**63 - 1
+_EDGE = " \t\r\n"  # a value with these at an edge is compared stripped
 
 
 def _text(value: Any) -> str | None:
     if type(value) is str:
         if value in _NONE_VALUES:
             return None
-        if (value[0] in " \t\r\n" or value[-1] in " \t\r\n") and value.strip() in _NONE_VALUES:
+        if (value[0] in _EDGE or value[-1] in _EDGE) and value.strip() in _NONE_VALUES:
             return None
         return value
     if isinstance(value, bool) or value is None:
@@ -109,6 +110,11 @@ def keyword(dotted: str) -> Writer:
     put = _setter(dotted)
 
     def write(event: Event, value: Any) -> None:
+        if type(value) is str:  # `_text` inline: ten of these run per Sysmon event
+            if value in _NONE_VALUES or ((value[0] in _EDGE or value[-1] in _EDGE) and value.strip() in _NONE_VALUES):
+                return
+            put(event, value)
+            return
         text = _text(value)
         if text is not None:
             put(event, text)
