@@ -364,6 +364,10 @@ class RulesConfig(Strict):
     # Correlation windows follow event time; an event this much older than its Kafka partition's
     # newest goes to the late path (its alerts say `correlation.late`) instead of the main windows.
     correlation_allowed_lateness_secs: int = Field(default=60, ge=0)
+    # Compiled rules are kept between restarts (rules/rule_cache.py), per rule file by its content
+    # hash, in a folder only this service's user may write; empty: <data_dir>/rules-cache.
+    compiled_cache: bool = True
+    compiled_cache_dir: str = ""
 
 
 class ApiConfig(Strict):

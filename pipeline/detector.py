@@ -51,6 +51,7 @@ from canhgac.rules.intel.matcher import IndicatorMatcher
 from canhgac.rules.library import RuleLibrary
 from canhgac.rules.loader import FileResult, LoadResult, Rejection, load_text
 from canhgac.rules.model import RuleMeta
+from canhgac.rules.rule_cache import rule_cache_for
 from canhgac.rules.ruleset import RuleConfig, RuleSet, build_ruleset, rule_paths, uploaded_path
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ class DetectorStage(Stage):
         super().__init__(kafka, pipeline.detector, metrics, retry_backoff_max_secs=pipeline.retry_backoff_max_secs)
         self.rules_cfg = rules
         self.paths = rule_paths(rules)
+        self.rule_cache = rule_cache_for(rules, data_dir)
         self.producer: AIOKafkaProducer | None = None
         self.grouper = AlertGrouper(window_secs=alert_window_secs)
         self.engine: Engine | None = None
@@ -150,7 +152,7 @@ class DetectorStage(Stage):
         if files or self.file_result is None:
             # Per file: a file that no longer loads keeps its previous rules (and says why).
             if self.library is None:
-                self.library = RuleLibrary(self.paths, placeholders=self.rules_cfg.placeholders)
+                self.library = RuleLibrary(self.paths, placeholders=self.rules_cfg.placeholders, cache=self.rule_cache)
             else:
                 self.library.reload_if_changed()
             self.file_result = self.library.load_result()

@@ -42,6 +42,7 @@ from typing import Any
 
 import canhgac.core.errors
 import canhgac.core.safe_yaml
+from canhgac.core.config import RulesConfig
 from canhgac.rules.model import CompiledRule, Literal, RuleMeta
 from canhgac.rules.plan import Plan, realize
 
@@ -190,6 +191,13 @@ def default_cache_dir() -> Path:
     """$XDG_CACHE_HOME/canhgac/rules, else ~/.cache/canhgac/rules (the command line's default)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "canhgac" / "rules"
+
+
+def rule_cache_for(cfg: RulesConfig, data_dir: str | Path) -> RuleCache | None:
+    """The service's cache: `rules.compiled_cache_dir`, else <data_dir>/rules-cache; None when off."""
+    if not cfg.compiled_cache:
+        return None
+    return RuleCache(cfg.compiled_cache_dir or Path(data_dir) / "rules-cache")
 
 
 def _private(st: os.stat_result) -> bool:
@@ -370,4 +378,12 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-__all__ = ["DeferredPredicate", "RuleCache", "compiler_fingerprint", "default_cache_dir", "file_digest", "gc_paused"]
+__all__ = [
+    "DeferredPredicate",
+    "RuleCache",
+    "compiler_fingerprint",
+    "default_cache_dir",
+    "file_digest",
+    "gc_paused",
+    "rule_cache_for",
+]

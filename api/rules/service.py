@@ -17,6 +17,7 @@ from canhgac.core.index import Index
 from canhgac.rules.context import EventContext
 from canhgac.rules.library import RuleLibrary
 from canhgac.rules.loader import FileResult, load_text
+from canhgac.rules.rule_cache import RuleCache, rule_cache_for
 from canhgac.rules.ruleset import (
     RuleSet,
     build_ruleset,
@@ -37,15 +38,20 @@ def placeholders_of(settings: Settings) -> dict[str, list[str]]:
 
 
 @functools.lru_cache(maxsize=8)
-def _library(paths: tuple[str, ...], placeholders: tuple[tuple[str, tuple[str, ...]], ...]) -> RuleLibrary:
+def _library(
+    paths: tuple[str, ...], placeholders: tuple[tuple[str, tuple[str, ...]], ...], cache_dir: str | None
+) -> RuleLibrary:
     # One library per rule configuration, kept for the process like the detector keeps its own:
     # it recompiles only changed files, and a broken edit keeps the file's previous rules, as there.
-    return RuleLibrary(paths, placeholders={k: list(v) for k, v in placeholders} or None)
+    cache = RuleCache(cache_dir) if cache_dir else None
+    return RuleLibrary(paths, placeholders={k: list(v) for k, v in placeholders} or None, cache=cache)
 
 
 def file_library(settings: Settings) -> RuleLibrary:
     placeholders = tuple(sorted((k, tuple(v)) for k, v in settings.rules.placeholders.items()))
-    library = _library(tuple(str(p) for p in rule_paths(settings.rules)), placeholders)
+    cache = rule_cache_for(settings.rules, settings.data_dir)
+    cache_dir = str(cache.directory) if cache is not None else None
+    library = _library(tuple(str(p) for p in rule_paths(settings.rules)), placeholders, cache_dir)
     library.reload_if_changed()
     return library
 
