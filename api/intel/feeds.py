@@ -19,7 +19,7 @@ from canhgac.api.intel import service
 from canhgac.api.intel.models import FeedCreate, FeedKind, FeedUpdate
 from canhgac.core.alert import SOC_AGENCY, AlertRule, Severity, alert_id, build_alert, iso
 from canhgac.core.config import OpenSearchConfig
-from canhgac.core.errors import InvalidRequest, NotFound
+from canhgac.core.errors import Conflict, InvalidRequest, NotFound
 from canhgac.core.index import Index
 from canhgac.rules.intel.formats import Parsed, parse_misp_event, parse_stix_objects, parse_time
 from opensearchpy import AsyncOpenSearch
@@ -233,14 +233,24 @@ async def due_feeds(client: AsyncOpenSearch, cfg: OpenSearchConfig, now: datetim
 async def mark_stale(
     client: AsyncOpenSearch, cfg: OpenSearchConfig, doc: dict[str, Any], now: datetime
 ) -> dict[str, Any] | None:
-    """The feed's stale alert when it just became stale (once per outage), else None."""
+    """The feed's stale alert when it just became stale, else None. Once per outage across API
+    replicas: the alert's id is recorded on the feed with the version just read, so of two pollers
+    only the one whose write lands raises it (the other's write conflicts and it stays quiet)."""
+    if not is_stale(doc, now) or doc.get("stale_alert"):
+        return None
+    feeds = Index(client, cfg.intel_feeds_index)
+    try:
+        current = await feeds.get_versioned(str(doc["id"]))
+    except NotFound:
+        return None
+    doc = current.source
     if not is_stale(doc, now) or doc.get("stale_alert"):
         return None
     since = parse_time(doc.get("last_success_at")) or parse_time(doc.get("created_at")) or now
     alert = stale_alert(doc, since, now)
     try:
-        await Index(client, cfg.intel_feeds_index).update(doc["id"], {"stale_alert": alert["id"]})
-    except NotFound:
+        await feeds.update(str(doc["id"]), {"stale_alert": alert["id"]}, version=current, refresh="wait_for")
+    except (NotFound, Conflict):
         return None
     log.warning("threat-intel feed %s is stale (no success since %s)", doc["id"], iso(since))
     return alert

@@ -375,3 +375,45 @@ async def test_csv_import_and_expiry_stop_matches(api) -> None:  # type: ignore[
 
 async def _not(check: Any) -> bool:
     return not await check
+
+
+async def test_feed_failing_goes_stale_with_one_alert(api) -> None:  # type: ignore[no-untyped-def]
+    """A feed that cannot be reached records its error, turns stale after `stale_after_secs` and
+    raises one 'feed stale' alert per outage, whatever the number of poller rounds."""
+    from canhgac.api.intel.feeds import stale_alert
+    from canhgac.api.intel.poller import poll_due
+    from canhgac.core.index import Index
+
+    dead_port = free_port_in()  # nothing listens there
+    async with api.client("admin") as admin:
+        created = await admin.post(
+            "/api/v1/intel/feeds",
+            json={
+                "id": "dead-misp",
+                "kind": "misp",
+                "url": f"http://127.0.0.1:{dead_port}/",
+                "interval_secs": 1,
+                "stale_after_secs": 1,
+            },
+        )
+        assert created.status_code == 201, created.text
+        published: list[dict[str, Any]] = []
+
+        async def publish(alert: dict[str, Any]) -> None:
+            published.append(alert)
+
+        state = api.app.state.canhgac
+        await asyncio.sleep(1.2)
+        for _ in range(3):
+            await poll_due(state.opensearch, api.settings.opensearch, publish)
+        feed = (await admin.get("/api/v1/intel/feeds")).json()["items"][0]
+        assert feed["stale"] is True and feed["last_success_at"] is None
+        assert "ConnectError" in feed["last_error"]
+        # The API's own poller runs meanwhile: whichever poller recorded the alert raised it, once.
+        recorded = (await Index(state.opensearch, api.settings.opensearch.intel_feeds_index).get("dead-misp"))[
+            "stale_alert"
+        ]
+        assert recorded and [a["id"] for a in published] in ([], [recorded])
+        alert = stale_alert(feed | {"url": "x", "interval_secs": 1}, datetime.now(UTC), datetime.now(UTC))
+        assert alert["rule"]["id"] == "canhgac-intel-feed-stale" and alert["agency"] == "soc"
+        assert alert["canhgac"]["group"] == {"feed": "dead-misp"}
