@@ -18,6 +18,7 @@ from canhgac.api.audit.views import router as audit_router
 from canhgac.api.auth.rate_limit import Limits, LoginLimiter
 from canhgac.api.auth.views import router as auth_router
 from canhgac.api.body_limit import BodyLimit, BodyLimits
+from canhgac.api.cases.views import router as cases_router
 from canhgac.api.console import console_app
 from canhgac.api.dashboard.views import router as dashboard_router
 from canhgac.api.deps import AppState, Reader
@@ -36,6 +37,7 @@ from canhgac.api.request_metrics import RequestMetrics
 from canhgac.api.rules.views import router as rules_router
 from canhgac.api.security import SecurityHeaders
 from canhgac.api.sources.views import router as sources_router
+from canhgac.api.systems.views import router as systems_router
 from canhgac.api.users.views import router as users_router
 from canhgac.core.config import Settings
 from canhgac.core.errors import BackendUnavailable
@@ -123,12 +125,14 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
         health_router,
         auth_router,
         alerts_router,
+        cases_router,
         events_router,
         dashboard_router,
         rules_router,
         exceptions_router,
         intel_router,
         sources_router,
+        systems_router,
         users_router,
         audit_router,
         receipts_router,

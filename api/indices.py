@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from canhgac.api.cases.service import ensure_cases_template
 from canhgac.api.intel.service import ensure_intel_templates
 from canhgac.core.config import OpenSearchConfig
 from canhgac.core.index import create_index, translated
 from canhgac.core.receipts import receipts_index
+from canhgac.core.systems import systems_index
 from opensearchpy import AsyncOpenSearch
 
 log = logging.getLogger(__name__)
@@ -142,6 +144,24 @@ def api_templates(cfg: OpenSearchConfig) -> dict[str, dict[str, Any]]:
                 "hash": _KW,
             },
         ),
+        systems_index(cfg): _template(
+            systems_index(cfg),
+            {
+                "id": _KW,
+                "name": _KW,
+                "agency": _KW,
+                "security_level": {"type": "integer"},
+                "criticality": _KW,
+                "hosts": _KW,
+                "sources": _KW,
+                "contacts": {"type": "object", "enabled": False},
+                "description": {"type": "text"},
+                "created_at": _DATE,
+                "created_by": _KW,
+                "updated_at": _DATE,
+                "updated_by": _KW,
+            },
+        ),
         receipts_index(cfg): _template(
             receipts_index(cfg),
             {
@@ -172,6 +192,7 @@ async def ensure_api_indices(client: AsyncOpenSearch, cfg: OpenSearchConfig) -> 
             await client.indices.put_index_template(name=name, body=template)
         await create_index(client, name)
     await ensure_intel_templates(client, cfg)
+    await ensure_cases_template(client, cfg)
     # An audit index made before the hash chain gets its fields (adding fields is always allowed).
     with translated():
         await client.indices.put_mapping(

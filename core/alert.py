@@ -263,6 +263,9 @@ class Alert(BaseModel):
     correlation: CorrelationInfo | None = None
     notify: dict[str, Any] | None = Field(default=None, description="the notifier's own alerts: the failing channel")
     indicator: IndicatorInfo | None = Field(default=None, description="threat-intel alerts: the indicator met")
+    # Set by the alert indexer from the information systems inventory (canhgac.core.systems).
+    system: dict[str, Any] | None = Field(default=None, description="the system of the alert's host or source")
+    priority: float | None = Field(default=None, description="rule weight × system level × indicator confidence")
 
     def to_document(self) -> dict[str, Any]:
         """The JSON document (topic value and index source): every field, `@timestamp` by its name.

@@ -4,10 +4,16 @@ New alerts are created with their stable id. An update of a grouped alert (highe
 last_seen) changes only those fields, so an analyst's status, assignee and comments survive, and
 an older or replayed update (count not higher) changes nothing. Writes use the stored document's
 sequence number, so a concurrent analyst edit is never overwritten: on conflict we read again.
+
+A new alert is placed in the information systems inventory before it is created: its `system` and
+`priority` (canhgac.core.systems) are set here, at indexing, because this stage writes every alert
+once and the inventory is an OpenSearch index it can read; the detector stays free of it.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +21,9 @@ import orjson
 from aiokafka import ConsumerRecord
 from canhgac.core.config import KafkaConfig, OpenSearchConfig, PipelineConfig
 from canhgac.core.errors import BackendUnavailable
+from canhgac.core.index import Index
 from canhgac.core.metrics import Metrics
+from canhgac.core.systems import Inventory, place_alert, systems_index
 from canhgac.pipeline.bulk import BulkItem, bulk_write
 from canhgac.pipeline.dlq import DeadLetters
 from canhgac.pipeline.store_stage import OpenSearchStage
@@ -26,6 +34,10 @@ from opensearchpy.exceptions import TransportError
 # correlation's window takes in events of more agencies.
 GROUPED_FIELDS = ("count", "last_seen", "first_seen", "event_ids", "agencies", "cleared_at")
 MAX_CONFLICT_ROUNDS = 5
+# The inventory changes by hand, rarely: re-read it at most this often.
+INVENTORY_REFRESH_SECS = 10.0
+
+log = logging.getLogger(__name__)
 
 
 class AlertIndexerStage(OpenSearchStage):
@@ -35,6 +47,21 @@ class AlertIndexerStage(OpenSearchStage):
         self, kafka: KafkaConfig, opensearch: OpenSearchConfig, pipeline: PipelineConfig, metrics: Metrics
     ) -> None:
         super().__init__(kafka, opensearch, pipeline, pipeline.alert_indexer, metrics)
+        self.inventory = Inventory(())
+        self._inventory_read_at: float | None = None
+
+    async def _refresh_inventory(self) -> None:
+        """Re-read the systems when due; when OpenSearch cannot say, keep the last inventory."""
+        now = time.monotonic()
+        if self._inventory_read_at is not None and now - self._inventory_read_at < INVENTORY_REFRESH_SECS:
+            return
+        assert self.client is not None
+        self._inventory_read_at = now
+        try:
+            self.inventory = Inventory(await Index(self.client, systems_index(self.opensearch)).read_all())
+        except BackendUnavailable as exc:
+            self.metrics.errors.labels(self.name, "inventory_unavailable").inc()
+            log.warning("systems inventory not refreshed (keeping the last one): %s", exc)
 
     def topics(self) -> list[str]:
         return [self.kafka.topics.alerts]
@@ -53,6 +80,7 @@ class AlertIndexerStage(OpenSearchStage):
             previous = latest.get(alert_id)
             if previous is None or alert.get("count", 0) >= previous.get("count", 0):
                 latest[alert_id] = alert
+        await self._refresh_inventory()
         for _ in range(MAX_CONFLICT_ROUNDS):
             if not latest:
                 break
@@ -75,6 +103,7 @@ class AlertIndexerStage(OpenSearchStage):
         for doc in found["docs"]:
             alert = alerts[doc["_id"]]
             if not doc.get("found"):
+                place_alert(alert, self.inventory)
                 items.append(BulkItem({"create": {"_index": index, "_id": doc["_id"]}}, alert, doc["_id"].encode()))
                 continue
             stored = doc.get("_source", {})

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from canhgac.core.alert import Alert, Resolution, Status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SortField = Literal["last_seen", "first_seen", "severity", "count", "status"]
+SortField = Literal["last_seen", "first_seen", "severity", "count", "status", "priority"]
 
 
 class AlertPage(BaseModel):

@@ -36,6 +36,8 @@ SORT_FIELDS = {
     "severity": ("severity_score", "long"),
     "count": ("count", "long"),
     "status": ("status", "keyword"),
+    # rule weight × system level × indicator confidence (canhgac.core.systems), set at indexing
+    "priority": ("priority", "float"),
 }
 # What the queue and the live stream show; the detail adds the event snapshot and the rest.
 SUMMARY_FIELDS = [
@@ -43,6 +45,8 @@ SUMMARY_FIELDS = [
     "rule",
     "severity",
     "severity_score",
+    "priority",
+    "system",
     "first_seen",
     "last_seen",
     "count",

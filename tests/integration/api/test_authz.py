@@ -101,6 +101,22 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
     ("GET", "/api/v1/notifications"): ({}, READ, 401),
     ("POST", "/api/v1/notify/test/{channel}"): ({}, {**ADMIN, "admin": 404}, 401),
     ("GET", "/api/v1/meta"): ({}, READ, 401),
+    ("GET", "/api/v1/receipts"): ({}, READ, 401),
+    ("GET", "/api/v1/receipts/{source_id}/{day}"): ({}, {r: 404 for r in ROLES}, 401),
+    ("GET", "/api/v1/systems"): ({}, READ, 401),
+    ("GET", "/api/v1/systems/{system_id}"): ({}, {r: 404 for r in ROLES}, 401),
+    ("POST", "/api/v1/systems"): (
+        {"json": {"id": "sys-{role}", "name": "Hệ thống", "agency": "so-tttt", "security_level": 3}},
+        {**ADMIN, "admin": 201},
+        401,
+    ),
+    ("PATCH", "/api/v1/systems/{system_id}"): ({"json": {"security_level": 4}}, {**ADMIN, "admin": 404}, 401),
+    ("DELETE", "/api/v1/systems/{system_id}"): ({}, {**ADMIN, "admin": 404}, 401),
+    ("POST", "/api/v1/systems/import"): (
+        {"content": "id,name,agency,security_level\nsys-csv,CSV,so-tttt,2\n", "headers": {"content-type": "text/csv"}},
+        ADMIN,
+        401,
+    ),
 }
 
 
@@ -126,7 +142,8 @@ def app_routes(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
 async def call(client: httpx.AsyncClient, method: str, path: str, kwargs: dict, role: str) -> httpx.Response:
     path = path.replace("{alert_id}", "alert-a").replace("{username}", "viewer").replace("{channel}", "no-such-channel")
     path = path.replace("{rule_id}", BUNDLED_RULE).replace("{exception_id}", "no-such-exception")
-    path = path.replace("{source_id}", "no-such-source")
+    path = path.replace("{source_id}", "no-such-source").replace("{day}", "2026-01-01")
+    path = path.replace("{system_id}", "no-such-system")
     if path.startswith("/api/v1/auth/"):
         client._transport.app.state.canhgac.limiter._entries.clear()  # type: ignore[attr-defined]
     kw = {k: v for k, v in kwargs.items()}

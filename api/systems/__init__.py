@@ -1,0 +1,1 @@
+"""Information systems inventory: owner agency, security level, hosts, sources, contacts."""
