@@ -11,10 +11,11 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from canhgac.core.config import KafkaConfig, SourceConfig
+from canhgac.core.config import KafkaConfig, Settings, SourceConfig
 from canhgac.core.envelope import RawEnvelope
 from canhgac.core.kafka import make_producer
 from canhgac.core.metrics import Metrics
+from canhgac.core.source_registry import SourceRegistry
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class SourceDirectory:
         self.default_agency = default_agency
         self.transport = transport
         self.sources = {s.id: s for s in sources}
+        self.disabled = frozenset(s.id for s in sources if not s.enabled)
         self._networks: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, SourceConfig]] = []
         self._by_key_hash: dict[str, SourceConfig] = {}
         for source in sources:
@@ -89,6 +91,23 @@ class SourceDirectory:
         # Most specific network first, so a host entry wins over its agency's subnet.
         self._networks.sort(key=lambda item: -item[0].prefixlen)
         self._cache: dict[str, tuple[str, str, str | None] | None] = {}
+
+    async def start(self) -> None:
+        """A fixed directory has nothing to follow (LiveSourceDirectory re-reads declarations)."""
+
+    async def stop(self) -> None:
+        pass
+
+    def admit(self, ip: str | None) -> tuple[tuple[str, str, str | None] | None, str]:
+        """(source id, agency, format) for a sender and "", or None and why it is refused:
+        `unknown_sender` (no declaration, no default) or `source_disabled` (declared, switched off).
+        A disabled source's addresses still match it, so its traffic never falls to the default."""
+        found = self.lookup(ip)
+        if found is None:
+            return None, "unknown_sender"
+        if found[0] in self.disabled:
+            return None, "source_disabled"
+        return found, ""
 
     def accepts(self, source: SourceConfig) -> bool:
         return self.transport is None or not source.transports or self.transport in source.transports
@@ -148,6 +167,78 @@ class SourceDirectory:
             address.version == net.version and address in net
             for net in (ipaddress.ip_network(a, strict=False) for a in source.allowed_addresses)
         )
+
+
+class LiveSourceDirectory:
+    """A SourceDirectory that follows the declared sources (core/source_registry.py): the settings
+    file's and those declared, edited, disabled or deleted through the API, re-read every
+    `sources_refresh_secs`. The table is rebuilt only when the declarations changed; a lookup in
+    progress keeps the table it started with."""
+
+    def __init__(
+        self,
+        registry: SourceRegistry,
+        *,
+        default_source_id: str | None = None,
+        default_agency: str = "unknown",
+        transport: str | None = None,
+    ) -> None:
+        self.registry = registry
+        self.default_source_id = default_source_id
+        self.default_agency = default_agency
+        self.transport = transport
+        self._version = -1
+        self._directory = self.current()
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        default_source_id: str | None = None,
+        default_agency: str = "unknown",
+        transport: str | None = None,
+    ) -> LiveSourceDirectory:
+        """The directory a collector builds: its registry reads the API's declarations as `collectors`."""
+        registry = SourceRegistry(
+            settings.sources,
+            settings.collectors,
+            settings.opensearch,
+            component="collectors",
+            refresh_secs=settings.sources_refresh_secs,
+        )
+        return cls(
+            registry,
+            default_source_id=default_source_id,
+            default_agency=default_agency,
+            transport=transport,
+        )
+
+    def current(self) -> SourceDirectory:
+        if self._version != self.registry.version:
+            self._version = self.registry.version
+            self._directory = SourceDirectory(
+                self.registry.sources(),
+                default_source_id=self.default_source_id,
+                default_agency=self.default_agency,
+                transport=self.transport,
+            )
+        return self._directory
+
+    async def start(self) -> None:
+        await self.registry.start()
+
+    async def stop(self) -> None:
+        await self.registry.close()
+
+    def lookup(self, ip: str | None) -> tuple[str, str, str | None] | None:
+        return self.current().lookup(ip)
+
+    def admit(self, ip: str | None) -> tuple[tuple[str, str, str | None] | None, str]:
+        return self.current().admit(ip)
+
+    def declared(self, source_id: str) -> SourceConfig | None:
+        return self.current().sources.get(source_id)
 
 
 def is_kafka_error(exc: BaseException) -> bool:

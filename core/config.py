@@ -14,7 +14,8 @@ from typing import Any, Literal, get_args
 import yaml
 from canhgac.core.errors import ConfigError
 from canhgac.core.notify_config import NotifyConfig
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, model_validator
+from canhgac.core.timezones import parse_zone
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -443,6 +444,18 @@ class SourceConfig(Strict):
     # Hex SHA-256 of the HTTP ingest key (`canhgac ingest-key` style: 32+ random bytes, so an
     # unsalted fast hash is safe); the key itself is never stored.
     ingest_key_sha256: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
+    # false: the source is still declared (its senders are recognised) but its records are refused
+    # by the collectors and dead-lettered by the normaliser with reason `source_disabled`.
+    enabled: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            parse_zone(value)
+        except ConfigError as exc:
+            raise ValueError(exc.message) from exc
+        return value
 
 
 class RetentionConfig(Strict):
@@ -480,6 +493,9 @@ class Settings(BaseSettings):
     api: ApiConfig = ApiConfig()
     metrics_listener: MetricsListenerConfig = MetricsListenerConfig()
     sources: tuple[SourceConfig, ...] = ()
+    # Sources declared through the API (and their edits, disabling, deletion) reach every component
+    # (collectors, normaliser, source health, retention) within this time, no restart.
+    sources_refresh_secs: float = Field(default=5.0, gt=0)
     notify: NotifyConfig = NotifyConfig()
     retention: RetentionConfig = RetentionConfig()
     receipts: ReceiptsConfig = ReceiptsConfig()

@@ -6,10 +6,20 @@ The agency, which decides who sees the events and alerts, is then looked up here
 sources first, then the sources an admin declared through the API (read from OpenSearch), then a
 collector's development default (`default_source_id` / `default_agency`). The envelope's own
 `agency` field, and anything in the payload, is never used.
+
+Sources are live configuration, like rules: every component that needs a declaration (collectors,
+normaliser, source health, retention) holds one registry and re-reads the API's declarations every
+`sources_refresh_secs` (`start` runs that loop; stages call `refresh` from their own loop), so a
+source declared, edited, disabled or deleted through the API takes effect within seconds. `version`
+changes whenever what `sources()` returns changes, so users rebuild what they derive from it
+(address tables, health trackers) only then. When OpenSearch cannot be read the last declarations
+stay in force: a blip never un-declares a source.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -25,6 +35,7 @@ from pydantic import ValidationError
 log = logging.getLogger(__name__)
 
 UNKNOWN_AGENCY = "unknown"
+FIRST_READ_SECS = 5.0
 
 
 def source_from_doc(doc: dict[str, Any]) -> SourceConfig:
@@ -68,13 +79,21 @@ class SourceRegistry:
         self.min_refresh_secs = min_refresh_secs
         self.declared: dict[str, SourceConfig] = {}
         self.client: AsyncOpenSearch | None = None
+        self.version = 0
         self._refreshed_at = float("-inf")
+        self._task: asyncio.Task[None] | None = None
 
     def lookup(self, source_id: str, collector: str) -> SourceConfig | None:
+        """The declaration of a source (disabled ones too: callers check `enabled`), else None."""
         found = self.settings_sources.get(source_id) or self.declared.get(source_id)
         if found is not None:
             return found
         return self.defaults.get((collector, source_id))
+
+    def sources(self) -> tuple[SourceConfig, ...]:
+        """Every declared source: the settings file's, then the API's (a settings id wins)."""
+        stored = (s for sid, s in sorted(self.declared.items()) if sid not in self.settings_sources)
+        return (*self.settings_sources.values(), *stored)
 
     async def refresh(self, *, when_older_than_secs: float | None = None) -> None:
         """Re-read the sources declared through the API; on failure keep the last ones."""
@@ -99,13 +118,37 @@ class SourceRegistry:
                 log.warning("declared source %s ignored: %s", doc.get("id"), exc)
                 continue
             declared[source.id] = source
-        self.declared = declared
+        if declared != self.declared:
+            self.declared = declared
+            self.version += 1
 
     async def refresh_for_unknown(self) -> None:
         """An id nobody declared (yet): perhaps declared a moment ago, so read again, rate-limited."""
         await self.refresh(when_older_than_secs=self.min_refresh_secs)
 
+    async def start(self) -> None:
+        """First read, then re-read every `refresh_secs` in the background (collectors, retention).
+        The first read waits at most FIRST_READ_SECS: collectors listen whatever state OpenSearch
+        is in, and the settings file's sources work meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.refresh(), FIRST_READ_SECS)
+        if self.opensearch is not None and self._task is None:
+            self._task = asyncio.create_task(self._loop(), name=f"{self.component}-sources")
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_secs)
+            try:
+                await self.refresh(when_older_than_secs=0)
+            except Exception:  # this task's supervisor boundary: log, keep the last declarations
+                log.exception("declared sources refresh failed")
+
     async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
         if self.client is not None:
             await self.client.close()
             self.client = None

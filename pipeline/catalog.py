@@ -34,7 +34,7 @@ def _normalizer(s: Settings, metrics: Metrics) -> Stage:
         s.sources,
         collectors=s.collectors,
         opensearch=s.opensearch,
-        declared_refresh_secs=s.collectors.http.api_sources_refresh_secs,
+        declared_refresh_secs=s.sources_refresh_secs,
     )
 
 
@@ -55,7 +55,15 @@ def _alert_indexer(s: Settings, metrics: Metrics) -> Stage:
 
 @STAGES.register(SourceHealthStage.name)
 def _source_health(s: Settings, metrics: Metrics) -> Stage:
-    return SourceHealthStage(s.kafka, s.opensearch, s.pipeline, metrics, s.sources)
+    return SourceHealthStage(
+        s.kafka,
+        s.opensearch,
+        s.pipeline,
+        metrics,
+        s.sources,
+        collectors=s.collectors,
+        sources_refresh_secs=s.sources_refresh_secs,
+    )
 
 
 @STAGES.register(NotifierStage.name)

@@ -183,10 +183,17 @@ class NormalizerStage(Stage):
                 envelopes.append((record, RawEnvelope.from_json(record.value)))
             except ParseError as exc:
                 dead.add(record.key, "bad_envelope", str(exc), record.value)
+        await self.sources.refresh()  # at most every sources_refresh_secs: edits apply under load too
         if any(self.sources.lookup(raw.source_id, raw.collector) is None for _, raw in envelopes):
             await self.sources.refresh_for_unknown()  # declared through the API a moment ago?
         for record, raw in envelopes:
-            event, dlq = normalize(raw, self.parsers, self.sources.lookup(raw.source_id, raw.collector))
+            source = self.sources.lookup(raw.source_id, raw.collector)
+            if source is not None and not source.enabled:
+                # Accepted before the collectors saw the switch (or by a collector in another
+                # process that has not yet): kept on the DLQ, replayable once the source is enabled.
+                dead.add(record.key, "source_disabled", f"source {raw.source_id!r} is disabled", raw)
+                continue
+            event, dlq = normalize(raw, self.parsers, source)
             if dlq is not None:
                 self.metrics.parse_errors.labels(raw.format or DEFAULT_FORMAT).inc()
                 dead.add_record(record.key, dlq)

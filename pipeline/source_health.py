@@ -2,6 +2,9 @@
 
 A declared source that sends nothing for longer than its `expected_interval_secs` raises an alert
 of its own (rule id `canhgac-source-silent`); when it sends again the same alert gets `cleared_at`.
+Declarations are live (core/source_registry.py): a source declared through the API is watched from
+the moment the stage reads it, an edit changes its interval and agency, a disabled source is
+expected to be quiet (no alert), a deleted one is kept as "seen, not declared" (no alert).
 The tracker is pure (the clock is passed in) so silence and recovery are tested without waiting.
 Health snapshots are written to the `canhgac-sources` index for the API and console.
 """
@@ -18,8 +21,9 @@ from typing import Any
 import orjson
 from aiokafka import ConsumerRecord
 from canhgac.core.alert import AlertRule, Severity, alert_id, build_alert, iso
-from canhgac.core.config import KafkaConfig, OpenSearchConfig, PipelineConfig, SourceConfig
+from canhgac.core.config import CollectorsConfig, KafkaConfig, OpenSearchConfig, PipelineConfig, SourceConfig
 from canhgac.core.metrics import Metrics
+from canhgac.core.source_registry import SourceRegistry
 from canhgac.core.store import make_client
 from canhgac.pipeline.bulk import BulkItem, bulk_write
 from canhgac.pipeline.stage import Stage
@@ -40,6 +44,10 @@ class SourceStats:
     recent: deque[tuple[int, int, int]] = field(default_factory=deque)  # (second, events, errors)
     silent_since: datetime | None = None
     silent_alert: dict[str, Any] | None = None
+    enabled: bool = True
+    # When the stage began watching this declaration (start, declared, or enabled again): silence
+    # is counted from the later of this and the last event.
+    watched_since: datetime | None = None
 
     def observe(self, now: datetime, is_error: bool) -> None:
         self.last_seen = now
@@ -70,6 +78,7 @@ class SourceStats:
             "events_total": self.total,
             "parse_errors_total": self.errors,
             "expected_interval_secs": self.expected_interval_secs,
+            "enabled": self.enabled,
             "silent": self.silent_since is not None,
             "silent_since": iso(self.silent_since) if self.silent_since else None,
             "updated_at": iso(now),
@@ -79,9 +88,26 @@ class SourceStats:
 class SourceHealthTracker:
     def __init__(self, sources: Sequence[SourceConfig], started_at: datetime) -> None:
         self.started_at = started_at
-        self.stats: dict[str, SourceStats] = {
-            s.id: SourceStats(s.id, s.agency, s.expected_interval_secs) for s in sources
-        }
+        self.stats: dict[str, SourceStats] = {}
+        self.declared: set[str] = set()
+        self.sync(sources, started_at)
+
+    def sync(self, sources: Sequence[SourceConfig], now: datetime) -> None:
+        """Follow the declarations as they are now (added, edited, disabled, enabled, deleted)."""
+        current = {s.id: s for s in sources}
+        for source in current.values():
+            stats = self.stats.get(source.id)
+            if stats is None:
+                stats = self.stats[source.id] = SourceStats(source.id, source.agency, None, watched_since=now)
+            elif source.id not in self.declared or (source.enabled and not stats.enabled):
+                stats.watched_since = now  # newly declared or enabled again: its interval starts now
+            stats.agency = source.agency
+            stats.expected_interval_secs = source.expected_interval_secs
+            stats.enabled = source.enabled
+        for gone in self.declared - current.keys():
+            stats = self.stats[gone]
+            stats.expected_interval_secs, stats.enabled = None, True  # seen, no longer declared
+        self.declared = set(current)
 
     def observe(self, source_id: str, agency: str | None, now: datetime, *, is_error: bool) -> list[dict[str, Any]]:
         """Count one event; returns the alert update when this event ends a silence."""
@@ -108,9 +134,9 @@ class SourceHealthTracker:
         """New "source silent" alerts for declared sources past their expected interval."""
         alerts = []
         for stats in self.stats.values():
-            if stats.expected_interval_secs is None or stats.silent_since is not None:
+            if stats.expected_interval_secs is None or stats.silent_since is not None or not stats.enabled:
                 continue
-            since = stats.last_seen or self.started_at
+            since = max(t for t in (stats.last_seen, stats.watched_since, self.started_at) if t is not None)
             if (now - since).total_seconds() > stats.expected_interval_secs:
                 stats.silent_since = since
                 stats.silent_alert = silent_alert(stats, since, now)
@@ -159,10 +185,20 @@ class SourceHealthStage(Stage):
         sources: Sequence[SourceConfig],
         *,
         check_interval_secs: float = 5.0,
+        collectors: CollectorsConfig | None = None,
+        sources_refresh_secs: float = 5.0,
     ) -> None:
         super().__init__(kafka, pipeline.indexer, metrics, retry_backoff_max_secs=pipeline.retry_backoff_max_secs)
         self.opensearch = opensearch
         self.pipeline = pipeline
+        self.registry = SourceRegistry(
+            sources,
+            collectors or CollectorsConfig(),
+            opensearch,
+            component=self.component,
+            refresh_secs=sources_refresh_secs,
+        )
+        self._synced_version = self.registry.version
         self.tracker = SourceHealthTracker(sources, datetime.now(UTC))
         self.check_interval_secs = check_interval_secs
         self.client: AsyncOpenSearch | None = None
@@ -178,7 +214,14 @@ class SourceHealthStage(Stage):
 
     async def start(self) -> None:
         self.client = make_client(self.opensearch, component=self.component)
+        await self._follow_declarations()
         await self._restore()
+
+    async def _follow_declarations(self) -> None:
+        await self.registry.refresh()  # at most every sources_refresh_secs
+        if self.registry.version != self._synced_version:
+            self._synced_version = self.registry.version
+            self.tracker.sync(self.registry.sources(), datetime.now(UTC))
 
     async def _restore(self) -> None:
         assert self.client is not None
@@ -192,6 +235,7 @@ class SourceHealthStage(Stage):
                 self.tracker.restore_last_seen(hit["_id"], datetime.fromisoformat(last_seen.replace("Z", "+00:00")))
 
     async def close(self) -> None:
+        await self.registry.close()
         if self.client:
             await self.client.close()
 
@@ -215,6 +259,7 @@ class SourceHealthStage(Stage):
 
     async def _publish(self, alerts: list[dict[str, Any]]) -> None:
         assert self.client is not None
+        await self._follow_declarations()
         now = datetime.now(UTC)
         self._next_check = time.monotonic() + self.check_interval_secs
         alerts = alerts + self.tracker.check_silence(now)

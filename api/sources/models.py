@@ -5,10 +5,10 @@ from __future__ import annotations
 import ipaddress
 from datetime import datetime
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from canhgac.core.config import Transport
-from canhgac.core.formats import canonical_format, known_formats
+from canhgac.core.errors import ConfigError
+from canhgac.core.timezones import parse_zone
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
@@ -18,41 +18,73 @@ class SourceCreate(BaseModel):
     id: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")
     agency: str = Field(min_length=1, max_length=64)
     format: str = Field(
-        default="syslog", min_length=1, max_length=64, description="a parser's name or an alias (stored as the name)"
+        default="syslog",
+        min_length=1,
+        max_length=64,
+        description="a parser's name or an alias (stored as the name); an unknown one is a 400 naming the known ones",
     )
     transports: list[Transport] = Field(default_factory=list, description="empty: every transport")
     allowed_addresses: list[str] = Field(default_factory=list, max_length=256, description="IPs or CIDR networks")
     security_level: Literal[1, 2, 3, 4, 5] = 3
     expected_interval_secs: int = Field(default=3600, ge=1)
-    timezone: str = Field(default="Asia/Ho_Chi_Minh", max_length=64)
+    timezone: str = Field(
+        default="Asia/Ho_Chi_Minh", max_length=64, description="IANA name, UTC, or a fixed offset such as +07:00"
+    )
+    enabled: bool = Field(default=True, description="false: declared, but its records are refused")
 
     @field_validator("allowed_addresses")
     @classmethod
     def networks(cls, values: list[str]) -> list[str]:
-        out = []
-        for value in values:
-            try:
-                out.append(str(ipaddress.ip_network(value.strip(), strict=False)))
-            except ValueError as exc:
-                raise ValueError(f"not an IP address or network: {value!r}") from exc
-        return out
-
-    @field_validator("format")
-    @classmethod
-    def known_format(cls, value: str) -> str:
-        canonical = canonical_format(value)
-        if canonical is None:
-            raise ValueError(f"unknown format {value!r}; known: {known_formats()}")
-        return canonical
+        return parse_networks(values)
 
     @field_validator("timezone")
     @classmethod
     def zone(cls, value: str) -> str:
+        return known_zone(value)
+
+
+def parse_networks(values: list[str]) -> list[str]:
+    out = []
+    for value in values:
         try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Asia/Ho_Chi_Minh)") from exc
-        return value
+            out.append(str(ipaddress.ip_network(value.strip(), strict=False)))
+        except ValueError as exc:
+            raise ValueError(f"not an IP address or network: {value!r}") from exc
+    return out
+
+
+def known_zone(value: str) -> str:
+    try:
+        parse_zone(value)
+    except ConfigError as exc:
+        raise ValueError(exc.message) from exc
+    return value
+
+
+class SourceUpdate(BaseModel):
+    """An edit of an API-declared source: only the fields given change (the id and key do not;
+    rotate the key with POST …/key). Takes effect in every component within `sources_refresh_secs`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agency: str | None = Field(default=None, min_length=1, max_length=64)
+    format: str | None = Field(default=None, min_length=1, max_length=64)
+    transports: list[Transport] | None = None
+    allowed_addresses: list[str] | None = Field(default=None, max_length=256)
+    security_level: Literal[1, 2, 3, 4, 5] | None = None
+    expected_interval_secs: int | None = Field(default=None, ge=1)
+    timezone: str | None = Field(default=None, max_length=64)
+    enabled: bool | None = None
+
+    @field_validator("allowed_addresses")
+    @classmethod
+    def networks(cls, values: list[str] | None) -> list[str] | None:
+        return None if values is None else parse_networks(values)
+
+    @field_validator("timezone")
+    @classmethod
+    def zone(cls, value: str | None) -> str | None:
+        return None if value is None else known_zone(value)
 
 
 class SourceOut(SourceCreate):
@@ -60,6 +92,8 @@ class SourceOut(SourceCreate):
     origin: Literal["api"] = "api"
     created_at: datetime
     created_by: str
+    updated_at: datetime | None = None
+    updated_by: str | None = None
     key_rotated_at: datetime | None = None
     has_ingest_key: bool
 
@@ -104,7 +138,10 @@ class SourceRow(BaseModel):
     security_level: int | None = None
     expected_interval_secs: int | None = None
     timezone: str | None = None
+    enabled: bool | None = None
     created_at: str | None = None
+    updated_at: str | None = None
+    updated_by: str | None = None
     created_by: str | None = None
     key_rotated_at: str | None = None
     has_ingest_key: bool | None = None

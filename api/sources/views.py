@@ -5,8 +5,8 @@ from typing import Annotated, Any
 from canhgac.api.audit.service import record
 from canhgac.api.deps import Admin, Reader, State, client_ip
 from canhgac.api.sources import service
-from canhgac.api.sources.models import IngestKey, SourceCreate, SourceCreated, SourceList
-from fastapi import APIRouter, Path, Request
+from canhgac.api.sources.models import IngestKey, SourceCreate, SourceCreated, SourceList, SourceOut, SourceUpdate
+from fastapi import APIRouter, Path, Request, Response
 
 router = APIRouter(prefix="/api/v1/sources", tags=["sources"])
 SourceId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
@@ -50,3 +50,44 @@ async def rotate_key(source_id: SourceId, principal: Admin, request: Request, st
         client_ip=client_ip(request),
     )
     return {"source_id": source_id, "ingest_key": key, "key_rotated_at": at}
+
+
+@router.patch("/{source_id}", response_model=SourceOut)
+async def update_source(
+    source_id: SourceId, body: SourceUpdate, principal: Admin, request: Request, state: State
+) -> dict[str, Any]:
+    """Edit an API-declared source (only the fields sent change), or disable it (`enabled: false`):
+    collectors, normaliser, source health and retention follow within `sources_refresh_secs`."""
+    source = await service.update_source(state.opensearch, state.settings, source_id, body, principal.username)
+    changes = body.model_dump(exclude_unset=True)
+    action = "source.update"
+    if set(changes) == {"enabled"}:
+        action = "source.enable" if changes["enabled"] else "source.disable"
+    await record(
+        state.opensearch,
+        state.settings.opensearch.audit_index,
+        actor=principal,
+        action=action,
+        target_type="source",
+        target_id=source_id,
+        details=changes,
+        client_ip=client_ip(request),
+    )
+    return source
+
+
+@router.delete("/{source_id}", status_code=204, response_class=Response)
+async def delete_source(source_id: SourceId, principal: Admin, request: Request, state: State) -> Response:
+    """Forget an API-declared source: its senders are unknown again and its key stops working."""
+    await service.delete_source(state.opensearch, state.settings, source_id)
+    await record(
+        state.opensearch,
+        state.settings.opensearch.audit_index,
+        actor=principal,
+        action="source.delete",
+        target_type="source",
+        target_id=source_id,
+        details={},
+        client_ip=client_ip(request),
+    )
+    return Response(status_code=204)

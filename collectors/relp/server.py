@@ -31,7 +31,7 @@ import ssl
 from collections import Counter, deque
 from dataclasses import dataclass
 
-from canhgac.collectors.base import SourceDirectory
+from canhgac.collectors.base import LiveSourceDirectory, SourceDirectory
 from canhgac.collectors.listener import StreamListener, peer_of
 from canhgac.collectors.registry import COLLECTORS, SinkFactory
 from canhgac.collectors.relp.protocol import (
@@ -80,7 +80,7 @@ class RelpCollector:
         self,
         cfg: RelpConfig,
         sink: SpoolingSink,
-        sources: SourceDirectory,
+        sources: SourceDirectory | LiveSourceDirectory,
         metrics: Metrics,
         *,
         ssl_context: ssl.SSLContext | None = None,
@@ -120,8 +120,8 @@ class RelpCollector:
                 context = server_context(cfg)
             except (ssl.SSLError, OSError) as exc:
                 raise ConfigError(f"cannot load TLS certificate or key: {exc}", where="collectors.relp") from exc
-        directory = SourceDirectory(
-            settings.sources,
+        directory = LiveSourceDirectory.from_settings(
+            settings,
             default_source_id=cfg.default_source_id,
             default_agency=cfg.default_agency,
             transport=cls.transport,
@@ -130,6 +130,7 @@ class RelpCollector:
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
+        await self.sources.start()
         await self.sink.start()
         self.listener = StreamListener(
             self.name,
@@ -162,6 +163,7 @@ class RelpCollector:
         if self.listener:
             await self.listener.wait_closed()
         await self.sink.stop()
+        await self.sources.stop()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = peer_of(writer)
@@ -170,10 +172,10 @@ class RelpCollector:
             return self._refuse("too_many_connections", writer)
         if self._per_address[address] >= self.cfg.max_connections_per_address:
             return self._refuse("too_many_connections_per_address", writer)
-        source = self.sources.lookup(peer.ip)
+        source, refused = self.sources.admit(peer.ip)
         if source is None:
-            log.warning("refused %s connection from unknown sender %s", self.name, peer.ip)
-            return self._refuse("unknown_sender", writer)
+            log.warning("refused %s connection from %s: %s", self.name, peer.ip, refused)
+            return self._refuse(refused, writer)
         session = _Session(self, reader, writer, source, peer)
         self._sessions.add(session)
         self._per_address[address] += 1
@@ -344,6 +346,14 @@ class _Session:
 
     async def _handle_frames(self, frames: list[RelpFrame]) -> str | None:
         collector = self.collector
+        # The declaration as it is now: an edit applies to open sessions; a source disabled or
+        # deleted meanwhile ends its session with these commands unanswered (the sender keeps them).
+        source, refusal = collector.sources.admit(self.peer.ip)
+        if source is None:
+            collector.metrics.dropped.labels(collector.name, refusal).inc()
+            log.warning("relp session from %s closed: %s", self.peer.ip, refusal)
+            return "refused"
+        self.source = source
         received_at = utc_now_iso()
         batch: list[RawEnvelope] = []
         txnrs: list[int] = []

@@ -15,7 +15,7 @@ import logging
 import ssl
 from collections import Counter
 
-from canhgac.collectors.base import SourceDirectory
+from canhgac.collectors.base import LiveSourceDirectory, SourceDirectory
 from canhgac.collectors.listener import StreamListener, peer_of, tls_subject
 from canhgac.collectors.registry import COLLECTORS, SinkFactory
 from canhgac.collectors.spool.sink import SpoolingSink
@@ -40,7 +40,7 @@ class SyslogStreamCollector:
         self,
         cfg: SyslogTcpConfig,
         sink: SpoolingSink,
-        sources: SourceDirectory,
+        sources: SourceDirectory | LiveSourceDirectory,
         metrics: Metrics,
         *,
         ssl_context: ssl.SSLContext | None = None,
@@ -58,6 +58,7 @@ class SyslogStreamCollector:
         self._framing_errors = metrics.errors.labels(self.name, "framing")
 
     async def start(self) -> None:
+        await self.sources.start()
         await self.sink.start()
         self.listener = StreamListener(
             self.name,
@@ -96,6 +97,7 @@ class SyslogStreamCollector:
         if self.listener:
             await self.listener.wait_closed()
         await self.sink.stop()
+        await self.sources.stop()
 
     def _refuse(self, reason: str, writer: asyncio.StreamWriter) -> None:
         self.metrics.dropped.labels(self.name, reason).inc()
@@ -110,10 +112,10 @@ class SyslogStreamCollector:
             return self._refuse("too_many_connections", writer)
         if self._per_address[address] >= self.cfg.max_connections_per_address:
             return self._refuse("too_many_connections_per_address", writer)
-        source = self.sources.lookup(ip)
+        source, refused = self.sources.admit(ip)
         if source is None:
-            log.warning("refused %s connection from unknown sender %s", self.name, ip)
-            return self._refuse("unknown_sender", writer)
+            log.warning("refused %s connection from %s: %s", self.name, ip, refused)
+            return self._refuse(refused, writer)
         connection = self._connections[task] = _Connection(writer)
         self._per_address[address] += 1
         self.metrics.connections.labels(self.name).inc()
@@ -137,6 +139,14 @@ class SyslogStreamCollector:
                 frames = framer.feed(data)
                 reported = self._report_framing(framer, ip, reported)
                 if frames:
+                    # The declaration as it is now: an edit (format) applies to open connections,
+                    # and a source disabled or deleted meanwhile loses its connection.
+                    now_source, refusal = self.sources.admit(ip)
+                    if now_source is None:
+                        self.metrics.dropped.labels(self.name, refusal).inc(len(frames))
+                        log.warning("%s: closing the connection of %s: %s", self.name, ip, refusal)
+                        return
+                    source = now_source
                     await self._emit(frames, source, peer)
             if frames := framer.flush():
                 await self._emit(frames, source, peer)
@@ -237,8 +247,8 @@ class SyslogTcpCollector(SyslogStreamCollector):
     @classmethod
     def build(cls, settings: Settings, sink_factory: SinkFactory, metrics: Metrics) -> SyslogTcpCollector:
         cfg = settings.collectors.syslog_tcp
-        directory = SourceDirectory(
-            settings.sources,
+        directory = LiveSourceDirectory.from_settings(
+            settings,
             default_source_id=cfg.default_source_id,
             default_agency=cfg.default_agency,
             transport=cls.transport,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
-from canhgac.collectors.base import SourceDirectory
+from canhgac.collectors.base import LiveSourceDirectory
 from canhgac.collectors.registry import COLLECTORS, SinkFactory
 from canhgac.collectors.syslog.tcp import SyslogStreamCollector
 from canhgac.core.config import RelpConfig, Settings, SyslogTlsConfig
@@ -65,8 +65,8 @@ class SyslogTlsCollector(SyslogStreamCollector):
             context = server_context(cfg)
         except (ssl.SSLError, OSError) as exc:
             raise ConfigError(f"cannot load TLS certificate or key: {exc}", where="collectors.syslog_tls") from exc
-        directory = SourceDirectory(
-            settings.sources,
+        directory = LiveSourceDirectory.from_settings(
+            settings,
             default_source_id=cfg.default_source_id,
             default_agency=cfg.default_agency,
             transport=cls.transport,

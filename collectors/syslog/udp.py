@@ -14,7 +14,7 @@ import logging
 import socket
 from collections import deque
 
-from canhgac.collectors.base import SourceDirectory
+from canhgac.collectors.base import LiveSourceDirectory, SourceDirectory
 from canhgac.collectors.registry import COLLECTORS, SinkFactory
 from canhgac.collectors.spool.sink import SpoolingSink
 from canhgac.core.config import Settings, SyslogUdpConfig
@@ -31,7 +31,13 @@ class SyslogUdpCollector(asyncio.DatagramProtocol):
     name = "syslog-udp"
     transport_name = "syslog_udp"
 
-    def __init__(self, cfg: SyslogUdpConfig, sink: SpoolingSink, sources: SourceDirectory, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        cfg: SyslogUdpConfig,
+        sink: SpoolingSink,
+        sources: SourceDirectory | LiveSourceDirectory,
+        metrics: Metrics,
+    ) -> None:
         self.cfg = cfg
         self.sink = sink
         self.sources = sources
@@ -54,8 +60,8 @@ class SyslogUdpCollector(asyncio.DatagramProtocol):
     @classmethod
     def build(cls, settings: Settings, sink_factory: SinkFactory, metrics: Metrics) -> SyslogUdpCollector:
         cfg = settings.collectors.syslog_udp
-        directory = SourceDirectory(
-            settings.sources,
+        directory = LiveSourceDirectory.from_settings(
+            settings,
             default_source_id=cfg.default_source_id,
             default_agency=cfg.default_agency,
             transport=cls.transport_name,
@@ -63,6 +69,7 @@ class SyslogUdpCollector(asyncio.DatagramProtocol):
         return cls(cfg, sink_factory(cls.name), directory, metrics)
 
     async def start(self) -> None:
+        await self.sources.start()
         await self.sink.start()
         loop = asyncio.get_running_loop()
         family = socket.AF_INET6 if ":" in self.cfg.host else socket.AF_INET
@@ -84,6 +91,7 @@ class SyslogUdpCollector(asyncio.DatagramProtocol):
             await asyncio.gather(self._worker, return_exceptions=True)
         await self._send_queued()  # what was already received still goes to the sink
         await self.sink.stop()
+        await self.sources.stop()
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         if len(self._queue) >= self.cfg.max_queued_messages:
@@ -119,9 +127,9 @@ class SyslogUdpCollector(asyncio.DatagramProtocol):
             self._dropped("spool_full", len(envelopes))
 
     def _envelope(self, data: bytes, addr: tuple[str, int], received_at: str) -> RawEnvelope | None:
-        source = self.sources.lookup(addr[0])
+        source, refused = self.sources.admit(addr[0])
         if source is None:
-            self._dropped("unknown_sender")
+            self._dropped(refused)  # unknown_sender, source_disabled
             return None
         error = None
         if len(data) > self.cfg.max_message_bytes:

@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from canhgac.core.errors import ConfigError
+from canhgac.core.timezones import parse_zone
 
 DEFAULT_TZ_NAME = "Asia/Ho_Chi_Minh"
 _FUTURE_SLACK = timedelta(days=7)
@@ -30,13 +29,8 @@ RFC3339_RE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?
 
 @lru_cache(maxsize=64)
 def zone(name: str) -> tzinfo:
-    """A zone by IANA name; a bad name is a configuration error, found at start-up."""
-    if name in ("UTC", "Z"):
-        return UTC
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(f"unknown time zone {name!r}") from exc
+    """A zone by IANA name, `UTC` or a fixed offset (`+07:00`); a bad name is a ConfigError."""
+    return parse_zone(name)
 
 
 def parse_rfc3339(text: str, default_tz: tzinfo) -> datetime | None:
