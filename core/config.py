@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
+from canhgac.core.cases_config import CasesConfig
 from canhgac.core.errors import ConfigError
 from canhgac.core.notify_config import NotifyConfig
 from canhgac.core.timezones import parse_zone
@@ -499,6 +500,7 @@ class Settings(BaseSettings):
     notify: NotifyConfig = NotifyConfig()
     retention: RetentionConfig = RetentionConfig()
     receipts: ReceiptsConfig = ReceiptsConfig()
+    cases: CasesConfig = CasesConfig()
     data_dir: str = "var"
     timezone: str = "Asia/Ho_Chi_Minh"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
