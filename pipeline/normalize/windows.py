@@ -197,10 +197,21 @@ def _attrs(node: Any) -> Mapping[str, Any]:
     return _NO_ATTRIBUTES
 
 
+# Value types the mapping form copies as they are (a dict, even a subclass, is unwrapped below).
+_PLAIN_VALUES = frozenset({str, int, float, bool, type(None), list})
+
+
 def _data_fields(node: Any) -> dict[str, Any]:
     """EventData as a flat {Name: value}: accepts evtx_dump's mapping form and its `Data` list form."""
     if not isinstance(node, dict):
         return {}
+    if (
+        "Data" not in node
+        and "#attributes" not in node
+        and " " not in "".join(node)
+        and _PLAIN_VALUES.issuperset(map(type, node.values()))
+    ):
+        return dict(node)  # the usual mapping form, nothing to rename or unwrap: copied in C
     out: dict[str, Any] = {}
     for key, value in node.items():
         if not isinstance(value, dict) and key != "Data" and key != "#attributes":
