@@ -99,10 +99,6 @@ def _setter(dotted: str) -> Setter:
     return put
 
 
-def _basename(path: str) -> str:
-    return path.rsplit("\\", 1)[-1]
-
-
 # ---- writers ---------------------------------------------------------------------------------------
 
 
@@ -265,11 +261,18 @@ def hashes(prefix: str) -> Writer:
         if not isinstance(value, str) or "=" not in value:
             return
         found: dict[str, str] = {}
-        for pair in value.split(","):
-            algorithm, _, digest = pair.partition("=")
-            digest = digest.strip().lower()
-            if digest and digest.strip("0"):  # Sysmon writes zeros for "not computed"
-                found[algorithm.strip().lower()] = digest
+        if value.isascii():  # lower-cased once: per part or whole is the same for ASCII
+            for pair in value.lower().split(","):
+                algorithm, _, digest = pair.partition("=")
+                digest = digest.strip()
+                if digest and digest.strip("0"):  # Sysmon writes zeros for "not computed"
+                    found[algorithm.strip()] = digest
+        else:
+            for pair in value.split(","):
+                algorithm, _, digest = pair.partition("=")
+                digest = digest.strip().lower()
+                if digest and digest.strip("0"):
+                    found[algorithm.strip().lower()] = digest
         imphash = found.pop("imphash", None)
         if imphash is not None:
             _node(event, pe_path).setdefault("imphash", imphash)
