@@ -34,6 +34,7 @@ from canhgac.api.proxy_headers import TrustedProxyHeaders
 from canhgac.api.receipts.service import seal_loop
 from canhgac.api.receipts.views import router as receipts_router
 from canhgac.api.request_metrics import RequestMetrics
+from canhgac.api.retention import retention_loop
 from canhgac.api.rules.views import router as rules_router
 from canhgac.api.security import SecurityHeaders
 from canhgac.api.sources.views import router as sources_router
@@ -81,11 +82,16 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
             await state.ensure_indices()
         except BackendUnavailable as exc:
             log.warning("API indices not ready yet (retried on the first request): %s", exc)
-        stop_sealing = asyncio.Event()
+        stop_background = asyncio.Event()
         sealing = None
         if settings.receipts.signing_key_file:
             key = load_signing_key(settings.receipts.signing_key_file)  # a bad key file stops start-up
-            sealing = asyncio.create_task(seal_loop(client, settings, key, stop_sealing), name="receipts")
+            sealing = asyncio.create_task(seal_loop(client, settings, key, stop_background), name="receipts")
+        pruning = (
+            asyncio.create_task(retention_loop(client, settings, stop_background), name="alert-audit-retention")
+            if settings.retention.enabled
+            else None
+        )
         stop_polling = asyncio.Event()
         polling = asyncio.create_task(
             poll_loop(client, settings.opensearch, state.publish_alert, stop_polling), name="intel-feeds"
@@ -95,9 +101,10 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
         finally:
             stop_polling.set()
             await polling
-            stop_sealing.set()
-            if sealing is not None:
-                await sealing
+            stop_background.set()
+            for task in (sealing, pruning):
+                if task is not None:
+                    await task
             if state.publisher is not None:
                 await state.publisher.close()
             await notify_views.close_service(app)

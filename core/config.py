@@ -459,16 +459,47 @@ class SourceConfig(Strict):
         return value
 
 
-class RetentionConfig(Strict):
-    """Days events are kept, by the source's security level (cấp độ an toàn hệ thống thông tin).
+# Decree 53/2022 art. 27 asks service providers to keep system logs 12 months: no level below it.
+MIN_LOG_RETENTION_DAYS = 365
+DEFAULT_DAYS_BY_LEVEL: dict[int, int] = {1: 365, 2: 365, 3: 365, 4: 730, 5: 1095}
 
-    Defaults are a starting point, longer for more important systems; set them to what the
-    province's regulation requires."""
+
+class RetentionConfig(Strict):
+    """Days events are kept, by the source's security level (cấp độ an toàn hệ thống thông tin),
+    and days alerts (closed ones) and the audit log are kept.
+
+    Every default meets 12 months (Decree 53/2022 art. 27), longer for levels 4 and 5. Levels left
+    out of `days_by_level` keep their default; a shorter period than 12 months is allowed (a
+    province may decide so for test systems) but logged as a warning at start-up."""
 
     enabled: bool = True
     interval_secs: float = Field(default=3600.0, gt=0)
-    days_by_level: dict[int, int] = {1: 90, 2: 180, 3: 365, 4: 730, 5: 1095}
-    default_level: int = 3
+    days_by_level: dict[int, int] = dict(DEFAULT_DAYS_BY_LEVEL)
+    default_level: Literal[1, 2, 3, 4, 5] = 3
+    # Closed alerts whose last_seen is older; open alerts are never pruned (someone must close them).
+    alerts_days: int = Field(default=365, ge=1)
+    # Audit records older than this leave their hash chain through a signed-off `audit.pruned` record.
+    audit_days: int = Field(default=365, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _every_level(cls, values: Any) -> Any:
+        if isinstance(values, dict) and isinstance(values.get("days_by_level"), dict):
+            given = {int(k): v for k, v in values["days_by_level"].items()}
+            values = {**values, "days_by_level": {**DEFAULT_DAYS_BY_LEVEL, **given}}
+        return values
+
+    @model_validator(mode="after")
+    def _positive(self) -> RetentionConfig:
+        if set(self.days_by_level) - {1, 2, 3, 4, 5}:
+            raise ValueError("days_by_level: security levels are 1 to 5")
+        if any(days < 1 for days in self.days_by_level.values()):
+            raise ValueError("days_by_level: every level keeps events at least 1 day")
+        return self
+
+    def short_levels(self) -> list[int]:
+        """Levels configured below 12 months (MIN_LOG_RETENTION_DAYS)."""
+        return sorted(level for level, days in self.days_by_level.items() if days < MIN_LOG_RETENTION_DAYS)
 
 
 class ReceiptsConfig(Strict):

@@ -19,6 +19,7 @@ from typing import Any
 from canhgac.core.errors import ConfigError
 
 GENESIS = "0" * 64
+PRUNED_ACTION = "audit.pruned"
 MIN_KEY_BYTES = 32
 
 
@@ -57,6 +58,7 @@ class ChainReport:
     first_seq: int | None = None
     head_seq: int | None = None
     head_hash: str | None = None
+    pruned_up_to: int | None = None  # records 1..this were removed by retention, as the chain records
     problems: list[ChainProblem] = field(default_factory=list)
 
     @property
@@ -67,14 +69,27 @@ class ChainReport:
 def verify_chain(tenant: str, records: Iterable[Mapping[str, Any]], *, expect_first_seq: int = 1) -> ChainReport:
     """Check records of one tenant given in `seq` order: each hash recomputes, each `prev_hash` is
     the hash before it, and the sequence has no gap. A record edited in place fails its own hash;
-    a deleted one leaves a gap; records moved (a changed `seq` or `prev_hash`) fail hash or link."""
+    a deleted one leaves a gap; records moved (a changed `seq` or `prev_hash`) fail hash or link.
+    A chain may start after 1 only where a later `audit.pruned` record of the chain says so."""
     report = ChainReport(tenant=tenant)
+    records = list(records)
 
     def problem(kind: str, seq: int, record_id: Any, detail: str) -> None:
         report.problems.append(ChainProblem(kind, seq, None if record_id is None else str(record_id), detail))
 
     prev_hash: str | None = GENESIS if expect_first_seq == 1 else None
     expected_seq = expect_first_seq
+    # Retention removes a chain's oldest records only after appending a record that names the last
+    # one removed and its hash (PRUNED_ACTION): the chain then starts right after it.
+    first = next((r for r in records if isinstance(r.get("seq"), int)), None)
+    if first is not None and first["seq"] > expect_first_seq:
+        cut = first["seq"] - 1
+        for marker in records:
+            details = marker.get("details") if marker.get("action") == PRUNED_ACTION else None
+            if isinstance(details, dict) and details.get("up_to_seq") == cut and isinstance(marker.get("seq"), int):
+                if marker["seq"] > cut and details.get("up_to_hash") == first.get("prev_hash"):
+                    expected_seq, prev_hash = first["seq"], str(details["up_to_hash"])
+                    report.pruned_up_to = cut
     for record in records:
         seq = record.get("seq")
         record_id = record.get("id")
