@@ -117,6 +117,23 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
         ADMIN,
         401,
     ),
+    ("GET", "/api/v1/cases"): ({}, READ, 401),
+    ("POST", "/api/v1/cases"): (
+        {"json": {"alert_ids": ["alert-a"]}},
+        {"admin": 201, "analyst": 201, "viewer": 403, "agency_viewer": 403},
+        401,
+    ),
+    ("GET", "/api/v1/cases/{case_id}"): ({}, {r: 404 for r in ROLES}, 401),
+    ("GET", "/api/v1/cases/{case_id}/report.docx"): ({}, {r: 404 for r in ROLES}, 401),
+    ("GET", "/api/v1/cases/{case_id}/report.pdf"): ({}, {r: 404 for r in ROLES}, 401),
+    ("PATCH", "/api/v1/cases/{case_id}"): ({"json": {"title": "x"}}, TUNE_MISSING, 401),
+    ("POST", "/api/v1/cases/{case_id}/status"): ({"json": {"status": "investigating"}}, TUNE_MISSING, 401),
+    ("POST", "/api/v1/cases/{case_id}/alerts"): ({"json": {"alert_ids": ["alert-a"]}}, TUNE_MISSING, 401),
+    ("POST", "/api/v1/cases/{case_id}/events"): ({"json": {"event_id": "ev-a-1"}}, TUNE_MISSING, 401),
+    ("POST", "/api/v1/cases/{case_id}/comments"): ({"json": {"text": "x"}}, TUNE_MISSING, 401),
+    ("POST", "/api/v1/cases/{case_id}/tasks"): ({"json": {"title": "x"}}, TUNE_MISSING, 401),
+    ("POST", "/api/v1/cases/{case_id}/tasks/{task_id}/done"): ({}, TUNE_MISSING, 401),
+    ("POST", "/api/v1/cases/{case_id}/report/sent"): ({"json": {}}, TUNE_MISSING, 401),
 }
 
 
@@ -144,6 +161,7 @@ async def call(client: httpx.AsyncClient, method: str, path: str, kwargs: dict, 
     path = path.replace("{rule_id}", BUNDLED_RULE).replace("{exception_id}", "no-such-exception")
     path = path.replace("{source_id}", "no-such-source").replace("{day}", "2026-01-01")
     path = path.replace("{system_id}", "no-such-system")
+    path = path.replace("{case_id}", "no-such-case").replace("{task_id}", "no-such-task")
     if path.startswith("/api/v1/auth/"):
         client._transport.app.state.canhgac.limiter._entries.clear()  # type: ignore[attr-defined]
     kw = {k: v for k, v in kwargs.items()}
