@@ -228,7 +228,7 @@ class Indicator:
             agency=sys.intern(agency) if isinstance(agency, str) and agency and agency != SOC_AGENCY else None,
             confidence=int(confidence) if isinstance(confidence, int | float) else None,
             severity=Severity(str(doc.get("severity") or Severity.HIGH)),
-            tags=tuple(sys.intern(str(t)) for t in tags) if isinstance(tags, list | tuple) else (),
+            tags=_shared_tags(tags),
             expires_at=expires,
             reason=reason if isinstance(reason, str) else None,
         )
@@ -239,3 +239,16 @@ def _epoch(value: object) -> float | None:
         return None
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+_TAG_SETS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _shared_tags(tags: object) -> tuple[str, ...]:
+    """One tuple per distinct tag list: a feed's indicators mostly share theirs."""
+    if not isinstance(tags, list | tuple) or not tags:
+        return ()
+    key = tuple(sys.intern(str(t)) for t in tags)
+    if len(_TAG_SETS) > 100_000:
+        _TAG_SETS.clear()
+    return _TAG_SETS.setdefault(key, key)

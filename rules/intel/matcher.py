@@ -1,10 +1,10 @@
-"""Indicators matched on the stream: hash lookups and per-prefix-length tables, never one rule per
-indicator, so the cost per event does not grow with the number of indicators.
+"""Indicators matched on the stream: hash lookups and sorted ranges, never one rule per indicator,
+so the cost per event does not grow with the number of indicators.
 
-- Exact values (domains, URLs, hashes, e-mail addresses, user agents) sit in one dict per kind.
-- Addresses and networks sit in one dict per (IP version, prefix length), keyed by the address's
-  first `prefix length` bits: an address is looked up once per prefix length in use (a handful:
-  /32, /24, /16 …), whatever the number of indicators.
+- Exact values (addresses, domains, URLs, hashes, e-mail addresses, user agents) sit in one dict
+  per kind; addresses keyed by their integer value (so `::ffff:1.2.3.4` is `1.2.3.4`).
+- Networks (CIDRs) are cut into disjoint ranges, each with the networks covering it (most specific
+  first), sorted by start: an address is one `bisect` away from every network it is in.
 - A domain indicator also matches its subdomains (`evil.com` matches `cdn.evil.com`): the event's
   name is looked up with each leading label removed, down to two labels.
 
@@ -16,7 +16,8 @@ it expires, whatever the reload cycle.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable, Iterator, Mapping
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,8 +63,17 @@ EMAIL_FIELDS = (
     "destination.user.email",
 )
 USER_AGENT_FIELDS = ("user_agent.original",)
+FIELDS_BY_KIND = {
+    "ip": IP_FIELDS,
+    "domain": DOMAIN_FIELDS,
+    "url": URL_FIELDS,
+    "hash": HASH_FIELDS,
+    "email": EMAIL_FIELDS,
+    "agent": USER_AGENT_FIELDS,
+}
 
 Entry = Indicator | tuple[Indicator, ...]
+CACHE_SIZE = 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,16 +99,6 @@ def _entries(entry: Entry) -> tuple[Indicator, ...]:
     return entry if isinstance(entry, tuple) else (entry,)
 
 
-def _values(raw: Any) -> Iterator[str]:
-    if isinstance(raw, str):
-        if raw:
-            yield raw
-    elif isinstance(raw, list):
-        for item in raw:
-            if isinstance(item, str) and item:
-                yield item
-
-
 def ip_key(text: str) -> tuple[int, int] | None:
     """(version, address as an integer) of an event's value; IPv4-mapped IPv6 is IPv4; None when
     it is not an address. inet_pton is several times faster than ipaddress on the stream."""
@@ -118,11 +118,14 @@ def ip_key(text: str) -> tuple[int, int] | None:
 
 
 class IndicatorMatcher:
-    """Built once per indicator set (a reload builds a new one); `match` only reads."""
+    """Built once per indicator set (a reload builds a new one); `match` only reads, apart from
+    its caches of address and domain answers."""
 
     def __init__(self, indicators: Iterable[Indicator]) -> None:
-        # (version, prefix length) -> {address >> (bits - prefix length): indicators}
-        self._nets: dict[tuple[int, int], dict[int, Entry]] = {}
+        self._ips: dict[tuple[int, int], Entry] = {}  # (version, address) -> indicators
+        self._ip_cache: dict[str, tuple[Indicator, ...]] = {}
+        self._domain_cache: dict[str, tuple[Indicator, ...]] = {}
+        networks: dict[int, list[tuple[int, int, int, Indicator]]] = {4: [], 6: []}  # version -> (lo, hi, prefix, …)
         self._exact: dict[IndicatorType, dict[str, Entry]] = {}
         count = 0
         for indicator in indicators:
@@ -136,13 +139,16 @@ class IndicatorMatcher:
                 version, number = key
                 bits = 32 if version == 4 else 128
                 prefix = int(length) if length else bits
-                _add(self._nets.setdefault((version, prefix), {}), number >> (bits - prefix), indicator)
+                if prefix == bits:
+                    _add(self._ips, key, indicator)
+                else:
+                    low = number >> (bits - prefix) << (bits - prefix)
+                    networks[version].append((low, low | ((1 << (bits - prefix)) - 1), prefix, indicator))
             else:
                 _add(self._exact.setdefault(kind, {}), indicator.value, indicator)
         self.size = count
-        # Longest prefixes first: the most specific indicator is reported first.
-        self._v4 = sorted(((p, t) for (v, p), t in self._nets.items() if v == 4), key=lambda x: -x[0])
-        self._v6 = sorted(((p, t) for (v, p), t in self._nets.items() if v == 6), key=lambda x: -x[0])
+        self._ranges = {version: _disjoint_ranges(nets) for version, nets in networks.items()}
+        self._network_count = sum(len(nets) for nets in networks.values())
         self._domains = self._exact.get(IndicatorType.DOMAIN, {})
         self._urls = self._exact.get(IndicatorType.URL, {})
         self._emails = self._exact.get(IndicatorType.EMAIL, {})
@@ -152,34 +158,72 @@ class IndicatorMatcher:
             for value, entry in self._exact.get(kind, {}).items():
                 for indicator in _entries(entry):
                     _add(self._hashes, value, indicator)
+        has_ips = bool(self._ips or self._network_count)
+        lookups: dict[str, Any] = {
+            "ip": self.lookup_ip if has_ips else None,
+            "domain": self.lookup_domain if self._domains else None,
+            "url": self._lookup_url_field if (self._urls or self._domains or has_ips) else None,
+            "hash": self._lookup_hash if self._hashes else None,
+            "email": self._lookup_email if self._emails else None,
+            "agent": self._lookup_agent if self._agents else None,
+        }
+        # first key -> ((the rest of the path, lookup, dotted name), ...), for the kinds in use.
+        tree: dict[str, list[tuple[tuple[str, ...], Any, str]]] = {}
+        flat: dict[str, list[tuple[tuple[str, ...], Any, str]]] = {}
+        for kind, fields in FIELDS_BY_KIND.items():
+            lookup = lookups[kind]
+            if lookup is None:
+                continue
+            for field in fields:
+                first, *rest = field.split(".")
+                tree.setdefault(first, []).append((tuple(rest), lookup, field))
+                flat.setdefault(field, []).append(((), lookup, field))
+        self._tree = {k: tuple(v) for k, v in tree.items()}
+        self._flat = {k: tuple(v) for k, v in flat.items()}
 
     def __len__(self) -> int:
         return self.size
 
     def counts(self) -> dict[str, int]:
         """Indicators per type (as loaded)."""
-        out: dict[str, int] = {}
-        for (version, prefix), table in self._nets.items():
-            name = "cidr" if prefix < (32 if version == 4 else 128) else f"ipv{version}"
-            out[name] = out.get(name, 0) + sum(len(_entries(e)) for e in table.values())
+        out: dict[str, int] = {"cidr": self._network_count} if self._network_count else {}
+        for (version, _number), entry in self._ips.items():
+            out[f"ipv{version}"] = out.get(f"ipv{version}", 0) + len(_entries(entry))
         for kind, values in self._exact.items():
             out[kind.value] = sum(len(_entries(e)) for e in values.values())
         return out
 
-    def lookup_ip(self, text: str) -> tuple[Indicator, ...]:
+    def lookup_ip(self, text: str, event: Mapping[str, Any] | None = None) -> tuple[Indicator, ...]:
+        # Logs name the same addresses over and over: answers are kept (tenancy and expiry are
+        # checked after, per event), and forgotten all at once past CACHE_SIZE (each).
+        found = self._ip_cache.get(text)
+        if found is not None:
+            return found
         key = ip_key(text)
-        if key is None:
-            return ()
-        version, number = key
-        tables, bits = (self._v4, 32) if version == 4 else (self._v6, 128)
-        found: tuple[Indicator, ...] = ()
-        for prefix, table in tables:
-            entry = table.get(number >> (bits - prefix))
-            if entry is not None:
-                found += _entries(entry)
+        found = ()
+        if key is not None:
+            entry = self._ips.get(key)
+            found = _entries(entry) if entry is not None else ()
+            starts, ends, covers = self._ranges[key[0]]
+            if starts:
+                at = bisect_right(starts, key[1]) - 1
+                if at >= 0 and key[1] <= ends[at]:
+                    found += covers[at]
+        if len(self._ip_cache) >= CACHE_SIZE:
+            self._ip_cache.clear()
+        self._ip_cache[text] = found
         return found
 
-    def lookup_domain(self, text: str) -> tuple[Indicator, ...]:
+    def lookup_domain(self, text: str, event: Mapping[str, Any] | None = None) -> tuple[Indicator, ...]:
+        found = self._domain_cache.get(text)
+        if found is None:
+            found = self._lookup_domain(text)
+            if len(self._domain_cache) >= CACHE_SIZE:
+                self._domain_cache.clear()
+            self._domain_cache[text] = found
+        return found
+
+    def _lookup_domain(self, text: str) -> tuple[Indicator, ...]:
         name = text.rstrip(".").lower()
         if not name.isascii():
             try:
@@ -201,65 +245,111 @@ class IndicatorMatcher:
         if text.startswith("/"):
             if not domain:
                 return ()
-            text = domain + text
-        try:
-            key = normalise_url(text)
-        except ValueError:
-            return ()
+            # url.domain never carries a port: host + path is already the normalised spelling.
+            key = domain.rstrip(".").lower() + text.split("#", 1)[0]
+        else:
+            try:
+                key = normalise_url(text)
+            except ValueError:
+                return ()
         entry = self._urls.get(key)
+        return _entries(entry) if entry is not None else ()
+
+    def _lookup_url_field(self, value: str, event: Mapping[str, Any] | None) -> tuple[Indicator, ...]:
+        """The URL itself, then its host as an address or a domain."""
+        domain = get_path(event, "url.domain") if event is not None else None
+        found = self.lookup_url(value, domain if isinstance(domain, str) else None) if self._urls else ()
+        host = None if value.startswith("/") else _url_host(value)
+        if host:
+            found += self.lookup_ip(host) or self.lookup_domain(host)
+        return found
+
+    def _lookup_hash(self, value: str, event: Mapping[str, Any] | None) -> tuple[Indicator, ...]:
+        entry = self._hashes.get(value.lower())
+        return _entries(entry) if entry is not None else ()
+
+    def _lookup_email(self, value: str, event: Mapping[str, Any] | None) -> tuple[Indicator, ...]:
+        entry = self._emails.get(value.strip().lower())
+        return _entries(entry) if entry is not None else ()
+
+    def _lookup_agent(self, value: str, event: Mapping[str, Any] | None) -> tuple[Indicator, ...]:
+        entry = self._agents.get(" ".join(value.split()))
         return _entries(entry) if entry is not None else ()
 
     def match(self, event: Mapping[str, Any], agency: str | None, now: float) -> list[Hit]:
         """Every indicator of `agency` (or the SOC's), unexpired at `now`, the event carries; one
-        hit per indicator (the first field it was seen in)."""
+        hit per indicator (the first field it was seen in).
+
+        The observable fields are walked from the event's own top-level keys (a web log never
+        pays for the hash fields), through a table of the kinds this indicator set has."""
         if not self.size:
             return []
         hits: list[Hit] = []
-        seen: set[str] = set()
-
-        def keep(found: tuple[Indicator, ...], field: str, observed: str) -> None:
-            for indicator in found:
-                if indicator.id not in seen and indicator.applies_to(agency, now):
-                    seen.add(indicator.id)
-                    hits.append(Hit(indicator, field, observed))
-
-        if self._nets:
-            for field in IP_FIELDS:
-                for value in _values(get_path(event, field)):
-                    keep(self.lookup_ip(value), field, value)
-        if self._domains:
-            for field in DOMAIN_FIELDS:
-                for value in _values(get_path(event, field)):
-                    keep(self.lookup_domain(value), field, value)
-        if self._urls or self._domains or self._nets:
-            domain = get_path(event, "url.domain")
-            for field in URL_FIELDS:
-                for value in _values(get_path(event, field)):
-                    if self._urls:
-                        keep(self.lookup_url(value, domain if isinstance(domain, str) else None), field, value)
-                    if not value.startswith("/"):
-                        host = _url_host(value)
-                        if host:
-                            keep(self.lookup_ip(host) or self.lookup_domain(host), field, value)
-        if self._hashes:
-            for field in HASH_FIELDS:
-                for value in _values(get_path(event, field)):
-                    entry = self._hashes.get(value.lower())
-                    if entry is not None:
-                        keep(_entries(entry), field, value)
-        if self._emails:
-            for field in EMAIL_FIELDS:
-                for value in _values(get_path(event, field)):
-                    entry = self._emails.get(value.strip().lower())
-                    if entry is not None:
-                        keep(_entries(entry), field, value)
-        if self._agents:
-            for field in USER_AGENT_FIELDS:
-                for value in _values(get_path(event, field)):
-                    entry = self._agents.get(" ".join(value.split()))
-                    if entry is not None:
-                        keep(_entries(entry), field, value)
+        tree = self._tree
+        for first, node in event.items():
+            entries = tree.get(first)
+            if entries is None:
+                if "." not in first:
+                    continue
+                entries = self._flat.get(first)  # a flat dotted key (ECS allows both spellings)
+                if entries is None:
+                    continue
+            for rest, lookup, field in entries:
+                value: Any = node
+                for part in rest:
+                    value = value.get(part) if isinstance(value, dict) else None
+                if isinstance(value, str):
+                    found = lookup(value, event) if value else ()
+                    if found:
+                        _keep(hits, found, field, value, agency, now)
+                elif isinstance(value, list):
+                    for text in value:
+                        if isinstance(text, str) and text:
+                            found = lookup(text, event)
+                            if found:
+                                _keep(hits, found, field, text, agency, now)
         return hits
+
+
+def _keep(
+    hits: list[Hit], found: tuple[Indicator, ...], field: str, observed: str, agency: str | None, now: float
+) -> None:
+    for indicator in found:
+        if indicator.applies_to(agency, now) and all(hit.indicator.id != indicator.id for hit in hits):
+            hits.append(Hit(indicator, field, observed))
+
+
+def _disjoint_ranges(
+    networks: list[tuple[int, int, int, Indicator]],
+) -> tuple[list[int], list[int], list[tuple[Indicator, ...]]]:
+    """Cut overlapping networks into disjoint ranges (start, end, covering networks with the most
+    specific first), sorted by start: a sweep over every network's start and end."""
+    events: list[tuple[int, int, int, Indicator]] = []  # (point, 0 = closes before / 1 = opens, …)
+    for low, high, prefix, indicator in networks:
+        events.append((low, 1, prefix, indicator))
+        events.append((high + 1, 0, prefix, indicator))
+    events.sort(key=lambda e: (e[0], e[1]))
+    starts: list[int] = []
+    ends: list[int] = []
+    covers: list[tuple[Indicator, ...]] = []
+    active: dict[int, tuple[int, Indicator]] = {}  # id(indicator) -> (prefix, indicator)
+    at = 0
+    while at < len(events):
+        point = events[at][0]
+        while at < len(events) and events[at][0] == point:
+            _point, opens, prefix, indicator = events[at]
+            if opens:
+                active[id(indicator)] = (prefix, indicator)
+            else:
+                active.pop(id(indicator), None)
+            at += 1
+        if starts and ends[-1] == -1:
+            ends[-1] = point - 1
+        if active:
+            starts.append(point)
+            ends.append(-1)  # closed at the next point (every open range has a closing point)
+            covers.append(tuple(i for _p, i in sorted(active.values(), key=lambda pi: -pi[0])))
+    return starts, ends, covers
 
 
 def _url_host(url: str) -> str | None:
