@@ -12,6 +12,10 @@ checkpoint from the changelog and skips input below the offset it covers, so a r
 replica added, stopped or killed) neither loses a window nor counts a match twice. The one window
 left: a replica that dies after its alerts were acknowledged and before its checkpoint was, makes
 its successor emit those alerts again, with the same ids (the alert indexer upserts them).
+
+After each batch with matches the detector also sends every partition a watermark record (each
+source partition's newest matched event time), so lateness and the closing of windows follow the
+sources' time as one detector saw it, whichever partition a group was routed to.
 """
 
 from __future__ import annotations
@@ -198,6 +202,10 @@ class CorrelatorStage(DetectorStage):
             touched[record.partition] = state
             try:
                 item = orjson.loads(record.value)
+                if "watermark" in item:  # the detector's source partitions' event times
+                    for source_partition, ts_text in item["watermark"].items():
+                        state.engine.note_time(int(source_partition), parse_ts(ts_text))
+                    continue
                 event = item["event"]
                 matched = [MatchedRule(str(m["id"]), m.get("name"), str(m["title"])) for m in item["matched"]]
                 feeds = {(str(key), int(pos)) for key, pos in item["feeds"]}

@@ -33,7 +33,9 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka.errors import KafkaError
 from canhgac.core.config import KafkaConfig, OpenSearchConfig, PipelineConfig, RulesConfig
+from canhgac.core.errors import BackendUnavailable
 from canhgac.core.event import get_path
 from canhgac.core.ids import id_time_ms
 from canhgac.core.metrics import Metrics
@@ -307,6 +309,20 @@ class DetectorStage(Stage):
             since = received_ms / 1000 if received_ms is not None else parse_ts(event.get("@timestamp")).timestamp()
             self.metrics.event_to_alert_seconds.observe(max(now - since, 0.0))
 
+    async def _send_watermarks(self, newest: dict[int, datetime]) -> None:
+        """Every correlator partition hears each source partition's event time, after the batch's
+        inputs (Flink-style watermark broadcast): lateness and window closing follow the sources'
+        time as one detector saw it, whichever partition a group's matches were routed to."""
+        assert self.producer is not None, "stage not started"
+        topic = self.kafka.topics.correlation
+        value = orjson.dumps({"watermark": {str(p): ts.isoformat() for p, ts in newest.items()}})
+        try:
+            partitions = sorted(await self.producer.partitions_for(topic))
+            sent = [await self.producer.send(topic, value=value, partition=p) for p in partitions]
+            await asyncio.gather(*sent)
+        except KafkaError as exc:
+            raise BackendUnavailable(f"Kafka produce to {topic} failed: {exc}") from exc
+
     async def process(self, records: Sequence[ConsumerRecord]) -> None:
         assert self.engine is not None
         await self._maybe_reload()
@@ -317,6 +333,7 @@ class DetectorStage(Stage):
         latest: dict[str, dict[str, Any]] = {}  # alert id -> the newest event that raised or updated it
         dead = self.dead_letters()
         routed: list[tuple[bytes | None, bytes]] = []
+        newest: dict[int, datetime] = {}  # source partition -> newest matched event time
         for record in records:
             try:
                 event = orjson.loads(record.value)
@@ -349,8 +366,11 @@ class DetectorStage(Stage):
                 # Correlations are counted by the correlator that owns the match's group key.
                 ts = min(parse_ts(event.get("@timestamp")), datetime.now(UTC) + MAX_CLOCK_SKEW)
                 routed += correlation_inputs(correlation.routes(event, matched), event, matched, ts, record.partition)
+                newest[record.partition] = max(ts, newest.get(record.partition, ts))
         items = [(a["id"].encode(), orjson.dumps(a, option=orjson.OPT_NON_STR_KEYS)) for a in updated.values()]
         await self.produce(self.kafka.topics.alerts, items)
         await self.produce(self.kafka.topics.correlation, routed)
+        if newest and correlation.has_rules:
+            await self._send_watermarks(newest)
         self._observe_latency(latest.values())
         await self.produce_dead_letters(dead)

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.partitioner import murmur2
 from canhgac.core.alert import AlertRule, Severity, alert_id, build_alert, iso
 from canhgac.core.config import CollectorsConfig, KafkaConfig, OpenSearchConfig, PipelineConfig, SourceConfig
 from canhgac.core.metrics import Metrics
@@ -125,16 +126,30 @@ class SourceHealthTracker:
         stats.silent_since = None
         return []
 
+    def restore_silence(self, source_id: str, since: datetime, now: datetime) -> None:
+        """A silence the previous owner of the source already alerted on: not raised again (the
+        same alert id, so its clearing updates that alert)."""
+        stats = self.stats.get(source_id)
+        if stats is None or stats.silent_since is not None or (stats.last_seen and stats.last_seen > since):
+            return
+        stats.silent_since = since
+        stats.silent_alert = silent_alert(stats, since, now)
+
     def restore_last_seen(self, source_id: str, last_seen: datetime) -> None:
         stats = self.stats.get(source_id)
         if stats is not None and (stats.last_seen is None or last_seen > stats.last_seen):
             stats.last_seen = last_seen
 
-    def check_silence(self, now: datetime) -> list[dict[str, Any]]:
-        """New "source silent" alerts for declared sources past their expected interval."""
+    def check_silence(
+        self, now: datetime, owns: Callable[[str], bool] = lambda _source_id: True
+    ) -> list[dict[str, Any]]:
+        """New "source silent" alerts for declared sources past their expected interval (only the
+        sources `owns` says this replica watches)."""
         alerts = []
         for stats in self.stats.values():
             if stats.expected_interval_secs is None or stats.silent_since is not None or not stats.enabled:
+                continue
+            if not owns(stats.source_id):
                 continue
             since = max(t for t in (stats.last_seen, stats.watched_since, self.started_at) if t is not None)
             if (now - since).total_seconds() > stats.expected_interval_secs:
@@ -173,6 +188,18 @@ def silent_alert(stats: SourceStats, since: datetime, now: datetime) -> dict[str
     return alert.to_document()
 
 
+class _SourceOwnership(ConsumerRebalanceListener):
+    def __init__(self, stage: SourceHealthStage) -> None:
+        self.stage = stage
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        self.stage.owned_partitions -= {tp.partition for tp in revoked}
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.stage.owned_partitions |= {tp.partition for tp in assigned}
+        self.stage._restore_pending = bool(assigned)
+
+
 class SourceHealthStage(Stage):
     name = "source-health"
 
@@ -204,10 +231,28 @@ class SourceHealthStage(Stage):
         self.client: AsyncOpenSearch | None = None
         self._next_check = 0.0
         self._pending_alerts: list[dict[str, Any]] = []
+        # Several replicas: each raises "source silent" only for the sources of its partitions.
+        self.owned_partitions: set[int] = set()
+        self._restore_pending = False
 
     @property
     def index_name(self) -> str:
         return self.opensearch.sources_index
+
+    def rebalance_listener(self) -> ConsumerRebalanceListener:
+        return _SourceOwnership(self)
+
+    def owns(self, source_id: str) -> bool:
+        """Whether this replica watches the source: it owns the events partition the source's key
+        goes to (collectors key every record by source id), so it sees all of its events.
+        Without a consumer (unit tests, before the first assignment of a lone replica) it owns all."""
+        if self.consumer is None:
+            return True
+        partitions = self.consumer.partitions_for_topic(self.kafka.topics.events)
+        if not partitions:
+            return False
+        index = (murmur2(source_id.encode()) & 0x7FFFFFFF) % len(partitions)
+        return sorted(partitions)[index] in self.owned_partitions
 
     def topics(self) -> list[str]:
         return [self.kafka.topics.events]
@@ -233,6 +278,10 @@ class SourceHealthStage(Stage):
             last_seen = hit["_source"].get("last_seen")
             if last_seen:
                 self.tracker.restore_last_seen(hit["_id"], datetime.fromisoformat(last_seen.replace("Z", "+00:00")))
+            silent_since = hit["_source"].get("silent_since")
+            if silent_since:
+                since = datetime.fromisoformat(silent_since.replace("Z", "+00:00"))
+                self.tracker.restore_silence(hit["_id"], since, datetime.now(UTC))
 
     async def close(self) -> None:
         await self.registry.close()
@@ -262,12 +311,16 @@ class SourceHealthStage(Stage):
         await self._follow_declarations()
         now = datetime.now(UTC)
         self._next_check = time.monotonic() + self.check_interval_secs
-        alerts = alerts + self.tracker.check_silence(now)
+        if self._restore_pending:  # newly owned sources: their last event as the previous owner saw it
+            self._restore_pending = False
+            await self._restore()
+        alerts = alerts + self.tracker.check_silence(now, self.owns)
         if alerts:
             await self.produce(self.kafka.topics.alerts, [(a["id"].encode(), orjson.dumps(a)) for a in alerts])
         items = [
             BulkItem({"index": {"_index": self.index_name, "_id": sid}}, stats.snapshot(now))
             for sid, stats in self.tracker.stats.items()
+            if self.owns(sid)
         ]
         if items:
             await bulk_write(self.client, items, max_retries=self.pipeline.bulk_max_retries)

@@ -285,6 +285,10 @@ class CorrelationEngine:
         flags = [self._generate_by_key[k] for k in keys if k in self._generate_by_key]
         return not flags or any(flags)
 
+    @property
+    def has_rules(self) -> bool:
+        return bool(self._specs)
+
     def routes(self, event: Event, matched: Sequence[RuleLike]) -> list[Route]:
         """Where this event's matches are counted when correlation is partitioned (see
         correlation_routing.py): one route per key, each naming the feeds counted under it."""
@@ -309,6 +313,11 @@ class CorrelationEngine:
             self._partition_seen[partition] = time.time() if wall is None else wall
         slowest = min(self._partition_marks.values())
         self._watermark = slowest if self._floor is None else max(self._floor, slowest)
+
+    def note_time(self, partition: int | None, ts: datetime, *, wall: float | None = None) -> None:
+        """A source partition's event time moved on without a match counted here (a partitioned
+        correlator hears each source partition's time from the detector, as a watermark)."""
+        self._mark(partition, _to_us(ts), wall)
 
     def _is_late(self, partition: int | None, ts_us: int) -> bool:
         marks = [m for m in (self._partition_marks.get(partition), self._floor) if m is not None]

@@ -182,13 +182,15 @@ async def test_two_detector_replicas_fire_a_split_correlation_once_even_when_its
 
         async def y_partition() -> int | None:
             records = await read_all(settings, settings.kafka.topics.correlation, "detector")
+            inputs = [(r.partition, orjson.loads(r.value)) for r in records]
             routed = [
-                r
-                for r in records
-                if orjson.loads(r.value)["event"]["source"]["ip"] == "198.51.100.20"
-                and any(feed[0] == ROUTE_FEED for feed in orjson.loads(r.value)["feeds"])
+                partition
+                for partition, item in inputs
+                if "event" in item  # not a watermark record
+                and item["event"]["source"]["ip"] == "198.51.100.20"
+                and any(feed[0] == ROUTE_FEED for feed in item["feeds"])
             ]
-            return routed[0].partition if len(routed) == 3 else None
+            return routed[0] if len(routed) == 3 else None
 
         partition = await eventually(y_partition, timeout_secs=60)
         await eventually(lambda: correlator_caught_up(settings), timeout_secs=60)

@@ -48,7 +48,11 @@ async def run(stage: DetectorStage, records: list[SimpleNamespace]) -> list[dict
     async def no_changelog(partition: int, state: PartitionState) -> None:
         return None
 
+    async def no_watermarks(newest: dict[int, datetime]) -> None:
+        return None
+
     stage.produce = produce  # type: ignore[method-assign]
+    stage._send_watermarks = no_watermarks  # type: ignore[method-assign]
     await stage.process(records)  # type: ignore[arg-type]
     correlator = stage.correlator
     correlator.config = stage.config
