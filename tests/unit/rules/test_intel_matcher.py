@@ -171,3 +171,33 @@ def test_one_hit_per_indicator_and_where() -> None:
     assert [(h.field, h.observed) for h in hits] == [("source.ip", "192.0.2.1")]
     assert matcher.match({"source": {"ip": "192.0.2.1"}}, "so-a", NOW) and len(matcher) == 1
     assert IndicatorMatcher([]).match({"source": {"ip": "192.0.2.1"}}, "so-a", NOW) == []
+
+
+def test_nested_and_adjacent_networks() -> None:
+    matcher = IndicatorMatcher(
+        [
+            ind(T.CIDR, "10.0.0.0/8"),
+            ind(T.CIDR, "10.1.0.0/16"),
+            ind(T.CIDR, "10.1.2.0/24"),
+            ind(T.IPV4, "10.1.2.3"),
+            ind(T.CIDR, "192.0.2.0/25"),
+            ind(T.CIDR, "192.0.2.128/25"),
+            ind(T.CIDR, "2001:db8::/32"),
+            ind(T.CIDR, "2001:db8:1::/48"),
+        ]
+    )
+    src = lambda ip: {"source": {"ip": ip}}  # noqa: E731
+    assert ids(matcher, src("10.1.2.3")) == ["ipv4:10.1.2.3", "cidr:10.1.2.0/24", "cidr:10.1.0.0/16", "cidr:10.0.0.0/8"]
+    assert ids(matcher, src("10.1.2.255")) == ["cidr:10.1.2.0/24", "cidr:10.1.0.0/16", "cidr:10.0.0.0/8"]
+    assert ids(matcher, src("10.1.3.0")) == ["cidr:10.1.0.0/16", "cidr:10.0.0.0/8"]
+    assert ids(matcher, src("10.1.1.255")) == ["cidr:10.1.0.0/16", "cidr:10.0.0.0/8"]
+    assert ids(matcher, src("10.2.0.0")) == ["cidr:10.0.0.0/8"]
+    assert ids(matcher, src("10.255.255.255")) == ["cidr:10.0.0.0/8"]
+    assert ids(matcher, src("11.0.0.0")) == [] and ids(matcher, src("9.255.255.255")) == []
+    assert ids(matcher, src("192.0.2.127")) == ["cidr:192.0.2.0/25"]
+    assert ids(matcher, src("192.0.2.128")) == ["cidr:192.0.2.128/25"]
+    assert ids(matcher, src("192.0.3.0")) == []
+    assert ids(matcher, src("2001:db8:1:ffff::1")) == ["cidr:2001:db8:1::/48", "cidr:2001:db8::/32"]
+    assert ids(matcher, src("2001:db8:2::1")) == ["cidr:2001:db8::/32"]
+    assert ids(matcher, src("2001:db9::")) == []
+    assert matcher.counts() == {"cidr": 7, "ipv4": 1}
