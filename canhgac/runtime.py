@@ -25,6 +25,7 @@ from canhgac.core.errors import BackendUnavailable
 from canhgac.core.http_listener import uvicorn_limits
 from canhgac.core.kafka import can_create_topics, ensure_topics
 from canhgac.core.metrics import Metrics
+from canhgac.core.source_registry import SourceRegistry
 from canhgac.core.store import ensure_templates, make_client
 from canhgac.ops_listener import OpsListener
 from canhgac.pipeline.catalog import ALL_STAGES, build_stages
@@ -177,7 +178,13 @@ class Runtime:
                     retention = retention_loop(
                         lambda: make_client(s.opensearch, component="retention"),
                         s.opensearch.index_prefix,
-                        s.sources,
+                        SourceRegistry(
+                            s.sources,
+                            s.collectors,
+                            s.opensearch,
+                            component="retention",
+                            refresh_secs=s.sources_refresh_secs,
+                        ),
                         s.retention,
                         stage_stop,
                     )

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from canhgac.core.config import RetentionConfig, SourceConfig
+from canhgac.core.source_registry import SourceRegistry
 from opensearchpy import AsyncOpenSearch
 
 log = logging.getLogger(__name__)
@@ -75,9 +76,11 @@ async def apply_retention(
 
 
 async def retention_loop(
-    client_factory: Any, index_prefix: str, sources: Sequence[SourceConfig], cfg: RetentionConfig, stop: Any
+    client_factory: Any, index_prefix: str, sources: SourceRegistry, cfg: RetentionConfig, stop: Any
 ) -> None:
-    """Run retention every `interval_secs` until `stop` (an asyncio.Event) is set."""
+    """Run retention every `interval_secs` until `stop` (an asyncio.Event) is set. Each pass uses
+    the declarations as they are then (`sources` re-reads the API's, core/source_registry.py), so a
+    source declared, or whose security level was edited, through the API is kept by its own level."""
     import asyncio
 
     if short := cfg.short_levels():
@@ -89,7 +92,8 @@ async def retention_loop(
     while not stop.is_set():
         client = client_factory()
         try:
-            await apply_retention(client, index_prefix, sources, cfg)
+            await sources.refresh()
+            await apply_retention(client, index_prefix, sources.sources(), cfg)
         except Exception:  # OpenSearch down or busy: try again next interval, never crash the process
             log.warning("retention run failed; retrying in %.0fs", cfg.interval_secs, exc_info=True)
         finally:
@@ -98,3 +102,4 @@ async def retention_loop(
             await asyncio.wait_for(stop.wait(), timeout=cfg.interval_secs)
         except TimeoutError:
             continue
+    await sources.close()
