@@ -35,6 +35,7 @@ def _normalizer(s: Settings, metrics: Metrics) -> Stage:
         collectors=s.collectors,
         opensearch=s.opensearch,
         declared_refresh_secs=s.sources_refresh_secs,
+        geoip=s.pipeline.geoip,
     )
 
 

@@ -13,7 +13,14 @@ from typing import Any
 
 import orjson
 from aiokafka import ConsumerRecord
-from canhgac.core.config import CollectorsConfig, KafkaConfig, OpenSearchConfig, SourceConfig, StageConfig
+from canhgac.core.config import (
+    CollectorsConfig,
+    GeoIpConfig,
+    KafkaConfig,
+    OpenSearchConfig,
+    SourceConfig,
+    StageConfig,
+)
 from canhgac.core.envelope import RawEnvelope, utc_now_iso
 from canhgac.core.errors import ParseError
 from canhgac.core.event import Event, set_logsource
@@ -22,6 +29,7 @@ from canhgac.core.metrics import Metrics
 from canhgac.core.source_registry import UNKNOWN_AGENCY, SourceRegistry
 from canhgac.pipeline.dlq import dead_letter
 from canhgac.pipeline.normalize import base
+from canhgac.pipeline.normalize.geoip import GeoIp
 from canhgac.pipeline.stage import Stage
 
 log = logging.getLogger(__name__)
@@ -153,8 +161,10 @@ class NormalizerStage(Stage):
         collectors: CollectorsConfig,
         opensearch: OpenSearchConfig | None = None,
         declared_refresh_secs: float = 10.0,
+        geoip: GeoIpConfig | None = None,
     ) -> None:
         super().__init__(kafka, stage, metrics)
+        self.geoip = GeoIp(geoip or GeoIpConfig())
         # Agencies come from declarations (settings, then the API's, then collectors' defaults).
         self.sources = SourceRegistry(
             sources, collectors, opensearch, component=self.component, refresh_secs=declared_refresh_secs
@@ -194,6 +204,7 @@ class NormalizerStage(Stage):
                 dead.add(record.key, "source_disabled", f"source {raw.source_id!r} is disabled", raw)
                 continue
             event, dlq = normalize(raw, self.parsers, source)
+            self.geoip.enrich(event)
             if dlq is not None:
                 self.metrics.parse_errors.labels(raw.format or DEFAULT_FORMAT).inc()
                 dead.add_record(record.key, dlq)

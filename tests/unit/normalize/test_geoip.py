@@ -45,3 +45,20 @@ def test_non_object_sides_are_left_alone() -> None:
     event = {"source": "8.8.8.8", "destination": {"ip": 134744072}}
     GEO.enrich(event)
     assert event == {"source": "8.8.8.8", "destination": {"ip": 134744072}}
+
+
+async def test_the_normaliser_stage_adds_geo_to_what_it_produces() -> None:
+    from canhgac.core.config import CollectorsConfig, KafkaConfig, StageConfig
+    from canhgac.core.envelope import RawEnvelope
+    from canhgac.core.metrics import Metrics
+    from canhgac.pipeline.normalizer import NormalizerStage
+
+    from tests.unit.pipeline.test_normalizer_agency import DECLARED, normalized
+
+    line = "<38>1 2026-12-06T10:00:00Z dc01 sshd 42 - - Failed password for root from 14.160.1.1 port 22 ssh2"
+    stage = NormalizerStage(KafkaConfig(), StageConfig(), Metrics(), [DECLARED], collectors=CollectorsConfig())
+    raw = RawEnvelope(source_id="win-dc", agency="", collector="syslog-tcp", format="syslog", message=line)
+    (event,) = await normalized(stage, raw)
+    assert event["source"]["ip"] == "14.160.1.1"
+    assert event["source"]["geo"]["country_iso_code"] == "VN"
+    assert event["source"]["as"]["organization"]["name"] == "VNPT Corp"
