@@ -8,13 +8,22 @@ rewritten to ordinary values, mostly matching nothing); "attack-dense" = conform
 repeated; "+1KB CommandLine" = the realistic stream with 1 KB of ordinary option text appended to
 every CommandLine. The straightforward evaluator runs every applicable rule on every event; both
 must return identical matches. `--runs 5` times each stream five times and prints the median.
+
+Then, each in fresh processes, median of `--compare-runs` (5): start-up cold vs from the
+compiled-rule cache (startup.py), and, when rsigma is found (rsigma_compare.py: --rsigma, $RSIGMA,
+PATH, the cached build), rsigma on the same events pre-flattened — its rate and start-up beside
+Canhgac's in wall and CPU time — and the rules on which the two engines' matches differ.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
+import statistics
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +31,11 @@ import orjson
 from canhgac.pipeline.normalize.windows import from_evtx_json
 from canhgac.rules.engine import Engine
 from canhgac.rules.loader import load_rules
+from canhgac.rules.model import CompiledRule
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import rsigma_compare
+import startup
 
 BENIGN_VALUES = {
     "Image": "C:\\Program Files\\Vendor{n}\\app{n}.exe",
@@ -90,7 +104,12 @@ def main() -> None:
     ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[1] / ".." / "shared"))
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--runs", type=int, default=1, help="timed runs per stream (the median is reported)")
+    ap.add_argument("--compare-runs", type=int, default=5, help="runs per start-up and rsigma figure (median)")
+    ap.add_argument("--rsigma", help="rsigma binary (else $RSIGMA, PATH, the cached build)")
+    ap.add_argument("--no-rsigma", action="store_true")
+    ap.add_argument("--no-startup", action="store_true", help="skip start-up cold vs cached")
     a = ap.parse_args()
+    print(f"machine: {os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     conf = Path(a.shared) / "conformance" / "sigmahq"
     t0 = time.perf_counter()
     loaded = load_rules([conf / "rules"])
@@ -135,6 +154,75 @@ def main() -> None:
             rate, p99 = run(subset, lines, a.seconds)
             print(f"{name:13s} {size} rules: {rate:,.0f} ev/s, p99 {p99:.0f} us")
     print(f"max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    runs = max(a.compare_runs, 1)
+    with tempfile.TemporaryDirectory(prefix="bench-sigma-") as work:
+        if not a.no_startup:
+            times = startup.startup(conf / "rules", Path(work) / "cache", realistic[0], runs)
+            print(f"start-up cold:   {startup.summary(times['cold'])}")
+            print(f"start-up cached: {startup.summary(times['cached'])}")
+        binary = None if a.no_rsigma else rsigma_compare.find_rsigma(a.rsigma)
+        if binary is None:
+            print("rsigma: not found (--rsigma, $RSIGMA, PATH or the cached build); skipped")
+        else:
+            versus_rsigma(binary, conf / "rules", Path(work), engine, realistic, attack, loaded.rules, a.seconds, runs)
+    print(f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def cpu_rate(engine: Engine, lines: list[bytes], seconds: float) -> tuple[float, float]:
+    """(events/s wall, events/s of process CPU time) of the timed loop."""
+    count, deadline = 0, time.perf_counter() + seconds
+    start, cpu_start = time.perf_counter(), time.process_time()
+    while time.perf_counter() < deadline:
+        for line in lines:
+            engine.match(from_evtx_json(orjson.loads(line)))
+        count += len(lines)
+    return count / (time.perf_counter() - start), count / (time.process_time() - cpu_start)
+
+
+def _runs(values: list[float]) -> str:
+    return f"{statistics.median(values):,.0f} ev/s median ({' / '.join(f'{v:,.0f}' for v in values)})"
+
+
+def versus_rsigma(
+    binary: str,
+    rules_dir: Path,
+    work: Path,
+    engine: Engine,
+    realistic: list[bytes],
+    attack: list[bytes],
+    rules: list[CompiledRule],
+    seconds: float,
+    runs: int,
+) -> None:
+    """rsigma and Canhgac in turn on each stream; then the rules whose matches differ."""
+    flat_realistic = [rsigma_compare.flatten(line) for line in realistic]
+    for name, lines in (("realistic", realistic), ("attack-dense", attack)):
+        flat = flat_realistic if lines is realistic else [rsigma_compare.flatten(line) for line in lines]
+        repeat = max(1, 200_000 // len(flat))  # the stream, not loading the rules, takes most of a run
+        figures = rsigma_compare.measure(binary, rules_dir, work, flat * repeat, runs)
+        ours = [cpu_rate(engine, lines, seconds) for _ in range(runs)]
+        print(
+            f"{name}: rsigma {_runs(figures.rate('wall'))} wall, {_runs(figures.rate('cpu'))} CPU "
+            f"({figures.events:,} pre-flattened events a run, less its start-up: "
+            f"{statistics.median(t.wall for t in figures.startup):.2f} s wall, "
+            f"{statistics.median(t.cpu for t in figures.startup):.2f} s CPU); "
+            f"Canhgac {_runs([w for w, _ in ours])} wall, {_runs([c for _, c in ours])} CPU"
+        )
+    ours_per_event = [[m.id for m in engine.match(from_evtx_json(orjson.loads(line)))] for line in realistic]
+    stream = work / "compare.ndjson"
+    rsigma_compare.write_ndjson(stream, flat_realistic)
+    titles = {r.meta.id: r.meta.title for r in rules}
+    theirs = rsigma_compare.rsigma_matches(binary, rules_dir, stream, titles)
+    rows = rsigma_compare.compare(ours_per_event, theirs, flat_realistic, titles)
+    theirs_total = sum(len(set(theirs.get(rsigma_compare.canonical(f), ()))) for f in flat_realistic)
+    print(
+        f"matches on the realistic stream ({len(realistic):,} events): Canhgac {sum(map(len, ours_per_event)):,}, "
+        f"rsigma {theirs_total:,}; rules on which they differ: {len(rows)}"
+    )
+    print("| rule | title | Canhgac | rsigma | both |")
+    print("| --- | --- | --- | --- | --- |")
+    for rule_id, title, ours_count, theirs_count, both in rows:
+        print(f"| {rule_id} | {title} | {ours_count} | {theirs_count} | {both} |")
 
 
 if __name__ == "__main__":
