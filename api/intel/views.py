@@ -35,7 +35,9 @@ IndicatorId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-
 FeedId = Annotated[str, Path(pattern=FEED_ID_PATTERN)]
 
 
-async def _audit(state: State, request: Request, principal: Any, action: str, target: str, details: dict) -> None:  # type: ignore[type-arg]
+async def _audit(
+    state: State, request: Request, principal: Any, action: str, target: str, details: dict[str, Any]
+) -> None:
     cfg = state.settings.opensearch
     await record(
         state.opensearch,

@@ -170,8 +170,8 @@ class IndicatorMatcher:
         # first key -> ((the rest of the path, lookup, dotted name), ...), for the kinds in use.
         tree: dict[str, list[tuple[tuple[str, ...], Any, str]]] = {}
         flat: dict[str, list[tuple[tuple[str, ...], Any, str]]] = {}
-        for kind, fields in FIELDS_BY_KIND.items():
-            lookup = lookups[kind]
+        for kind_name, fields in FIELDS_BY_KIND.items():
+            lookup = lookups[kind_name]
             if lookup is None:
                 continue
             for field in fields:
