@@ -198,7 +198,7 @@ def versus_rsigma(
     flat_realistic = [rsigma_compare.flatten(line) for line in realistic]
     for name, lines in (("realistic", realistic), ("attack-dense", attack)):
         flat = flat_realistic if lines is realistic else [rsigma_compare.flatten(line) for line in lines]
-        repeat = max(1, 200_000 // len(flat))  # the stream, not loading the rules, takes most of a run
+        repeat = max(1, 50_000 // len(flat))  # the stream, not loading the rules, takes most of a run
         figures = rsigma_compare.measure(binary, rules_dir, work, flat * repeat, runs)
         ours = [cpu_rate(engine, lines, seconds) for _ in range(runs)]
         print(
