@@ -398,6 +398,9 @@ class ApiConfig(Strict):
     # user this often and ends when either is gone or disabled.
     max_streams_per_user: int = Field(default=4, ge=1)
     stream_recheck_secs: float = Field(default=15.0, gt=0)
+    # A live stream ends after this long and the browser reconnects (Last-Event-ID): shutdown
+    # never waits on an open stream.
+    stream_max_secs: float = Field(default=300.0, gt=0)
     max_query_chars: int = Field(default=4096, ge=16)
     max_buckets: int = Field(default=500, ge=10)
     max_top_values: int = Field(default=50, ge=1)

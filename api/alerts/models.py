@@ -74,9 +74,18 @@ class BulkAction(BaseModel):
         return self
 
 
+class BulkItem(BaseModel):
+    id: str
+    ok: bool
+    status: Status | None = Field(default=None, description="the alert's status after the change")
+    assignee: str | None = None
+    error: str | None = Field(default=None, description="why this alert was not changed")
+
+
 class BulkResult(BaseModel):
     updated: list[str]
     failed: dict[str, str]
+    results: list[BulkItem] = Field(description="one per distinct id asked, in the order asked")
 
 
 class AlertSearch(BaseModel):

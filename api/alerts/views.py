@@ -172,6 +172,7 @@ async def alert_stream(
         disconnected=request.is_disconnected,
         session_ended=session_ended,
         recheck_secs=state.settings.api.stream_recheck_secs,
+        max_secs=state.settings.api.stream_max_secs,
     )
     return StreamingResponse(
         stream.holding_slot(events, slots, principal.username),
@@ -182,39 +183,45 @@ async def alert_stream(
 
 @router.post("/bulk", response_model=BulkResult)
 async def bulk(action: BulkAction, principal: Triager, request: Request, state: State) -> dict[str, Any]:
-    """Apply one status change, assignment and/or comment to many alerts; each is audited."""
+    """Apply one status change, assignment and/or comment to many alerts in one call (one read and
+    one conditional bulk write per round, not a request per alert); the answer says item by item
+    what happened, and each change is audited."""
     if action.assignee:
         await _check_assignee(state, action.assignee)
-    index = state.settings.opensearch.alerts_index
-    updated: list[str] = []
-    failed: dict[str, str] = {}
-    for alert_id in dict.fromkeys(action.ids):
-        try:
-            changed = await service.change_alert(
-                state.opensearch,
-                index,
-                alert_id,
-                principal.agency_scope,
-                service.bulk_change(principal, action),
-            )
-            await state.publish_alert(changed)
-        except CanhgacError as exc:
-            failed[alert_id] = exc.message
+    outcomes = await service.change_alerts(
+        state.opensearch,
+        state.settings.opensearch.alerts_index,
+        action.ids,
+        principal.agency_scope,
+        service.bulk_change(principal, action),
+    )
+    results: list[dict[str, Any]] = []
+    for alert_id, outcome in outcomes.items():
+        if isinstance(outcome, CanhgacError):
+            results.append({"id": alert_id, "ok": False, "error": outcome.message})
             continue
-        updated.append(alert_id)
-    details = action.model_dump(exclude={"ids"}, exclude_none=True)
-    for alert_id in updated:
-        await record(
-            state.opensearch,
-            state.settings.opensearch.audit_index,
-            actor=principal,
-            action="alert.bulk",
-            target_type="alert",
-            target_id=alert_id,
-            details=details,
-            client_ip=client_ip(request),
+        await state.publish_alert(outcome)
+        results.append(
+            {"id": alert_id, "ok": True, "status": outcome.get("status"), "assignee": outcome.get("assignee")}
         )
-    return {"updated": updated, "failed": failed}
+    details = action.model_dump(exclude={"ids"}, exclude_none=True)
+    for item in results:
+        if item["ok"]:
+            await record(
+                state.opensearch,
+                state.settings.opensearch.audit_index,
+                actor=principal,
+                action="alert.bulk",
+                target_type="alert",
+                target_id=item["id"],
+                details=details,
+                client_ip=client_ip(request),
+            )
+    return {
+        "updated": [r["id"] for r in results if r["ok"]],
+        "failed": {r["id"]: r["error"] for r in results if not r["ok"]},
+        "results": results,
+    }
 
 
 @router.get("/{alert_id}", response_model=AlertDetail, response_model_exclude_unset=True)

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from canhgac.api.audit.service import record
 from canhgac.api.deps import State, Tuner, TuningReader, client_ip
 from canhgac.api.exceptions import service
 from canhgac.api.exceptions.models import ExceptionCreate, ExceptionList, ExceptionUpdate, RuleExceptionOut
+from canhgac.api.rules.service import load_library, rule_docs
+from canhgac.core.errors import InvalidRequest
+from canhgac.core.index import Index
 from fastapi import APIRouter, Path, Query, Request, Response
 
 router = APIRouter(prefix="/api/v1/exceptions", tags=["exceptions"])
@@ -23,11 +27,25 @@ async def list_exceptions(
     return {"items": await service.list_exceptions(state.opensearch, index, rule_id)}
 
 
+async def _check_rule(state: State, rule_id: str) -> None:
+    """An exception names a rule the detector has (file, bundled or uploaded), or one that raised
+    alerts (a rule since removed from this API's rule folders still has its alerts to silence)."""
+    cfg = state.settings.opensearch
+    docs = await rule_docs(state.opensearch, cfg.rules_index)
+    library = await asyncio.to_thread(load_library, state.settings, docs)
+    if any(item.get("id") == rule_id for item in library["items"]):
+        return
+    if await Index(state.opensearch, cfg.alerts_index).count({"term": {"rule.id": rule_id}}):
+        return
+    raise InvalidRequest(f"no such rule: {rule_id} (the detector does not load it and it raised no alerts)")
+
+
 @router.post("", response_model=RuleExceptionOut, status_code=201)
 async def create_exception(body: ExceptionCreate, principal: Tuner, request: Request, state: State) -> dict[str, Any]:
     """The detector stops alerting this rule on events that meet every condition, within
     `rules.reload_interval_secs`; each suppressed match is counted, never dropped silently."""
     cfg = state.settings.opensearch
+    await _check_rule(state, body.rule_id)
     doc = await service.create_exception(state.opensearch, cfg.exceptions_index, body, principal.username)
     await record(
         state.opensearch,

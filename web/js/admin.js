@@ -1,6 +1,6 @@
 // Users (admin), rules, sources, audit log.
 import { api } from "./api.js";
-import { h, mount, toast } from "./dom.js";
+import { h, toast } from "./dom.js";
 import { t, fmtTime, fmtNum } from "./i18n.js";
 import { session } from "./app.js";
 import { sevBadge } from "./alerts.js";
@@ -10,13 +10,19 @@ const table = (head, rows, empty = t("dash.nodata")) => (rows.length
   ? h("table", {}, h("thead", {}, h("tr", {}, head.map((c) => h("th", {}, c)))), h("tbody", {}, rows))
   : h("div", { class: "empty" }, empty));
 
-export async function usersPage() {
+export async function usersPage(view) {
+  const mount = view.mount;
   const { items } = await api("/api/v1/users");
   const reload = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
   const patch = async (name, body) => { try { await api(`/api/v1/users/${encodeURIComponent(name)}`, { method: "PATCH", body }); toast(t("saved")); reload(); } catch (ex) { toast(ex.message, true); } };
   const rows = items.map((u) => h("tr", {},
     h("td", {}, h("b", {}, u.username), u.display_name ? h("div", { class: "small muted" }, u.display_name) : null),
-    h("td", {}, h("select", { "aria-label": t("col.role"), disabled: u.username === session.me.username, onchange: (e) => patch(u.username, { role: e.target.value }) },
+    h("td", {}, h("select", { "aria-label": t("col.role"), disabled: u.username === session.me.username, onchange: (e) => {
+      // A role is what a person may see and do: it changes only when confirmed.
+      const to = e.target.value;
+      if (window.confirm(t("users.confirm_role", { user: u.username, from: t(`role.${u.role}`), to: t(`role.${to}`) }))) patch(u.username, { role: to });
+      else e.target.value = u.role;
+    } },
       ROLES.map((r) => h("option", { value: r, selected: r === u.role }, t(`role.${r}`))))),
     h("td", {}, u.agency || "—"),
     h("td", {}, h("span", { class: `badge ${u.disabled ? "st-new" : "st-closed"}` }, u.disabled ? t("users.disabled") : t("users.active"))),
@@ -79,7 +85,8 @@ function backtestPanel() {
   return panel;
 }
 
-export async function rulesPage() {
+export async function rulesPage(view) {
+  const mount = view.mount;
   const data = await api("/api/v1/rules");
   const manage = session.me?.permissions.includes("manage_rules");
   const reload = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
@@ -137,7 +144,8 @@ function sourceForm(onKey) {
     h("label", {}, t("sources.tz"), " ", f.tz), h("button", { type: "submit", class: "primary" }, t("act.create"))));
 }
 
-export async function sourcesPage() {
+export async function sourcesPage(view) {
+  const mount = view.mount;
   const { items } = await api("/api/v1/sources");
   const admin = session.me?.permissions.includes("admin");
   const keyArea = h("div");
@@ -159,11 +167,12 @@ export async function sourcesPage() {
   return null;
 }
 
-export async function auditPage() {
+export async function auditPage(view) {
+  const mount = view.mount;
   const { items } = await api("/api/v1/audit", { query: { size: 200 } });
   const rows = items.map((a) => h("tr", {}, h("td", { class: "nowrap" }, fmtTime(a["@timestamp"])), h("td", {}, a.actor?.username),
     h("td", {}, h("code", {}, a.action), a.outcome === "failure" ? h("span", { class: "badge st-new" }, "✗") : null),
-    h("td", { class: "mono small" }, `${a.target?.type || ""} ${a.target?.id || ""}`), h("td", { class: "mono small" }, JSON.stringify(a.details || {}))));
+    h("td", { class: "mono small wrap" }, `${a.target?.type || ""} ${a.target?.id || ""}`), h("td", { class: "mono small wrap" }, JSON.stringify(a.details || {}))));
   mount(h("div", {}, h("div", { class: "pagehead" }, h("h1", {}, t("audit.title"))),
     h("div", { class: "panel flush" }, table([t("col.time"), t("col.actor"), t("col.action"), t("col.target"), ""], rows))));
   return null;

@@ -1,10 +1,11 @@
 // The alert queue (live, keyboard-driven) and one alert's page.
 import { api } from "./api.js";
-import { h, mount, toast, typing } from "./dom.js";
-import { t, fmtTime, fmtNum } from "./i18n.js";
+import { h, toast, typing } from "./dom.js";
+import { t, fmtTime, fmtNum, serverText } from "./i18n.js";
 import { session, setLive } from "./app.js";
 import { ACTIONS, USUAL_RESOLUTION, canMove, initialStatus, severitiesHighFirst, vocab } from "./vocab.js";
 
+const LIVE_GRACE_MS = 8000; // a reconnect takes ~2 s (the stream's `retry`)
 const queueState = { status: null, severity: "", host: "", selected: 0 }; // status null: the first (new)
 
 const canTriage = () => session.me?.permissions.includes("triage");
@@ -28,38 +29,66 @@ function closeDialog(count, onDone) {
         t("act.close"))));
   dlg.addEventListener("keydown", (e) => {
     const r = choices[Number(e.key) - 1];
-    if (/^[1-9]$/.test(e.key) && r && e.target !== comment) dlg.querySelector(`input[value=${r}]`).click();
+    if (/^[1-9]$/.test(e.key) && r && e.target !== comment) {
+      e.preventDefault();
+      const radio = dlg.querySelector(`input[value=${r}]`);
+      radio.click();
+      radio.focus();
+    }
   });
   dlg.addEventListener("close", () => dlg.remove());
   document.body.append(dlg);
   dlg.showModal();
-  comment.focus();
+  // Focus the chosen resolution, not the comment: `c` then `1` picks a resolution, never types "1".
+  dlg.querySelector("input[name=resolution]:checked")?.focus();
 }
 
 async function setStatus(ids, status, resolution, comment) {
   try {
-    if (ids.length === 1) {
-      await api(`/api/v1/alerts/${encodeURIComponent(ids[0])}/status`, { method: "POST",
-        body: { status, resolution: resolution || undefined, comment: comment || undefined } });
-    } else {
-      const r = await api("/api/v1/alerts/bulk", { method: "POST", body: { ids, status, resolution: resolution || undefined, comment: comment || undefined } });
-      if (Object.keys(r.failed).length) toast(Object.values(r.failed)[0], true);
-    }
-    toast(`${t(`status.${status}`)}${ids.length > 1 ? ` ×${ids.length}` : ""}`);
+    await api(`/api/v1/alerts/${encodeURIComponent(ids[0])}/status`, { method: "POST",
+      body: { status, resolution: resolution || undefined, comment: comment || undefined } });
+    toast(t(`status.${status}`));
     return true;
   } catch (ex) { toast(ex.message, true); return false; }
 }
 
-export async function alertQueue() {
+// The API's bulk limit per call; a larger selection goes in a few calls, with progress shown.
+const BULK_MAX = 200;
+
+// Many alerts: one call per BULK_MAX, each answering item by item. `progress(done, n)` is told as
+// calls finish; the answer lists every id with `ok`, its new status, or the (translated) error.
+async function bulkStatus(ids, status, resolution, comment, progress) {
+  const results = [];
+  for (let i = 0; i < ids.length; i += BULK_MAX) {
+    progress(i, ids.length);
+    const chunk = ids.slice(i, i + BULK_MAX);
+    try {
+      const r = await api("/api/v1/alerts/bulk", { method: "POST",
+        body: { ids: chunk, status, resolution: resolution || undefined, comment: comment || undefined } });
+      results.push(...r.results.map((x) => (x.ok ? x : { ...x, error: serverText(x.error) })));
+    } catch (ex) { results.push(...chunk.map((id) => ({ id, ok: false, error: ex.message }))); }
+  }
+  progress(ids.length, ids.length);
+  return results;
+}
+
+export async function alertQueue(view) {
+  const mount = view.mount;
   queueState.status ??= initialStatus();
   let items = [];
   let next = null;
   let total = 0;
   const checked = new Set();
   let fresh = new Set();
+  let pending = new Set(); // alerts a bulk change is being written to
   const tbody = h("tbody");
   const count = h("span", { class: "muted" });
   const bulkInfo = h("span", { class: "muted small" });
+  const bulkResult = h("div", { id: "bulk-result", class: "bulk-result", role: "status", hidden: true });
+  const allBox = h("input", { type: "checkbox", "aria-label": t("bulk.select_all"), title: t("bulk.select_all"), onchange: (e) => {
+    if (e.target.checked) for (const a of items) checked.add(a.id); else checked.clear();
+    render();
+  } });
   const moreBtn = h("button", { type: "button", onclick: () => load(true) }, t("alerts.more"));
   const tabs = h("div", { class: "tabs", role: "tablist" });
   const sevSel = h("select", { "aria-label": t("col.severity"), onchange: () => { queueState.severity = sevSel.value; load(); } },
@@ -82,6 +111,7 @@ export async function alertQueue() {
     renderTabs();
     count.textContent = t("alerts.total", { n: fmtNum(total) });
     bulkInfo.textContent = checked.size ? t("bulk.selected", { n: checked.size }) : "";
+    allBox.checked = items.length > 0 && items.every((a) => checked.has(a.id));
     queueState.selected = Math.min(queueState.selected, Math.max(items.length - 1, 0));
     if (!items.length) {
       tbody.replaceChildren(h("tr", {}, h("td", { colspan: 9, class: "empty" }, t("alerts.empty"))));
@@ -99,7 +129,8 @@ export async function alertQueue() {
       h("td", {}, a.agency || "—"),
       h("td", { class: "num" }, fmtNum(a.count)),
       h("td", { class: "nowrap" }, fmtTime(a.last_seen)),
-      h("td", {}, statusBadge(a.status), a.assignee ? h("div", { class: "small muted" }, a.assignee) : null))));
+      h("td", {}, pending.has(a.id) ? h("span", { class: "badge pending" }, "…") : statusBadge(a.status),
+        a.assignee ? h("div", { class: "small muted" }, a.assignee) : null))));
     }
     moreBtn.hidden = !next;
     fresh = new Set();
@@ -116,19 +147,64 @@ export async function alertQueue() {
       next = page.next; total = page.total;
       if (!more) checked.clear();
       render();
-    } catch (ex) { toast(ex.message, true); }
+    } catch (ex) {
+      // Said where the alerts would be, not in a toast that outlives the page.
+      tbody.replaceChildren(h("tr", {}, h("td", { colspan: 9, class: "empty error page-error", role: "alert" }, ex.message)));
+    }
   }
 
   const current = () => items[queueState.selected];
   const targets = () => (checked.size ? [...checked] : current() ? [current().id] : []);
   async function act(status) {
-    const ids = targets();
+    let ids = targets();
     if (!ids.length || !canTriage()) return;
+    if (status === ACTIONS.ack) {
+      // `a` is a new alert's first step. The same move from a closed alert reopens it and erases its
+      // resolution: that is done on the alert's page, on purpose, never from a selection.
+      const byId = new Map(items.map((a) => [a.id, a]));
+      const skipped = ids.filter((id) => byId.has(id) && byId.get(id).status !== initialStatus());
+      if (skipped.length) {
+        const closed = skipped.filter((id) => byId.get(id).status === ACTIONS.close).length;
+        toast(closed ? t("bulk.skipped_closed", { n: closed }) : t("bulk.skipped", { n: skipped.length }), true);
+        ids = ids.filter((id) => !skipped.includes(id));
+        if (!ids.length) return;
+      }
+    }
     if (status === ACTIONS.close) {
-      closeDialog(ids.length, async (res, comment) => { if (await setStatus(ids, ACTIONS.close, res, comment)) load(); });
+      closeDialog(ids.length, (res, comment) => apply(ids, ACTIONS.close, res, comment));
       return;
     }
-    if (await setStatus(ids, status)) load();
+    await apply(ids, status);
+  }
+
+  async function apply(ids, status, resolution, comment) {
+    if (ids.length === 1) {
+      if (await setStatus(ids, status, resolution, comment)) load();
+      return;
+    }
+    pending = new Set(ids);
+    render();
+    bulkResult.hidden = false;
+    bulkResult.className = "bulk-result";
+    const results = await bulkStatus(ids, status, resolution, comment,
+      (done, n) => bulkResult.replaceChildren(t("bulk.working", { done, n })));
+    pending = new Set();
+    if (!view.alive()) return;
+    const done = new Map(results.filter((r) => r.ok).map((r) => [r.id, r]));
+    for (const a of items) {
+      const r = done.get(a.id);
+      if (r) { a.status = r.status; a.assignee = r.assignee ?? a.assignee; fresh.add(a.id); }
+    }
+    const before = items.length;
+    items = items.filter(matches);
+    total = Math.max(total - (before - items.length), 0);
+    const failed = results.filter((r) => !r.ok);
+    bulkResult.className = failed.length ? "bulk-result bad" : "bulk-result";
+    bulkResult.replaceChildren(h("div", {}, h("b", {}, t("bulk.done", { action: t(`status.${status}`), ok: done.size, n: results.length }))),
+      ...(failed.length ? [h("div", {}, t("bulk.failed", { n: failed.length })),
+        h("ul", {}, failed.map((f) => h("li", {}, h("span", { class: "mono" }, f.id), `: ${f.error}`)))] : []));
+    checked.clear();
+    render();
   }
 
   function onKey(e) {
@@ -149,22 +225,38 @@ export async function alertQueue() {
     if (fn) { e.preventDefault(); fn(); }
   }
 
-  // Live updates: an updated alert replaces its row; a new one that matches the filter appears on top.
+  // Live updates: a changed or new alert takes its place in the queue's order (last seen, newest
+  // first, then id, as the API sorts); past the loaded page it waits for "load more".
+  const before = (x, y) => (x.last_seen !== y.last_seen ? String(x.last_seen) > String(y.last_seen) : x.id < y.id);
   const source = new EventSource("/api/v1/alerts/stream");
-  source.addEventListener("open", () => setLive(true));
-  source.addEventListener("error", () => setLive(false));
-  source.addEventListener("unavailable", () => setLive(false));
-  source.addEventListener("ready", () => setLive(true));
+  // The server ends each stream every few minutes and the browser reconnects within seconds: only
+  // a reconnection that does not come back soon is "disconnected".
+  let offTimer = null;
+  const live = () => { clearTimeout(offTimer); offTimer = null; setLive(true); };
+  const off = () => { clearTimeout(offTimer); offTimer = null; setLive(false); };
+  source.addEventListener("open", live);
+  source.addEventListener("ready", live);
+  source.addEventListener("unavailable", off);
+  source.addEventListener("ended", off);
+  source.addEventListener("error", () => {
+    if (source.readyState === EventSource.CLOSED) off();
+    else if (!offTimer) offTimer = setTimeout(off, LIVE_GRACE_MS);
+  });
   source.addEventListener("alert", (ev) => {
     const alert = JSON.parse(ev.data);
-    setLive(true);
+    live();
+    const selectedId = current()?.id;
     const at = items.findIndex((a) => a.id === alert.id);
-    if (at >= 0) {
-      if (matches(alert)) items[at] = alert; else { items.splice(at, 1); total = Math.max(total - 1, 0); }
-    } else if (matches(alert)) {
-      items.unshift(alert); total += 1;
-      if (items.length > 1) queueState.selected += 1;
-    } else return;
+    if (at >= 0) items.splice(at, 1);
+    if (matches(alert)) {
+      let to = items.findIndex((a) => before(alert, a));
+      if (to < 0) to = items.length;
+      if (to < items.length || !next) items.splice(to, 0, alert);
+      if (at < 0) total += 1;
+    } else if (at >= 0) total = Math.max(total - 1, 0);
+    else return;
+    const sel = items.findIndex((a) => a.id === selectedId);
+    if (sel >= 0) queueState.selected = sel;
     fresh.add(alert.id);
     render();
   });
@@ -183,7 +275,8 @@ export async function alertQueue() {
     tabs,
     h("div", { class: "panel flush" },
       h("div", { class: "filters" }, sevSel, hostIn),
-      h("table", {}, h("thead", {}, h("tr", {}, h("th", {}), ["severity", "rule", "host", "user", "agency"].map((c) => h("th", {}, t(`col.${c}`))),
+      bulkResult,
+      h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, triage ? allBox : null), ["severity", "rule", "host", "user", "agency"].map((c) => h("th", {}, t(`col.${c}`))),
         h("th", { class: "num" }, t("col.count")), h("th", {}, t("col.last_seen")), h("th", {}, t("col.status")))), tbody),
       h("div", { class: "hint" }, h("span", {}, h("kbd", {}, "j"), " ", h("kbd", {}, "k"), " ", t("keys.move")),
         h("span", {}, h("kbd", {}, "Enter"), " ", t("keys.open")), triage ? [h("span", {}, h("kbd", {}, "a"), " ", t("keys.ack")),
@@ -193,7 +286,7 @@ export async function alertQueue() {
     h("div", { class: "row" }, moreBtn), help));
   await load();
   document.addEventListener("keydown", onKey);
-  return () => { source.close(); document.removeEventListener("keydown", onKey); };
+  return () => { source.close(); clearTimeout(offTimer); document.removeEventListener("keydown", onKey); };
 }
 
 function kv(pairs) {
@@ -206,7 +299,18 @@ function historyText(item) {
   return t(`hist.${item.action}`);
 }
 
-export async function alertPage(id) {
+// Why an alert lists fewer events than its count: it keeps the ids of its first events only
+// (the count goes on), or some have left retention.
+function eventsNote(alert, events) {
+  const kept = (alert.event_ids || []).length;
+  const notes = [];
+  if (kept && kept < (alert.count ?? 0)) notes.push(t("alert.ids_capped", { kept: fmtNum(kept), n: fmtNum(alert.count - kept) }));
+  if (events.length < kept) notes.push(t("alert.events_missing", { n: fmtNum(kept - events.length) }));
+  return notes.length ? h("div", { class: "small muted events-note" }, notes.join(" ")) : null;
+}
+
+export async function alertPage(id, view) {
+  const mount = view.mount;
   let alert;
   try { alert = await api(`/api/v1/alerts/${encodeURIComponent(id)}`); } catch (ex) {
     mount(h("div", { class: "panel" }, h("h1", {}, t("error")), ex.message, h("p", {}, h("a", { href: "#/alerts" }, "← " + t("nav.alerts")))));
@@ -265,7 +369,9 @@ export async function alertPage(id) {
           [t("col.count"), fmtNum(alert.count)], [t("alert.first_seen"), fmtTime(alert.first_seen)],
           [t("alert.last_seen"), fmtTime(alert.last_seen)], [t("col.assignee"), alert.assignee || "—"],
           [t("alert.id"), h("span", { class: "mono small" }, alert.id)]])),
-        h("div", { class: "panel flush" }, h("div", { class: "filters" }, h("h2", {}, t("alert.events"), " ", h("span", { class: "muted" }, `(${events.length})`))),
+        h("div", { class: "panel flush" }, h("div", { class: "filters" }, h("h2", {}, t("alert.events"), " ",
+          h("span", { class: "muted" }, events.length < (alert.count ?? 0) ? `(${fmtNum(events.length)} / ${fmtNum(alert.count)})` : `(${fmtNum(events.length)})`)),
+          eventsNote(alert, events)),
           events.length ? h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, t("col.time")), h("th", {}, t("col.host")), h("th", {}, t("col.message")))),
             h("tbody", {}, eventRows)) : h("div", { class: "empty" }, t("alert.noevents"))),
         h("div", { class: "panel" }, h("h2", {}, t("alert.comments")),

@@ -1,4 +1,6 @@
 // The API client: session cookie (set by login) plus the CSRF header on every unsafe request.
+import { serverText } from "./i18n.js";
+
 let csrf = null;
 let onUnauthorized = () => {};
 
@@ -7,7 +9,9 @@ export function whenUnauthorized(fn) { onUnauthorized = fn; }
 
 export class ApiError extends Error {
   constructor(status, detail, retryAfter, data = {}) {
-    super(typeof detail === "string" ? detail : JSON.stringify(detail));
+    const text = typeof detail === "string" ? detail : JSON.stringify(detail);
+    super(serverText(text)); // in the console's language; `original` keeps the server's words
+    this.original = text;
     this.status = status;
     this.retryAfter = retryAfter;
     this.data = data; // the whole answer: a refused rule upload lists its reasons in `rejected`

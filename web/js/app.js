@@ -1,6 +1,6 @@
 // The console's shell: session, navigation (hash routes), language switch, live connection state.
 import { api, setCsrf, whenUnauthorized, ApiError } from "./api.js";
-import { h, mount, toast } from "./dom.js";
+import { h, mount, toast, clearToast } from "./dom.js";
 import { t, getLang, setLang } from "./i18n.js";
 import { alertQueue, alertPage } from "./alerts.js";
 import { searchPage } from "./search.js";
@@ -12,18 +12,34 @@ import { loadVocab } from "./vocab.js";
 export const session = { me: null };
 let cleanup = null;
 
+// Each page gets a `view`: its own `mount`, which does nothing once the analyst has gone to another
+// page (a slow answer must not replace the page asked for later), and `alive()`.
 const ROUTES = [
-  [/^#\/alerts\/(.+)$/, (m) => alertPage(decodeURIComponent(m[1]))],
-  [/^#\/alerts$/, () => alertQueue()],
-  [/^#\/search$/, () => searchPage()],
-  [/^#\/dashboard$/, () => dashboardPage()],
-  [/^#\/rules$/, () => rulesPage()],
-  [/^#\/exceptions\/new\/(.+)$/, (m) => exceptionsPage(decodeURIComponent(m[1]))],
-  [/^#\/exceptions$/, () => exceptionsPage()],
-  [/^#\/sources$/, () => sourcesPage()],
-  [/^#\/users$/, () => usersPage()],
-  [/^#\/audit$/, () => auditPage()],
+  [/^#\/alerts\/(.+)$/, (m, view) => alertPage(decodeURIComponent(m[1]), view)],
+  [/^#\/alerts$/, (m, view) => alertQueue(view)],
+  [/^#\/search$/, (m, view) => searchPage(view)],
+  [/^#\/dashboard$/, (m, view) => dashboardPage(view)],
+  [/^#\/rules$/, (m, view) => rulesPage(view)],
+  [/^#\/exceptions\/new\/(.+)$/, (m, view) => exceptionsPage(decodeURIComponent(m[1]), view)],
+  [/^#\/exceptions$/, (m, view) => exceptionsPage(undefined, view)],
+  [/^#\/sources$/, (m, view) => sourcesPage(view)],
+  [/^#\/users$/, (m, view) => usersPage(view)],
+  [/^#\/audit$/, (m, view) => auditPage(view)],
 ];
+let navigation = 0;
+
+function pageView(nav) {
+  const alive = () => nav === navigation;
+  return { alive, mount: (el) => (alive() ? mount(el) : null) };
+}
+
+// What a page that could not load shows instead of itself (and never a stale "…").
+export function errorPanel(ex) {
+  const forbidden = ex instanceof ApiError && ex.status === 403;
+  return h("div", { class: "panel page-error", role: "alert" }, h("h1", {}, t("error")),
+    h("p", {}, forbidden ? t("error.forbidden") : ex.message),
+    h("p", {}, h("a", { href: "#/alerts" }, "← " + t("error.back"))));
+}
 
 function navItems() {
   const admin = session.me?.permissions.includes("admin");
@@ -54,15 +70,25 @@ export function setLive(on) {
 }
 
 async function route() {
+  const nav = ++navigation;
   if (cleanup) { cleanup(); cleanup = null; }
   setLive(null);
+  clearToast();
   if (!session.me) { loginPage(); renderChrome(); return; }
   if (!location.hash || location.hash === "#/" || location.hash === "#/login") { location.hash = "#/alerts"; return; }
   renderChrome();
   try { await loadVocab(); } catch (ex) { toast(ex.message, true); } // once per session; pages then read it
+  if (nav !== navigation) return;
   for (const [re, page] of ROUTES) {
     const m = location.hash.match(re);
-    if (m) { cleanup = (await page(m)) || null; return; }
+    if (!m) continue;
+    const view = pageView(nav);
+    let done = null;
+    try { done = (await page(m, view)) || null; } catch (ex) { view.mount(errorPanel(ex)); }
+    // Left meanwhile: the page's key handlers and live stream go now, not with the next page.
+    if (nav !== navigation) { if (done) done(); return; }
+    cleanup = done;
+    return;
   }
   location.hash = "#/alerts";
 }

@@ -1,11 +1,12 @@
 // Dashboard: alerts by severity over time, status counts, top rules and hosts, ingestion per source.
 import { api } from "./api.js";
-import { h, mount } from "./dom.js";
+import { h } from "./dom.js";
 import { t, fmtNum } from "./i18n.js";
 import { stackedBars, legend, barList, colorOf } from "./charts.js";
 import { severitiesHighFirst, vocab } from "./vocab.js";
 
-export async function dashboardPage() {
+export async function dashboardPage(view) {
+  const mount = view.mount;
   let data;
   try { data = await api("/api/v1/dashboard"); } catch (ex) { mount(h("div", { class: "panel error" }, ex.message)); return null; }
   const statusCounts = Object.fromEntries(data.alerts_by_status.values.map((v) => [v.value, v.count]));

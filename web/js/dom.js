@@ -44,8 +44,16 @@ export function toast(text, bad = false) {
   toastTimer = setTimeout(() => { el.hidden = true; }, 3500);
 }
 
+// A new page starts without the previous page's message.
+export function clearToast() {
+  clearTimeout(toastTimer);
+  document.getElementById("toast").hidden = true;
+}
+
 export function typing(ev) {
   const t = ev.target;
-  return t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement
+  // A checked box keeps the focus after a click; the shortcuts still work there.
+  const box = t instanceof HTMLInputElement && (t.type === "checkbox" || t.type === "radio");
+  return (t instanceof HTMLInputElement && !box) || t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement
     || ev.ctrlKey || ev.metaKey || ev.altKey || document.querySelector("dialog[open]");
 }

@@ -1,6 +1,6 @@
 // Rule exceptions: list, create (also from an alert, with its fields filled in), delete.
 import { api } from "./api.js";
-import { h, mount, toast } from "./dom.js";
+import { h, toast } from "./dom.js";
 import { t, fmtTime } from "./i18n.js";
 import { session } from "./app.js";
 
@@ -24,15 +24,21 @@ function conditionRow(cond = { field: "", op: "equals", value: "" }) {
   return row;
 }
 
-function exceptionForm(prefill) {
-  const rule = h("input", { name: "rule_id", required: true, value: prefill.rule_id || "", class: "mono", size: 40 });
+// "2030-01-02T08:00" typed in the form is Vietnam time (as every time the console shows), whatever
+// the browser's own zone; Asia/Ho_Chi_Minh has no daylight saving, so it is always +07:00.
+export const vietnamTime = (local) => new Date(`${local.length === 16 ? `${local}:00` : local}+07:00`).toISOString();
+
+function exceptionForm(prefill, rules) {
+  const rule = h("input", { name: "rule_id", required: true, value: prefill.rule_id || "", class: "mono", size: 40,
+    list: "rule-ids", placeholder: t("exc.rule_hint") });
+  const ruleList = h("datalist", { id: "rule-ids" }, rules.filter((r) => r.kind === "detection").map((r) => h("option", { value: r.id }, r.title)));
   const reason = h("textarea", { name: "reason", required: true, placeholder: t("exc.reason_hint") });
   const expires = h("input", { name: "expires_at", type: "datetime-local" });
   const rows = h("div", {}, (prefill.conditions?.length ? prefill.conditions : [undefined]).map((c) => conditionRow(c)));
   return h("form", { class: "panel", id: "exception-form", onsubmit: async (e) => {
     e.preventDefault();
     const body = { rule_id: rule.value.trim(), reason: reason.value.trim(), conditions: [...rows.children].map((r) => r.read()),
-      expires_at: expires.value ? new Date(expires.value).toISOString() : null };
+      expires_at: expires.value ? vietnamTime(expires.value) : null };
     try {
       await api("/api/v1/exceptions", { method: "POST", body });
       toast(t("saved"));
@@ -41,11 +47,11 @@ function exceptionForm(prefill) {
   } },
   h("h2", {}, t("exc.new"), prefill.title ? h("span", { class: "muted small" }, ` — ${prefill.title}`) : null),
   h("div", { class: "muted small" }, t("exc.help")),
-  h("label", {}, t("col.rule"), " ", rule),
+  h("label", {}, t("col.rule"), " ", rule), ruleList,
   rows,
   h("div", { class: "row" }, h("button", { type: "button", onclick: () => rows.append(conditionRow()) }, t("exc.add_condition"))),
   h("label", {}, t("exc.reason"), " ", reason),
-  h("label", {}, t("exc.expires"), " ", expires, h("span", { class: "muted small" }, ` ${t("exc.expires_hint")}`)),
+  h("label", {}, t("exc.expires"), " ", expires, h("span", { class: "muted small" }, ` ${t("exc.expires_tz")}`)),
   h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, t("act.create"))));
 }
 
@@ -57,8 +63,11 @@ async function prefillFromAlert(alertId) {
   return { rule_id: alert.rule?.id, title: alert.rule?.title, conditions };
 }
 
-export async function exceptionsPage(alertId) {
-  const [{ items }, prefill] = await Promise.all([api("/api/v1/exceptions"), prefillFromAlert(alertId)]);
+export async function exceptionsPage(alertId, view) {
+  const mount = view.mount;
+  const [{ items }, prefill, rules] = await Promise.all([api("/api/v1/exceptions"), prefillFromAlert(alertId),
+    api("/api/v1/rules").then((r) => r.items)]);
+  const titles = new Map(rules.map((r) => [r.id, r.title]));
   const tune = canTune();
   const remove = async (id) => {
     if (!window.confirm(t("exc.confirm_delete"))) return;
@@ -66,7 +75,8 @@ export async function exceptionsPage(alertId) {
     catch (ex) { toast(ex.message, true); }
   };
   const rows = items.map((x) => h("tr", { dataset: { id: x.id } },
-    h("td", { class: "mono small" }, x.rule_id),
+    h("td", {}, titles.has(x.rule_id) ? h("b", {}, titles.get(x.rule_id)) : h("span", { class: "muted" }, t("exc.unknown_rule")),
+      h("div", { class: "mono small muted" }, x.rule_id)),
     h("td", {}, x.conditions.map((c) => h("div", { class: "mono small" }, `${c.field} ${t(`exc.op.${c.op}`)} ${showValue(c)}`))),
     h("td", {}, x.reason), h("td", {}, x.author),
     h("td", { class: "nowrap" }, x.expires_at ? fmtTime(x.expires_at) : t("exc.never")),
@@ -77,7 +87,7 @@ export async function exceptionsPage(alertId) {
       t("exc.expires"), t("col.status"), ""].map((c) => h("th", {}, c)))), h("tbody", {}, rows))
     : h("div", { class: "empty" }, t("exc.empty"));
   mount(h("div", {}, h("div", { class: "pagehead" }, h("h1", {}, t("exc.title"))),
-    tune ? exceptionForm(prefill) : null,
+    tune ? exceptionForm(prefill, rules) : null,
     h("div", { class: "panel flush" }, table)));
   return null;
 }

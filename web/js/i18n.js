@@ -59,6 +59,16 @@ const STRINGS = {
     "sources.transports": "Giao thức", "sources.level": "Cấp độ", "sources.interval": "Chu kỳ dự kiến (giây)", "sources.tz": "Múi giờ",
     "sources.key_title": "Khoá tiếp nhận của {id}", "sources.key_once": "Khoá chỉ hiển thị MỘT lần. Hãy sao chép ngay; hệ thống chỉ lưu mã băm.",
     "sources.rotate": "Đổi khoá", "sources.confirm_rotate": "Đổi khoá tiếp nhận? Khoá cũ sẽ ngừng hoạt động.", "sources.from_api": "khai báo qua giao diện",
+    "error.forbidden": "Bạn không có quyền xem trang này.", "error.back": "Về hàng đợi cảnh báo",
+    "bulk.skipped_closed": "Không tiếp nhận lại {n} cảnh báo đã đóng: mở lại cảnh báo từ trang của nó.",
+    "bulk.skipped": "Bỏ qua {n} cảnh báo không còn ở trạng thái Mới.",
+    "bulk.working": "Đang cập nhật {done}/{n} cảnh báo…", "bulk.done": "{action}: {ok}/{n} cảnh báo.",
+    "bulk.failed": "{n} cảnh báo không đổi được:", "bulk.select_all": "Chọn tất cả",
+    "alert.ids_capped": "Cảnh báo chỉ giữ mã của {kept} sự kiện đầu tiên; {n} sự kiện sau không được lưu trong cảnh báo (tìm chúng trong Tìm kiếm theo máy và thời gian).",
+    "alert.events_missing": "{n} sự kiện không còn tìm thấy (có thể đã hết hạn lưu).",
+    "users.confirm_role": "Đổi vai trò của {user} từ {from} thành {to}? Quyền mới có hiệu lực ngay.",
+    "exc.rule_hint": "Chọn theo tên luật hoặc dán mã luật", "exc.unknown_rule": "(luật không còn được nạp)",
+    "exc.expires_tz": "(giờ Việt Nam, GMT+7; để trống: không hết hạn)",
   },
   en: {
     "nav.alerts": "Alerts", "nav.search": "Search", "nav.dashboard": "Dashboard", "nav.rules": "Rules",
@@ -119,6 +129,16 @@ const STRINGS = {
     "sources.transports": "Transports", "sources.level": "Security level", "sources.interval": "Expected interval (s)", "sources.tz": "Time zone",
     "sources.key_title": "Ingest key of {id}", "sources.key_once": "The key is shown ONCE. Copy it now; only its hash is stored.",
     "sources.rotate": "Rotate key", "sources.confirm_rotate": "Rotate the ingest key? The old key stops working.", "sources.from_api": "declared in the console",
+    "error.forbidden": "You are not allowed to see this page.", "error.back": "Back to the alert queue",
+    "bulk.skipped_closed": "{n} closed alerts not re-acknowledged: reopen an alert from its page.",
+    "bulk.skipped": "{n} alerts skipped: no longer new.",
+    "bulk.working": "Updating {done}/{n} alerts…", "bulk.done": "{action}: {ok}/{n} alerts.",
+    "bulk.failed": "{n} alerts could not be changed:", "bulk.select_all": "Select all",
+    "alert.ids_capped": "The alert keeps the ids of its first {kept} events; the {n} later events are not stored in the alert (find them in Search by host and time).",
+    "alert.events_missing": "{n} events are no longer found (retention may have expired).",
+    "users.confirm_role": "Change the role of {user} from {from} to {to}? The new rights apply at once.",
+    "exc.rule_hint": "Pick by rule title or paste a rule id", "exc.unknown_rule": "(rule no longer loaded)",
+    "exc.expires_tz": "(Vietnam time, GMT+7; empty: never)",
   },
 };
 
@@ -158,3 +178,50 @@ export function fmtTime(value, kind = "long") {
 }
 
 export function fmtNum(n) { return new Intl.NumberFormat(lang === "vi" ? "vi-VN" : "en-US").format(n ?? 0); }
+
+// The API answers in English; the Vietnamese console shows its refusals in Vietnamese. Each entry
+// is one message the API gives (api/, core/index.py), with its variable parts captured; a message
+// not listed here is shown as the server wrote it.
+const SERVER_VI = [
+  [/^leading wildcards \(\*abc, \?abc\) are refused/, () => "Không cho phép ký tự đại diện ở đầu từ (*abc, ?abc): truy vấn sẽ quét mọi giá trị. Hãy đặt chữ cố định lên trước, hoặc tìm theo tiền tố trên trường `.ci`."],
+  [/^query too long: at most (\d+) characters/, (m) => `Truy vấn quá dài: tối đa ${m[1]} ký tự.`],
+  [/^too many regular expressions: at most (\d+)/, (m) => `Quá nhiều biểu thức chính quy: tối đa ${m[1]}.`],
+  [/^regular expression too long: at most (\d+) characters/, (m) => `Biểu thức chính quy quá dài: tối đa ${m[1]} ký tự.`],
+  [/^regular expression \/(.*)\/ does not start with a literal character/, (m) => `Biểu thức chính quy /${m[1]}/ không bắt đầu bằng ký tự cố định: truy vấn sẽ quét mọi giá trị.`],
+  [/^too many wildcard terms: at most (\d+)/, (m) => `Quá nhiều từ có ký tự đại diện: tối đa ${m[1]}.`],
+  [/^unterminated regular expression/, () => "Biểu thức chính quy thiếu dấu `/` đóng."],
+  [/^too many buckets: (\d+) > (\d+)/, (m) => `Quá nhiều cột biểu đồ: ${m[1]} > ${m[2]}; hãy chọn khoảng rộng hơn.`],
+  [/^start is after end|^end must be after start/, () => "Thời điểm bắt đầu sau thời điểm kết thúc."],
+  [/^size too large: at most (\d+)/, (m) => `Số lượng quá lớn: tối đa ${m[1]}.`],
+  [/^field name may hold/, () => "Tên trường chỉ gồm chữ, số và _ @ . -"],
+  [/^alert (.+) not found$/, (m) => `Không tìm thấy cảnh báo ${m[1]}.`],
+  [/^alert is already (\w+)$/, (m) => `cảnh báo đã ở trạng thái ${t(`status.${m[1]}`)}`],
+  [/^an alert cannot go from (\w+) to (\w+)$/, (m) => `cảnh báo không thể chuyển từ ${t(`status.${m[1]}`)} sang ${t(`status.${m[2]}`)}`],
+  [/^the alert kept changing while being updated/, () => "cảnh báo liên tục thay đổi trong khi cập nhật; hãy thử lại"],
+  [/^closing (?:an alert |alerts )?needs a resolution/, () => "Đóng cảnh báo cần chọn kết luận."],
+  [/^no such user: (.+)$/, (m) => `Không có người dùng ${m[1]}.`],
+  [/^(.+) cannot triage alerts/, (m) => `${m[1]} không có quyền xử lý cảnh báo.`],
+  [/^no such rule: (\S+)/, (m) => `Không có luật ${m[1]}: bộ phát hiện không nạp luật này và chưa có cảnh báo nào của nó.`],
+  [/^no rule (\S+)$/, (m) => `Không có luật ${m[1]}.`],
+  [/^user (.+) not found$/, (m) => `Không tìm thấy người dùng ${m[1]}.`],
+  [/^you cannot disable yourself or drop your own admin role/, () => "Bạn không thể tự khoá mình hoặc bỏ quyền quản trị của chính mình."],
+  [/^an agency_viewer needs an agency/, () => "Vai trò Xem theo đơn vị cần có đơn vị."],
+  [/^passwords have at least (\d+) characters/, (m) => `Mật khẩu cần ít nhất ${m[1]} ký tự.`],
+  [/^password is too easy to guess/, () => "Mật khẩu quá dễ đoán. Hãy ghép vài từ ít gặp với nhau."],
+  [/^role (\S+) may not do this/, () => "Vai trò của bạn không được phép làm việc này."],
+  [/^CSRF token missing or wrong/, () => "Phiên làm việc không hợp lệ; hãy tải lại trang."],
+  [/^(login required|session expired or unknown)/, () => "Phiên đăng nhập đã hết hạn; hãy đăng nhập lại."],
+  [/^OpenSearch is unreachable/, () => "Không kết nối được OpenSearch; thử lại sau giây lát."],
+  [/^OpenSearch (error|refused the request)/, () => "OpenSearch báo lỗi; thử lại sau giây lát."],
+  [/^source (\S+) is declared in the settings file/, (m) => `Nguồn ${m[1]} được khai báo trong tệp cấu hình: hãy sửa ở đó.`],
+  [/^the rule does not compile/, () => "Luật không biên dịch được."],
+];
+
+export function serverText(message) {
+  if (lang !== "vi" || typeof message !== "string") return message;
+  for (const [re, text] of SERVER_VI) {
+    const m = message.match(re);
+    if (m) return text(m);
+  }
+  return message;
+}

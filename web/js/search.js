@@ -1,6 +1,6 @@
 // Search over events or alerts: Lucene query, time range, histogram, top values, cursor paging.
 import { api } from "./api.js";
-import { h, mount, toast } from "./dom.js";
+import { h, toast } from "./dom.js";
 import { t, fmtTime, fmtNum } from "./i18n.js";
 import { stackedBars, barList } from "./charts.js";
 import { sevBadge, statusBadge } from "./alerts.js";
@@ -10,7 +10,8 @@ const TOP_FIELDS = { events: ["host.name", "user.name", "source.ip", "canhgac.so
   alerts: ["rule.title", "host.name", "user.name", "severity", "agency"] };
 const state = { target: "events", query: "", range: "24h", topField: "host.name" };
 
-export async function searchPage() {
+export async function searchPage(view) {
+  const mount = view.mount;
   const q = h("input", { type: "search", class: "grow", name: "q", value: state.query, placeholder: t("search.placeholder"),
     "aria-label": t("search.title") });
   q.style.flex = "1";
@@ -19,8 +20,8 @@ export async function searchPage() {
   const range = h("select", { name: "range", onchange: () => { state.range = range.value; run(); } },
     Object.keys(RANGES).map((r) => h("option", { value: r, selected: state.range === r }, t(`range.${r}`))));
   const hits = h("span", { class: "muted" });
-  const chart = h("div");
-  const top = h("div");
+  const chart = h("div", { id: "search-chart" });
+  const top = h("div", { id: "search-top" });
   const topSel = h("select", { onchange: () => { state.topField = topSel.value; runTop(); } });
   const results = h("div", { class: "panel flush" });
   const more = h("button", { type: "button", hidden: true }, t("alerts.more"));
@@ -81,7 +82,11 @@ export async function searchPage() {
       };
       runTop();
     } catch (ex) {
+      // Nothing of the previous query stays: its chart and top values would read as this one's.
       hits.textContent = "";
+      chart.replaceChildren();
+      top.replaceChildren();
+      more.hidden = true;
       results.replaceChildren(h("div", { class: "empty error" }, ex.message));
     }
   }
