@@ -30,6 +30,7 @@ from canhgac.core.config import FileInputConfig, FileTailConfig, Settings, Sourc
 from canhgac.core.envelope import Peer, RawEnvelope, utc_now_iso
 from canhgac.core.errors import CanhgacError, ConfigError
 from canhgac.core.metrics import Metrics
+from canhgac.core.source_registry import SourceRegistry
 
 log = logging.getLogger(__name__)
 COLLECTOR = "file"
@@ -61,7 +62,7 @@ class FileInput:
     def __init__(
         self,
         cfg: FileInputConfig,
-        source: SourceConfig,
+        source: SourceConfig | None,
         parent: FileTailConfig,
         state_dir: Path,
         sink: SpoolingSink,
@@ -70,7 +71,10 @@ class FileInput:
         first_run_at_end: bool,
     ) -> None:
         self.cfg = cfg
+        # The declaration as the collector last read it (settings file or API); None: not declared
+        # (yet, or any more). Undeclared or disabled, the input pauses: nothing is read.
         self.source = source
+        self.paused = False
         self.parent = parent
         self.sink = sink
         self.metrics = metrics
@@ -157,6 +161,7 @@ class FileInput:
                 return
 
     async def _deliver(self, tailed: TailedFile, records: list[Record]) -> bool:
+        assert self.source is not None, "a paused input delivers nothing"
         received_at = utc_now_iso()
         fmt = self.cfg.format or self.source.format
         envelopes = [
@@ -194,10 +199,17 @@ class FileInput:
 class FileCollector:
     name = COLLECTOR
 
-    def __init__(self, inputs: list[FileInput], cfg: FileTailConfig, sink: SpoolingSink) -> None:
+    def __init__(
+        self,
+        inputs: list[FileInput],
+        cfg: FileTailConfig,
+        sink: SpoolingSink,
+        sources: SourceRegistry | None = None,
+    ) -> None:
         self.inputs = inputs
         self.cfg = cfg
         self.sink = sink
+        self.sources = sources
         self.port: int | None = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -208,11 +220,10 @@ class FileCollector:
 
     @staticmethod
     def validate(settings: Settings) -> None:
-        declared = {s.id for s in settings.sources}
+        # An input's source may be declared in the settings file or through the API (read once
+        # running): an input whose source is declared nowhere waits, logged, instead of failing.
         for i, item in enumerate(settings.collectors.file.inputs):
             where = f"collectors.file.inputs[{i}]"
-            if item.source_id not in declared:
-                raise ConfigError(f"source {item.source_id!r} is not declared under sources", where=where)
             if item.multiline_start_pattern:
                 try:
                     re.compile(item.multiline_start_pattern.encode())
@@ -222,7 +233,13 @@ class FileCollector:
     @classmethod
     def build(cls, settings: Settings, sink_factory: SinkFactory, metrics: Metrics) -> FileCollector:
         cfg = settings.collectors.file
-        sources = {s.id: s for s in settings.sources}
+        registry = SourceRegistry(
+            settings.sources,
+            settings.collectors,
+            settings.opensearch,
+            component="collectors",
+            refresh_secs=settings.sources_refresh_secs,
+        )
         state_dir = Path(settings.data_dir) / "file"
         sink = sink_factory(COLLECTOR)
         inputs = []
@@ -231,7 +248,7 @@ class FileCollector:
             inputs.append(
                 FileInput(
                     item,
-                    sources[item.source_id],
+                    registry.lookup(item.source_id, COLLECTOR),
                     cfg,
                     state_dir,
                     sink,
@@ -239,9 +256,11 @@ class FileCollector:
                     first_run_at_end=item.start_at == "end" and not checkpoint_dir_exists,
                 )
             )
-        return cls(inputs, cfg, sink)
+        return cls(inputs, cfg, sink, registry)
 
     async def start(self) -> None:
+        if self.sources is not None:
+            await self.sources.start()
         await self.sink.start()
         for item in self.inputs:
             item.checkpoints.load()
@@ -254,11 +273,29 @@ class FileCollector:
             for tailed in item.files.values():
                 tailed.close()
         await self.sink.stop()
+        if self.sources is not None:
+            await self.sources.close()
+
+    def _follow_declaration(self, item: FileInput) -> None:
+        """Use the source's declaration as it is now; pause while it is undeclared or disabled."""
+        if self.sources is not None:
+            item.source = self.sources.lookup(item.cfg.source_id, COLLECTOR)
+        source = item.source
+        paused = source is None or not source.enabled
+        if paused != item.paused:
+            why = "not declared" if source is None else "disabled"
+            if paused:
+                log.warning("file input %s paused: its source is %s", item.cfg.source_id, why)
+            else:
+                log.info("file input %s resumed", item.cfg.source_id)
+        item.paused = paused
 
     async def _run(self, item: FileInput) -> None:
         while not self._stop.is_set():
+            self._follow_declaration(item)
             try:
-                await item.poll()
+                if not item.paused:
+                    await item.poll()
             except OSError as exc:
                 log.warning("file input %s: %s", item.cfg.source_id, exc)
             try:

@@ -7,7 +7,9 @@
 Keys are stored as SHA-256 (see SourceDirectory.by_key). 401 = no or wrong credentials: an
 unknown source id, a wrong key and a key of another source all get the same answer
 (`bad_ingest_key`), so a stranger cannot learn which source ids exist; the log says which it was.
-403 = the right key used where its own source may not send (transport, address).
+403 = the right key used where its own source may not send (transport, address), or whose source
+an admin disabled (`source_disabled`: the shipper keeps its data and retries until it is enabled,
+as Splunk's HEC answers a disabled token).
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ def authenticate(
     for named in (claimed, path_source_id):
         if named is not None and named != source.id:
             raise _not_recognised(f"a key of source {source.id!r} used for source {named!r}")
+    if not source.enabled:
+        raise AuthError(403, "source_disabled", f"source {source.id!r} is disabled")
     if not directory.accepts(source):
         raise AuthError(403, "transport_not_allowed", f"source {source.id!r} may not send over HTTP")
     if not directory.address_allowed(source, ip):
