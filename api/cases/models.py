@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
 from canhgac.core.alert import Severity
 from pydantic import BaseModel, ConfigDict, Field
 
 EVENT_ID_PATTERN = r"^[^\s/\\]+$"
+AlertId = Annotated[str, Field(min_length=1, max_length=256, pattern=EVENT_ID_PATTERN)]
 MAX_ALERTS_PER_REQUEST = 500
 
 
@@ -57,7 +58,7 @@ TimelineKind = Literal[
 class CaseCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    alert_ids: list[str] = Field(min_length=1, max_length=MAX_ALERTS_PER_REQUEST)
+    alert_ids: list[AlertId] = Field(min_length=1, max_length=MAX_ALERTS_PER_REQUEST)
     title: str | None = Field(default=None, min_length=1, max_length=300, description="default: the first alert's rule")
     description: str | None = Field(default=None, max_length=10_000)
     severity: Severity | None = Field(default=None, description="default: the highest of the alerts")
@@ -88,7 +89,7 @@ class StatusChange(BaseModel):
 class AlertsAdd(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    alert_ids: list[str] = Field(min_length=1, max_length=MAX_ALERTS_PER_REQUEST)
+    alert_ids: list[AlertId] = Field(min_length=1, max_length=MAX_ALERTS_PER_REQUEST)
 
 
 class EventPin(BaseModel):

@@ -12,8 +12,10 @@ from __future__ import annotations
 import io
 
 from docx import Document
+from docx.document import Document as DocxDocument
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Pt
+from docx.text.paragraph import Paragraph
 
 FONT = "Times New Roman"  # the font of Vietnamese administrative documents (Decree 30/2020)
 
@@ -50,7 +52,9 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def _paragraph(doc, text: str, *, bold: bool = False, italic: bool = False, center: bool = False, size: int = 13):  # type: ignore[no-untyped-def]
+def _paragraph(
+    doc: DocxDocument, text: str, *, bold: bool = False, italic: bool = False, center: bool = False, size: int = 13
+) -> Paragraph:
     paragraph = doc.add_paragraph()
     run = paragraph.add_run(text)
     run.bold = bold
@@ -62,7 +66,7 @@ def _paragraph(doc, text: str, *, bold: bool = False, italic: bool = False, cent
     return paragraph
 
 
-def _list(doc, variable: str, item: str = "- {{ item }}") -> None:  # type: ignore[no-untyped-def]
+def _list(doc: DocxDocument, variable: str, item: str = "- {{ item }}") -> None:
     """A paragraph per element of `variable` (docxtpl's paragraph-level `{%p %}` tags)."""
     _paragraph(doc, f"{{%p for item in {variable} %}}")
     _paragraph(doc, item)

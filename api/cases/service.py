@@ -3,23 +3,24 @@ alerts all belong to one agency, `-cases-soc` for a case over several agencies (
 cross-agency alerts). An agency viewer reads only its agency's index, and every read also checks
 the stored `tenant`, so a case naming other agencies' alerts is the SOC's alone.
 
-Writes read the document with its sequence number and write it back with `if_seq_no`, retrying on
-a conflict, like alert triage does: two analysts adding a comment at once both keep theirs.
+Writes read the document with its sequence number, apply one of `changes` and write it back with
+`if_seq_no`, retrying on a conflict, like alert triage does: two analysts adding a comment at once
+both keep theirs. SLA clocks are computed when a case is read (`clocks`).
 """
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from canhgac.api.alerts.service import is_visible
 from canhgac.api.auth.models import Principal
 from canhgac.api.cases import observables
-from canhgac.api.cases.models import CaseCreate, CaseStatus, CaseUpdate, EventPin, can_move
+from canhgac.api.cases.changes import Change, entry, now_iso, owners, system_of, titles
+from canhgac.api.cases.models import CaseCreate, CaseStatus, EventPin
 from canhgac.api.search import scope_filter
-from canhgac.core.alert import SOC_AGENCY, iso, severity_of, severity_rank
+from canhgac.core.alert import severity_of, severity_rank
 from canhgac.core.config import OpenSearchConfig, Settings
 from canhgac.core.errors import Conflict, InvalidRequest, NotFound
 from canhgac.core.index import Index, Versioned, translated
@@ -30,14 +31,9 @@ MAX_WRITE_ATTEMPTS = 8
 MAX_LISTED = 1000
 _KW = {"type": "keyword"}
 _DATE = {"type": "date"}
-# The parts of a pinned event kept on the timeline (the event itself stays in its index).
-PINNED_FIELDS = ("@timestamp", "message", "event", "host", "user", "source", "destination", "url", "process", "canhgac")
-
-Change = Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]]
-
-
-def now_iso() -> str:
-    return iso(datetime.now(UTC))
+# An agency code that can name an index (api/users/models.py AGENCY_PATTERN); a scope outside it
+# (an agency viewer without an agency) owns no cases.
+_TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def cases_pattern(cfg: OpenSearchConfig) -> str:
@@ -86,28 +82,6 @@ async def ensure_cases_template(client: AsyncOpenSearch, cfg: OpenSearchConfig) 
         await client.indices.put_index_template(name=f"{cfg.config_index_prefix}-cases", body=cases_template(cfg))
 
 
-def _entry(principal: Principal, kind: str, **details: Any) -> dict[str, Any]:
-    return {
-        "at": now_iso(),
-        "by": principal.username,
-        "kind": kind,
-        **{k: v for k, v in details.items() if v is not None},
-    }
-
-
-def owners(alerts: list[dict[str, Any]]) -> tuple[str, list[str]]:
-    """(tenant, agencies) of a set of alerts: one agency owning them all is the tenant; else the SOC."""
-    agencies: dict[str, None] = {}
-    owning: set[str] = set()
-    for alert in alerts:
-        owner = alert.get("agency") or SOC_AGENCY
-        owning.add(owner)
-        for agency in [owner] if owner != SOC_AGENCY else alert.get("agencies") or []:
-            agencies[agency] = None
-    tenant = next(iter(owning)) if len(owning) == 1 and SOC_AGENCY not in owning else SOC_AGENCY
-    return tenant, sorted(agencies)
-
-
 async def load_alerts(
     client: AsyncOpenSearch, settings: Settings, alert_ids: list[str], agency_scope: str | None
 ) -> list[dict[str, Any]]:
@@ -127,6 +101,8 @@ async def _read(
     client: AsyncOpenSearch, cfg: OpenSearchConfig, case_id: str, agency_scope: str | None
 ) -> tuple[str, Versioned]:
     missing = f"case {case_id} not found"
+    if agency_scope is not None and not _TENANT.fullmatch(agency_scope):
+        raise NotFound(missing)
     index = cases_pattern(cfg) if agency_scope is None else cases_index(cfg, agency_scope)
     body = {
         "size": 1,
@@ -189,10 +165,10 @@ async def create_case(
         "observables": observables.merge([], alerts),
         "tasks": [],
         "timeline": [
-            _entry(principal, "created"),
-            _entry(principal, "alerts_added", alert_ids=[a["id"] for a in alerts], titles=_titles(alerts)),
+            entry(principal, "created"),
+            entry(principal, "alerts_added", alert_ids=[a["id"] for a in alerts], titles=titles(alerts)),
         ],
-        "system": _system(alerts),
+        "system": system_of(alerts),
         "detected_at": first_seen,
         "created_at": now,
         "created_by": principal.username,
@@ -204,19 +180,6 @@ async def create_case(
     return doc
 
 
-def _titles(alerts: list[dict[str, Any]]) -> list[str]:
-    return [str((a.get("rule") or {}).get("title") or a["id"]) for a in alerts]
-
-
-def _system(alerts: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The information system of the highest-level system among the alerts (alerts carry it)."""
-    systems = [a["system"] for a in alerts if isinstance(a.get("system"), dict) and a["system"].get("id")]
-    if not systems:
-        return None
-    best = max(systems, key=lambda s: int(s.get("security_level") or 0))
-    return {"id": best.get("id"), "name": best.get("name"), "security_level": best.get("security_level")}
-
-
 async def system_info(
     client: AsyncOpenSearch, cfg: OpenSearchConfig, system_id: str, agencies: list[str]
 ) -> dict[str, Any]:
@@ -225,118 +188,6 @@ async def system_info(
     if doc is None or doc.get("agency") not in agencies:
         raise InvalidRequest(f"no system {system_id!r} among the case's agencies' systems")
     return {"id": system_id, "name": doc.get("name"), "security_level": doc.get("security_level")}
-
-
-def update_change(principal: Principal, body: CaseUpdate, system: dict[str, Any] | None) -> Change:
-    def apply(case: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        changes = body.model_dump(mode="json", exclude_unset=True)
-        updates: dict[str, Any] = {}
-        for name in ("title", "description", "severity", "impact", "measures"):
-            if name in changes:
-                updates[name] = changes[name]
-        if "assignee" in changes:
-            updates["assignee"] = changes["assignee"] or None
-        if system is not None:
-            updates["system"] = system
-        entries = []
-        if "assignee" in updates and updates["assignee"] != case.get("assignee"):
-            entries.append(_entry(principal, "assignee", assignee=updates["assignee"], previous=case.get("assignee")))
-        others = sorted(k for k in updates if k != "assignee")
-        if others:
-            entries.append(_entry(principal, "updated", fields=others))
-        updates["timeline"] = [*case.get("timeline", []), *entries]
-        return updates, {"changed": sorted(changes), **{k: v for k, v in updates.items() if k != "timeline"}}
-
-    return apply
-
-
-def status_change(principal: Principal, to: CaseStatus, comment: str | None) -> Change:
-    def apply(case: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        current = case.get("status", CaseStatus.OPEN.value)
-        if not can_move(current, to):
-            raise Conflict(f"a case cannot go from {current} to {to.value}")
-        now = now_iso()
-        updates: dict[str, Any] = {"status": to.value}
-        # Each clock stops the first time its milestone is reached; reopening does not restart it.
-        if not case.get("acknowledged_at"):
-            updates["acknowledged_at"] = now
-        if to in (CaseStatus.CONTAINED, CaseStatus.CLOSED) and not case.get("contained_at"):
-            updates["contained_at"] = now
-        if to is CaseStatus.CLOSED:
-            updates["closed_at"] = now
-        elif case.get("closed_at"):
-            updates["closed_at"] = None  # reopened: the close clock runs again
-        entry = _entry(principal, "status", status=to.value, previous=current, text=comment)
-        updates["timeline"] = [*case.get("timeline", []), entry]
-        return updates, {"from": current, "to": to.value, "comment": comment}
-
-    return apply
-
-
-def comment_change(principal: Principal, text: str) -> Change:
-    def apply(case: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        return {"timeline": [*case.get("timeline", []), _entry(principal, "comment", text=text)]}, {"text": text}
-
-    return apply
-
-
-def task_added(principal: Principal, title: str) -> Change:
-    def apply(case: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        task = {
-            "id": uuid.uuid4().hex[:12],
-            "title": title,
-            "done": False,
-            "created_at": now_iso(),
-            "created_by": principal.username,
-        }
-        entry = _entry(principal, "task_added", task_id=task["id"], text=title)
-        return {"tasks": [*case.get("tasks", []), task], "timeline": [*case.get("timeline", []), entry]}, {
-            "task_id": task["id"],
-            "title": title,
-        }
-
-    return apply
-
-
-def task_done(principal: Principal, task_id: str) -> Change:
-    def apply(case: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        tasks = [dict(t) for t in case.get("tasks", [])]
-        task = next((t for t in tasks if t.get("id") == task_id), None)
-        if task is None:
-            raise NotFound(f"no task {task_id} in this case")
-        if task.get("done"):
-            raise Conflict(f"task {task_id} is done already")
-        task.update(done=True, done_at=now_iso(), done_by=principal.username)
-        entry = _entry(principal, "task_done", task_id=task_id, text=task.get("title"))
-        return {"tasks": tasks, "timeline": [*case.get("timeline", []), entry]}, {"task_id": task_id}
-
-    return apply
-
-
-def alerts_added(principal: Principal, alerts: list[dict[str, Any]]) -> Change:
-    def apply(case: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        new = [a for a in alerts if a["id"] not in case.get("alert_ids", [])]
-        if not new:
-            raise Conflict("these alerts are in the case already")
-        tenant, agencies = owners(new)
-        merged_agencies = sorted({*case.get("agencies", []), *agencies})
-        if tenant != case.get("tenant") or (case.get("tenant") != SOC_AGENCY and len(merged_agencies) > 1):
-            raise Conflict(
-                f"these alerts belong to {', '.join(agencies) or SOC_AGENCY}, the case to {case.get('tenant')}: "
-                "open a new case for alerts of several agencies"
-            )
-        entry = _entry(principal, "alerts_added", alert_ids=[a["id"] for a in new], titles=_titles(new))
-        detected = min([case.get("detected_at") or now_iso(), *(str(a.get("first_seen") or now_iso()) for a in new)])
-        return {
-            "alert_ids": [*case.get("alert_ids", []), *(a["id"] for a in new)],
-            "agencies": merged_agencies,
-            "observables": observables.merge(case.get("observables", []), new),
-            "detected_at": detected,
-            "system": case.get("system") or _system(new),
-            "timeline": [*case.get("timeline", []), entry],
-        }, {"alert_ids": [a["id"] for a in new]}
-
-    return apply
 
 
 def is_event_index(settings: Settings, index: str) -> bool:
@@ -357,43 +208,11 @@ async def find_event(client: AsyncOpenSearch, settings: Settings, pin: EventPin)
     return {"index": hits[0]["_index"], "source": source}
 
 
-def event_pinned(principal: Principal, pin: EventPin, found: dict[str, Any]) -> Change:
-    event = found["source"]
-
-    def apply(case: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        agency = (event.get("canhgac") or {}).get("agency")
-        if agency not in case.get("agencies", []):
-            raise Conflict(
-                f"the event belongs to {agency}, not to the case's agencies ({', '.join(case.get('agencies', []))})"
-            )
-        if any(e.get("kind") == "event_pinned" and e.get("event_id") == pin.event_id for e in case.get("timeline", [])):
-            raise Conflict(f"event {pin.event_id} is pinned already")
-        snapshot = {k: event[k] for k in PINNED_FIELDS if k in event}
-        entry = _entry(
-            principal, "event_pinned", event_id=pin.event_id, index=found["index"], text=pin.note, event=snapshot
-        )
-        return {
-            "observables": observables.merge(
-                case.get("observables", []), [{**snapshot, "id": f"event:{pin.event_id}", "event": snapshot}]
-            ),
-            "timeline": [*case.get("timeline", []), entry],
-        }, {"event_id": pin.event_id, "index": found["index"]}
-
-    return apply
-
-
-def report_sent(principal: Principal, comment: str | None) -> Change:
-    def apply(case: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        now = now_iso()
-        entry = _entry(principal, "report_sent", text=comment)
-        return {"report_sent_at": now, "timeline": [*case.get("timeline", []), entry]}, {"comment": comment}
-
-    return apply
-
-
 async def list_cases(
     client: AsyncOpenSearch, cfg: OpenSearchConfig, agency_scope: str | None, status: str | None, size: int
 ) -> tuple[int, list[dict[str, Any]]]:
+    if agency_scope is not None and not _TENANT.fullmatch(agency_scope):
+        return 0, []
     index = cases_pattern(cfg) if agency_scope is None else cases_index(cfg, agency_scope)
     filters = scope_filter("tenant", agency_scope)
     if status:
@@ -407,30 +226,3 @@ async def list_cases(
     }
     result = await Index(client, index).search(body)
     return int(result["hits"]["total"]["value"]), [h["_source"] for h in result["hits"]["hits"]]
-
-
-def _parse(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def _clock(start: datetime, secs: int, met: str | None, now: datetime) -> dict[str, Any]:
-    due = start + timedelta(seconds=secs)
-    stopped = _parse(met) if met else None
-    return {"due_at": iso(due), "met_at": met, "breached": (stopped or now) > due}
-
-
-def with_clocks(case: dict[str, Any], settings: Settings, now: datetime | None = None) -> dict[str, Any]:
-    """The case as the API shows it: SLA clocks and the report deadline computed at read time, so
-    changing `cases.sla` applies to open cases at once."""
-    now = now or datetime.now(UTC)
-    opened = _parse(case["created_at"])
-    deadlines = settings.cases.sla.for_severity(str(case.get("severity", "medium")))
-    sla = {
-        "acknowledge": _clock(opened, deadlines.acknowledge_secs, case.get("acknowledged_at"), now),
-        "contain": _clock(opened, deadlines.contain_secs, case.get("contained_at"), now),
-        "close": _clock(opened, deadlines.close_secs, case.get("closed_at"), now),
-    }
-    due = _parse(case.get("detected_at") or case["created_at"]) + timedelta(days=settings.cases.report.deadline_days)
-    sent = case.get("report_sent_at")
-    report = {"due_at": iso(due), "sent_at": sent, "overdue": (_parse(sent) if sent else now) > due}
-    return {**case, "sla": sla, "report_deadline": report}

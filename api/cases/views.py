@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from canhgac.api.audit.service import record
 from canhgac.api.auth.models import Principal
-from canhgac.api.cases import report, service
+from canhgac.api.cases import changes, clocks, report, service
 from canhgac.api.cases.models import (
     AlertsAdd,
     Case,
@@ -56,11 +56,11 @@ async def _audit(
 
 
 async def _change(
-    state: State, request: Request, principal: Principal, case_id: str, action: str, change: service.Change
+    state: State, request: Request, principal: Principal, case_id: str, action: str, change: changes.Change
 ) -> dict[str, Any]:
     case, details = await service.change_case(state.opensearch, state.settings, case_id, change)
     await _audit(state, request, principal, action, case, details)
-    return service.with_clocks(case, state.settings)
+    return clocks.with_clocks(case, state.settings)
 
 
 @router.get("", response_model=CaseList)
@@ -75,7 +75,7 @@ async def list_cases(
         state.opensearch, state.settings.opensearch, principal.agency_scope, status.value if status else None, size
     )
     now = datetime.now(UTC)
-    return {"total": total, "items": [service.with_clocks(c, state.settings, now) for c in items]}
+    return {"total": total, "items": [clocks.with_clocks(c, state.settings, now) for c in items]}
 
 
 @router.post("", response_model=Case, status_code=201)
@@ -96,12 +96,12 @@ async def create_case(body: CaseCreate, principal: Triager, request: Request, st
             "agencies": case["agencies"],
         },
     )
-    return service.with_clocks(case, state.settings)
+    return clocks.with_clocks(case, state.settings)
 
 
 @router.get("/{case_id}", response_model=Case)
 async def get_case(case: CurrentCase, state: State) -> dict[str, Any]:
-    return service.with_clocks(case, state.settings)
+    return clocks.with_clocks(case, state.settings)
 
 
 @router.patch("/{case_id}", response_model=Case)
@@ -116,7 +116,7 @@ async def update_case(
             state.opensearch, state.settings.opensearch, body.system_id, current["agencies"]
         )
     return await _change(
-        state, request, principal, case_id, "case.update", service.update_change(principal, body, system)
+        state, request, principal, case_id, "case.update", changes.update_change(principal, body, system)
     )
 
 
@@ -126,7 +126,7 @@ async def change_status(
 ) -> dict[str, Any]:
     """open → investigating → contained → closed (a case may also close early and be reopened to
     investigating); any other move is 409."""
-    change = service.status_change(principal, body.status, body.comment)
+    change = changes.status_change(principal, body.status, body.comment)
     return await _change(state, request, principal, case_id, "case.status", change)
 
 
@@ -135,7 +135,7 @@ async def add_alerts(
     case_id: CaseId, body: AlertsAdd, principal: Triager, request: Request, state: State
 ) -> dict[str, Any]:
     alerts = await service.load_alerts(state.opensearch, state.settings, body.alert_ids, principal.agency_scope)
-    return await _change(state, request, principal, case_id, "case.alerts_add", service.alerts_added(principal, alerts))
+    return await _change(state, request, principal, case_id, "case.alerts_add", changes.alerts_added(principal, alerts))
 
 
 @router.post("/{case_id}/events", response_model=Case)
@@ -146,7 +146,7 @@ async def pin_event(
     to one of the case's agencies."""
     found = await service.find_event(state.opensearch, state.settings, body)
     return await _change(
-        state, request, principal, case_id, "case.pin_event", service.event_pinned(principal, body, found)
+        state, request, principal, case_id, "case.pin_event", changes.event_pinned(principal, body, found)
     )
 
 
@@ -155,7 +155,7 @@ async def add_comment(
     case_id: CaseId, body: CommentAdd, principal: Triager, request: Request, state: State
 ) -> dict[str, Any]:
     return await _change(
-        state, request, principal, case_id, "case.comment", service.comment_change(principal, body.text)
+        state, request, principal, case_id, "case.comment", changes.comment_change(principal, body.text)
     )
 
 
@@ -163,14 +163,14 @@ async def add_comment(
 async def add_task(
     case_id: CaseId, body: TaskAdd, principal: Triager, request: Request, state: State
 ) -> dict[str, Any]:
-    return await _change(state, request, principal, case_id, "case.task_add", service.task_added(principal, body.title))
+    return await _change(state, request, principal, case_id, "case.task_add", changes.task_added(principal, body.title))
 
 
 @router.post("/{case_id}/tasks/{task_id}/done", response_model=Case)
 async def complete_task(
     case_id: CaseId, task_id: TaskId, principal: Triager, request: Request, state: State
 ) -> dict[str, Any]:
-    return await _change(state, request, principal, case_id, "case.task_done", service.task_done(principal, task_id))
+    return await _change(state, request, principal, case_id, "case.task_done", changes.task_done(principal, task_id))
 
 
 @router.post("/{case_id}/report/sent", response_model=Case)
@@ -178,13 +178,13 @@ async def mark_report_sent(
     case_id: CaseId, body: ReportSent, principal: Triager, request: Request, state: State
 ) -> dict[str, Any]:
     """Record that the notice went out (stops the report deadline)."""
-    change = service.report_sent(principal, body.comment)
+    change = changes.report_sent(principal, body.comment)
     return await _change(state, request, principal, case_id, "case.report_sent", change)
 
 
 async def _report(case: dict[str, Any], principal: Principal, request: Request, state: State, kind: str) -> bytes:
     now = datetime.now(UTC)
-    context = report.report_context(service.with_clocks(case, state.settings, now), state.settings, now)
+    context = report.report_context(clocks.with_clocks(case, state.settings, now), state.settings, now)
     if kind == "docx":
         template = report.template_bytes(state.settings)
         content = await asyncio.to_thread(report.render_docx, context, template)

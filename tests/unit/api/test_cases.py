@@ -9,7 +9,7 @@ from pathlib import Path
 
 import docx
 import pytest
-from canhgac.api.cases import observables, report, service
+from canhgac.api.cases import changes, clocks, observables, report
 from canhgac.api.cases.models import CaseStatus, can_move
 from canhgac.api.cases.report_template import build_template
 from canhgac.core.cases_config import SlaDeadlines
@@ -53,7 +53,7 @@ def test_status_workflow(current: str, to: str, allowed: bool) -> None:
 def test_clocks_run_from_opening_and_stop_at_their_milestone() -> None:
     settings = Settings(cases={"sla": {"high": {"acknowledge_secs": 600, "contain_secs": 3600, "close_secs": 86400}}})
     now = OPENED + timedelta(minutes=30)
-    shown = service.with_clocks(case(acknowledged_at=iso(OPENED + timedelta(minutes=5))), settings, now)
+    shown = clocks.with_clocks(case(acknowledged_at=iso(OPENED + timedelta(minutes=5))), settings, now)
     ack, contain, close = (shown["sla"][k] for k in ("acknowledge", "contain", "close"))
     assert ack == {
         "due_at": iso(OPENED + timedelta(minutes=10)),
@@ -64,23 +64,23 @@ def test_clocks_run_from_opening_and_stop_at_their_milestone() -> None:
     assert close["breached"] is False
 
     # Two hours in, still not contained: that clock is breached while it runs.
-    later = service.with_clocks(
+    later = clocks.with_clocks(
         case(acknowledged_at=iso(OPENED + timedelta(minutes=5))), settings, OPENED + timedelta(hours=2)
     )
     assert later["sla"]["contain"]["breached"] is True and later["sla"]["contain"]["met_at"] is None
     # Acknowledged late: breached for good, whatever the time now.
-    late = service.with_clocks(case(acknowledged_at=iso(OPENED + timedelta(minutes=11))), settings, now)
+    late = clocks.with_clocks(case(acknowledged_at=iso(OPENED + timedelta(minutes=11))), settings, now)
     assert late["sla"]["acknowledge"]["breached"] is True
 
 
 def test_report_deadline_is_five_days_after_detection() -> None:
     settings = Settings()
     detected = OPENED - timedelta(hours=2)
-    before = service.with_clocks(case(), settings, detected + timedelta(days=4, hours=23))
+    before = clocks.with_clocks(case(), settings, detected + timedelta(days=4, hours=23))
     assert before["report_deadline"] == {"due_at": iso(detected + timedelta(days=5)), "sent_at": None, "overdue": False}
-    after = service.with_clocks(case(), settings, detected + timedelta(days=5, seconds=1))
+    after = clocks.with_clocks(case(), settings, detected + timedelta(days=5, seconds=1))
     assert after["report_deadline"]["overdue"] is True
-    sent = service.with_clocks(
+    sent = clocks.with_clocks(
         case(report_sent_at=iso(detected + timedelta(days=1))), settings, detected + timedelta(days=9)
     )
     assert sent["report_deadline"]["overdue"] is False
@@ -124,15 +124,15 @@ def test_observables_from_alert_blocks_and_snapshot() -> None:
 
 
 def test_tenant_of_alerts() -> None:
-    assert service.owners([{"agency": "so-a"}, {"agency": "so-a"}]) == ("so-a", ["so-a"])
-    assert service.owners([{"agency": "so-a"}, {"agency": "so-b"}]) == ("soc", ["so-a", "so-b"])
+    assert changes.owners([{"agency": "so-a"}, {"agency": "so-a"}]) == ("so-a", ["so-a"])
+    assert changes.owners([{"agency": "so-a"}, {"agency": "so-b"}]) == ("soc", ["so-a", "so-b"])
     # A SOC (cross-agency) alert makes a SOC case even when it involves one agency.
-    assert service.owners([{"agency": "soc", "agencies": ["so-a"]}]) == ("soc", ["so-a"])
+    assert changes.owners([{"agency": "soc", "agencies": ["so-a"]}]) == ("soc", ["so-a"])
 
 
 def test_notice_template_renders_and_escapes() -> None:
     settings = Settings(cases={"report": {"reporting_unit": "Sở TT&TT tỉnh", "contact_name": "Nguyễn Văn A"}})
-    shown = service.with_clocks(
+    shown = clocks.with_clocks(
         case(
             title="<b>Tấn công</b> & dò quét",
             status=CaseStatus.CONTAINED.value,
