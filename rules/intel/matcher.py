@@ -257,7 +257,8 @@ class IndicatorMatcher:
 
     def _lookup_url_field(self, value: str, event: Mapping[str, Any] | None) -> tuple[Indicator, ...]:
         """The URL itself, then its host as an address or a domain."""
-        domain = get_path(event, "url.domain") if event is not None else None
+        url = event.get("url") if event is not None else None
+        domain = url.get("domain") if isinstance(url, dict) else get_path(event or {}, "url.domain")
         found = self.lookup_url(value, domain if isinstance(domain, str) else None) if self._urls else ()
         host = None if value.startswith("/") else _url_host(value)
         if host:
@@ -273,7 +274,9 @@ class IndicatorMatcher:
         return _entries(entry) if entry is not None else ()
 
     def _lookup_agent(self, value: str, event: Mapping[str, Any] | None) -> tuple[Indicator, ...]:
-        entry = self._agents.get(" ".join(value.split()))
+        entry = self._agents.get(value)
+        if entry is None and (value != value.strip() or "  " in value or "\t" in value):
+            entry = self._agents.get(" ".join(value.split()))
         return _entries(entry) if entry is not None else ()
 
     def match(self, event: Mapping[str, Any], agency: str | None, now: float) -> list[Hit]:

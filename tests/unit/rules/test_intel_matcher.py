@@ -142,6 +142,10 @@ def test_domains_urls_hashes_emails_agents() -> None:
     assert ids(matcher, {"email": {"from": {"address": "phish@evil.org"}}}) == ["email:phish@evil.org"]
     assert ids(matcher, {"user_agent": {"original": "sqlmap/1.7"}}) == ["user_agent:sqlmap/1.7"]
     assert ids(matcher, {"user_agent": {"original": "SQLMAP/1.7"}}) == []
+    assert ids(matcher, {"user_agent": {"original": " sqlmap/1.7\t"}}) == ["user_agent:sqlmap/1.7"]
+    assert ids(matcher, {"url.original": "/drop/x.exe?id=1", "url.domain": "bad.example"}) == [
+        "url:bad.example/drop/x.exe?id=1"
+    ]
     # Flat dotted keys (ECS allows both spellings).
     assert ids(matcher, {"source.ip": "192.0.2.1"}) == ["ipv4:192.0.2.1"]
 
