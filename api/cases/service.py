@@ -209,7 +209,12 @@ async def find_event(client: AsyncOpenSearch, settings: Settings, pin: EventPin)
 
 
 async def list_cases(
-    client: AsyncOpenSearch, cfg: OpenSearchConfig, agency_scope: str | None, status: str | None, size: int
+    client: AsyncOpenSearch,
+    cfg: OpenSearchConfig,
+    agency_scope: str | None,
+    status: str | None,
+    size: int,
+    alert_id: str | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     if agency_scope is not None and not _TENANT.fullmatch(agency_scope):
         return 0, []
@@ -217,6 +222,8 @@ async def list_cases(
     filters = scope_filter("tenant", agency_scope)
     if status:
         filters.append({"term": {"status": status}})
+    if alert_id:
+        filters.append({"term": {"alert_ids": alert_id}})
     body = {
         "size": min(size, MAX_LISTED),
         "track_total_hits": True,

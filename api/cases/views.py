@@ -68,11 +68,17 @@ async def list_cases(
     principal: Reader,
     state: State,
     status: CaseStatus | None = None,
+    alert_id: Annotated[str | None, Query(max_length=256, description="only the cases holding this alert")] = None,
     size: Annotated[int, Query(ge=1, le=service.MAX_LISTED)] = 100,
 ) -> dict[str, Any]:
     """Cases newest first, with their SLA clocks and report deadline."""
     total, items = await service.list_cases(
-        state.opensearch, state.settings.opensearch, principal.agency_scope, status.value if status else None, size
+        state.opensearch,
+        state.settings.opensearch,
+        principal.agency_scope,
+        status.value if status else None,
+        size,
+        alert_id=alert_id,
     )
     now = datetime.now(UTC)
     return {"total": total, "items": [clocks.with_clocks(c, state.settings, now) for c in items]}

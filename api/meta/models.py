@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from canhgac.api.cases.models import CaseStatus
 from canhgac.core.alert import Resolution, Severity, Status
 from pydantic import BaseModel, Field
 
@@ -18,3 +19,7 @@ class Vocabulary(BaseModel):
     transitions: dict[Status, list[Status]] = Field(description="status -> the statuses it may move to")
     resolutions: list[Resolution] = Field(description="one is required when closing an alert")
     soc_agency: str = Field(description="the `agency` of alerts that belong to the SOC (cross-agency correlations)")
+    case_statuses: list[CaseStatus] = Field(description="case (incident) statuses, in workflow order")
+    case_transitions: dict[CaseStatus, list[CaseStatus]] = Field(
+        description="case status -> the statuses it may move to"
+    )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from canhgac.api.cases.models import CASE_TRANSITIONS, CaseStatus
 from canhgac.api.deps import Reader
 from canhgac.api.meta.models import SeverityInfo, Vocabulary
 from canhgac.core.alert import SEVERITY_SCORES, SOC_AGENCY, TRANSITIONS, Resolution, Severity, Status
@@ -16,10 +17,13 @@ def vocabulary() -> Vocabulary:
         transitions={s: [t for t in Status if t in TRANSITIONS[s]] for s in Status},
         resolutions=list(Resolution),
         soc_agency=SOC_AGENCY,
+        case_statuses=list(CaseStatus),
+        case_transitions={s: [t for t in CaseStatus if t in CASE_TRANSITIONS[s]] for s in CaseStatus},
     )
 
 
 @router.get("/meta", response_model=Vocabulary)
 async def meta(principal: Reader) -> Vocabulary:
-    """Severities (with scores), statuses and their allowed transitions, resolutions."""
+    """Severities (with scores), statuses and their allowed transitions, resolutions; the case
+    statuses and their transitions."""
     return vocabulary()

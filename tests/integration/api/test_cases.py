@@ -272,4 +272,9 @@ async def test_cases_are_scoped_by_agency(api: Any) -> None:
 
     async with api.client("viewer") as soc_viewer:
         assert {c["id"] for c in (await soc_viewer.get("/api/v1/cases")).json()["items"]} == {own_id, soc_id}
+        holding_b = (await soc_viewer.get("/api/v1/cases", params={"alert_id": api.alert_b})).json()["items"]
+        assert [c["id"] for c in holding_b] == [soc_id]
+        meta = (await soc_viewer.get("/api/v1/meta")).json()
+        assert meta["case_statuses"] == ["open", "investigating", "contained", "closed"]
+        assert meta["case_transitions"]["open"] == ["investigating", "closed"]
         assert (await soc_viewer.post("/api/v1/cases", json={"alert_ids": [api.alert_a]})).status_code == 403
