@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from canhgac.api.audit.chain import anchors_index
 from canhgac.api.cases.service import ensure_cases_template
 from canhgac.api.intel.service import ensure_intel_templates
 from canhgac.core.config import OpenSearchConfig
@@ -160,6 +161,19 @@ def api_templates(cfg: OpenSearchConfig) -> dict[str, dict[str, Any]]:
                 "created_by": _KW,
                 "updated_at": _DATE,
                 "updated_by": _KW,
+            },
+        ),
+        anchors_index(cfg.audit_index): _template(
+            anchors_index(cfg.audit_index),
+            {
+                "id": _KW,
+                "tenant": _KW,
+                "day": _KW,
+                "seq": {"type": "long"},
+                "hash": _KW,
+                "anchored_at": _DATE,
+                "key_id": _KW,
+                "signature": {"type": "keyword", "index": False},
             },
         ),
         receipts_index(cfg): _template(

@@ -66,11 +66,19 @@ class ChainReport:
         return not self.problems
 
 
-def verify_chain(tenant: str, records: Iterable[Mapping[str, Any]], *, expect_first_seq: int = 1) -> ChainReport:
+def verify_chain(
+    tenant: str,
+    records: Iterable[Mapping[str, Any]],
+    *,
+    expect_first_seq: int = 1,
+    anchors: Iterable[tuple[int, str]] = (),
+) -> ChainReport:
     """Check records of one tenant given in `seq` order: each hash recomputes, each `prev_hash` is
     the hash before it, and the sequence has no gap. A record edited in place fails its own hash;
     a deleted one leaves a gap; records moved (a changed `seq` or `prev_hash`) fail hash or link.
-    A chain may start after 1 only where a later `audit.pruned` record of the chain says so."""
+    A chain may start after 1 only where a later `audit.pruned` record of the chain says so.
+    `anchors` are (seq, hash) heads signed earlier (daily): each must still be in the chain, which
+    catches the newest records removed, the one deletion that leaves no gap."""
     report = ChainReport(tenant=tenant)
     records = list(records)
 
@@ -114,6 +122,15 @@ def verify_chain(tenant: str, records: Iterable[Mapping[str, Any]], *, expect_fi
         expected_seq = max(expected_seq, seq + 1)
         report.head_seq = seq
         report.head_hash = prev_hash
+    by_seq = {r["seq"]: r for r in records if isinstance(r.get("seq"), int)}
+    for seq, anchored_hash in sorted(set(anchors)):
+        if report.pruned_up_to is not None and seq <= report.pruned_up_to:
+            continue
+        found = by_seq.get(seq)
+        if found is None and (report.head_seq or 0) < seq:
+            problem("missing", (report.head_seq or 0) + 1, None, f"records up to {seq} were anchored and are gone")
+        elif found is not None and found.get("hash") != anchored_hash:
+            problem("edited", seq, found.get("id"), "its hash is not the one anchored")
     return report
 
 

@@ -17,7 +17,16 @@ from typing import Any
 
 import orjson
 from canhgac.core.errors import BackendUnavailable, Conflict
-from canhgac.core.hashchain import GENESIS, ChainReport, record_hash, verify_chain
+from canhgac.core.hashchain import (
+    GENESIS,
+    ChainProblem,
+    ChainReport,
+    key_id,
+    record_hash,
+    sign,
+    signature_valid,
+    verify_chain,
+)
 from canhgac.core.index import Index, translated
 from opensearchpy import AsyncOpenSearch
 
@@ -94,12 +103,71 @@ async def records_in_order(client: AsyncOpenSearch, index_name: str, tenant: str
         after = hits[-1]["sort"]
 
 
-async def verify(client: AsyncOpenSearch, index_name: str, tenant: str | None = None) -> list[ChainReport]:
-    """Verify each tenant's chain (or one tenant's) as stored now."""
+def anchors_index(audit_index: str) -> str:
+    return f"{audit_index}-anchors"
+
+
+async def anchor_heads(
+    client: AsyncOpenSearch, index_name: str, key: bytes, day: str, now: str
+) -> list[dict[str, Any]]:
+    """Sign each tenant's current head (seq, hash) as `<tenant>:<day>` in `<audit index>-anchors`.
+    Removing a chain's newest records leaves no gap; a signed head kept elsewhere shows it. The
+    first anchor of a day stays (op_type=create)."""
+    anchors = Index(client, anchors_index(index_name))
+    written = []
+    with translated():
+        await client.indices.refresh(index=index_name, ignore_unavailable=True)
+    for tenant in await tenants(client, index_name):
+        seq, head = await _search_head(Index(client, index_name), tenant)
+        while (newer := await Index(client, index_name).find(record_id(tenant, seq + 1))) is not None:
+            seq, head = seq + 1, str(newer["hash"])
+        anchor: dict[str, Any] = {
+            "id": f"{tenant}:{day}",
+            "tenant": tenant,
+            "day": day,
+            "seq": seq,
+            "hash": head,
+            "anchored_at": now,
+            "key_id": key_id(key),
+        }
+        anchor["signature"] = sign(anchor, key)
+        try:
+            await anchors.put(anchor["id"], anchor, create=True, refresh="wait_for")
+        except Conflict:
+            continue
+        written.append(anchor)
+    return written
+
+
+async def signed_anchors(
+    client: AsyncOpenSearch, index_name: str, tenant: str, key: bytes | None
+) -> tuple[list[tuple[int, str]], int]:
+    """The tenant's anchors whose signature holds (all, when no key is given), and how many did not."""
+    result = await Index(client, anchors_index(index_name)).search(
+        {"size": 10_000, "query": {"term": {"tenant": tenant}}}
+    )
+    good, bad = [], 0
+    for hit in result["hits"]["hits"]:
+        anchor = hit["_source"]
+        if key is not None and not signature_valid(anchor, key):
+            bad += 1
+            continue
+        good.append((int(anchor["seq"]), str(anchor["hash"])))
+    return good, bad
+
+
+async def verify(
+    client: AsyncOpenSearch, index_name: str, tenant: str | None = None, key: bytes | None = None
+) -> list[ChainReport]:
+    """Verify each tenant's chain (or one tenant's) as stored now, against its signed anchors."""
     with translated():
         await client.indices.refresh(index=index_name, ignore_unavailable=True)
     names = [tenant] if tenant else await tenants(client, index_name)
     reports = []
     for name in names:
-        reports.append(verify_chain(name, [r async for r in records_in_order(client, index_name, name)]))
+        anchors, forged = await signed_anchors(client, index_name, name, key)
+        report = verify_chain(name, [r async for r in records_in_order(client, index_name, name)], anchors=anchors)
+        for _ in range(forged):
+            report.problems.append(ChainProblem("forged_anchor", -1, None, "an anchor's signature does not hold"))
+        reports.append(report)
     return reports

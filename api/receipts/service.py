@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from canhgac.api.audit.chain import anchor_heads
 from canhgac.api.search import run_search, scope_filter
 from canhgac.core.config import Settings
 from canhgac.core.errors import Conflict, NotFound
@@ -56,12 +57,17 @@ def due_days(settings: Settings, now: datetime) -> list[date]:
 
 
 async def seal_loop(client: AsyncOpenSearch, settings: Settings, key: bytes, stop: asyncio.Event) -> None:
-    """Seal every due day each `receipts.interval_secs` until `stop`; failures wait a round."""
+    """Seal every due day each `receipts.interval_secs` until `stop`, and anchor the audit log's
+    heads once a day; failures wait a round."""
     while not stop.is_set():
         try:
-            for day in due_days(settings, datetime.now(UTC)):
+            now = datetime.now(UTC)
+            for day in due_days(settings, now):
                 for receipt in await seal_day(client, settings, day, key):
                     log.info("receipt sealed: %s (%d records)", receipt["id"], receipt["count"])
+            # The audit log's heads, signed once a day: removing its newest records shows then.
+            today = now.astimezone(ZoneInfo(settings.timezone)).date().isoformat()
+            await anchor_heads(client, settings.opensearch.audit_index, key, today, _now())
         except Exception:  # the task's supervisor boundary: OpenSearch down or busy; next round retries
             log.warning("sealing receipts failed, retrying in %.0fs", settings.receipts.interval_secs, exc_info=True)
         try:

@@ -18,10 +18,14 @@ pytestmark = pytest.mark.integration
 
 
 def verify_cli(settings: Any, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return audit_cli(settings, tmp_path, "verify", *extra)
+
+
+def audit_cli(settings: Any, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     config = tmp_path / "canhgac.yml"
     config.write_text(yaml.safe_dump(settings.model_dump(mode="json")), encoding="utf-8")
     return subprocess.run(
-        [sys.executable, "-m", "canhgac", "--config", str(config), "audit", "verify", *extra],
+        [sys.executable, "-m", "canhgac", "--config", str(config), "audit", *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -140,3 +144,45 @@ async def test_audit_verify_command_finds_edited_deleted_and_reordered_records( 
             await admin.close()
     finally:
         await cleanup(test_settings)
+
+
+async def test_signed_anchor_catches_the_newest_records_removed(test_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import secrets
+
+    from canhgac.api.audit.chain import anchors_index, record_id
+    from canhgac.core.store import make_client
+
+    key_file = tmp_path / "receipt.key"
+    key_file.write_bytes(secrets.token_bytes(32))
+    settings = test_settings.model_copy(
+        update={"receipts": test_settings.receipts.model_copy(update={"signing_key_file": str(key_file)})}
+    )
+    cfg = settings.opensearch
+    admin = make_client(cfg, component="admin")
+    try:
+        await write_records(settings, 4)
+        anchored = audit_cli(settings, tmp_path, "anchor")
+        assert anchored.returncode == 0, anchored.stdout + anchored.stderr
+        assert "anchored soc: seq 4" in anchored.stdout
+        assert verify_cli(settings, tmp_path).returncode == 0
+
+        # The newest SOC record removed: no gap is left, but the signed head says it existed.
+        await admin.delete(index=cfg.audit_index, id=record_id("soc", 4), refresh=True)
+        tail = verify_cli(settings, tmp_path, "--tenant", "soc")
+        assert tail.returncode == 1 and "missing at seq 4" in tail.stdout and "anchored" in tail.stdout
+
+        # An anchor moved back to hide it fails its signature.
+        found = await admin.search(index=anchors_index(cfg.audit_index), body={"query": {"term": {"tenant": "soc"}}})
+        await admin.update(
+            index=anchors_index(cfg.audit_index),
+            id=found["hits"]["hits"][0]["_id"],
+            body={"doc": {"seq": 3}},
+            refresh=True,
+        )
+        forged = verify_cli(settings, tmp_path, "--tenant", "soc")
+        assert forged.returncode == 1 and "forged_anchor" in forged.stdout
+    finally:
+        await admin.indices.delete(index=anchors_index(cfg.audit_index), ignore=[404])
+        await admin.indices.delete_index_template(name=anchors_index(cfg.audit_index), ignore=[404])
+        await admin.close()
+        await cleanup(settings)

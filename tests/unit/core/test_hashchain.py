@@ -96,3 +96,12 @@ def test_priority_score_and_inventory_lookup() -> None:
     assert inventory.system_of("a", ["DB01"], "relay").id == "db"  # type: ignore[union-attr]  # host first
     assert inventory.system_of("a", ["other"], "relay").id == "web"  # type: ignore[union-attr]
     assert inventory.system_of("b", ["db01"], "relay") is None  # another agency's system never applies
+
+
+def test_an_anchor_catches_the_newest_records_removed_and_an_edited_anchored_one() -> None:
+    records = chain(5)
+    anchors = [(5, records[4]["hash"])]
+    assert verify_chain("soc", records, anchors=anchors).ok
+    assert [(p.kind, p.seq) for p in verify_chain("soc", records[:3], anchors=anchors).problems] == [("missing", 4)]
+    assert verify_chain("soc", records[:3]).ok  # without the anchor the shorter chain looks whole
+    assert [p.kind for p in verify_chain("soc", records, anchors=[(5, "0" * 64)]).problems] == ["edited"]
