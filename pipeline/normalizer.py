@@ -173,13 +173,12 @@ class NormalizerStage(Stage):
         load_parser_modules()
 
     async def start(self) -> None:
-        await self.sources.refresh()
+        # Declarations are re-read in the background every sources_refresh_secs: a slow config
+        # index never holds a batch (only an id nobody declared yet triggers a read inline).
+        await self.sources.start()
 
     async def close(self) -> None:
         await self.sources.close()
-
-    async def on_idle(self) -> None:
-        await self.sources.refresh()
 
     def topics(self) -> list[str]:
         return [self.kafka.topics.raw]
@@ -193,7 +192,6 @@ class NormalizerStage(Stage):
                 envelopes.append((record, RawEnvelope.from_json(record.value)))
             except ParseError as exc:
                 dead.add(record.key, "bad_envelope", str(exc), record.value)
-        await self.sources.refresh()  # at most every sources_refresh_secs: edits apply under load too
         if any(self.sources.lookup(raw.source_id, raw.collector) is None for _, raw in envelopes):
             await self.sources.refresh_for_unknown()  # declared through the API a moment ago?
         for record, raw in envelopes:

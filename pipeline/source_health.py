@@ -259,11 +259,11 @@ class SourceHealthStage(Stage):
 
     async def start(self) -> None:
         self.client = make_client(self.opensearch, component=self.component)
-        await self._follow_declarations()
+        await self.registry.start()  # then re-read in the background every sources_refresh_secs
+        self._follow_declarations()
         await self._restore()
 
-    async def _follow_declarations(self) -> None:
-        await self.registry.refresh()  # at most every sources_refresh_secs
+    def _follow_declarations(self) -> None:
         if self.registry.version != self._synced_version:
             self._synced_version = self.registry.version
             self.tracker.sync(self.registry.sources(), datetime.now(UTC))
@@ -308,7 +308,7 @@ class SourceHealthStage(Stage):
 
     async def _publish(self, alerts: list[dict[str, Any]]) -> None:
         assert self.client is not None
-        await self._follow_declarations()
+        self._follow_declarations()
         now = datetime.now(UTC)
         self._next_check = time.monotonic() + self.check_interval_secs
         if self._restore_pending:  # newly owned sources: their last event as the previous owner saw it
