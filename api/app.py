@@ -22,6 +22,7 @@ from canhgac.api.cases.views import router as cases_router
 from canhgac.api.console import console_app
 from canhgac.api.dashboard.views import router as dashboard_router
 from canhgac.api.deps import AppState, Reader
+from canhgac.api.entities.views import router as entities_router
 from canhgac.api.errors import ERROR_RESPONSES, install_error_handlers
 from canhgac.api.events.views import router as events_router
 from canhgac.api.exceptions.views import router as exceptions_router
@@ -134,6 +135,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
         alerts_router,
         cases_router,
         events_router,
+        entities_router,
         dashboard_router,
         rules_router,
         exceptions_router,

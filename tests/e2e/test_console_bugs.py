@@ -467,7 +467,9 @@ async def test_live_alerts_are_inserted_in_sort_order(console) -> None:  # type:
         await page.keyboard.press("j")
         selected = await page.locator("tbody tr.sel").get_attribute("data-id")
         # Seen two hours ago (a late, delayed source): it belongs below the seeded ones.
-        await put_alert(client, settings, "alert-old", datetime.now(UTC) - timedelta(hours=2), host={"name": "old-host"})
+        await put_alert(
+            client, settings, "alert-old", datetime.now(UTC) - timedelta(hours=2), host={"name": "old-host"}
+        )
         rows = page.locator("tbody tr")
         await expect(rows).to_have_count(3)
         await expect(rows.nth(2)).to_have_attribute("data-id", "alert-old")
@@ -625,3 +627,61 @@ async def test_exception_expiry_is_entered_in_vietnam_time(console) -> None:  # 
         found = await client.search(index=settings.opensearch.exceptions_index, body={"query": {"match_all": {}}})
         expires = found["hits"]["hits"][0]["_source"]["expires_at"]
         assert datetime.fromisoformat(expires.replace("Z", "+00:00")) == datetime(2030, 1, 2, 1, 0, tzinfo=UTC)
+
+
+# Issue 14 item 2: pivots and entity pages.
+
+
+async def test_pivot_from_alert_to_host_page_to_search(console) -> None:  # type: ignore[no-untyped-def]
+    from playwright.async_api import expect
+
+    base, _client, _settings = console
+    async with browser_page(base) as page:
+        await page.goto(base + "/#/alerts/alert-a")
+        await expect(page.locator("h1")).to_have_text("SSH brute force")
+        await page.locator("dl.kv button.pivot[data-kind=host]").click()
+        menu = page.get_by_role("menu")
+        await expect(menu).to_contain_text("web01")
+        await menu.get_by_role("menuitem", name="Mở trang máy").click()
+        await expect(page.locator("h1")).to_have_text("web01")
+        summary = page.locator("#entity-summary")
+        await expect(summary).to_contain_text("so-tttt")
+        await expect(summary).to_contain_text("src-so-tttt")
+        await expect(summary.locator("dd").first).not_to_have_text("—")
+        await expect(page.locator(".panel", has_text="Sự kiện 7 ngày qua")).to_contain_text("(2)")
+        await expect(page.locator("#entity-alerts tbody tr")).to_have_count(1)
+        await expect(page.locator("#entity-alerts tbody tr")).to_have_attribute("data-id", "alert-a")
+        await page.click("#entity-search")
+        await expect(page.locator("h1")).to_have_text("Tìm kiếm")
+        await expect(page.locator("input[name=q]")).to_have_value('host.name:"web01"')
+        await expect(page.locator("table.results tbody tr")).to_have_count(2)
+
+        # The source address: its page lists both agencies' alerts from it (an admin sees both).
+        await page.goto(base + "/#/alerts/alert-a")
+        await expect(page.locator("h1")).to_have_text("SSH brute force")
+        await page.locator("dl.kv button.pivot[data-kind=ip]").click()
+        await page.get_by_role("menuitem", name="Mở trang địa chỉ IP").click()
+        await expect(page.locator("h1")).to_have_text("203.0.113.66")
+        await expect(page.locator("#entity-alerts tbody tr")).to_have_count(2)
+
+
+async def test_pivot_filters_the_queue_by_agency(console) -> None:  # type: ignore[no-untyped-def]
+    from playwright.async_api import expect
+
+    base, _client, _settings = console
+    async with browser_page(base, lang="en") as page:
+        await expect(page.locator("tbody tr")).to_have_count(2)
+        await page.locator("tr[data-id='alert-b'] button.pivot[data-kind=agency]").click()
+        await page.get_by_role("menuitem", name="Filter the queue by this value").click()
+        await expect(page.locator("tbody tr")).to_have_count(1)
+        await expect(page.locator("tbody tr")).to_have_attribute("data-id", "alert-b")
+        chip = page.locator(".chip[data-filter=agency]")
+        await expect(chip).to_contain_text("Agency: so-yte")
+        await expect(page.get_by_role("tab", name="All")).to_have_class("on")
+        await chip.get_by_role("button").click()
+        await expect(page.locator("tbody tr")).to_have_count(2)
+        # The user pivot searches events by user name.
+        await page.locator("tr[data-id='alert-a'] button.pivot[data-kind=user]").click()
+        await page.get_by_role("menuitem", name="Search events").click()
+        await expect(page.locator("input[name=q]")).to_have_value('user.name:"root"')
+        await expect(page.locator("table.results tbody tr")).to_have_count(3)

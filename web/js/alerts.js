@@ -3,10 +3,22 @@ import { api } from "./api.js";
 import { h, toast, typing } from "./dom.js";
 import { t, fmtTime, fmtNum, serverText } from "./i18n.js";
 import { session, setLive } from "./app.js";
+import { pivot } from "./pivot.js";
 import { ACTIONS, USUAL_RESOLUTION, canMove, initialStatus, severitiesHighFirst, vocab } from "./vocab.js";
 
 const LIVE_GRACE_MS = 8000; // a reconnect takes ~2 s (the stream's `retry`)
-const queueState = { status: null, severity: "", host: "", selected: 0 }; // status null: the first (new)
+const queueState = { status: null, severity: "", host: "", user: "", rule_id: "", agency: "", selected: 0 }; // status null: the first (new)
+// The queue filters a pivot sets (the API's `host`, `user`, `rule_id`, `agency`).
+const PIVOT_FILTERS = ["host", "user", "rule_id", "agency"];
+
+// A pivot's "filter the queue": exactly these filters, every status.
+export function filterQueue(filters) {
+  for (const key of PIVOT_FILTERS) queueState[key] = filters[key] ?? "";
+  queueState.status = "all";
+  queueState.selected = 0;
+  if (location.hash === "#/alerts") window.dispatchEvent(new HashChangeEvent("hashchange"));
+  else location.hash = "#/alerts";
+}
 
 const canTriage = () => session.me?.permissions.includes("triage");
 export const sevBadge = (sev) => h("span", { class: `sev sev-${sev}` }, t(`sev.${sev}`));
@@ -104,7 +116,10 @@ export async function alertQueue(view) {
   function matches(a) {
     return (queueState.status === "all" || a.status === queueState.status)
       && (!queueState.severity || a.severity === queueState.severity)
-      && (!queueState.host || a.host?.name === queueState.host);
+      && (!queueState.host || a.host?.name === queueState.host)
+      && (!queueState.user || a.user?.name === queueState.user)
+      && (!queueState.rule_id || a.rule?.id === queueState.rule_id)
+      && (!queueState.agency || a.agency === queueState.agency);
   }
 
   function render() {
@@ -124,9 +139,9 @@ export async function alertQueue(view) {
         onchange: (e) => { if (e.target.checked) checked.add(a.id); else checked.delete(a.id); render(); } })),
       h("td", {}, sevBadge(a.severity)),
       h("td", { class: "title" }, a.rule?.title || a.rule?.id),
-      h("td", {}, a.host?.name || "—"),
-      h("td", {}, a.user?.name || "—"),
-      h("td", {}, a.agency || "—"),
+      h("td", {}, pivot("host", a.host?.name)),
+      h("td", {}, pivot("user", a.user?.name)),
+      h("td", {}, pivot("agency", a.agency)),
       h("td", { class: "num" }, fmtNum(a.count)),
       h("td", { class: "nowrap" }, fmtTime(a.last_seen)),
       h("td", {}, pending.has(a.id) ? h("span", { class: "badge pending" }, "…") : statusBadge(a.status),
@@ -140,7 +155,8 @@ export async function alertQueue(view) {
   async function load(more = false) {
     const query = { size: 50, cursor: more ? next : undefined,
       status: queueState.status === "all" ? undefined : queueState.status,
-      severity: queueState.severity || undefined, host: queueState.host || undefined };
+      severity: queueState.severity || undefined, host: queueState.host || undefined, user: queueState.user || undefined,
+      rule_id: queueState.rule_id || undefined, agency: queueState.agency || undefined };
     try {
       const page = await api("/api/v1/alerts", { query });
       items = more ? [...items, ...page.items] : page.items;
@@ -274,7 +290,10 @@ export async function alertQueue(view) {
       triage ? h("button", { type: "button", onclick: () => act(ACTIONS.close) }, t("act.close")) : null),
     tabs,
     h("div", { class: "panel flush" },
-      h("div", { class: "filters" }, sevSel, hostIn),
+      h("div", { class: "filters" }, sevSel, hostIn, PIVOT_FILTERS.filter((k) => k !== "host" && queueState[k]).map((k) =>
+        h("span", { class: "chip", dataset: { filter: k } }, `${t(`filter.${k}`)}: `, h("b", {}, queueState[k]),
+          h("button", { type: "button", class: "ghost", title: t("filter.clear"), "aria-label": t("filter.clear"),
+            onclick: () => { queueState[k] = ""; window.dispatchEvent(new HashChangeEvent("hashchange")); } }, "✕")))),
       bulkResult,
       h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, triage ? allBox : null), ["severity", "rule", "host", "user", "agency"].map((c) => h("th", {}, t(`col.${c}`))),
         h("th", { class: "num" }, t("col.count")), h("th", {}, t("col.last_seen")), h("th", {}, t("col.status")))), tbody),
@@ -362,8 +381,9 @@ export async function alertPage(id, view) {
     h("div", { class: "grid2" },
       h("div", {},
         h("div", { class: "panel" }, h("h2", {}, t("alert.details")), kv([
-          [t("col.host"), alert.host?.name], [t("col.user"), alert.user?.name], [t("alert.source_ip"), alert.source?.ip],
-          [t("col.agency"), alert.agency],
+          [t("col.host"), alert.host?.name && pivot("host", alert.host.name)], [t("col.user"), alert.user?.name && pivot("user", alert.user.name)],
+          [t("alert.source_ip"), alert.source?.ip && pivot("ip", alert.source.ip)],
+          [t("col.agency"), alert.agency && pivot("agency", alert.agency)],
           // A SOC alert of a cross-agency correlation names the agencies whose events are in it.
           [t("alert.agencies"), alert.agency === vocab.socAgency ? (alert.agencies || []).join(", ") : null],
           [t("col.count"), fmtNum(alert.count)], [t("alert.first_seen"), fmtTime(alert.first_seen)],
@@ -385,7 +405,7 @@ export async function alertPage(id, view) {
           } }, commentBox, h("div", { class: "actions" }, h("button", { type: "submit" }, t("act.comment")))) : null)),
       h("div", {},
         h("div", { class: "panel" }, h("h2", {}, t("alert.rule")), kv([
-          [t("col.title"), rule.title], [t("col.author"), rule.author || "—"], [t("col.level"), rule.level ? sevBadge(rule.level) : null],
+          [t("col.title"), rule.id ? pivot("rule", rule.id, rule.title || rule.id) : rule.title], [t("col.author"), rule.author || "—"], [t("col.level"), rule.level ? sevBadge(rule.level) : null],
           [t("alert.description"), rule.description], [t("alert.tags"), (rule.tags || []).join(", ")],
           [t("alert.references"), (rule.references || []).length ? h("div", {}, rule.references.map((r) => h("div", {}, /^https?:\/\//.test(r) ? h("a", { href: r, rel: "noopener noreferrer", target: "_blank" }, r) : r))) : null],
           [t("alert.id"), h("span", { class: "mono small" }, rule.id)]])),

@@ -7,6 +7,7 @@ import { searchPage } from "./search.js";
 import { dashboardPage } from "./dashboard.js";
 import { usersPage, rulesPage, sourcesPage, auditPage } from "./admin.js";
 import { exceptionsPage } from "./exceptions.js";
+import { entityPage } from "./entity.js";
 import { loadVocab } from "./vocab.js";
 
 export const session = { me: null };
@@ -25,6 +26,7 @@ const ROUTES = [
   [/^#\/sources$/, (m, view) => sourcesPage(view)],
   [/^#\/users$/, (m, view) => usersPage(view)],
   [/^#\/audit$/, (m, view) => auditPage(view)],
+  [/^#\/entity\/(host|user|ip)\/(.+)$/, (m, view) => entityPage(m[1], decodeURIComponent(m[2]), view)],
 ];
 let navigation = 0;
 

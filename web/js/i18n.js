@@ -69,6 +69,13 @@ const STRINGS = {
     "users.confirm_role": "Đổi vai trò của {user} từ {from} thành {to}? Quyền mới có hiệu lực ngay.",
     "exc.rule_hint": "Chọn theo tên luật hoặc dán mã luật", "exc.unknown_rule": "(luật không còn được nạp)",
     "exc.expires_tz": "(giờ Việt Nam, GMT+7; để trống: không hết hạn)",
+    "pivot.hint": "Bấm để lọc, tìm kiếm hoặc mở trang của giá trị này", "pivot.queue": "Lọc hàng đợi theo giá trị này",
+    "pivot.search_events": "Tìm sự kiện", "pivot.search_alerts": "Tìm cảnh báo",
+    "pivot.page.host": "Mở trang máy", "pivot.page.user": "Mở trang người dùng", "pivot.page.ip": "Mở trang địa chỉ IP",
+    "pivot.kind.host": "Máy", "pivot.kind.user": "Người dùng", "pivot.kind.ip": "Địa chỉ IP", "pivot.kind.rule": "Luật", "pivot.kind.agency": "Đơn vị",
+    "entity.events": "Sự kiện {d} ngày qua", "entity.alerts": "Cảnh báo", "entity.agencies": "Đơn vị", "entity.sources": "Nguồn log",
+    "entity.datasets": "Loại dữ liệu", "entity.fields": "Trường tìm", "entity.by_source": "Sự kiện theo nguồn",
+    "filter.host": "Máy", "filter.user": "Người dùng", "filter.rule_id": "Luật", "filter.agency": "Đơn vị", "filter.clear": "Bỏ lọc",
   },
   en: {
     "nav.alerts": "Alerts", "nav.search": "Search", "nav.dashboard": "Dashboard", "nav.rules": "Rules",
@@ -139,6 +146,13 @@ const STRINGS = {
     "users.confirm_role": "Change the role of {user} from {from} to {to}? The new rights apply at once.",
     "exc.rule_hint": "Pick by rule title or paste a rule id", "exc.unknown_rule": "(rule no longer loaded)",
     "exc.expires_tz": "(Vietnam time, GMT+7; empty: never)",
+    "pivot.hint": "Click to filter, search or open this value's page", "pivot.queue": "Filter the queue by this value",
+    "pivot.search_events": "Search events", "pivot.search_alerts": "Search alerts",
+    "pivot.page.host": "Open host page", "pivot.page.user": "Open user page", "pivot.page.ip": "Open IP address page",
+    "pivot.kind.host": "Host", "pivot.kind.user": "User", "pivot.kind.ip": "IP address", "pivot.kind.rule": "Rule", "pivot.kind.agency": "Agency",
+    "entity.events": "Events, last {d} days", "entity.alerts": "Alerts", "entity.agencies": "Agencies", "entity.sources": "Log sources",
+    "entity.datasets": "Datasets", "entity.fields": "Fields searched", "entity.by_source": "Events per source",
+    "filter.host": "Host", "filter.user": "User", "filter.rule_id": "Rule", "filter.agency": "Agency", "filter.clear": "Clear filter",
   },
 };
 

@@ -10,6 +10,15 @@ const TOP_FIELDS = { events: ["host.name", "user.name", "source.ip", "canhgac.so
   alerts: ["rule.title", "host.name", "user.name", "severity", "agency"] };
 const state = { target: "events", query: "", range: "24h", topField: "host.name" };
 
+// A pivot's search: the query (and events or alerts) filled in, run at once.
+export function searchFor(target, query) {
+  state.target = target;
+  state.query = query;
+  state.topField = TOP_FIELDS[target][0];
+  if (location.hash === "#/search") window.dispatchEvent(new HashChangeEvent("hashchange"));
+  else location.hash = "#/search";
+}
+
 export async function searchPage(view) {
   const mount = view.mount;
   const q = h("input", { type: "search", class: "grow", name: "q", value: state.query, placeholder: t("search.placeholder"),
