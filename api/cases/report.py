@@ -9,6 +9,7 @@ the event loop.
 from __future__ import annotations
 
 import io
+import zipfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -118,10 +119,14 @@ def template_bytes(settings: Settings) -> bytes:
 def render_docx(context: dict[str, Any], template: bytes) -> bytes:
     from docxtpl import DocxTemplate  # type: ignore[import-untyped]
 
-    document = DocxTemplate(io.BytesIO(template))
     # Autoescaping: the case's text is the analysts' and the alerts' (log data): '<' or '&' in it
     # must stay text, never break the document's XML.
-    document.render(context, autoescape=True)
+    try:
+        document = DocxTemplate(io.BytesIO(template))
+        document.render(context, autoescape=True)
+    except (jinja2.TemplateError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        # An operator's edit broke the template: say so in the log and the error, not a bare 500.
+        raise ConfigError(f"the incident report template cannot be rendered: {exc}", where="cases.report") from exc
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()

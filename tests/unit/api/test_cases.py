@@ -163,3 +163,19 @@ def test_shipped_template_is_the_bundled_one() -> None:
         return [p.text for p in docx.Document(io.BytesIO(content)).paragraphs]
 
     assert paragraphs(shipped.read_bytes()) == paragraphs(build_template())
+
+
+def test_a_broken_operator_template_is_a_config_error(tmp_path: Path) -> None:
+    from canhgac.core.errors import ConfigError
+
+    document = docx.Document()
+    document.add_paragraph("{{ title }")  # an edit that lost a brace
+    broken = io.BytesIO()
+    document.save(broken)
+    with pytest.raises(ConfigError, match="template"):
+        report.render_docx({"title": "x"}, broken.getvalue())
+    with pytest.raises(ConfigError, match="template"):
+        report.render_docx({"title": "x"}, b"not a docx")
+    missing = Settings(cases={"report": {"template_file": str(tmp_path / "none.docx")}})
+    with pytest.raises(ConfigError, match="template_file"):
+        report.template_bytes(missing)
