@@ -73,6 +73,8 @@ async def main() -> None:
                 "events": f"e{run}.events",
                 "alerts": f"e{run}.alerts",
                 "dlq": f"e{run}.dlq",
+                "correlation": f"e{run}.correlation-input",
+                "correlation_state": f"e{run}.correlation-state",
                 # deploy/local's single broker and node
                 "replication_factor": 1,
                 "min_insync_replicas": 1,
