@@ -54,6 +54,7 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
     ("POST", "/api/v1/alerts/{alert_id}/assignee"): ({"json": {"assignee": "analyst"}}, TRIAGE, 401),
     ("POST", "/api/v1/alerts/{alert_id}/comments"): ({"json": {"text": "hi"}}, TRIAGE, 401),
     ("POST", "/api/v1/events/search"): ({"json": {"query": "*"}}, READ, 401),
+    ("GET", "/api/v1/entities/{kind}/{value}"): ({}, READ, 401),
     ("POST", "/api/v1/events/histogram"): ({"json": {}}, READ, 401),
     ("POST", "/api/v1/events/top"): ({"json": {"field": "host.name"}}, READ, 401),
     ("GET", "/api/v1/dashboard"): ({}, READ, 401),
@@ -161,6 +162,7 @@ async def call(client: httpx.AsyncClient, method: str, path: str, kwargs: dict, 
     path = path.replace("{rule_id}", BUNDLED_RULE).replace("{exception_id}", "no-such-exception")
     path = path.replace("{source_id}", "no-such-source").replace("{day}", "2026-01-01")
     path = path.replace("{system_id}", "no-such-system")
+    path = path.replace("{kind}", "host").replace("{value}", "web01")
     path = path.replace("{case_id}", "no-such-case").replace("{task_id}", "no-such-task")
     if path.startswith("/api/v1/auth/"):
         client._transport.app.state.canhgac.limiter._entries.clear()  # type: ignore[attr-defined]
