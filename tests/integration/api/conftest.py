@@ -138,13 +138,14 @@ async def seed(settings: Any) -> None:
 
 
 async def cleanup(settings: Any) -> None:
+    from canhgac.api.indices import api_templates
     from canhgac.core.store import make_client
 
     cfg = settings.opensearch
     client = make_client(cfg, component="admin")
     try:
         await client.indices.delete_data_stream(name=f"{cfg.index_prefix}.*", ignore=[404])
-        for pattern in (cfg.alerts_index, f"{cfg.config_index_prefix}-*", cfg.audit_index):
+        for pattern in (cfg.alerts_index, f"{cfg.config_index_prefix}-*", cfg.audit_index, f"{cfg.audit_index}-*"):
             await client.indices.delete(index=pattern, ignore=[404], expand_wildcards="all")
         for name in (
             cfg.index_prefix,
@@ -155,6 +156,7 @@ async def cleanup(settings: Any) -> None:
             cfg.rules_index,
             cfg.source_configs_index,
             cfg.audit_index,
+            *api_templates(cfg),  # every template the API puts (systems, receipts, audit anchors …)
         ):
             await client.indices.delete_index_template(name=name, ignore=[404])
     finally:

@@ -99,6 +99,7 @@ async def agency_token(api: Any, agency: str) -> str:
 
 
 async def test_receipt_seals_verifies_and_breaks_on_changes(api, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from canhgac.api.audit.chain import anchors_index
     from canhgac.core.receipts import receipts_index
     from canhgac.core.store import make_client
 
@@ -173,5 +174,8 @@ async def test_receipt_seals_verifies_and_breaks_on_changes(api, tmp_path: Path)
         result = cli(settings, tmp_path, "verify", "--source", "syslog-default", "--day", day)
         assert result.returncode == 1 and "signature does not match" in result.stdout
     finally:
-        await admin.indices.delete_index_template(name=receipts_index(settings.opensearch), ignore=[404])
+        anchors = anchors_index(settings.opensearch.audit_index)  # the API's receipt loop anchors the audit log
+        await admin.indices.delete(index=anchors, ignore=[404])
+        for template in (receipts_index(settings.opensearch), anchors):
+            await admin.indices.delete_index_template(name=template, ignore=[404])
         await admin.close()
