@@ -167,19 +167,23 @@ class IndicatorMatcher:
             "email": self._lookup_email if self._emails else None,
             "agent": self._lookup_agent if self._agents else None,
         }
-        # first key -> ((the rest of the path, lookup, dotted name), ...), for the kinds in use.
-        tree: dict[str, list[tuple[tuple[str, ...], Any, str]]] = {}
-        flat: dict[str, list[tuple[tuple[str, ...], Any, str]]] = {}
+        # The fields of the kinds in use as a tree of their path's parts; a leaf is (lookup, dotted
+        # name). Flat dotted keys (ECS allows both spellings) map straight to their leaf.
+        tree: dict[str, Any] = {}
+        flat: dict[str, tuple[Any, str]] = {}
         for kind_name, fields in FIELDS_BY_KIND.items():
             lookup = lookups[kind_name]
             if lookup is None:
                 continue
             for field in fields:
-                first, *rest = field.split(".")
-                tree.setdefault(first, []).append((tuple(rest), lookup, field))
-                flat.setdefault(field, []).append(((), lookup, field))
-        self._tree = {k: tuple(v) for k, v in tree.items()}
-        self._flat = {k: tuple(v) for k, v in flat.items()}
+                *parents, last = field.split(".")
+                node = tree
+                for part in parents:
+                    node = node.setdefault(part, {})
+                node[last] = (lookup, field)
+                flat[field] = (lookup, field)
+        self._tree = tree
+        self._flat = flat
 
     def __len__(self) -> int:
         return self.size
@@ -283,35 +287,54 @@ class IndicatorMatcher:
         """Every indicator of `agency` (or the SOC's), unexpired at `now`, the event carries; one
         hit per indicator (the first field it was seen in).
 
-        The observable fields are walked from the event's own top-level keys (a web log never
-        pays for the hash fields), through a table of the kinds this indicator set has."""
+        The event is walked along a tree of the observable fields of the kinds this indicator set
+        has, visiting only the keys the event has."""
         if not self.size:
             return []
         hits: list[Hit] = []
-        tree = self._tree
-        for first, node in event.items():
-            entries = tree.get(first)
-            if entries is None:
-                if "." not in first:
-                    continue
-                entries = self._flat.get(first)  # a flat dotted key (ECS allows both spellings)
-                if entries is None:
-                    continue
-            for rest, lookup, field in entries:
-                value: Any = node
-                for part in rest:
-                    value = value.get(part) if isinstance(value, dict) else None
-                if isinstance(value, str):
-                    found = lookup(value, event) if value else ()
-                    if found:
-                        _keep(hits, found, field, value, agency, now)
-                elif isinstance(value, list):
-                    for text in value:
-                        if isinstance(text, str) and text:
-                            found = lookup(text, event)
-                            if found:
-                                _keep(hits, found, field, text, agency, now)
+        for key, value in event.items():
+            sub = self._tree.get(key)
+            if sub is None:
+                if "." in key and key in self._flat:
+                    self._leaf(self._flat[key], value, event, agency, now, hits)
+            elif isinstance(value, dict):
+                self._walk(value, sub, event, agency, now, hits)
         return hits
+
+    def _walk(
+        self,
+        node: dict[str, Any],
+        table: dict[str, Any],
+        event: Mapping[str, Any],
+        agency: str | None,
+        now: float,
+        hits: list[Hit],
+    ) -> None:
+        """Only the keys the event has are visited (a web log never pays for the hash fields)."""
+        for key, value in node.items():
+            sub = table.get(key)
+            if sub is None:
+                continue
+            if isinstance(sub, tuple):
+                self._leaf(sub, value, event, agency, now, hits)
+            elif isinstance(value, dict):
+                self._walk(value, sub, event, agency, now, hits)
+
+    @staticmethod
+    def _leaf(
+        leaf: tuple[Any, str], value: Any, event: Mapping[str, Any], agency: str | None, now: float, hits: list[Hit]
+    ) -> None:
+        lookup, field = leaf
+        if isinstance(value, str):
+            found = lookup(value, event) if value else ()
+            if found:
+                _keep(hits, found, field, value, agency, now)
+        elif isinstance(value, list):
+            for text in value:
+                if isinstance(text, str) and text:
+                    found = lookup(text, event)
+                    if found:
+                        _keep(hits, found, field, text, agency, now)
 
 
 def _keep(
