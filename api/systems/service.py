@@ -19,10 +19,11 @@ from typing import Any
 
 from canhgac.api.search import run_search, scope_filter
 from canhgac.api.systems.models import ImportProblem, SystemCreate, SystemUpdate
+from canhgac.core.alert import Status
 from canhgac.core.config import OpenSearchConfig
 from canhgac.core.errors import NotFound
-from canhgac.core.index import Index
-from canhgac.core.systems import systems_index
+from canhgac.core.index import Index, translated
+from canhgac.core.systems import Inventory, place_alert, systems_index
 from opensearchpy import AsyncOpenSearch
 from pydantic import ValidationError
 
@@ -159,3 +160,34 @@ async def import_systems(
         "created": [s.id for s in systems if s.id not in existing],
         "updated": [s.id for s in systems if s.id in existing],
     }
+
+
+# Open alerts re-ranked after an inventory change, at most this many per change.
+MAX_REPRIORITISED = 10_000
+
+
+async def reprioritise(client: AsyncOpenSearch, cfg: OpenSearchConfig) -> int:
+    """Re-place every open alert in the inventory as it is now (system and priority), so a system
+    added, re-levelled or removed re-ranks the queue, not only later alerts. Only `system` and
+    `priority` are written (partial updates), so analysts' concurrent changes are untouched.
+    Returns how many alerts changed."""
+    inventory = Inventory(await Index(client, systems_index(cfg)).read_all())
+    body = {
+        "size": MAX_REPRIORITISED,
+        "query": {"bool": {"must_not": [{"term": {"status": Status.CLOSED.value}}]}},
+        "_source": ["agency", "host", "canhgac", "indicator", "rule", "event.host", "priority", "system"],
+    }
+    hits = (await Index(client, cfg.alerts_index).search(body))["hits"]["hits"]
+    actions: list[dict[str, Any]] = []
+    for hit in hits:
+        placed = dict(hit["_source"])
+        place_alert(placed, inventory)
+        if (placed["priority"], placed["system"]) != (hit["_source"].get("priority"), hit["_source"].get("system")):
+            actions += [
+                {"update": {"_id": hit["_id"], "retry_on_conflict": 3}},
+                {"doc": {"priority": placed["priority"], "system": placed["system"]}},
+            ]
+    if actions:
+        with translated():
+            await client.bulk(index=cfg.alerts_index, body=actions, refresh="wait_for")
+    return len(actions) // 2

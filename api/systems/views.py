@@ -33,6 +33,7 @@ async def get_system(system_id: SystemId, principal: Reader, state: State) -> di
 async def create_system(body: SystemCreate, principal: Admin, request: Request, state: State) -> dict[str, Any]:
     """Add a system (409 when its id exists)."""
     system = await service.create_system(state.opensearch, state.settings.opensearch, body, principal.username)
+    await service.reprioritise(state.opensearch, state.settings.opensearch)
     await _audit(state, principal, request, "system.create", body.id, body.model_dump(mode="json"))
     return system
 
@@ -45,6 +46,7 @@ async def update_system(
     system = await service.update_system(
         state.opensearch, state.settings.opensearch, system_id, body, principal.username
     )
+    await service.reprioritise(state.opensearch, state.settings.opensearch)
     await _audit(
         state, principal, request, "system.update", system_id, body.model_dump(mode="json", exclude_unset=True)
     )
@@ -54,6 +56,7 @@ async def update_system(
 @router.delete("/{system_id}", status_code=204)
 async def delete_system(system_id: SystemId, principal: Admin, request: Request, state: State) -> Response:
     await service.delete_system(state.opensearch, state.settings.opensearch, system_id)
+    await service.reprioritise(state.opensearch, state.settings.opensearch)
     await _audit(state, principal, request, "system.delete", system_id, {})
     return Response(status_code=204)
 
@@ -80,6 +83,7 @@ async def import_systems(principal: Admin, request: Request, state: State) -> An
             status_code=400,
         )
     result = await service.import_systems(state.opensearch, state.settings.opensearch, systems, principal.username)
+    await service.reprioritise(state.opensearch, state.settings.opensearch)
     await _audit(state, principal, request, "system.import", None, result)
     return result
 

@@ -172,3 +172,19 @@ async def test_alert_priority_from_rule_level_system_level_and_confidence(api) -
         "medium-unknown": None,
         "critical-test": "test-vm",
     }
+
+    # The inventory changes: open alerts are re-ranked at once, closed ones are left as they were.
+    critical_db = alerts["critical-db"]["id"]
+    async with api.client("admin") as admin:
+        closed = await admin.post(
+            f"/api/v1/alerts/{alerts['critical-test']['id']}/status",
+            json={"status": "closed", "resolution": "benign"},
+        )
+        assert closed.status_code == 200, closed.text
+        assert (await admin.patch("/api/v1/systems/test-vm", json={"security_level": 4})).status_code == 200
+        assert (await admin.delete("/api/v1/systems/db-tinh")).status_code == 204
+        after = {a["id"]: a for a in (await admin.get("/api/v1/alerts", params={"size": 50})).json()["items"]}
+    assert (after[critical_db]["priority"], after[critical_db]["system"]) == (15.0, None)  # 5 × default 3
+    assert after[alerts["ioc-db"]["id"]]["priority"] == 6.0  # 4 × 3 × 0.5
+    assert after[alerts["critical-test"]["id"]]["priority"] == 5.0  # closed: unchanged
+    assert after[alerts["high-portal"]["id"]]["priority"] == 16.0
