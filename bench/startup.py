@@ -16,22 +16,23 @@ from pathlib import Path
 
 _CHILD = """
 import json, sys, time
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 import orjson
 from canhgac.pipeline.normalize.windows import from_evtx_json
 from canhgac.rules.engine import Engine
 from canhgac.rules.loader import load_rules
 from canhgac.rules.rule_cache import RuleCache
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), time.process_time()
 rules, cache_dir, first = sys.argv[1], sys.argv[2], sys.argv[3].encode()
 cache = RuleCache(cache_dir) if cache_dir else None
 loaded = load_rules([rules], cache=cache)
 engine = Engine(loaded.rules)
-t2 = time.perf_counter()
+t2, c2 = time.perf_counter(), time.process_time()
 engine.match(from_evtx_json(orjson.loads(first)))
-t3 = time.perf_counter()
+t3, c3 = time.perf_counter(), time.process_time()
 print(json.dumps({"imports": t1 - t0, "load": t2 - t1, "first_event": t3 - t2, "rules": len(loaded.rules),
-                  "hits": cache.hits if cache else 0}))
+                  "hits": cache.hits if cache else 0, "imports_cpu": c1 - c0, "load_cpu": c2 - c1,
+                  "first_event_cpu": c3 - c2}))
 """
 
 
@@ -66,8 +67,36 @@ def summary(runs: list[dict[str, float]]) -> str:
     return (
         f"process {med('process'):.2f} s median (runs {each}); "
         f"imports {med('imports'):.2f}, load {med('load'):.2f}, first event {med('first_event') * 1000:.0f} ms; "
+        f"CPU: imports {med('imports_cpu'):.2f}, load {med('load_cpu'):.2f}, "
+        f"first event {med('first_event_cpu') * 1000:.0f} ms; "
         f"{int(runs[0]['rules'])} rules, {int(runs[0]['hits'])} files from cache"
     )
+
+
+def main() -> None:
+    """Start-up alone: python bench/startup.py [--shared ../shared] [--runs 5]"""
+    import argparse
+    import os
+    import tempfile
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[1] / ".." / "shared"))
+    ap.add_argument("--runs", type=int, default=5)
+    a = ap.parse_args()
+    conf = Path(a.shared) / "conformance" / "sigmahq"
+    first = next(
+        line for f in sorted((conf / "dev" / "events").glob("*.ndjson")) for line in f.read_bytes().splitlines() if line
+    )
+    print(f"machine: {os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    with tempfile.TemporaryDirectory(prefix="bench-startup-") as work:
+        times = startup(conf / "rules", Path(work) / "cache", first, max(a.runs, 1))
+    print(f"start-up cold:   {summary(times['cold'])}")
+    print(f"start-up cached: {summary(times['cached'])}")
+    print(f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
 
 
 __all__ = ["startup", "summary"]
