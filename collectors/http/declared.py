@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from canhgac.collectors.base import SourceDirectory
 from canhgac.core.config import OpenSearchConfig, SourceConfig
 from canhgac.core.metrics import Metrics
+from canhgac.core.source_registry import source_from_doc
 from canhgac.core.store import make_client
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
@@ -22,11 +22,6 @@ from pydantic import ValidationError
 
 log = logging.getLogger(__name__)
 MAX_SOURCES = 10_000
-
-
-def source_from_doc(doc: dict[str, Any]) -> SourceConfig:
-    fields = {k: doc[k] for k in SourceConfig.model_fields if doc.get(k) is not None}
-    return SourceConfig(**fields)
 
 
 class DeclaredSources:
