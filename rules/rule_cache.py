@@ -117,17 +117,20 @@ class DeferredPredicate:
     """A cached rule's predicate until its first evaluation, which builds the real one from the
     plan and puts it in the rule's place (the engine reads `rule.predicate` per evaluation)."""
 
-    __slots__ = ("plan", "rule")
+    __slots__ = ("plan", "real", "rule")
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.rule: CompiledRule | None = None
+        self.real: Any = None  # kept too, for a holder other than `rule` (a copy of the rule)
 
     def __call__(self, ctx: Any) -> bool:
-        predicate = realize(self.plan)
-        if self.rule is not None:
-            self.rule.predicate = predicate
-        return predicate(ctx)
+        predicate = self.real
+        if predicate is None:
+            predicate = self.real = realize(self.plan)
+            if self.rule is not None:
+                self.rule.predicate = predicate
+        return bool(predicate(ctx))
 
 
 _META_FIELDS = tuple(RuleMeta.__dataclass_fields__)
