@@ -57,3 +57,38 @@ def test_time_zones_iana_utc_and_fixed_offsets() -> None:
             parse_zone(bad)
     with pytest.raises(ValueError):
         SourceConfig(id="x", agency="a", timezone="Mars/Base")
+
+
+async def test_an_open_syslog_connection_follows_an_edit_then_a_disable() -> None:
+    """No network: the TCP collector's connection handler with an in-memory stream, the registry
+    changed between two reads as a refresh from the config index would change it."""
+    import asyncio
+
+    from canhgac.collectors.syslog.tcp import SyslogStreamCollector
+    from canhgac.core.config import SyslogTcpConfig
+    from canhgac.core.metrics import Metrics
+
+    from tests.unit.collectors.test_syslog_stream_reports import FakeWriter, ListSink, dropped
+
+    local = ON.model_copy(update={"allowed_addresses": ("127.0.0.1/32",)})
+    registry = SourceRegistry([], CollectorsConfig(), None, component="collectors")
+    registry.declared, registry.version = {"fw": local}, 1
+    metrics, sink = Metrics(), ListSink()
+    live = LiveSourceDirectory(registry, transport="syslog_tcp")
+    collector = SyslogStreamCollector(SyslogTcpConfig(port=0), sink, live, metrics)  # type: ignore[arg-type]
+    reader = asyncio.StreamReader()
+    handler = asyncio.create_task(collector._handle(reader, FakeWriter()))  # type: ignore[arg-type]
+
+    async def read(line: bytes) -> None:
+        reader.feed_data(line)
+        for _ in range(20):
+            await asyncio.sleep(0)
+
+    await read(b"<13>one\n")
+    registry.declared, registry.version = {"fw": local.model_copy(update={"format": "cef"})}, 2
+    await read(b"<13>two\n")
+    registry.declared, registry.version = {"fw": local.model_copy(update={"enabled": False})}, 3
+    await read(b"<13>three\n")
+    await asyncio.wait_for(handler, 5)  # the connection ended by the collector, not by EOF
+    assert [(e.message, e.format) for e in sink.envelopes] == [("<13>one", "fortigate"), ("<13>two", "cef")]
+    assert dropped(metrics) == {"source_disabled": 1.0}
