@@ -292,13 +292,18 @@ class IndicatorMatcher:
         if not self.size:
             return []
         hits: list[Hit] = []
+        related = None
         for key, value in event.items():
             sub = self._tree.get(key)
             if sub is None:
                 if "." in key and key in self._flat:
                     self._leaf(self._flat[key], value, event, agency, now, hits)
+            elif key == "related":
+                related = value  # last: a hit names the specific field (source.ip) when there is one
             elif isinstance(value, dict):
                 self._walk(value, sub, event, agency, now, hits)
+        if isinstance(related, dict):
+            self._walk(related, self._tree["related"], event, agency, now, hits)
         return hits
 
     def _walk(

@@ -171,8 +171,8 @@ def test_tenancy_and_expiry() -> None:
 
 def test_one_hit_per_indicator_and_where() -> None:
     matcher = IndicatorMatcher([ind(T.IPV4, "192.0.2.1")])
-    hits = matcher.match({"source": {"ip": "192.0.2.1"}, "related": {"ip": ["192.0.2.1"]}}, "so-a", NOW)
-    assert [(h.field, h.observed) for h in hits] == [("source.ip", "192.0.2.1")]
+    hits = matcher.match({"related": {"ip": ["192.0.2.1"]}, "source": {"ip": "192.0.2.1"}}, "so-a", NOW)
+    assert [(h.field, h.observed) for h in hits] == [("source.ip", "192.0.2.1")]  # related.* is the fallback
     assert matcher.match({"source": {"ip": "192.0.2.1"}}, "so-a", NOW) and len(matcher) == 1
     assert IndicatorMatcher([]).match({"source": {"ip": "192.0.2.1"}}, "so-a", NOW) == []
 
