@@ -122,7 +122,7 @@ def _rule_files_under(root: Path) -> list[Path]:
         for entry in entries:
             if entry.is_dir():
                 pending.append(((*parts, entry.name), entry.path))
-            elif entry.name.endswith(RULE_SUFFIXES) and entry.is_file() and Path(entry.name).suffix in RULE_SUFFIXES:
+            elif os.path.splitext(entry.name)[1] in RULE_SUFFIXES and entry.is_file():  # as Path.suffix
                 found.append(((*parts, entry.name), entry.path))
     return [Path(path) for _, path in sorted(found)]
 

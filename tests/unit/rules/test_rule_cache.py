@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 from canhgac.pipeline.normalize.windows import from_evtx_json
 from canhgac.rules.engine import Engine
-from canhgac.rules.loader import LoadResult, load_rules
+from canhgac.rules.loader import RULE_SUFFIXES, LoadResult, iter_rule_files, load_rules
 from canhgac.rules.rule_cache import MAGIC, DeferredPredicate, RuleCache
 from canhgac.rules.ruleset import BUNDLED_PACKS
 
@@ -237,3 +237,15 @@ def test_the_cache_directory_is_created_private(tmp_path: Path) -> None:
     (pack,) = cache_dir.glob("rules-*.cache")
     assert pack.stat().st_mode & 0o777 == 0o600
     assert not list(cache_dir.glob(".rules-*"))  # no temporary file left
+
+
+def test_rule_files_are_listed_in_path_order_as_rglob_lists_them(tmp_path: Path) -> None:
+    # iter_rule_files walks with scandir (start-up reads 3,780 names); the order decides which of two
+    # rules with one id wins, so it must stay what `sorted(rglob)` gave
+    for name in (".yml", "a.yml", "b.yaml", "c.yml.bak", "d.YML", "sub/e.yml", "sub/z/f.yaml", "A.yml", "a-b.yml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    (tmp_path / "dir.yml").mkdir()
+    for root in (tmp_path, BUNDLED_PACKS, CONFORMANCE / "rules"):
+        expected = sorted(p for p in root.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file())
+        assert iter_rule_files([root]) == expected
