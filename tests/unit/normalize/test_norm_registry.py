@@ -12,7 +12,7 @@ from canhgac.pipeline.normalize.syslog_extensions import body_formats, program_e
 from golden_runner import GOLDEN
 
 # Modules that hold shared machinery, not a format.
-HELPERS = {"base", "catalog", "syslog_extensions", "timestamps", "fieldvalues", "windows_ecs", "shipped"}
+HELPERS = {"base", "catalog", "syslog_extensions", "timestamps", "fieldvalues", "windows_ecs", "shipped", "geoip"}
 # The Windows parsers keep their golden files in one directory of their own layout.
 WINDOWS_MODULES = {"windows", "syslog_windows"}
 
