@@ -120,7 +120,7 @@ def _rule_files_under(root: Path) -> list[Path]:
         except OSError:
             continue
         for entry in entries:
-            if entry.is_dir():
+            if entry.is_dir(follow_symlinks=False):  # as rglob: no symlinked folders (no loops)
                 pending.append(((*parts, entry.name), entry.path))
             elif os.path.splitext(entry.name)[1] in RULE_SUFFIXES and entry.is_file():  # as Path.suffix
                 found.append(((*parts, entry.name), entry.path))

@@ -246,6 +246,8 @@ def test_rule_files_are_listed_in_path_order_as_rglob_lists_them(tmp_path: Path)
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x", encoding="utf-8")
     (tmp_path / "dir.yml").mkdir()
+    (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)
+    (tmp_path / "link.yml").symlink_to(tmp_path / "a.yml")
     for root in (tmp_path, BUNDLED_PACKS, CONFORMANCE / "rules"):
         expected = sorted(p for p in root.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file())
         assert iter_rule_files([root]) == expected
