@@ -38,7 +38,8 @@ command -v curl >/dev/null || missing+=(curl)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
 # WeasyPrint renders the incident notice's PDF (api/cases/report.py) with Pango, in fonts that
 # carry Vietnamese diacritics.
-/sbin/ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
+# (grep reads all of ldconfig's output: with -q it would exit early, and pipefail would see SIGPIPE.)
+/sbin/ldconfig -p 2>/dev/null | grep -F 'libpangoft2-1.0.so.0' >/dev/null || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
 [[ -e /usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf ]] || missing+=(fonts-dejavu-core)
 # The real shippers the ingest tests run (foreground, private config; never the system service):
 # rsyslog with RELP (omrelp), and syslog-ng. Debian lets only one system logger be installed
