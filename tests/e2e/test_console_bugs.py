@@ -685,3 +685,36 @@ async def test_pivot_filters_the_queue_by_agency(console) -> None:  # type: igno
         await page.get_by_role("menuitem", name="Search events").click()
         await expect(page.locator("input[name=q]")).to_have_value('user.name:"root"')
         await expect(page.locator("table.results tbody tr")).to_have_count(3)
+
+
+async def test_search_shows_the_last_query_asked_not_a_slower_earlier_one(console) -> None:  # type: ignore[no-untyped-def]
+    """Found while running the console tests under load: the search page's first (empty) query
+    answered after the analyst's own query and replaced its results."""
+    from playwright.async_api import expect
+
+    base, _client, _settings = console
+    async with browser_page(base) as page:
+        release = asyncio.Event()
+        held: list[bool] = []
+
+        async def first_late(route: Any) -> None:
+            if not held:
+                held.append(True)
+                await release.wait()
+            await route.continue_()
+
+        await page.route("**/api/v1/events/search", first_late)
+
+        def first(response: Any) -> bool:  # the page's own first query, "*"
+            return "/api/v1/events/search" in response.url and response.request.post_data_json["query"] == "*"
+
+        async with page.expect_response(first) as first_answer:
+            await page.click("nav a[href='#/search']")
+            await page.fill("input[name=q]", "event.id:ev-a-2")
+            await page.keyboard.press("Enter")
+            await expect(page.locator("table.results tbody tr")).to_have_count(1)
+            release.set()
+        await first_answer.value
+        await page.evaluate(SETTLE_JS)
+        await expect(page.locator("table.results tbody tr")).to_have_count(1)
+        await expect(page.locator("table.results")).to_contain_text("Accepted password for staff1")

@@ -35,6 +35,7 @@ export async function searchPage(view) {
   const results = h("div", { class: "panel flush" });
   const more = h("button", { type: "button", hidden: true }, t("alerts.more"));
   let next = null;
+  let runs = 0; // only the latest query's answers are shown: an earlier, slower one is dropped
 
   const window_ = () => { const end = new Date(); return { start: new Date(end - RANGES[state.range] * 1000).toISOString(), end: end.toISOString() }; };
 
@@ -55,30 +56,33 @@ export async function searchPage(view) {
   async function page(cursor) {
     const w = window_();
     const body = { query: state.query || "*", start: w.start, end: w.end, size: 50, cursor: cursor || undefined };
-    const data = await api(state.target === "events" ? "/api/v1/events/search" : "/api/v1/alerts/search", { method: "POST", body });
-    next = data.next;
-    more.hidden = !next;
-    return data;
+    return api(state.target === "events" ? "/api/v1/events/search" : "/api/v1/alerts/search", { method: "POST", body });
   }
 
   async function runTop() {
     topSel.replaceChildren(...TOP_FIELDS[state.target].map((f) => h("option", { value: f, selected: f === state.topField }, f)));
     const w = window_();
+    const mine = runs;
     try {
       const data = await api(`/api/v1/${state.target}/top`, { method: "POST", body: { field: state.topField, query: state.query || "*", ...w, size: 10 } });
+      if (mine !== runs) return;
       top.replaceChildren(data.values.length ? barList(data.values, { onClick: (v) => {
         state.query = `${state.topField}:"${String(v).replace(/(["\\])/g, "\\$1")}"` + (state.query && state.query !== "*" ? ` AND (${state.query})` : "");
         q.value = state.query; run();
       } }) : h("div", { class: "muted" }, t("dash.nodata")));
-    } catch (ex) { top.replaceChildren(h("div", { class: "error" }, ex.message)); }
+    } catch (ex) { if (mine === runs) top.replaceChildren(h("div", { class: "error" }, ex.message)); }
   }
 
   async function run() {
     state.query = q.value.trim();
     const w = window_();
+    const mine = ++runs;
     try {
       const [data, histo] = await Promise.all([page(),
         api(`/api/v1/${state.target}/histogram`, { method: "POST", body: { query: state.query || "*", ...w } })]);
+      if (mine !== runs) return;
+      next = data.next;
+      more.hidden = !next;
       hits.textContent = t("search.hits", { n: fmtNum(data.total) });
       chart.replaceChildren(stackedBars(histo.buckets, { height: 170, width: 800 }));
       const isEvents = state.target === "events";
@@ -87,10 +91,11 @@ export async function searchPage(view) {
       results.replaceChildren(data.items.length ? h("table", { class: "results" }, h("thead", {}, h("tr", {}, head.map((c) => h("th", {}, t(`col.${c}`))))), tbody)
         : h("div", { class: "empty" }, t("alerts.empty")));
       more.onclick = async () => {
-        try { const d = await page(next); tbody.append(...(isEvents ? eventRows(d.items) : alertRows(d.items))); } catch (ex) { toast(ex.message, true); }
+        try { const d = await page(next); next = d.next; more.hidden = !next; tbody.append(...(isEvents ? eventRows(d.items) : alertRows(d.items))); } catch (ex) { toast(ex.message, true); }
       };
       runTop();
     } catch (ex) {
+      if (mine !== runs) return;
       // Nothing of the previous query stays: its chart and top values would read as this one's.
       hits.textContent = "";
       chart.replaceChildren();
