@@ -87,6 +87,36 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
     ("GET", "/api/v1/sources"): ({}, READ, 401),
     ("POST", "/api/v1/sources"): ({"json": {"id": "src-{role}", "agency": "so-tttt"}}, {**ADMIN, "admin": 201}, 401),
     ("POST", "/api/v1/sources/{source_id}/key"): ({}, {**ADMIN, "admin": 404}, 401),
+    ("PATCH", "/api/v1/sources/{source_id}"): ({"json": {"enabled": False}}, {**ADMIN, "admin": 404}, 401),
+    ("DELETE", "/api/v1/sources/{source_id}"): ({}, {**ADMIN, "admin": 404}, 401),
+    # Threat intel: indicators are tuning (analysts add them), feeds hold credentials (admins).
+    ("GET", "/api/v1/intel/indicators"): ({}, TUNING_READ, 401),
+    ("POST", "/api/v1/intel/indicators"): (
+        {"json": {"type": "ipv4", "value": "198.51.100.77", "feed": "authz-{role}", "reason": "authz"}},
+        {**TRIAGE, "admin": 201, "analyst": 201},
+        401,
+    ),
+    ("GET", "/api/v1/intel/indicators/{indicator_id}"): (
+        {},
+        {**TUNING_READ, "admin": 404, "analyst": 404, "viewer": 404},
+        401,
+    ),
+    ("POST", "/api/v1/intel/indicators/{indicator_id}/expire"): ({"json": {}}, TUNE_MISSING, 401),
+    ("DELETE", "/api/v1/intel/indicators/{indicator_id}"): ({}, TUNE_MISSING, 401),
+    ("POST", "/api/v1/intel/import"): (
+        {"json": {"format": "plain", "content": "198.51.100.78", "feed": "authz-import-{role}", "type": "ipv4"}},
+        TRIAGE,
+        401,
+    ),
+    ("GET", "/api/v1/intel/feeds"): ({}, TUNING_READ, 401),
+    ("POST", "/api/v1/intel/feeds"): (
+        {"json": {"id": "authz-{role}", "kind": "misp", "url": "http://127.0.0.1:9/feed/", "enabled": False}},
+        {**ADMIN, "admin": 201},
+        401,
+    ),
+    ("PATCH", "/api/v1/intel/feeds/{feed_id}"): ({"json": {"enabled": False}}, {**ADMIN, "admin": 404}, 401),
+    ("DELETE", "/api/v1/intel/feeds/{feed_id}"): ({}, {**ADMIN, "admin": 404}, 401),
+    ("POST", "/api/v1/intel/feeds/{feed_id}/poll"): ({}, {**ADMIN, "admin": 404}, 401),
     ("GET", "/api/v1/users"): ({}, ADMIN, 401),
     ("POST", "/api/v1/users"): (
         {"json": {"username": "u-{role}", "role": "viewer", "password": PASSWORD}},
@@ -162,6 +192,7 @@ async def call(client: httpx.AsyncClient, method: str, path: str, kwargs: dict, 
     path = path.replace("{rule_id}", BUNDLED_RULE).replace("{exception_id}", "no-such-exception")
     path = path.replace("{source_id}", "no-such-source").replace("{day}", "2026-01-01")
     path = path.replace("{system_id}", "no-such-system")
+    path = path.replace("{indicator_id}", "no-such-indicator").replace("{feed_id}", "no-such-feed")
     path = path.replace("{kind}", "host").replace("{value}", "web01")
     path = path.replace("{case_id}", "no-such-case").replace("{task_id}", "no-such-task")
     if path.startswith("/api/v1/auth/"):
