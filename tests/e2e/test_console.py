@@ -173,7 +173,8 @@ async def test_console_triage_flow(console) -> None:  # type: ignore[no-untyped-
             await page.screenshot(path=str(SHOTS / "04-search.png"))
             await page.fill("input[name=q]", "*admin")
             await page.keyboard.press("Enter")
-            await expect(page.locator(".empty.error")).to_contain_text("ký tự đại diện ở đầu")  # the API's refusal, in Vietnamese
+            # The API's refusal, in Vietnamese.
+            await expect(page.locator(".empty.error")).to_contain_text("ký tự đại diện ở đầu")
 
             await page.click("nav a[href='#/dashboard']")
             await expect(page.locator("h1")).to_have_text("Tổng quan")
