@@ -13,6 +13,7 @@ import docx
 import pypdf
 import pytest
 
+from tests.conftest import eventually
 from tests.integration.api.conftest import AGENCY_A, AGENCY_B, make_alert, make_event
 
 pytestmark = pytest.mark.integration
@@ -212,8 +213,14 @@ async def test_case_from_three_alerts_timeline_sla_audit_and_report(api: Any) ->
         resp = await analyst.post(f"/api/v1/cases/{case_id}/report/sent", json={"comment": "gửi qua thư điện tử"})
         assert resp.json()["report_deadline"]["sent_at"] is not None
 
-        # Every change is in the audit log, with the analyst as actor.
-        audit = (await admin.get("/api/v1/audit", params={"target_id": case_id, "size": 100})).json()["items"]
+        # Every change is in the audit log, with the analyst as actor. The log is searched, so the
+        # newest record appears within a refresh interval.
+        async def audit_records() -> list[dict[str, Any]]:
+            resp = await admin.get("/api/v1/audit", params={"target_id": case_id, "size": 100})
+            items: list[dict[str, Any]] = resp.json()["items"]
+            return items if any(r["action"] == "case.report_sent" for r in items) else []
+
+        audit = await eventually(audit_records, timeout_secs=30)
         actions = sorted(r["action"] for r in audit)
         assert actions == sorted(
             [
