@@ -15,9 +15,9 @@ from canhgac.api.alerts.models import (
     SortField,
     StatusChange,
 )
-from canhgac.api.audit.service import record
+from canhgac.api.audit.service import audit
 from canhgac.api.auth.models import Permission, Principal
-from canhgac.api.deps import Reader, State, Triager, authenticate, client_ip
+from canhgac.api.deps import Reader, State, Triager, authenticate
 from canhgac.api.events.models import Histogram, HistogramRequest, TopRequest, TopValues
 from canhgac.api.events.service import default_window, events_by_id
 from canhgac.api.query_guard import check_field, histogram_interval, lucene
@@ -207,15 +207,13 @@ async def bulk(action: BulkAction, principal: Triager, request: Request, state: 
     details = action.model_dump(exclude={"ids"}, exclude_none=True)
     for item in results:
         if item["ok"]:
-            await record(
-                state.opensearch,
-                state.settings.opensearch.audit_index,
+            await audit(
+                request,
                 actor=principal,
                 action="alert.bulk",
                 target_type="alert",
                 target_id=item["id"],
                 details=details,
-                client_ip=client_ip(request),
             )
     return {
         "updated": [r["id"] for r in results if r["ok"]],
@@ -260,15 +258,13 @@ async def _change(
         state.opensearch, state.settings.opensearch.alerts_index, alert_id, principal.agency_scope, change
     )
     await state.publish_alert(alert)
-    await record(
-        state.opensearch,
-        state.settings.opensearch.audit_index,
+    await audit(
+        request,
         actor=principal,
         action=action,
         target_type="alert",
         target_id=alert_id,
         details=details,
-        client_ip=client_ip(request),
     )
     return service.as_seen_by(alert, principal.agency_scope)
 

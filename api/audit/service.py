@@ -6,9 +6,11 @@ from typing import Any
 
 from canhgac.api.audit.chain import append
 from canhgac.api.auth.models import Principal
+from canhgac.api.deps import client_ip, get_state
 from canhgac.api.search import decode_cursor, encode_cursor, run_search, time_range
 from canhgac.core.alert import SOC_AGENCY
 from canhgac.core.errors import BackendUnavailable
+from fastapi import Request
 from opensearchpy import AsyncOpenSearch
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,32 @@ async def record(
     except BackendUnavailable as exc:
         # The action itself succeeded; losing its audit record is logged loudly, never silent.
         log.error("audit record lost (%s): %s", exc, doc)
+
+
+async def audit(
+    request: Request,
+    *,
+    actor: Principal | str,
+    action: str,
+    target_type: str,
+    target_id: str | None = None,
+    details: dict[str, Any] | None = None,
+    outcome: str = "success",
+) -> None:
+    """Record what a request did: the one call every route uses (the state and the caller's
+    address come from the request, so routes cannot pass the wrong index or address)."""
+    state = get_state(request)
+    await record(
+        state.opensearch,
+        state.settings.opensearch.audit_index,
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        details=details,
+        outcome=outcome,
+        client_ip=client_ip(request),
+    )
 
 
 async def list_audit(

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from canhgac.api.audit.service import record
+from canhgac.api.audit.service import audit, record
 from canhgac.api.auth import service
 from canhgac.api.auth.models import ROLE_PERMISSIONS, LoginRequest, Me, TokenRequest, TokenResponse, Unlock, Unlocked
 from canhgac.api.auth.unlocks import apply_recorded_unlocks, record_unlock, unlocks_index
@@ -68,14 +68,12 @@ async def login(body: LoginRequest, request: Request, response: Response, state:
     response.set_cookie(
         CSRF_COOKIE, cred.csrf or "", max_age=ttl, httponly=False, samesite="strict", secure=secure, path="/"
     )
-    await record(
-        state.opensearch,
-        cfg.audit_index,
+    await audit(
+        request,
         actor=user["username"],
         action="auth.login",
         target_type="user",
         target_id=user["username"],
-        client_ip=client_ip(request),
     )
     await service.purge_expired(state.opensearch, cfg.sessions_index)
     return {
@@ -102,15 +100,13 @@ async def token(body: TokenRequest, request: Request, state: State) -> dict[str,
         ttl_secs=int(timedelta(days=days).total_seconds()),
         name=body.name,
     )
-    await record(
-        state.opensearch,
-        cfg.audit_index,
+    await audit(
+        request,
         actor=user["username"],
         action="auth.token_issued",
         target_type="token",
         target_id=cred.id[:12],
         details={"name": body.name, "days": days},
-        client_ip=client_ip(request),
     )
     return {"token": secret, "name": body.name, "expires_at": cred.expires_at}
 
@@ -124,15 +120,13 @@ async def unlock(body: Unlock, principal: Admin, request: Request, state: State)
     removed = state.limiter.unlock(account=account, address=address)
     cfg = state.settings.opensearch
     await record_unlock(state.opensearch, unlocks_index(cfg), account=account, address=address, by=principal.username)
-    await record(
-        state.opensearch,
-        cfg.audit_index,
+    await audit(
+        request,
         actor=principal,
         action="auth.unlock",
         target_type="user" if account else "address",
         target_id=account or address,
         details={"address": address, "removed_here": removed},
-        client_ip=client_ip(request),
     )
     return {"username": account, "address": address, "removed": removed}
 
@@ -142,14 +136,12 @@ async def logout(principal: Authenticated, request: Request, state: State) -> Re
     """End this session (or revoke this bearer token)."""
     cfg = state.settings.opensearch
     await service.revoke(state.opensearch, cfg.sessions_index, principal.credential_id, state.cache)
-    await record(
-        state.opensearch,
-        cfg.audit_index,
+    await audit(
+        request,
         actor=principal,
         action="auth.logout",
         target_type="user",
         target_id=principal.username,
-        client_ip=client_ip(request),
     )
     response = Response(status_code=204)
     secure = _secure(request, state)

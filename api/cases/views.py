@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from canhgac.api.audit.service import record
+from canhgac.api.audit.service import audit
 from canhgac.api.auth.models import Principal
 from canhgac.api.cases import changes, clocks, report, service
 from canhgac.api.cases.models import (
@@ -23,7 +23,7 @@ from canhgac.api.cases.models import (
     StatusChange,
     TaskAdd,
 )
-from canhgac.api.deps import Reader, State, Triager, client_ip
+from canhgac.api.deps import Reader, State, Triager
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
@@ -43,15 +43,13 @@ CurrentCase = Annotated[dict[str, Any], Depends(visible_case)]
 async def _audit(
     state: State, request: Request, principal: Principal, action: str, case: dict[str, Any], details: dict[str, Any]
 ) -> None:
-    await record(
-        state.opensearch,
-        state.settings.opensearch.audit_index,
+    await audit(
+        request,
         actor=principal,
         action=action,
         target_type="case",
         target_id=case["id"],
         details={"tenant": case.get("tenant"), **details},
-        client_ip=client_ip(request),
     )
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from canhgac.api.audit.service import record
-from canhgac.api.deps import State, Tuner, TuningReader, client_ip
+from canhgac.api.audit.service import audit
+from canhgac.api.deps import State, Tuner, TuningReader
 from canhgac.api.exceptions import service
 from canhgac.api.exceptions.models import ExceptionCreate, ExceptionList, ExceptionUpdate, RuleExceptionOut
 from canhgac.api.rules.service import load_library, rule_docs
@@ -47,9 +47,8 @@ async def create_exception(body: ExceptionCreate, principal: Tuner, request: Req
     cfg = state.settings.opensearch
     await _check_rule(state, body.rule_id)
     doc = await service.create_exception(state.opensearch, cfg.exceptions_index, body, principal.username)
-    await record(
-        state.opensearch,
-        cfg.audit_index,
+    await audit(
+        request,
         actor=principal,
         action="exception.create",
         target_type="exception",
@@ -60,7 +59,6 @@ async def create_exception(body: ExceptionCreate, principal: Tuner, request: Req
             "reason": body.reason,
             "expires_at": doc["expires_at"],
         },
-        client_ip=client_ip(request),
     )
     return doc
 
@@ -73,9 +71,8 @@ async def update_exception(
     doc, changed = await service.update_exception(
         state.opensearch, cfg.exceptions_index, exception_id, body, principal.username
     )
-    await record(
-        state.opensearch,
-        cfg.audit_index,
+    await audit(
+        request,
         actor=principal,
         action="exception.update",
         target_type="exception",
@@ -87,7 +84,6 @@ async def update_exception(
             "reason": doc["reason"],
             "expires_at": doc["expires_at"],
         },
-        client_ip=client_ip(request),
     )
     return doc
 
@@ -96,14 +92,12 @@ async def update_exception(
 async def delete_exception(exception_id: ExceptionId, principal: Tuner, request: Request, state: State) -> Response:
     cfg = state.settings.opensearch
     doc = await service.delete_exception(state.opensearch, cfg.exceptions_index, exception_id)
-    await record(
-        state.opensearch,
-        cfg.audit_index,
+    await audit(
+        request,
         actor=principal,
         action="exception.delete",
         target_type="exception",
         target_id=exception_id,
         details={"rule_id": doc.get("rule_id"), "conditions": doc.get("conditions"), "reason": doc.get("reason")},
-        client_ip=client_ip(request),
     )
     return Response(status_code=204)

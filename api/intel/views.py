@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from canhgac.api.audit.service import record
-from canhgac.api.deps import RuleManager, State, Tuner, TuningReader, client_ip
+from canhgac.api.audit.service import audit
+from canhgac.api.deps import RuleManager, State, Tuner, TuningReader
 from canhgac.api.intel import feeds, service
 from canhgac.api.intel.models import FEED_ID as FEED_ID_PATTERN
 from canhgac.api.intel.models import (
@@ -38,16 +38,13 @@ FeedId = Annotated[str, Path(pattern=FEED_ID_PATTERN)]
 async def _audit(
     state: State, request: Request, principal: Any, action: str, target: str, details: dict[str, Any]
 ) -> None:
-    cfg = state.settings.opensearch
-    await record(
-        state.opensearch,
-        cfg.audit_index,
+    await audit(
+        request,
         actor=principal,
         action=action,
         target_type="indicator" if action.startswith("indicator") else "intel_feed",
         target_id=target,
         details=details,
-        client_ip=client_ip(request),
     )
 
 

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
 from canhgac.api.alerts import service as alerts_service
-from canhgac.api.audit.service import record
+from canhgac.api.audit.service import audit
 from canhgac.api.auth.models import Principal
 from canhgac.api.deps import Admin, Reader, State, client_ip
 from canhgac.api.errors import ERROR_RESPONSES
@@ -151,15 +151,13 @@ async def ack(request: Request, state: State) -> HTMLResponse:
         await service.acknowledge(alert_id, "ack-link")  # this process's outbox, if it has the alert
     except NotFound:
         pass  # the notifier runs elsewhere: the published status change stops it there
-    await record(
-        state.opensearch,
-        state.settings.opensearch.audit_index,
+    await audit(
+        request,
         actor=ACK_PRINCIPAL,
         action="alert.status",
         target_type="alert",
         target_id=alert_id,
         details={"status": Status.ACKNOWLEDGED, "via": "ack-link"},
-        client_ip=client_ip(request),
     )
     return page("Đã tiếp nhận / Acknowledged", f"<p>Cảnh báo / Alert <code>{html.escape(alert_id)}</code></p>")
 

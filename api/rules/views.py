@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from canhgac.api.audit.service import record
+from canhgac.api.audit.service import audit
 from canhgac.api.auth.models import Principal
-from canhgac.api.deps import Reader, RuleManager, State, Tuner, client_ip
+from canhgac.api.deps import Reader, RuleManager, State, Tuner
 from canhgac.api.rules import backtest as backtests
 from canhgac.api.rules import service
 from canhgac.api.rules.models import (
@@ -48,15 +48,13 @@ async def upload_rule(
     item, created = await service.upload_rule(state.opensearch, state.settings, body.yaml, principal.username)
     if not created:
         response.status_code = 200
-    await record(
-        state.opensearch,
-        state.settings.opensearch.audit_index,
+    await audit(
+        request,
         actor=principal,
         action="rule.upload" if created else "rule.replace",
         target_type="rule",
         target_id=item["id"],
         details={"title": item.get("title"), "yaml": body.yaml},
-        client_ip=client_ip(request),
     )
     return item
 
@@ -87,15 +85,13 @@ async def _set_enabled(
     rule_id: str, enabled: bool, principal: Principal, request: Request, state: State
 ) -> dict[str, Any]:
     result = await service.set_enabled(state.opensearch, state.settings, rule_id, enabled, principal.username)
-    await record(
-        state.opensearch,
-        state.settings.opensearch.audit_index,
+    await audit(
+        request,
         actor=principal,
         action="rule.enable" if enabled else "rule.disable",
         target_type="rule",
         target_id=rule_id,
         details={"source": result["source"]},
-        client_ip=client_ip(request),
     )
     return result
 
@@ -116,14 +112,12 @@ async def disable(rule_id: RuleId, principal: RuleManager, request: Request, sta
 async def delete_rule(rule_id: RuleId, principal: RuleManager, request: Request, state: State) -> Response:
     """Remove an uploaded rule (rule files are removed from their folder instead)."""
     doc = await service.delete_uploaded(state.opensearch, state.settings, rule_id)
-    await record(
-        state.opensearch,
-        state.settings.opensearch.audit_index,
+    await audit(
+        request,
         actor=principal,
         action="rule.delete",
         target_type="rule",
         target_id=rule_id,
         details={"title": doc.get("title")},
-        client_ip=client_ip(request),
     )
     return Response(status_code=204)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from canhgac.api.audit.service import record
-from canhgac.api.deps import Admin, Reader, State, client_ip
+from canhgac.api.audit.service import audit
+from canhgac.api.deps import Admin, Reader, State
 from canhgac.api.sources import service
 from canhgac.api.sources.models import IngestKey, SourceCreate, SourceCreated, SourceList, SourceOut, SourceUpdate
 from fastapi import APIRouter, Path, Request, Response
@@ -22,15 +22,13 @@ async def list_sources(principal: Reader, state: State) -> dict[str, Any]:
 async def create_source(body: SourceCreate, principal: Admin, request: Request, state: State) -> dict[str, Any]:
     """Declare a source. The answer holds its new HTTP ingest key, once: only its SHA-256 is kept."""
     source, key = await service.create_source(state.opensearch, state.settings, body, principal.username)
-    await record(
-        state.opensearch,
-        state.settings.opensearch.audit_index,
+    await audit(
+        request,
         actor=principal,
         action="source.create",
         target_type="source",
         target_id=body.id,
         details=body.model_dump(),
-        client_ip=client_ip(request),
     )
     return source | {"ingest_key": key}
 
@@ -39,15 +37,13 @@ async def create_source(body: SourceCreate, principal: Admin, request: Request, 
 async def rotate_key(source_id: SourceId, principal: Admin, request: Request, state: State) -> dict[str, Any]:
     """Replace the source's ingest key; the answer shows the new key once, the old one stops working."""
     key, at = await service.rotate_key(state.opensearch, state.settings, source_id)
-    await record(
-        state.opensearch,
-        state.settings.opensearch.audit_index,
+    await audit(
+        request,
         actor=principal,
         action="source.key_rotate",
         target_type="source",
         target_id=source_id,
         details={},
-        client_ip=client_ip(request),
     )
     return {"source_id": source_id, "ingest_key": key, "key_rotated_at": at}
 
@@ -63,15 +59,13 @@ async def update_source(
     action = "source.update"
     if set(changes) == {"enabled"}:
         action = "source.enable" if changes["enabled"] else "source.disable"
-    await record(
-        state.opensearch,
-        state.settings.opensearch.audit_index,
+    await audit(
+        request,
         actor=principal,
         action=action,
         target_type="source",
         target_id=source_id,
         details=changes,
-        client_ip=client_ip(request),
     )
     return source
 
@@ -80,14 +74,12 @@ async def update_source(
 async def delete_source(source_id: SourceId, principal: Admin, request: Request, state: State) -> Response:
     """Forget an API-declared source: its senders are unknown again and its key stops working."""
     await service.delete_source(state.opensearch, state.settings, source_id)
-    await record(
-        state.opensearch,
-        state.settings.opensearch.audit_index,
+    await audit(
+        request,
         actor=principal,
         action="source.delete",
         target_type="source",
         target_id=source_id,
         details={},
-        client_ip=client_ip(request),
     )
     return Response(status_code=204)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from canhgac.api.audit.service import record
-from canhgac.api.deps import Admin, Reader, State, client_ip
+from canhgac.api.audit.service import audit
+from canhgac.api.deps import Admin, Reader, State
 from canhgac.api.systems import service
 from canhgac.api.systems.models import ImportResult, System, SystemCreate, SystemList, SystemUpdate
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -91,13 +91,11 @@ async def import_systems(principal: Admin, request: Request, state: State) -> An
 async def _audit(
     state: Any, principal: Any, request: Request, action: str, target_id: str | None, details: dict[str, Any]
 ) -> None:
-    await record(
-        state.opensearch,
-        state.settings.opensearch.audit_index,
+    await audit(
+        request,
         actor=principal,
         action=action,
         target_type="system",
         target_id=target_id,
         details=details,
-        client_ip=client_ip(request),
     )

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from canhgac.api.audit.service import record
+from canhgac.api.audit.service import audit
 from canhgac.api.auth import service as auth_service
-from canhgac.api.deps import Admin, State, client_ip
+from canhgac.api.deps import Admin, State
 from canhgac.api.users import service
 from canhgac.api.users.models import User, UserCreate, UserList, UserUpdate, normalise_username
 from canhgac.core.errors import InvalidRequest
@@ -22,15 +22,13 @@ async def list_users(principal: Admin, state: State) -> dict[str, Any]:
 async def create_user(body: UserCreate, principal: Admin, request: Request, state: State) -> dict[str, Any]:
     cfg = state.settings.opensearch
     user = await service.create_user(state.opensearch, cfg.users_index, body, by=principal.username)
-    await record(
-        state.opensearch,
-        cfg.audit_index,
+    await audit(
+        request,
         actor=principal,
         action="user.create",
         target_type="user",
         target_id=body.username,
         details={"role": body.role, "agency": body.agency},
-        client_ip=client_ip(request),
     )
     return user
 
@@ -53,14 +51,12 @@ async def update_user(
     state.cache.drop(f"user:{user['username']}")
     if changed.get("disabled") or "password" in changed:
         await auth_service.revoke_all_of(state.opensearch, cfg.sessions_index, user["username"], state.cache)
-    await record(
-        state.opensearch,
-        cfg.audit_index,
+    await audit(
+        request,
         actor=principal,
         action="user.update",
         target_type="user",
         target_id=user["username"],
         details=changed,
-        client_ip=client_ip(request),
     )
     return user
