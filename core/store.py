@@ -183,7 +183,9 @@ def make_client(cfg: OpenSearchConfig, *, component: Component) -> AsyncOpenSear
         # Per-component users are configured, just not this one: never fall back to anonymous.
         raise ConfigError(f"no OpenSearch credentials for the {component} component", where="opensearch.credentials")
     return AsyncOpenSearch(
-        hosts=[cfg.url],
+        # A comma-separated url lists several nodes: a request that fails on one marks it dead and
+        # the next goes to another (the local cluster, deploy/local/cluster.sh, lists all three).
+        hosts=[u.strip() for u in cfg.url.split(",") if u.strip()],
         http_auth=auth,
         verify_certs=cfg.verify_certs,
         ca_certs=cfg.ca_file,

@@ -571,6 +571,10 @@ start() {
   log "ready; Canhgac settings for these services: $SERVICES_CONFIG"
 }
 
+# deploy/local/cluster.sh sources this file for its functions (secrets, fetch, security config):
+# with CANHGAC_SERVICES_LIB=1 it defines them and runs no command.
+if [[ "${CANHGAC_SERVICES_LIB:-}" == 1 ]]; then return 0; fi
+
 # Commands other than start act on the services as they were started (secured or not; services
 # started before this script recorded a mode ran unsecured).
 if [[ "${1:-}" != start ]]; then
