@@ -71,3 +71,5 @@ class CasesConfig(_Strict):
     report: ReportConfig = ReportConfig()
     max_alerts_per_case: int = Field(default=500, ge=1, le=10_000)
     max_timeline_entries: int = Field(default=5_000, ge=10, le=100_000)
+    # Rows of a search result kept with the case when the search is attached (a snapshot, bounded).
+    max_attachment_rows: int = Field(default=200, ge=1, le=1_000)

@@ -11,7 +11,7 @@ from typing import Any
 
 from canhgac.api.auth.models import Principal
 from canhgac.api.cases import observables
-from canhgac.api.cases.models import CaseStatus, CaseUpdate, EventPin, can_move
+from canhgac.api.cases.models import CaseStatus, CaseUpdate, EventPin, SearchAttach, can_move
 from canhgac.core.alert import SOC_AGENCY, iso
 from canhgac.core.errors import Conflict, NotFound
 
@@ -194,6 +194,38 @@ def event_pinned(principal: Principal, pin: EventPin, found: dict[str, Any]) -> 
             ),
             "timeline": [*case.get("timeline", []), step],
         }, {"event_id": pin.event_id, "index": found["index"]}
+
+    return apply
+
+
+def search_attached(principal: Principal, body: SearchAttach, snapshot: dict[str, Any]) -> Change:
+    """The search and its rows as they were when attached (the events themselves stay in their
+    indices and may leave with retention; the snapshot stays with the case)."""
+    rows = [{k: row[k] for k in PINNED_FIELDS if k in row} for row in snapshot["rows"]]
+    attachment_id = uuid.uuid4().hex[:12]
+
+    def apply(case: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        step = entry(
+            principal,
+            "search_attached",
+            attachment_id=attachment_id,
+            title=body.title,
+            query=body.query,
+            saved_search_id=body.saved_search_id,
+            start=iso(snapshot["start"]),
+            end=iso(snapshot["end"]),
+            total=snapshot["total"],
+            rows=rows,
+            text=body.note,
+        )
+        return {"timeline": [*case.get("timeline", []), step]}, {
+            "attachment_id": attachment_id,
+            "query": body.query,
+            "start": step["start"],
+            "end": step["end"],
+            "total": snapshot["total"],
+            "rows": len(rows),
+        }
 
     return apply
 

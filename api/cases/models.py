@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Annotated, Final, Literal
@@ -52,6 +53,7 @@ TimelineKind = Literal[
     "task_done",
     "updated",
     "report_sent",
+    "search_attached",
 ]
 
 
@@ -101,6 +103,24 @@ class EventPin(BaseModel):
 
     event_id: str = Field(min_length=1, max_length=256, pattern=EVENT_ID_PATTERN)
     index: str | None = Field(default=None, min_length=1, max_length=255, pattern=r"^[a-z0-9.][a-z0-9._-]*$")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class SearchAttach(BaseModel):
+    """A search over the stored events attached to the case: the query and range as asked, and a
+    snapshot of its newest rows (at most `rows`, bounded by `cases.max_attachment_rows`) taken by
+    the server when attached, from the case's agencies' events only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(default="*", max_length=4096, description="Lucene query string syntax, as in Search")
+    start: datetime | None = Field(default=None, description="default: 24 hours before `end`")
+    end: datetime | None = Field(default=None, description="default: now")
+    title: str | None = Field(default=None, max_length=300, description="what the analyst calls it")
+    saved_search_id: str | None = Field(
+        default=None, max_length=128, pattern=r"^[A-Za-z0-9_-]+$", description="the saved search it came from"
+    )
+    rows: int = Field(default=50, ge=1, le=1000, description="rows kept in the snapshot")
     note: str | None = Field(default=None, max_length=2000)
 
 

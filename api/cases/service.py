@@ -18,8 +18,10 @@ from canhgac.api.alerts.service import is_visible
 from canhgac.api.auth.models import Principal
 from canhgac.api.cases import observables
 from canhgac.api.cases.changes import Change, entry, now_iso, owners, system_of, titles
-from canhgac.api.cases.models import CaseCreate, CaseStatus, EventPin
-from canhgac.api.search import scope_filter
+from canhgac.api.cases.models import CaseCreate, CaseStatus, EventPin, SearchAttach
+from canhgac.api.events.service import default_window
+from canhgac.api.query_guard import lucene
+from canhgac.api.search import scope_filter, time_range
 from canhgac.core.alert import severity_of, severity_rank
 from canhgac.core.config import OpenSearchConfig, Settings
 from canhgac.core.errors import Conflict, InvalidRequest, NotFound
@@ -206,6 +208,42 @@ async def find_event(client: AsyncOpenSearch, settings: Settings, pin: EventPin)
         raise InvalidRequest(f"no event {pin.event_id} in {pin.index or pattern}")
     source: dict[str, Any] = hits[0]["_source"]
     return {"index": hits[0]["_index"], "source": source}
+
+
+async def search_snapshot(
+    client: AsyncOpenSearch, settings: Settings, body: SearchAttach, agencies: list[str]
+) -> dict[str, Any]:
+    """The newest `body.rows` events the search matches among the case's agencies' events (a case
+    never shows an agency's data to another: the case's agencies are the filter, whoever asks),
+    with the total and the range as run (absolute, UTC)."""
+    if body.rows > settings.cases.max_attachment_rows:
+        raise InvalidRequest(f"too many rows: at most {settings.cases.max_attachment_rows}")
+    start, end = default_window(body.start, body.end)
+    rng = time_range("@timestamp", start, end)
+    query = {
+        "bool": {
+            "must": [lucene(body.query, settings.api.max_query_chars, "message")],
+            "filter": [{"terms": {"canhgac.agency": agencies}}, *([rng] if rng else [])],
+        }
+    }
+    search = {
+        "query": query,
+        "size": body.rows,
+        "track_total_hits": True,
+        "timeout": "10s",
+        "sort": [
+            {"@timestamp": {"order": "desc", "unmapped_type": "date"}},
+            {"event.id": {"order": "asc", "unmapped_type": "keyword"}},
+        ],
+    }
+    result = await Index(client, f"{settings.opensearch.index_prefix}.*").search(search)
+    hits = result["hits"]["hits"]
+    return {
+        "start": start,
+        "end": end,
+        "total": int(result["hits"]["total"]["value"]),
+        "rows": [h["_source"] for h in hits],
+    }
 
 
 async def list_cases(

@@ -20,6 +20,7 @@ from canhgac.api.cases.models import (
     CommentAdd,
     EventPin,
     ReportSent,
+    SearchAttach,
     StatusChange,
     TaskAdd,
 )
@@ -152,6 +153,18 @@ async def pin_event(
     return await _change(
         state, request, principal, case_id, "case.pin_event", changes.event_pinned(principal, body, found)
     )
+
+
+@router.post("/{case_id}/attachments", response_model=Case)
+async def attach_search(
+    case_id: CaseId, body: SearchAttach, principal: Triager, request: Request, state: State
+) -> dict[str, Any]:
+    """Attach a search's result to the timeline: the query, its range, its total and a snapshot of
+    its newest rows (at most `cases.max_attachment_rows`), from the case's agencies' events only."""
+    current = await service.get_case(state.opensearch, state.settings.opensearch, case_id, principal.agency_scope)
+    snapshot = await service.search_snapshot(state.opensearch, state.settings, body, current["agencies"])
+    change = changes.search_attached(principal, body, snapshot)
+    return await _change(state, request, principal, case_id, "case.attach_search", change)
 
 
 @router.post("/{case_id}/comments", response_model=Case)

@@ -4,6 +4,7 @@ import { h, toast, typing } from "./dom.js";
 import { t, fmtTime, fmtNum, serverText } from "./i18n.js";
 import { session, setLive } from "./app.js";
 import { pivot } from "./pivot.js";
+import { createCaseDialog } from "./cases.js";
 import { ACTIONS, USUAL_RESOLUTION, canMove, initialStatus, severitiesHighFirst, vocab } from "./vocab.js";
 
 const LIVE_GRACE_MS = 8000; // a reconnect takes ~2 s (the stream's `retry`)
@@ -287,7 +288,8 @@ export async function alertQueue(view) {
   mount(h("div", {},
     h("div", { class: "pagehead" }, h("h1", {}, t("alerts.title")), count, h("span", { class: "right" }, bulkInfo),
       triage ? h("button", { type: "button", onclick: () => act(ACTIONS.ack) }, t("act.ack")) : null,
-      triage ? h("button", { type: "button", onclick: () => act(ACTIONS.close) }, t("act.close")) : null),
+      triage ? h("button", { type: "button", onclick: () => act(ACTIONS.close) }, t("act.close")) : null,
+      triage ? h("button", { type: "button", id: "make-case", onclick: () => createCaseDialog(targets()) }, t("case.create")) : null),
     tabs,
     h("div", { class: "panel flush" },
       h("div", { class: "filters" }, sevSel, hostIn, PIVOT_FILTERS.filter((k) => k !== "host" && queueState[k]).map((k) =>
@@ -354,6 +356,7 @@ export async function alertPage(id, view) {
     // Exceptions act on detection rules; a correlation is silenced through the rules it is built on.
     if (session.me.permissions.includes("tune") && rule.id && !alert.correlation) actions.push(h("button", { type: "button", class: "ghost", id: "make-exception",
       onclick: () => { location.hash = `#/exceptions/new/${encodeURIComponent(id)}`; } }, t("exc.from_alert")));
+    actions.push(h("button", { type: "button", class: "ghost", id: "make-case", onclick: () => createCaseDialog([id]) }, t("case.create")));
     if (alert.assignee !== session.me.username) actions.push(h("button", { type: "button", class: "ghost", onclick: async () => {
       try { await api(`/api/v1/alerts/${encodeURIComponent(id)}/assignee`, { method: "POST", body: { assignee: session.me.username } }); reload(); } catch (ex) { toast(ex.message, true); }
     } }, t("act.assign_me")));

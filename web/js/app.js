@@ -8,6 +8,8 @@ import { dashboardPage } from "./dashboard.js";
 import { usersPage, rulesPage, sourcesPage, auditPage } from "./admin.js";
 import { exceptionsPage } from "./exceptions.js";
 import { entityPage } from "./entity.js";
+import { casesPage } from "./cases.js";
+import { casePage } from "./casepage.js";
 import { loadVocab } from "./vocab.js";
 
 export const session = { me: null };
@@ -18,6 +20,8 @@ let cleanup = null;
 const ROUTES = [
   [/^#\/alerts\/(.+)$/, (m, view) => alertPage(decodeURIComponent(m[1]), view)],
   [/^#\/alerts$/, (m, view) => alertQueue(view)],
+  [/^#\/cases$/, (m, view) => casesPage(view)],
+  [/^#\/cases\/(.+)$/, (m, view) => casePage(decodeURIComponent(m[1]), view)],
   [/^#\/search$/, (m, view) => searchPage(view)],
   [/^#\/dashboard$/, (m, view) => dashboardPage(view)],
   [/^#\/rules$/, (m, view) => rulesPage(view)],
@@ -46,7 +50,7 @@ export function errorPanel(ex) {
 function navItems() {
   const admin = session.me?.permissions.includes("admin");
   const tuning = session.me?.permissions.includes("read_tuning");
-  return [["#/alerts", "nav.alerts"], ["#/search", "nav.search"], ["#/dashboard", "nav.dashboard"],
+  return [["#/alerts", "nav.alerts"], ["#/cases", "nav.cases"], ["#/search", "nav.search"], ["#/dashboard", "nav.dashboard"],
     ["#/rules", "nav.rules"], ...(tuning ? [["#/exceptions", "nav.exceptions"]] : []), ["#/sources", "nav.sources"],
     ...(admin ? [["#/users", "nav.users"], ["#/audit", "nav.audit"]] : [])];
 }

@@ -3,7 +3,8 @@
 // resolutions. Nothing here is a copy of those lists; labels stay in i18n.js, keyed by the values.
 import { api } from "./api.js";
 
-export const vocab = { severities: [], scores: {}, statuses: [], transitions: {}, resolutions: [], socAgency: null, loaded: false };
+export const vocab = { severities: [], scores: {}, statuses: [], transitions: {}, resolutions: [], socAgency: null,
+  caseStatuses: [], caseTransitions: {}, loaded: false };
 
 // Which status each of the console's triage verbs moves an alert to. These are the UI's choices,
 // checked against the vocabulary when it loads (a mismatch shows up in the browser console).
@@ -20,6 +21,8 @@ export async function loadVocab() {
   vocab.transitions = meta.transitions;
   vocab.resolutions = meta.resolutions;
   vocab.socAgency = meta.soc_agency;
+  vocab.caseStatuses = meta.case_statuses; // cases (incidents): their own workflow
+  vocab.caseTransitions = meta.case_transitions;
   vocab.loaded = true;
   const unknown = Object.values(ACTIONS).filter((st) => !vocab.statuses.includes(st));
   if (!vocab.resolutions.includes(USUAL_RESOLUTION)) unknown.push(USUAL_RESOLUTION);

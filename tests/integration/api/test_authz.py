@@ -162,6 +162,7 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
     ("POST", "/api/v1/cases/{case_id}/alerts"): ({"json": {"alert_ids": ["alert-a"]}}, TUNE_MISSING, 401),
     ("POST", "/api/v1/cases/{case_id}/events"): ({"json": {"event_id": "ev-a-1"}}, TUNE_MISSING, 401),
     ("POST", "/api/v1/cases/{case_id}/comments"): ({"json": {"text": "x"}}, TUNE_MISSING, 401),
+    ("POST", "/api/v1/cases/{case_id}/attachments"): ({"json": {"query": "*"}}, TUNE_MISSING, 401),
     ("POST", "/api/v1/cases/{case_id}/tasks"): ({"json": {"title": "x"}}, TUNE_MISSING, 401),
     ("POST", "/api/v1/cases/{case_id}/tasks/{task_id}/done"): ({}, TUNE_MISSING, 401),
     ("POST", "/api/v1/cases/{case_id}/report/sent"): ({"json": {}}, TUNE_MISSING, 401),

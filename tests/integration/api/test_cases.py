@@ -285,3 +285,31 @@ async def test_cases_are_scoped_by_agency(api: Any) -> None:
         assert meta["case_statuses"] == ["open", "investigating", "contained", "closed"]
         assert meta["case_transitions"]["open"] == ["investigating", "closed"]
         assert (await soc_viewer.post("/api/v1/cases", json={"alert_ids": [api.alert_a]})).status_code == 403
+
+
+async def test_search_result_attached_to_a_case_is_a_bounded_snapshot_of_its_agencies_events(api: Any) -> None:
+    async with api.client("analyst") as analyst:
+        case_id = (await analyst.post("/api/v1/cases", json={"alert_ids": [api.alert_a]})).json()["id"]
+        # "Failed password" matches ev-a-1 (agency A) and ev-b-1 (agency B): the case sees A's only.
+        body = {"query": 'message:"Failed password"', "title": "Đăng nhập thất bại", "rows": 5, "note": "từ Tìm kiếm"}
+        resp = await analyst.post(f"/api/v1/cases/{case_id}/attachments", json=body)
+        assert resp.status_code == 200, resp.text
+        step = resp.json()["timeline"][-1]
+        assert step["kind"] == "search_attached" and step["by"] == "analyst"
+        assert (
+            step["title"] == "Đăng nhập thất bại" and step["query"] == body["query"] and step["text"] == "từ Tìm kiếm"
+        )
+        assert step["total"] == 1 and [r["event"]["id"] for r in step["rows"]] == [api.event_a]
+        assert parse(step["end"]) - parse(step["start"]) == timedelta(hours=24)
+        # Bounded: one row asked, one kept, the total still counts every match.
+        resp = await analyst.post(f"/api/v1/cases/{case_id}/attachments", json={"query": "*", "rows": 1})
+        step = resp.json()["timeline"][-1]
+        assert len(step["rows"]) == 1 and step["total"] == 2  # ev-a-1 and ev-a-2
+        too_many = api.settings.cases.max_attachment_rows + 1
+        resp = await analyst.post(f"/api/v1/cases/{case_id}/attachments", json={"query": "*", "rows": too_many})
+        assert resp.status_code in (400, 422), resp.text
+        resp = await analyst.post(f"/api/v1/cases/{case_id}/attachments", json={"query": "*abc"})
+        assert resp.status_code == 400  # the search page's guards apply
+    async with api.client("viewer") as viewer:
+        resp = await viewer.post(f"/api/v1/cases/{case_id}/attachments", json={"query": "*"})
+        assert resp.status_code == 403

@@ -1,0 +1,156 @@
+"""Cases in the console (issue 14 items 6 and 7), in a real browser against the real API on the real
+secured OpenSearch: a case built from three alerts selected in the queue, a comment, a task done,
+an event pinned from an alert's events, a search result attached, the status moved, and the incident
+notice downloaded and read back (DOCX in Vietnamese; PDF from the English console)."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import docx
+import pypdf
+import pytest
+
+from tests.e2e import test_console_bugs as bugs
+
+pytestmark = pytest.mark.e2e
+
+console = bugs.console  # the API with the console, users `lan` (admin) and `hoa` (analyst), alert-a and alert-b
+TITLE = "Dò mật khẩu SSH vào web01"
+
+
+def flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def docx_text(path: Path) -> str:
+    document = docx.Document(str(path))
+    cells = [cell.text for table in document.tables for row in table.rows for cell in row.cells]
+    return flat("\n".join([*cells, *(p.text for p in document.paragraphs)]))
+
+
+async def test_case_from_three_alerts_comment_task_pin_status_and_docx_in_vietnamese(console) -> None:  # type: ignore[no-untyped-def]
+    from playwright.async_api import expect
+
+    base, client, settings = console
+    ts = datetime.now(UTC) - timedelta(minutes=10)
+    await bugs.put_alert(client, settings, "alert-a2", ts, event_ids=["ev-a-2"], severity="critical")
+    await bugs.put_alert(client, settings, "alert-a3", ts - timedelta(minutes=1), event_ids=["ev-a-1"])
+    async with bugs.browser_page(base, "hoa") as page:
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        for alert_id in ("alert-a", "alert-a2", "alert-a3"):
+            await page.locator(f"tr[data-id='{alert_id}'] input[type=checkbox]").check()
+        await expect(page.locator(".pagehead")).to_contain_text("Đã chọn 3")
+        await page.click("#make-case")
+        dialog = page.locator("dialog[open]")
+        await expect(dialog.locator("h2")).to_have_text("Tạo sự cố từ 3 cảnh báo")
+        await dialog.locator("input[name=title]").fill(TITLE)
+        await dialog.get_by_role("button", name="Tạo sự cố").click()
+
+        # The case page: severity the highest of the three, clocks running, 5-day report deadline.
+        await expect(page.locator("h1")).to_have_text(TITLE)
+        case_id = page.url.rsplit("/", 1)[-1]
+        await expect(page.locator(".pagehead .badge")).to_have_text("Mới mở")
+        await expect(page.locator(".pagehead .sev")).to_have_text("Nghiêm trọng")
+        await expect(page.locator(".case-alerts li")).to_have_count(3)
+        await expect(page.locator("#report-deadline")).to_contain_text("còn 4 ngày")
+        await expect(page.locator(".deadlines")).to_contain_text("Tiếp nhận")
+        await expect(page.locator(".observables")).to_contain_text("203.0.113.66")
+
+        await page.fill("textarea[name=comment]", "Đã chặn IP 203.0.113.66 trên tường lửa")
+        await page.get_by_role("button", name="Thêm ghi chú").click()
+        await expect(page.locator("li[data-kind=comment]")).to_contain_text("Đã chặn IP 203.0.113.66")
+
+        await page.fill("input[name=task]", "Đổi mật khẩu root trên web01")
+        await page.get_by_role("button", name="Thêm việc").click()
+        await page.locator(".tasks li").get_by_role("button", name="Xong").click()
+        await expect(page.locator(".tasks li.done")).to_contain_text("Đổi mật khẩu root trên web01")
+
+        # Pin an event from an alert's events.
+        await page.locator(".case-alerts li[data-id='alert-a'] button[data-alert]").click()
+        await page.locator(".case-alerts li[data-id='alert-a'] .event-row[data-event='ev-a-1'] button.pin").click()
+        await expect(page.locator("li[data-kind=event_pinned]")).to_contain_text("Failed password for root")
+
+        # Attach a search's result: the server keeps its rows, the case's agency's only.
+        await page.fill("input[name=query]", 'message:"Failed password"')
+        await page.fill("input[name=att_title]", "Đăng nhập thất bại")
+        await page.get_by_role("button", name="Đính kèm").click()
+        attached = page.locator("li[data-kind=search_attached]")
+        await expect(attached).to_contain_text("Đăng nhập thất bại")
+        await expect(attached).to_contain_text("1 / 1 dòng được lưu")
+
+        # Status: only the allowed moves are offered.
+        await page.get_by_role("button", name="Bắt đầu điều tra").click()
+        await expect(page.locator(".pagehead .badge")).to_have_text("Đang điều tra")
+        moves = page.locator(".pagehead button[data-to]")
+        await expect(moves).to_have_count(2)
+        await expect(moves).to_have_text(["Đã ngăn chặn", "Đóng sự cố"])
+        await expect(page.locator("li[data-kind=status]")).to_contain_text("Mới mở → Đang điều tra")
+        await expect(page.locator(".deadlines")).to_contain_text("đạt lúc")  # acknowledged in time
+
+        async with page.expect_download() as download_info:
+            await page.click("#report-docx")
+        download = await download_info.value
+        assert download.suggested_filename == f"bao-cao-su-co-{case_id}.docx"
+        text = docx_text(Path(await download.path()))
+        assert "BÁO CÁO SỰ CỐ AN TOÀN THÔNG TIN MẠNG" in text
+        assert TITLE in text and case_id in text
+        assert "Địa chỉ IP: 203.0.113.66" in text
+        assert "Đổi mật khẩu root trên web01" in text  # the task done is a measure taken
+        assert "Mức độ nghiêm trọng: Nghiêm trọng" in text
+
+        # The list: its status, its running clock (contain), the report deadline.
+        await page.click("nav a[href='#/cases']")
+        row = page.locator(f"#cases-table tr[data-id='{case_id}']")
+        await expect(row).to_contain_text(TITLE)
+        await expect(row).to_contain_text("Đang điều tra")
+        await expect(row.locator(".sla")).to_contain_text("Ngăn chặn: còn")
+        await expect(row.locator(".report")).to_contain_text("còn 4 ngày")
+        assert not errors, errors
+
+    stored = (await client.search(index=f"{settings.opensearch.config_index_prefix}-cases-*"))["hits"]["hits"]
+    kinds = [e["kind"] for e in stored[0]["_source"]["timeline"]]
+    assert kinds == [
+        "created",
+        "alerts_added",
+        "comment",
+        "task_added",
+        "task_done",
+        "event_pinned",
+        "search_attached",
+        "status",
+    ]
+    assert sorted(stored[0]["_source"]["alert_ids"]) == ["alert-a", "alert-a2", "alert-a3"]
+
+
+async def test_case_from_an_alert_page_in_english_with_the_pdf_notice(console) -> None:  # type: ignore[no-untyped-def]
+    from playwright.async_api import expect
+
+    base, _, _ = console
+    async with bugs.browser_page(base, "hoa", lang="en") as page:
+        await page.goto(base + "/#/alerts/alert-a")
+        await expect(page.locator("h1")).to_have_text("SSH brute force")
+        await page.click("#make-case")
+        dialog = page.locator("dialog[open]")
+        await expect(dialog.locator("h2")).to_have_text("Create a case from 1 alert(s)")
+        await dialog.get_by_role("button", name="Create case").click()
+        await expect(page.locator("h1")).to_have_text("SSH brute force")
+        await expect(page.locator(".pagehead .badge")).to_have_text("Open")
+        await expect(page.locator(".pagehead button[data-to]")).to_have_text(["Start investigating", "Close case"])
+        await expect(page.locator("#report-deadline")).to_contain_text("4 d")
+        await expect(page.locator("#report-deadline")).to_contain_text("left")
+        await expect(page.locator("li[data-kind=alerts_added]")).to_contain_text("hoa added 1 alerts")
+        async with page.expect_download() as download_info:
+            await page.click("#report-pdf")
+        download = await download_info.value
+        reader = pypdf.PdfReader(io.BytesIO(Path(await download.path()).read_bytes()))
+        text = flat(" ".join(p.extract_text() or "" for p in reader.pages))
+        assert "BÁO CÁO SỰ CỐ AN TOÀN THÔNG TIN MẠNG" in text and "SSH brute force" in text
+        await page.click("nav a[href='#/cases']")
+        await expect(page.locator("h1")).to_have_text("Cases")
+        await expect(page.locator("#cases-table tbody tr")).to_have_count(1)
+        await expect(page.locator("#cases-table tbody tr")).to_contain_text("Open")
