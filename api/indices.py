@@ -14,6 +14,7 @@ from typing import Any
 from canhgac.api.audit.chain import anchors_index
 from canhgac.api.cases.service import ensure_cases_template
 from canhgac.api.intel.service import ensure_intel_templates
+from canhgac.api.saved_searches.service import saved_searches_index
 from canhgac.core.config import OpenSearchConfig
 from canhgac.core.index import create_index, translated
 from canhgac.core.receipts import receipts_index
@@ -192,6 +193,18 @@ def api_templates(cfg: OpenSearchConfig) -> dict[str, dict[str, Any]]:
                 "sealed_at": _DATE,
                 "key_id": _KW,
                 "signature": {"type": "keyword", "index": False},
+            },
+        ),
+        saved_searches_index(cfg): _template(
+            saved_searches_index(cfg),
+            {
+                "id": _KW,
+                "name": _KW,
+                "owner": _KW,
+                "team": _KW,
+                "shared": {"type": "boolean"},
+                "target": _KW,
+                "created_at": _DATE,
             },
         ),
     }

@@ -244,6 +244,9 @@ class Alert(BaseModel):
     count: int = 1
     event_ids: list[str] = []
     event: dict[str, Any] | None = Field(default=None, description="snapshot of the first (or completing) event")
+    matched_fields: list[str] = Field(
+        default=[], description="the snapshot's fields whose rule conditions hold (set by the detector)"
+    )
     agency: str | None = Field(default=None, description=f"owning agency; {SOC_AGENCY!r} for cross-agency alerts")
     agencies: list[str] = Field(default=[], description="agencies whose events are in the alert")
     canhgac: AlertOrigin = Field(default_factory=AlertOrigin)

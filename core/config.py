@@ -404,6 +404,8 @@ class ApiConfig(Strict):
     max_query_chars: int = Field(default=4096, ge=16)
     max_buckets: int = Field(default=500, ge=10)
     max_top_values: int = Field(default=50, ge=1)
+    # Search exports (CSV, NDJSON) stop after this many rows; the response says so (X-Export-* headers).
+    max_export_rows: int = Field(default=10_000, ge=1)
     stream_poll_secs: float = Field(default=2.0, gt=0)
     # Backtests run converted Sigma queries (leading wildcards included) over stored events: the
     # time range is what bounds their cost.

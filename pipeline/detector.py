@@ -353,6 +353,8 @@ class DetectorStage(Stage):
                 alert = self.grouper.add(rule, event)
                 if alert["count"] == 1:
                     self.metrics.alerts_raised.labels(alert["severity"]).inc()
+                    # What made the rule fire on its first event, highlighted in the console.
+                    alert["matched_fields"] = engine.firing_fields(rule.id, event)
                 updated[alert["id"]] = alert
                 latest[alert["id"]] = event
             if intel.size:

@@ -18,6 +18,7 @@ from typing import Any
 from canhgac.core.event import logsource_of
 from canhgac.rules.context import EventContext
 from canhgac.rules.model import CompiledRule, RuleMeta
+from canhgac.rules.plan import firing_fields
 from canhgac.rules.prefilter import RouteIndex
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class Engine:
         self._routes: dict[tuple[str | None, frozenset[str], str | None], RouteIndex] = {}
         self._routes_by_raw: dict[tuple[Any, Any, Any], RouteIndex] = {}
         self.evaluation_errors = 0
+        self._by_id: dict[str, CompiledRule] | None = None
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -115,6 +117,22 @@ class Engine:
             return []
         ctx = EventContext(event)
         return self._evaluate(route.candidates(ctx), ctx)
+
+    def firing_fields(self, rule_id: str, event: dict[str, Any]) -> list[str]:
+        """The event's fields whose conditions of rule `rule_id` hold (plan.firing_fields); [] for
+        a rule this engine does not hold or whose plan is not kept."""
+        if self._by_id is None:
+            self._by_id = {}
+            for rule in self.rules:
+                self._by_id.setdefault(rule.meta.id, rule)
+        rule = self._by_id.get(rule_id)
+        if rule is None or rule.plan is None:
+            return []
+        try:
+            return firing_fields(rule.plan, event)
+        except Exception:
+            self._failed(rule)
+            return []
 
     def match(self, event: Any) -> list[RuleMeta]:
         return [rule.meta for rule in self.match_rules(event)]

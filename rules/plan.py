@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from canhgac.rules import matchers, numeric
+from canhgac.rules.context import EventContext, lookup
 from canhgac.rules.model import Predicate
 from sigma.types import SigmaCasedString, SigmaString, SpecialChars
 
@@ -176,6 +177,31 @@ def realize(plan: Plan) -> Predicate:
     raise ValueError(f"unknown plan node {kind!r}")
 
 
+def firing_fields(plan: Plan, event: dict[str, Any]) -> list[str]:
+    """The event's fields whose conditions hold in a rule's plan: what made the rule fire, shown
+    highlighted with its alert. Each leaf is evaluated on its own; a leaf under `not` and a field
+    the event lacks (a `null` condition) name nothing. Run once per new alert, not per event."""
+    ctx = EventContext(event)
+    found: dict[str, None] = {}
+    _collect(plan, ctx, found)
+    return list(found)
+
+
+def _collect(plan: Plan, ctx: EventContext, found: dict[str, None]) -> None:
+    kind = plan[0]
+    if kind in ("and", "or"):
+        for part in plan[1]:
+            _collect(part, ctx, found)
+    elif kind == "per_source":
+        _collect(dict(plan[2]).get(event_service(ctx), plan[1]), ctx, found)
+    elif kind == "leaf" and realize(plan)(ctx):
+        # A keyword (field-less) value is searched in the first keyword field the event has.
+        fields = plan[2][0] if plan[1] == "keyword" else (plan[2][0],)
+        present = [f for f in fields if lookup(ctx.event, f) is not None]
+        for name in present[:1] if plan[1] == "keyword" else present:
+            found[name] = None
+
+
 __all__ = [
     "LEAVES",
     "NEVER",
@@ -183,6 +209,7 @@ __all__ = [
     "all_of",
     "any_of",
     "event_service",
+    "firing_fields",
     "leaf",
     "negation",
     "per_source",

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -72,3 +72,16 @@ class TopValues(BaseModel):
     total: int
     values: list[ValueCount]
     other: int = Field(default=0, description="documents whose value is not among `values`")
+
+
+class ExportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(default="*", max_length=4096, description="Lucene query string syntax")
+    start: datetime | None = Field(default=None, description="default: 24 hours before `end`")
+    end: datetime | None = Field(default=None, description="default: now")
+    format: Literal["csv", "ndjson"] = "csv"
+    fields: list[str] | None = Field(
+        default=None, max_length=50, description="CSV columns (dotted ECS names); default: time, agency, source, …"
+    )
+    limit: int | None = Field(default=None, ge=1, description="at most `api.max_export_rows` (the default)")

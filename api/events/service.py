@@ -111,13 +111,26 @@ async def histogram(
     )
 
 
+# Full-text fields (core/store.py) are counted on their exact `.keyword` copy; every other
+# string field is a keyword already, numbers and addresses count as they are.
+FULL_TEXT_FIELDS = frozenset({"message", "log.original"})
+
+
+def aggregatable(field: str) -> str:
+    name = check_field(field)
+    return f"{name}.keyword" if name in FULL_TEXT_FIELDS else name
+
+
 async def top(client: AsyncOpenSearch, settings: Settings, request: TopRequest, agency: str | None) -> dict[str, Any]:
+    """Top values of any field (the field browser): size bounded, query through the Lucene guard."""
     if request.size > settings.api.max_top_values:
         raise InvalidRequest(f"size too large: at most {settings.api.max_top_values} values")
-    return await top_values(
+    result = await top_values(
         client,
         events_pattern(settings),
         query=_query(settings, request.query, request.start, request.end, agency),
-        field=check_field(request.field),
+        field=aggregatable(request.field),
         size=request.size,
     )
+    result["field"] = request.field
+    return result

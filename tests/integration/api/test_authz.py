@@ -57,6 +57,14 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
     ("GET", "/api/v1/entities/{kind}/{value}"): ({}, READ, 401),
     ("POST", "/api/v1/events/histogram"): ({"json": {}}, READ, 401),
     ("POST", "/api/v1/events/top"): ({"json": {"field": "host.name"}}, READ, 401),
+    ("POST", "/api/v1/events/export"): ({"json": {"query": "*", "format": "ndjson"}}, READ, 401),
+    ("GET", "/api/v1/saved-searches"): ({}, READ, 401),
+    ("POST", "/api/v1/saved-searches"): (
+        {"json": {"name": "authz {role}", "query": "*"}},
+        {r: 201 for r in ROLES},
+        401,
+    ),
+    ("DELETE", "/api/v1/saved-searches/{search_id}"): ({}, {r: 404 for r in ROLES}, 401),
     ("GET", "/api/v1/dashboard"): ({}, READ, 401),
     ("GET", "/api/v1/rules"): ({}, READ, 401),
     ("POST", "/api/v1/rules/validate"): ({"json": {"yaml": RULE}}, TRIAGE, 401),
@@ -196,6 +204,7 @@ async def call(client: httpx.AsyncClient, method: str, path: str, kwargs: dict, 
     path = path.replace("{indicator_id}", "no-such-indicator").replace("{feed_id}", "no-such-feed")
     path = path.replace("{kind}", "host").replace("{value}", "web01")
     path = path.replace("{case_id}", "no-such-case").replace("{task_id}", "no-such-task")
+    path = path.replace("{search_id}", "no-such-search")
     if path.startswith("/api/v1/auth/"):
         client._transport.app.state.canhgac.limiter._entries.clear()  # type: ignore[attr-defined]
     kw = {k: v for k, v in kwargs.items()}

