@@ -1,4 +1,4 @@
-"""OpenSearch stops for 60 s in the middle of a stream: nothing lost, nothing twice, and the
+"""OpenSearch stops for 25 s (plus its restart) in the middle of a stream: nothing lost, nothing twice, and the
 indexer catches up by itself when it comes back."""
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ from tests.integration.test_indexer_restart import count_docs
 
 pytestmark = [pytest.mark.disruptive, pytest.mark.integration]
 SERVICES = str(REPO / "deploy" / "local" / "services.sh")
-OUTAGE_SECS = 60
+OUTAGE_SECS = 25  # plus the restart: down for longer than the indexer's 30 s back-off cap, so it retries with growing waits
 
 
 def services(*args: str) -> None:
     subprocess.run([SERVICES, *args], check=True, timeout=300)
 
 
-async def test_indexer_rides_out_a_60s_opensearch_outage(test_settings) -> None:
-    n = 20_000
+async def test_indexer_rides_out_an_opensearch_outage(test_settings) -> None:
+    n = 10_000
     runtime = Runtime(test_settings, stages=("normalizer", "indexer"), api=False)
     task = asyncio.create_task(runtime.run())
     await asyncio.wait_for(runtime.started.wait(), 120)

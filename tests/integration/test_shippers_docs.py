@@ -224,6 +224,9 @@ async def test_documented_config_stores_every_field(case: Case, test_settings: S
                 raise AssertionError(f"{case.id}: not stored\n{shipper.output()[-2000:]}") from None
             await asyncio.sleep(1)
             events = await stored() or events
+            # Stop the shipper off the event loop: the collector runs on this loop and must answer
+            # the shipper's goodbye (RELP `close`), or the shipper waits out its shutdown timeout.
+            await asyncio.to_thread(shipper.stop)
         ended = datetime.now(UTC)
     finally:
         await client.close()

@@ -66,13 +66,20 @@ async def kafka_lines(settings) -> dict[int, set[str]]:  # type: ignore[no-untyp
     return ids
 
 
-async def until_in_kafka(settings, expected: int = LINES, timeout_secs: float = 150) -> dict[int, set[str]]:  # type: ignore[no-untyped-def]
-    """Kafka's lines once all are there (or what is there after `timeout_secs`)."""
+async def until_in_kafka(  # type: ignore[no-untyped-def]
+    settings, expected: int = LINES, timeout_secs: float = 150, quiet_secs: float = 25
+) -> dict[int, set[str]]:
+    """Kafka's lines once all are there, or once none has arrived for `quiet_secs` (real rsyslog
+    may have dropped a few by itself: waiting for those would only wait out `timeout_secs`).
+    `quiet_secs` is five of the documented config's 5-second resume intervals."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_secs
+    seen, changed_at = -1, loop.time()
     while True:
         ids = await kafka_lines(settings)
-        if len(ids) >= expected or loop.time() > deadline:
+        if len(ids) != seen:
+            seen, changed_at = len(ids), loop.time()
+        if len(ids) >= expected or loop.time() > deadline or loop.time() - changed_at > quiet_secs:
             return ids
         await asyncio.sleep(2)
 
