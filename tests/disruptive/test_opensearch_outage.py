@@ -15,7 +15,9 @@ from tests.integration.test_indexer_restart import count_docs
 
 pytestmark = [pytest.mark.disruptive, pytest.mark.integration]
 SERVICES = str(REPO / "deploy" / "local" / "services.sh")
-OUTAGE_SECS = 25  # plus the restart: down for longer than the indexer's 30 s back-off cap, so it retries with growing waits
+OUTAGE_SECS = (
+    25  # plus the restart: down for longer than the indexer's 30 s back-off cap, so it retries with growing waits
+)
 
 
 def services(*args: str) -> None:
