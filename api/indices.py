@@ -80,6 +80,12 @@ def api_templates(cfg: OpenSearchConfig) -> dict[str, dict[str, Any]]:
                 "updated_at": _DATE,
                 "updated_by": _KW,
                 "expires_at": _DATE,
+                # Agency requests (issue 16): requested → approved / rejected.
+                "state": _KW,
+                "agency": _KW,
+                "requested_by": _KW,
+                "decided_by": _KW,
+                "decided_at": _DATE,
             },
         ),
         cfg.rules_index: _template(
@@ -220,7 +226,13 @@ async def ensure_api_indices(client: AsyncOpenSearch, cfg: OpenSearchConfig) -> 
         await create_index(client, name)
     await ensure_intel_templates(client, cfg)
     await ensure_cases_template(client, cfg)
-    # An audit index made before the hash chain gets its fields (adding fields is always allowed).
+    # An audit index made before the hash chain gets its fields (adding fields is always allowed);
+    # so does an exceptions index made before agency requests.
+    for name in (cfg.exceptions_index,):
+        with translated():
+            await client.indices.put_mapping(
+                index=name, body={"properties": api_templates(cfg)[name]["template"]["mappings"]["properties"]}
+            )
     with translated():
         await client.indices.put_mapping(
             index=cfg.audit_index,

@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     create = users.add_parser("create", help="create a user")
     create.add_argument("--username", required=True)
     create.add_argument("--role", required=True, choices=ROLES)
-    create.add_argument("--agency", help="required for agency_viewer: the agency it may see")
+    create.add_argument("--agency", help="required for agency_viewer and agency_analyst: their agency")
     create.add_argument("--display-name")
     create.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     create.set_defaults(func=run_create)

@@ -36,6 +36,8 @@ def unexpired_query(now: datetime) -> dict[str, Any]:
                 {"range": {"expires_at": {"gt": now.isoformat()}}},
             ],
             "minimum_should_match": 1,
+            # Agency requests apply once a SOC analyst approves them (older documents have no state).
+            "must_not": [{"terms": {"state": ["requested", "rejected"]}}],
         }
     }
 

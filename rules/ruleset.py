@@ -99,6 +99,8 @@ def rule_config_from_docs(
     disabled = frozenset(str(d["id"]) for d in docs if d.get("enabled") is False)
     exceptions = []
     for doc in exception_docs:
+        if doc.get("state", "approved") != "approved":
+            continue  # an agency's request not yet approved, or rejected: never applied
         try:
             exceptions.append(RuleException.parse(dict(doc)))
         except ValueError as exc:  # the API validates; this is a hand-edited or older document

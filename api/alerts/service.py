@@ -84,6 +84,12 @@ def is_visible(alert: dict[str, Any], agency_scope: str | None) -> bool:
     return alert.get(AGENCY_FIELD) == agency_scope or agency_scope in (alert.get(AGENCIES_FIELD) or ())
 
 
+def is_own(alert: dict[str, Any], agency_scope: str | None) -> bool:
+    """Whether the caller may change the alert: SOC staff any, an agency analyst its agency's own
+    only (a SOC alert its agency is merely involved in stays read-only, and is "not found" to it)."""
+    return agency_scope is None or alert.get(AGENCY_FIELD) == agency_scope
+
+
 def as_seen_by(
     alert: dict[str, Any], agency_scope: str | None, own_event_ids: list[str] | None = None
 ) -> dict[str, Any]:
@@ -223,6 +229,8 @@ async def change_alert(
     """Read, apply `change` (returns the fields to set), write with if_seq_no; retry on conflict."""
     for _ in range(MAX_WRITE_ATTEMPTS):
         current = await _read(client, index, alert_id, agency_scope)
+        if not is_own(current.source, agency_scope):
+            raise NotFound(f"alert {alert_id} not found")
         updates = change(current.source)
         try:
             await Index(client, index).update(alert_id, updates, version=current, refresh="wait_for")
@@ -253,7 +261,7 @@ async def change_alerts(
         written: dict[str, dict[str, Any]] = {}
         for doc in found.get("docs", []):
             alert_id = str(doc["_id"])
-            if not doc.get("found") or not is_visible(doc["_source"], agency_scope):
+            if not doc.get("found") or not is_own(doc["_source"], agency_scope):
                 results[alert_id] = NotFound(f"alert {alert_id} not found")
                 continue
             try:

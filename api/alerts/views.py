@@ -187,6 +187,7 @@ async def bulk(action: BulkAction, principal: Triager, request: Request, state: 
     one conditional bulk write per round, not a request per alert); the answer says item by item
     what happened, and each change is audited."""
     if action.assignee:
+        _no_agency_assignment(principal)
         await _check_assignee(state, action.assignee)
     outcomes = await service.change_alerts(
         state.opensearch,
@@ -235,6 +236,12 @@ async def get_alert(alert_id: AlertId, principal: Reader, state: State) -> dict[
     )
     own_ids = [str(e["event"]["id"]) for e in events if isinstance(e.get("event"), dict) and e["event"].get("id")]
     return service.as_seen_by(alert, principal.agency_scope, own_ids) | {"events": events}
+
+
+def _no_agency_assignment(principal: Principal) -> None:
+    # The queue and its assignees are the SOC's: an agency analyst acknowledges, comments, closes.
+    if principal.agency_scope is not None:
+        raise PermissionDenied(f"role {principal.role} may not assign alerts")
 
 
 async def _check_assignee(state: State, username: str) -> None:
@@ -290,6 +297,7 @@ async def change_status(
 async def change_assignee(
     alert_id: AlertId, body: AssigneeChange, principal: Triager, request: Request, state: State
 ) -> dict[str, Any]:
+    _no_agency_assignment(principal)
     if body.assignee:
         await _check_assignee(state, body.assignee)
     return await _change(

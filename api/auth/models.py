@@ -7,8 +7,10 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, model_validator
 
-Role = Literal["admin", "analyst", "viewer", "agency_viewer"]
+Role = Literal["admin", "analyst", "viewer", "agency_viewer", "agency_analyst"]
 ROLES: tuple[str, ...] = get_args(Role)
+# Roles bound to one agency: every query is limited to it, and they need an agency to exist.
+AGENCY_ROLES: frozenset[str] = frozenset({"agency_viewer", "agency_analyst"})
 
 
 class Permission(StrEnum):
@@ -19,6 +21,10 @@ class Permission(StrEnum):
     TUNE = "tune"  # rule tests, exceptions
     MANAGE_RULES = "manage_rules"  # enable/disable, upload
     ADMIN = "admin"  # users, audit log
+    # An agency asks the SOC for an exception on its own events; an analyst approves or rejects it.
+    REQUEST_EXCEPTION = "request_exception"
+    # Notification routes of an agency (an agency analyst: its own agency's only).
+    MANAGE_ROUTES = "manage_routes"
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
@@ -26,6 +32,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "analyst": frozenset({Permission.READ, Permission.READ_TUNING, Permission.TRIAGE, Permission.TUNE}),
     "viewer": frozenset({Permission.READ, Permission.READ_TUNING}),
     "agency_viewer": frozenset({Permission.READ}),
+    # Triage of its own agency's alerts and cases only (the routes check the alert's or case's
+    # agency); no tuning, no assignment, no rule tests.
+    "agency_analyst": frozenset(
+        {Permission.READ, Permission.TRIAGE, Permission.REQUEST_EXCEPTION, Permission.MANAGE_ROUTES}
+    ),
 }
 
 
@@ -42,8 +53,8 @@ class Principal:
 
     @property
     def agency_scope(self) -> str | None:
-        # An agency viewer without an agency sees nothing rather than everything.
-        return (self.agency or "\x00none") if self.role == "agency_viewer" else None
+        # An agency user without an agency sees nothing rather than everything.
+        return (self.agency or "\x00none") if self.role in AGENCY_ROLES else None
 
     def can(self, permission: Permission) -> bool:
         return permission in ROLE_PERMISSIONS.get(self.role, frozenset())

@@ -25,6 +25,7 @@ from canhgac.api.cases.models import (
     TaskAdd,
 )
 from canhgac.api.deps import Reader, State, Triager
+from canhgac.core.errors import PermissionDenied
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
@@ -39,6 +40,7 @@ async def visible_case(case_id: CaseId, principal: Reader, state: State) -> dict
 
 
 CurrentCase = Annotated[dict[str, Any], Depends(visible_case)]
+AGENCY_CASE_ACTIONS = frozenset({"case.status", "case.comment"})
 
 
 async def _audit(
@@ -57,6 +59,12 @@ async def _audit(
 async def _change(
     state: State, request: Request, principal: Principal, case_id: str, action: str, change: changes.Change
 ) -> dict[str, Any]:
+    if principal.agency_scope is not None:
+        # An agency analyst works its own agency's cases (another's is not found) and only moves
+        # their status and comments on them; the rest of a case is the SOC's.
+        await service.get_case(state.opensearch, state.settings.opensearch, case_id, principal.agency_scope)
+        if action not in AGENCY_CASE_ACTIONS:
+            raise PermissionDenied(f"role {principal.role} may not do this to a case ({action})")
     case, details = await service.change_case(state.opensearch, state.settings, case_id, change)
     await _audit(state, request, principal, action, case, details)
     return clocks.with_clocks(case, state.settings)
@@ -87,6 +95,8 @@ async def list_cases(
 async def create_case(body: CaseCreate, principal: Triager, request: Request, state: State) -> dict[str, Any]:
     """A case from one or many alerts (each must exist and be visible to the caller). Alerts of one
     agency make that agency's case; alerts of several agencies (or SOC alerts) make a SOC case."""
+    if principal.agency_scope is not None:
+        raise PermissionDenied(f"role {principal.role} may not open cases (the SOC does)")
     case = await service.create_case(state.opensearch, state.settings, body, principal)
     await _audit(
         state,

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal, get_args
 
 from canhgac.api.query_guard import FIELD_NAME
 from canhgac.rules.exceptions import MAX_CONDITIONS, Condition, Op
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+# An agency's request waits for a SOC analyst; only an approved exception reaches the detector.
+# Exceptions written before requests existed have no state and count as approved.
+ExceptionState = Literal["requested", "approved", "rejected"]
+EXCEPTION_STATES: tuple[str, ...] = get_args(ExceptionState)
 
 
 def _aware(value: datetime) -> datetime:
@@ -67,8 +72,20 @@ class RuleExceptionOut(BaseModel):
     updated_at: datetime
     updated_by: str
     expires_at: datetime | None = None
-    active: bool
+    active: bool = Field(description="approved and not expired: the detector applies it")
+    state: ExceptionState = "approved"
+    agency: str | None = Field(default=None, description="the agency that requested it (its events only)")
+    requested_by: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_comment: str | None = None
 
 
 class ExceptionList(BaseModel):
     items: list[RuleExceptionOut]
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str | None = Field(default=None, max_length=2000, description="why; shown to the agency")

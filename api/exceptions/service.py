@@ -8,8 +8,9 @@ from typing import Any
 
 from canhgac.api.exceptions.models import ExceptionCreate, ExceptionUpdate
 from canhgac.api.search import run_search
+from canhgac.core.errors import Conflict, InvalidRequest
 from canhgac.core.index import Index
-from canhgac.rules.exceptions import parse_time
+from canhgac.rules.exceptions import MAX_CONDITIONS, parse_time
 from opensearchpy import AsyncOpenSearch
 
 MAX_LISTED = 10_000
@@ -21,11 +22,26 @@ def _iso(ts: datetime) -> str:
 
 def _out(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
     expires = parse_time(doc.get("expires_at"))
-    return {**doc, "active": expires is None or now < expires}
+    approved = doc.get("state", "approved") == "approved"
+    return {**doc, "active": approved and (expires is None or now < expires)}
 
 
-async def list_exceptions(client: AsyncOpenSearch, index: str, rule_id: str | None) -> list[dict[str, Any]]:
-    query: dict[str, Any] = {"term": {"rule_id": rule_id}} if rule_id else {"match_all": {}}
+async def list_exceptions(
+    client: AsyncOpenSearch,
+    index: str,
+    rule_id: str | None,
+    *,
+    state: str | None = None,
+    agency: str | None = None,
+) -> list[dict[str, Any]]:
+    filters: list[dict[str, Any]] = [{"term": {"rule_id": rule_id}}] if rule_id else []
+    if state == "approved":  # older exceptions have no state: they are approved ones
+        filters.append({"bool": {"must_not": {"terms": {"state": ["requested", "rejected"]}}}})
+    elif state:
+        filters.append({"term": {"state": state}})
+    if agency is not None:
+        filters.append({"term": {"agency": agency}})
+    query: dict[str, Any] = {"bool": {"filter": filters}}
     body = {"size": MAX_LISTED, "query": query, "sort": [{"created_at": {"order": "desc", "unmapped_type": "date"}}]}
     result = await run_search(client, index, body)
     now = datetime.now(UTC)
@@ -53,9 +69,62 @@ async def create_exception(client: AsyncOpenSearch, index: str, body: ExceptionC
         "updated_at": _iso(now),
         "updated_by": by,
         "expires_at": _iso(body.expires_at) if body.expires_at else None,
+        "state": "approved",
     }
     await _write(client, index, doc)
     return _out(doc, now)
+
+
+AGENCY_FIELD = "canhgac.agency"
+
+
+async def request_exception(
+    client: AsyncOpenSearch, index: str, body: ExceptionCreate, by: str, agency: str
+) -> dict[str, Any]:
+    """An agency's request: stored as `requested` (the detector ignores it), and narrowed to the
+    agency's own events, so an approved request can never silence a rule for another agency."""
+    conditions = [c.model_dump() for c in body.conditions if c.field != AGENCY_FIELD]
+    if len(conditions) >= MAX_CONDITIONS:
+        raise InvalidRequest(f"at most {MAX_CONDITIONS - 1} conditions (the agency is added as one)")
+    conditions.append({"field": AGENCY_FIELD, "op": "equals", "value": agency})
+    now = datetime.now(UTC)
+    doc = {
+        "id": uuid.uuid4().hex,
+        "rule_id": body.rule_id,
+        "conditions": conditions,
+        "reason": body.reason,
+        "author": by,
+        "created_at": _iso(now),
+        "updated_at": _iso(now),
+        "updated_by": by,
+        "expires_at": _iso(body.expires_at) if body.expires_at else None,
+        "state": "requested",
+        "agency": agency,
+        "requested_by": by,
+    }
+    await _write(client, index, doc)
+    return _out(doc, now)
+
+
+async def decide(
+    client: AsyncOpenSearch, index: str, exception_id: str, *, approve: bool, by: str, comment: str | None
+) -> dict[str, Any]:
+    """requested → approved or rejected, once; written only if nobody decided meanwhile."""
+    found = await Index(client, index).get_versioned(exception_id, missing=f"no exception {exception_id}")
+    doc = found.source
+    if doc.get("state") != "requested":
+        raise Conflict(f"exception {exception_id} is {doc.get('state', 'approved')}, not a pending request")
+    now = datetime.now(UTC)
+    changes = {
+        "state": "approved" if approve else "rejected",
+        "decided_by": by,
+        "decided_at": _iso(now),
+        "decision_comment": comment,
+        "updated_at": _iso(now),
+        "updated_by": by,
+    }
+    await Index(client, index).update(exception_id, changes, version=found, refresh="wait_for")
+    return _out(doc | changes, now)
 
 
 async def update_exception(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from canhgac.api.auth.models import Role
+from canhgac.api.auth.models import AGENCY_ROLES, Role
 from canhgac.api.auth.passwords import MIN_PASSWORD_CHARS
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -34,8 +34,8 @@ class UserCreate(BaseModel):
 
     @model_validator(mode="after")
     def _agency_for_agency_viewer(self) -> UserCreate:
-        if self.role == "agency_viewer" and not self.agency:
-            raise ValueError("an agency_viewer needs an agency")
+        if self.role in AGENCY_ROLES and not self.agency:
+            raise ValueError(f"an {self.role} needs an agency")
         return self
 
 

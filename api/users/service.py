@@ -4,6 +4,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from canhgac.api.auth.models import AGENCY_ROLES
 from canhgac.api.auth.passwords import check_password_policy, hash_password
 from canhgac.api.users.models import USERNAME_PATTERN, UserCreate, UserUpdate, normalise_username
 from canhgac.core.errors import Conflict, InvalidRequest, NotFound
@@ -78,8 +79,8 @@ async def update_user(
             updates[key] = fields[key]
     role = updates.get("role", current.get("role"))
     agency = updates.get("agency", current.get("agency"))
-    if role == "agency_viewer" and not agency:
-        raise InvalidRequest("an agency_viewer needs an agency")
+    if role in AGENCY_ROLES and not agency:
+        raise InvalidRequest(f"an {role} needs an agency")
     if fields.get("password") is not None:
         check_password_policy(
             fields["password"], (current["username"], updates.get("display_name", current.get("display_name")))

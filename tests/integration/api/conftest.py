@@ -18,6 +18,7 @@ USERS = {
     "analyst": ("analyst", None),
     "viewer": ("viewer", None),
     "agency_viewer": ("agency_viewer", AGENCY_A),
+    "agency_analyst": ("agency_analyst", AGENCY_A),
 }
 
 

@@ -14,13 +14,18 @@ from tests.integration.api.conftest import AGENCY_A, PASSWORD
 
 pytestmark = pytest.mark.integration
 
-ROLES = ("admin", "analyst", "viewer", "agency_viewer")
+ROLES = ("admin", "analyst", "viewer", "agency_viewer", "agency_analyst")
 READ = {r: 200 for r in ROLES}
-TRIAGE = {"admin": 200, "analyst": 200, "viewer": 403, "agency_viewer": 403}
-ADMIN = {"admin": 200, "analyst": 403, "viewer": 403, "agency_viewer": 403}
+# The agency analyst triages its own agency's alerts (alert-a is its agency's).
+TRIAGE = {"admin": 200, "analyst": 200, "viewer": 403, "agency_viewer": 403, "agency_analyst": 200}
+ADMIN = {"admin": 200, "analyst": 403, "viewer": 403, "agency_viewer": 403, "agency_analyst": 403}
 PUBLIC = {r: 200 for r in ROLES}
-TUNING_READ = {"admin": 200, "analyst": 200, "viewer": 200, "agency_viewer": 403}
-TUNE_MISSING = {"admin": 404, "analyst": 404, "viewer": 403, "agency_viewer": 403}  # authorised, then not found
+TUNING_READ = {"admin": 200, "analyst": 200, "viewer": 200, "agency_viewer": 403, "agency_analyst": 403}
+TUNE = {"admin": 200, "analyst": 200, "viewer": 403, "agency_viewer": 403, "agency_analyst": 403}  # SOC analysts
+# authorised, then not found
+TUNE_MISSING = {"admin": 404, "analyst": 404, "viewer": 403, "agency_viewer": 403, "agency_analyst": 403}
+# a case the agency analyst may work on is its own agency's: "no such case" for everyone who may triage
+CASE_MISSING = {**TUNE_MISSING, "agency_analyst": 404}
 BUNDLED_RULE = "06888d57-bcd1-55d5-82b9-261400ea7dfe"  # SSH password authentication failed
 
 # (method, path template) -> (request kwargs factory, expected status per role). `None` for no auth.
@@ -51,7 +56,11 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
     ("POST", "/api/v1/alerts/bulk"): ({"json": {"ids": ["alert-a"], "comment": "bulk"}}, TRIAGE, 401),
     ("GET", "/api/v1/alerts/{alert_id}"): ({}, READ, 401),
     ("POST", "/api/v1/alerts/{alert_id}/status"): ({"json": {"status": "in_progress"}}, TRIAGE, 401),
-    ("POST", "/api/v1/alerts/{alert_id}/assignee"): ({"json": {"assignee": "analyst"}}, TRIAGE, 401),
+    ("POST", "/api/v1/alerts/{alert_id}/assignee"): (
+        {"json": {"assignee": "analyst"}},
+        {**TRIAGE, "agency_analyst": 403},  # the SOC's queue: agencies do not assign
+        401,
+    ),
     ("POST", "/api/v1/alerts/{alert_id}/comments"): ({"json": {"text": "hi"}}, TRIAGE, 401),
     ("POST", "/api/v1/events/search"): ({"json": {"query": "*"}}, READ, 401),
     ("GET", "/api/v1/entities/{kind}/{value}"): ({}, READ, 401),
@@ -67,8 +76,10 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
     ("DELETE", "/api/v1/saved-searches/{search_id}"): ({}, {r: 404 for r in ROLES}, 401),
     ("GET", "/api/v1/dashboard"): ({}, READ, 401),
     ("GET", "/api/v1/rules"): ({}, READ, 401),
-    ("POST", "/api/v1/rules/validate"): ({"json": {"yaml": RULE}}, TRIAGE, 401),
-    ("POST", "/api/v1/rules/test"): ({"json": {"yaml": RULE, "events": [{"message": "Failed password"}]}}, TRIAGE, 401),
+    ("GET", "/api/v1/rules/{rule_id}"): ({}, READ, 401),
+    ("GET", "/api/v1/rules/{rule_id}/stats"): ({}, READ, 401),
+    ("POST", "/api/v1/rules/validate"): ({"json": {"yaml": RULE}}, TUNE, 401),
+    ("POST", "/api/v1/rules/test"): ({"json": {"yaml": RULE, "events": [{"message": "Failed password"}]}}, TUNE, 401),
     ("POST", "/api/v1/rules"): ({"json": {"yaml": RULE}}, {**ADMIN, "admin": 201}, 401),
     ("POST", "/api/v1/rules/backtest"): (
         {"json": {"yaml": RULE, "start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"}},
@@ -87,11 +98,26 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
                 "conditions": [{"field": "source.ip", "op": "cidr", "value": "192.0.2.0/24"}],
             }
         },
-        {"admin": 201, "analyst": 201, "viewer": 403, "agency_viewer": 403},
+        {"admin": 201, "analyst": 201, "viewer": 403, "agency_viewer": 403, "agency_analyst": 403},
         401,
     ),
     ("PATCH", "/api/v1/exceptions/{exception_id}"): ({"json": {"reason": "x"}}, TUNE_MISSING, 401),
     ("DELETE", "/api/v1/exceptions/{exception_id}"): ({}, TUNE_MISSING, 401),
+    # Agency requests: agency analysts ask (SOC staff create directly: 400), SOC analysts decide.
+    ("GET", "/api/v1/exceptions/requests"): ({}, {**TUNING_READ, "agency_analyst": 200}, 401),
+    ("POST", "/api/v1/exceptions/requests"): (
+        {
+            "json": {
+                "rule_id": BUNDLED_RULE,
+                "reason": "our scanner {role}",
+                "conditions": [{"field": "source.ip", "op": "equals", "value": "192.0.2.9"}],
+            }
+        },
+        {"admin": 400, "analyst": 403, "viewer": 403, "agency_viewer": 403, "agency_analyst": 201},
+        401,
+    ),
+    ("POST", "/api/v1/exceptions/{exception_id}/approve"): ({"json": {}}, TUNE_MISSING, 401),
+    ("POST", "/api/v1/exceptions/{exception_id}/reject"): ({"json": {}}, TUNE_MISSING, 401),
     ("GET", "/api/v1/sources"): ({}, READ, 401),
     ("POST", "/api/v1/sources"): ({"json": {"id": "src-{role}", "agency": "so-tttt"}}, {**ADMIN, "admin": 201}, 401),
     ("POST", "/api/v1/sources/{source_id}/key"): ({}, {**ADMIN, "admin": 404}, 401),
@@ -101,7 +127,7 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
     ("GET", "/api/v1/intel/indicators"): ({}, TUNING_READ, 401),
     ("POST", "/api/v1/intel/indicators"): (
         {"json": {"type": "ipv4", "value": "198.51.100.77", "feed": "authz-{role}", "reason": "authz"}},
-        {**TRIAGE, "admin": 201, "analyst": 201},
+        {**TUNE, "admin": 201, "analyst": 201},
         401,
     ),
     ("GET", "/api/v1/intel/indicators/{indicator_id}"): (
@@ -113,7 +139,7 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
     ("DELETE", "/api/v1/intel/indicators/{indicator_id}"): ({}, TUNE_MISSING, 401),
     ("POST", "/api/v1/intel/import"): (
         {"json": {"format": "plain", "content": "198.51.100.78", "feed": "authz-import-{role}", "type": "ipv4"}},
-        TRIAGE,
+        TUNE,
         401,
     ),
     ("GET", "/api/v1/intel/feeds"): ({}, TUNING_READ, 401),
@@ -159,21 +185,21 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
     ("GET", "/api/v1/cases"): ({}, READ, 401),
     ("POST", "/api/v1/cases"): (
         {"json": {"alert_ids": ["alert-a"]}},
-        {"admin": 201, "analyst": 201, "viewer": 403, "agency_viewer": 403},
+        {"admin": 201, "analyst": 201, "viewer": 403, "agency_viewer": 403, "agency_analyst": 403},
         401,
     ),
     ("GET", "/api/v1/cases/{case_id}"): ({}, {r: 404 for r in ROLES}, 401),
     ("GET", "/api/v1/cases/{case_id}/report.docx"): ({}, {r: 404 for r in ROLES}, 401),
     ("GET", "/api/v1/cases/{case_id}/report.pdf"): ({}, {r: 404 for r in ROLES}, 401),
-    ("PATCH", "/api/v1/cases/{case_id}"): ({"json": {"title": "x"}}, TUNE_MISSING, 401),
-    ("POST", "/api/v1/cases/{case_id}/status"): ({"json": {"status": "investigating"}}, TUNE_MISSING, 401),
-    ("POST", "/api/v1/cases/{case_id}/alerts"): ({"json": {"alert_ids": ["alert-a"]}}, TUNE_MISSING, 401),
-    ("POST", "/api/v1/cases/{case_id}/events"): ({"json": {"event_id": "ev-a-1"}}, TUNE_MISSING, 401),
-    ("POST", "/api/v1/cases/{case_id}/comments"): ({"json": {"text": "x"}}, TUNE_MISSING, 401),
-    ("POST", "/api/v1/cases/{case_id}/attachments"): ({"json": {"query": "*"}}, TUNE_MISSING, 401),
-    ("POST", "/api/v1/cases/{case_id}/tasks"): ({"json": {"title": "x"}}, TUNE_MISSING, 401),
-    ("POST", "/api/v1/cases/{case_id}/tasks/{task_id}/done"): ({}, TUNE_MISSING, 401),
-    ("POST", "/api/v1/cases/{case_id}/report/sent"): ({"json": {}}, TUNE_MISSING, 401),
+    ("PATCH", "/api/v1/cases/{case_id}"): ({"json": {"title": "x"}}, CASE_MISSING, 401),
+    ("POST", "/api/v1/cases/{case_id}/status"): ({"json": {"status": "investigating"}}, CASE_MISSING, 401),
+    ("POST", "/api/v1/cases/{case_id}/alerts"): ({"json": {"alert_ids": ["alert-a"]}}, CASE_MISSING, 401),
+    ("POST", "/api/v1/cases/{case_id}/events"): ({"json": {"event_id": "ev-a-1"}}, CASE_MISSING, 401),
+    ("POST", "/api/v1/cases/{case_id}/comments"): ({"json": {"text": "x"}}, CASE_MISSING, 401),
+    ("POST", "/api/v1/cases/{case_id}/attachments"): ({"json": {"query": "*"}}, CASE_MISSING, 401),
+    ("POST", "/api/v1/cases/{case_id}/tasks"): ({"json": {"title": "x"}}, CASE_MISSING, 401),
+    ("POST", "/api/v1/cases/{case_id}/tasks/{task_id}/done"): ({}, CASE_MISSING, 401),
+    ("POST", "/api/v1/cases/{case_id}/report/sent"): ({"json": {}}, CASE_MISSING, 401),
 }
 
 
