@@ -1,7 +1,8 @@
 """Cases in the console (issue 14 items 6 and 7), in a real browser against the real API on the real
 secured OpenSearch: a case built from three alerts selected in the queue, a comment, a task done,
 an event pinned from an alert's events, a search result attached, the status moved, and the incident
-notice downloaded and read back (DOCX in Vietnamese; PDF from the English console)."""
+notice downloaded and read back (DOCX in Vietnamese; then, shorter, a case from an alert's page in
+the English console and its PDF). One test, so the server and its data are set up once."""
 
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ def docx_text(path: Path) -> str:
     return flat("\n".join([*cells, *(p.text for p in document.paragraphs)]))
 
 
-async def test_case_from_three_alerts_comment_task_pin_status_and_docx_in_vietnamese(console) -> None:  # type: ignore[no-untyped-def]
+async def test_case_from_three_alerts_comment_task_pin_status_and_docx_in_vietnamese_and_pdf_in_english(
+    console,
+) -> None:  # type: ignore[no-untyped-def]
     from playwright.async_api import expect
 
     base, client, settings = console
@@ -126,11 +129,13 @@ async def test_case_from_three_alerts_comment_task_pin_status_and_docx_in_vietna
     ]
     assert sorted(stored[0]["_source"]["alert_ids"]) == ["alert-a", "alert-a2", "alert-a3"]
 
+    # In English (the same server: one setup for both languages), a case from an alert's page.
+    await in_english_from_an_alert_page_with_the_pdf_notice(base)
 
-async def test_case_from_an_alert_page_in_english_with_the_pdf_notice(console) -> None:  # type: ignore[no-untyped-def]
+
+async def in_english_from_an_alert_page_with_the_pdf_notice(base: str) -> None:
     from playwright.async_api import expect
 
-    base, _, _ = console
     async with bugs.browser_page(base, "hoa", lang="en") as page:
         await page.goto(base + "/#/alerts/alert-a")
         await expect(page.locator("h1")).to_have_text("SSH brute force")
@@ -152,5 +157,6 @@ async def test_case_from_an_alert_page_in_english_with_the_pdf_notice(console) -
         assert "BÁO CÁO SỰ CỐ AN TOÀN THÔNG TIN MẠNG" in text and "SSH brute force" in text
         await page.click("nav a[href='#/cases']")
         await expect(page.locator("h1")).to_have_text("Cases")
+        await page.get_by_role("tab", name="Open").click()
         await expect(page.locator("#cases-table tbody tr")).to_have_count(1)
-        await expect(page.locator("#cases-table tbody tr")).to_contain_text("Open")
+        await expect(page.locator("#cases-table tbody tr")).to_contain_text("SSH brute force")

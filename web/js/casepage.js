@@ -50,7 +50,8 @@ function timelineDetail(e) {
         rows.map((ev) => h("tr", {}, h("td", { class: "nowrap" }, fmtTime(ev["@timestamp"], "short")), h("td", {}, ev.host?.name || "—"),
           h("td", { class: "msg" }, ev.message || ev.event?.id || "")))))));
   }
-  return e.text ? h("div", { class: "comment" }, e.text) : null;
+  // A task's title is in the entry's line already; a status change or a sent notice may carry a note.
+  return e.text && !e.kind.startsWith("task_") ? h("div", { class: "comment" }, e.text) : null;
 }
 
 export async function casePage(id, view) {
@@ -141,7 +142,6 @@ export async function casePage(id, view) {
     h("div", { class: "pagehead" }, caseSev(c.severity), h("h1", {}, c.title), caseStatus(c.status), h("div", { class: "row right" }, moves)),
     h("div", { class: "grid2" },
       h("div", {},
-        h("div", { class: "panel" }, h("h2", {}, t("alert.details")), fields),
         h("div", { class: "panel" }, h("h2", {}, t("case.alerts"), " ", h("span", { class: "muted" }, `(${fmtNum(c.alert_ids.length)})`)),
           h("ul", { class: "plain case-alerts" }, alertRows)),
         h("div", { class: "panel" }, h("h2", {}, t("case.timeline")),
@@ -149,7 +149,8 @@ export async function casePage(id, view) {
             e.preventDefault();
             if (comment.value.trim()) await send("/comments", { text: comment.value.trim() });
           } }, comment, h("div", { class: "actions" }, h("button", { type: "submit" }, t("act.comment")))) : null,
-          timeline)),
+          timeline),
+        h("div", { class: "panel" }, h("h2", {}, t("alert.details")), fields)),
       h("div", {},
         h("div", { class: "panel deadlines" }, h("h2", {}, t("case.deadlines")), kv([
           ...CLOCKS.map((k) => [t(`clock.${k}`), clockBadge(c.sla[k].due_at, c.sla[k].met_at, c.sla[k].breached)]),
