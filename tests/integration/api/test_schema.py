@@ -17,7 +17,7 @@ def examples(strategy):  # type: ignore[no-untyped-def]
     found = []
 
     @given(case=strategy)
-    @settings(max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @settings(max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck), derandomize=True)
     def collect(case) -> None:  # type: ignore[no-untyped-def]
         found.append(case)
 
