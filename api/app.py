@@ -38,6 +38,7 @@ from canhgac.api.request_metrics import RequestMetrics
 from canhgac.api.retention import retention_loop
 from canhgac.api.rules.views import router as rules_router
 from canhgac.api.saved_searches.views import router as saved_searches_router
+from canhgac.api.saved_views.views import router as saved_views_router
 from canhgac.api.security import SecurityHeaders
 from canhgac.api.sources.views import router as sources_router
 from canhgac.api.systems.views import router as systems_router
@@ -134,6 +135,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
         health_router,
         auth_router,
         alerts_router,
+        saved_views_router,
         cases_router,
         events_router,
         saved_searches_router,

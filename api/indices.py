@@ -15,6 +15,7 @@ from canhgac.api.audit.chain import anchors_index
 from canhgac.api.cases.service import ensure_cases_template
 from canhgac.api.intel.service import ensure_intel_templates
 from canhgac.api.saved_searches.service import saved_searches_index
+from canhgac.api.saved_views.service import ensure_saved_views_index
 from canhgac.core.config import OpenSearchConfig
 from canhgac.core.index import create_index, translated
 from canhgac.core.receipts import receipts_index
@@ -226,6 +227,7 @@ async def ensure_api_indices(client: AsyncOpenSearch, cfg: OpenSearchConfig) -> 
         await create_index(client, name)
     await ensure_intel_templates(client, cfg)
     await ensure_cases_template(client, cfg)
+    await ensure_saved_views_index(client, cfg)
     # An audit index made before the hash chain gets its fields (adding fields is always allowed);
     # so does an exceptions index made before agency requests.
     for name in (cfg.exceptions_index,):

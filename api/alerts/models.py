@@ -13,6 +13,23 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 SortField = Literal["last_seen", "first_seen", "severity", "count", "status", "priority"]
 
 
+GroupBy = Literal["rule", "host", "agency"]
+
+
+class AlertGroup(BaseModel):
+    key: str = Field(description="the value to filter the list by (`rule_id`, `host` or `agency`)")
+    label: str = Field(description="what to show: a rule's title, else the key")
+    count: int
+
+
+class AlertGroups(BaseModel):
+    by: GroupBy
+    total: int = Field(description="alerts matching the filters")
+    groups: list[AlertGroup]
+    other: int = Field(description="alerts in groups past the ones listed")
+    missing: int = Field(description="alerts without a value to group by")
+
+
 class AlertPage(BaseModel):
     total: int
     items: list[Alert] = Field(description="summaries: without the event snapshot, comments and history")

@@ -128,6 +128,7 @@ def list_filters(
     assignee: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
+    source_ip: str | None = None,
 ) -> list[dict[str, Any]]:
     filters: list[dict[str, Any]] = alert_scope(agency_scope)
     if severity:
@@ -144,6 +145,8 @@ def list_filters(
         filters.append({"term": {"user.name": user}})
     if assignee:
         filters.append({"term": {"assignee": assignee}})
+    if source_ip:
+        filters.append({"term": {"source.ip": source_ip}})
     rng = time_range("last_seen", start, end)
     if rng:
         filters.append(rng)
@@ -184,6 +187,42 @@ async def list_alerts(
         "total": result["hits"]["total"]["value"],
         "items": [as_seen_by(h["_source"], agency_scope) for h in hits],
         "next": encode_cursor(hits[-1]["sort"]) if len(hits) == size else None,
+    }
+
+
+# The queue's groups: the field counted, and the field that names a group (a rule by its title).
+GROUP_FIELDS = {"rule": ("rule.id", "rule.title"), "host": ("host.name", None), "agency": (AGENCY_FIELD, None)}
+
+
+async def group_alerts(
+    client: AsyncOpenSearch, index: str, filters: list[dict[str, Any]], by: str, size: int
+) -> dict[str, Any]:
+    """How many alerts matching `filters` each rule, host or agency has (most first), and how many
+    alerts are outside the groups listed (`other`) or have no value for the field (`missing`)."""
+    field, label_field = GROUP_FIELDS[by]
+    terms: dict[str, Any] = {"terms": {"field": field, "size": size}}
+    if label_field:
+        terms["aggs"] = {"label": {"terms": {"field": label_field, "size": 1}}}
+    body = {
+        "size": 0,
+        "query": {"bool": {"filter": filters}},
+        "track_total_hits": True,
+        "aggs": {"groups": terms, "missing": {"missing": {"field": field}}},
+        "timeout": "10s",
+    }
+    result = await run_search(client, index, body)
+    aggs = result.get("aggregations", {})
+    groups = []
+    for bucket in aggs.get("groups", {}).get("buckets", []):
+        labels = bucket.get("label", {}).get("buckets", [])
+        key = str(bucket["key"])
+        groups.append({"key": key, "label": str(labels[0]["key"]) if labels else key, "count": bucket["doc_count"]})
+    return {
+        "by": by,
+        "total": result["hits"]["total"]["value"],
+        "groups": groups,
+        "other": aggs.get("groups", {}).get("sum_other_doc_count", 0),
+        "missing": aggs.get("missing", {}).get("doc_count", 0),
     }
 
 

@@ -6,11 +6,13 @@ from typing import Annotated, Any
 from canhgac.api.alerts import service, stream
 from canhgac.api.alerts.models import (
     AlertDetail,
+    AlertGroups,
     AlertPage,
     AlertSearch,
     AssigneeChange,
     BulkAction,
     BulkResult,
+    GroupBy,
     NewComment,
     SortField,
     StatusChange,
@@ -25,8 +27,9 @@ from canhgac.api.search import date_histogram, top_values
 from canhgac.api.users.service import get_user
 from canhgac.core.alert import Alert, Severity, Status
 from canhgac.core.errors import BackendUnavailable, CanhgacError, InvalidRequest, PermissionDenied, Unauthenticated
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
+from pydantic import IPvAnyAddress
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 AlertId = Annotated[str, Path(min_length=1, max_length=256, pattern=r"^[^\s/]+$")]
@@ -34,26 +37,21 @@ AlertId = Annotated[str, Path(min_length=1, max_length=256, pattern=r"^[^\s/]+$"
 # are not added by the model.
 
 
-@router.get("", response_model=AlertPage, response_model_exclude_unset=True)
-async def list_alerts(
+def queue_filters(
     principal: Reader,
-    state: State,
     severity: Annotated[list[Severity] | None, Query(description="repeat for several")] = None,
     status: Annotated[list[Status] | None, Query(description="repeat for several")] = None,
     rule_id: Annotated[str | None, Query(max_length=256)] = None,
     agency: Annotated[str | None, Query(max_length=64)] = None,
     host: Annotated[str | None, Query(max_length=256)] = None,
     user: Annotated[str | None, Query(max_length=256)] = None,
+    source_ip: Annotated[IPvAnyAddress | None, Query(description="the alert's source address")] = None,
     assignee: Annotated[str | None, Query(max_length=64)] = None,
     start: datetime | None = None,
     end: datetime | None = None,
-    sort: SortField = "last_seen",
-    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
-    size: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
-) -> dict[str, Any]:
-    """Alerts filtered by status, severity, rule, agency, host, user, assignee and time (last seen)."""
-    filters = service.list_filters(
+) -> list[dict[str, Any]]:
+    """The queue's filters (the list and its groups take the same), within the caller's scope."""
+    return service.list_filters(
         agency_scope=principal.agency_scope,
         severity=list(severity or []),
         rule_id=rule_id,
@@ -64,7 +62,25 @@ async def list_alerts(
         assignee=assignee,
         start=start,
         end=end,
+        source_ip=str(source_ip) if source_ip else None,
     )
+
+
+QueueFilters = Annotated[list[dict[str, Any]], Depends(queue_filters)]
+
+
+@router.get("", response_model=AlertPage, response_model_exclude_unset=True)
+async def list_alerts(
+    principal: Reader,
+    state: State,
+    filters: QueueFilters,
+    sort: SortField = "last_seen",
+    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
+    size: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> dict[str, Any]:
+    """Alerts filtered by status, severity, rule, agency, host, user, source address, assignee and
+    time (last seen)."""
     return await service.list_alerts(
         state.opensearch,
         state.settings.opensearch.alerts_index,
@@ -75,6 +91,19 @@ async def list_alerts(
         cursor=cursor,
         agency_scope=principal.agency_scope,
     )
+
+
+@router.get("/groups", response_model=AlertGroups)
+async def alert_groups(
+    principal: Reader,
+    state: State,
+    filters: QueueFilters,
+    by: Annotated[GroupBy, Query(description="what to group the queue by")],
+    size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """The queue grouped by rule, host or agency: each group's alert count (most first), under the
+    same filters as the list; a group's alerts are the list filtered by its key."""
+    return await service.group_alerts(state.opensearch, state.settings.opensearch.alerts_index, filters, by, size)
 
 
 @router.post("/search", response_model=AlertPage, response_model_exclude_unset=True)

@@ -135,3 +135,28 @@ class BacktestResult(BaseModel):
         description="a correlation rule's backtest: the alerts its windows raise over the base rules' matches",
     )
     truncated: bool = Field(default=False, description="a base rule had more matches than a backtest reads")
+
+
+class RuleDetail(Rule):
+    yaml: str = Field(description="an uploaded rule's YAML, or the whole file holding a file rule")
+
+
+class StatsBucket(BaseModel):
+    start: str = Field(description="the bucket's start (UTC)")
+    alerts: int = Field(description="alerts first seen in the bucket")
+    closed: int = Field(description="of those, closed by an analyst")
+    false_positive: int = Field(description="of those, closed as false positives")
+
+
+class RuleStats(BaseModel):
+    """Hits and analysts' resolutions over time: the false-positive rate of a bucket is
+    `false_positive / closed` (undefined where nothing was closed)."""
+
+    rule_id: str
+    start: datetime
+    end: datetime
+    interval_secs: int
+    alerts: int
+    closed: int
+    false_positive: int
+    buckets: list[StatsBucket]

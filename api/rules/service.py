@@ -31,6 +31,7 @@ from canhgac.rules.ruleset import (
 from opensearchpy import AsyncOpenSearch
 
 MAX_HIT_TERMS = 10_000
+MAX_YAML_CHARS = 200_000
 
 
 def placeholders_of(settings: Settings) -> dict[str, list[str]]:
@@ -238,3 +239,87 @@ def test_rules(settings: Settings, text: str, events: list[dict[str, Any]]) -> d
 
 async def run_in_thread(func: Any, *args: Any) -> Any:
     return await asyncio.to_thread(func, *args)
+
+
+def rule_detail(settings: Settings, docs: list[dict[str, Any]], rule_id: str) -> dict[str, Any]:
+    """One rule of the library with the YAML it was written in: an uploaded rule's text, or the
+    whole file holding a file rule (a file may hold several rules)."""
+    ruleset = ruleset_of(settings, docs)
+    entry = ruleset.entry(rule_id)
+    if entry is None:
+        raise NotFound(f"no rule {rule_id}")
+    uploaded = {d["id"]: d for d in docs}.get(rule_id, {})
+    if entry.origin == "uploaded":
+        text = str(uploaded.get("yaml") or "")
+    else:
+        with open(entry.path, encoding="utf-8", errors="replace") as f:
+            text = f.read(MAX_YAML_CHARS + 1)
+        if len(text) > MAX_YAML_CHARS:
+            text = text[:MAX_YAML_CHARS] + "\n# … (cut)\n"
+    return entry.to_dict() | {"yaml": text}
+
+
+async def rule_stats(
+    client: AsyncOpenSearch,
+    alerts_index: str,
+    rule_id: str,
+    agency: str | None,
+    start: datetime,
+    end: datetime,
+    interval_secs: int,
+) -> dict[str, Any]:
+    """Alerts the rule raised per time bucket (by first seen), and of those how many analysts
+    closed, and closed as false positives: the false-positive rate is `false_positive / closed`.
+    An agency viewer counts its agency's alerts only."""
+    closed = {"term": {"status": "closed"}}
+    body = {
+        "size": 0,
+        "query": {
+            "bool": {
+                "filter": [
+                    {"term": {"rule.id": rule_id}},
+                    {"range": {"first_seen": {"gte": start.isoformat(), "lte": end.isoformat()}}},
+                    *scope_filter("agency", agency),
+                ]
+            }
+        },
+        "track_total_hits": True,
+        "aggs": {
+            "over_time": {
+                "date_histogram": {
+                    "field": "first_seen",
+                    "fixed_interval": f"{interval_secs}s",
+                    "min_doc_count": 0,
+                    "extended_bounds": {"min": start.isoformat(), "max": end.isoformat()},
+                },
+                "aggs": {
+                    "closed": {"filter": closed},
+                    "false_positive": {"filter": {"term": {"resolution": "false_positive"}}},
+                },
+            },
+            "closed": {"filter": closed},
+            "false_positive": {"filter": {"term": {"resolution": "false_positive"}}},
+        },
+        "timeout": "10s",
+    }
+    result = await run_search(client, alerts_index, body)
+    aggs = result.get("aggregations", {})
+    buckets = [
+        {
+            "start": b["key_as_string"],
+            "alerts": b["doc_count"],
+            "closed": b["closed"]["doc_count"],
+            "false_positive": b["false_positive"]["doc_count"],
+        }
+        for b in aggs.get("over_time", {}).get("buckets", [])
+    ]
+    return {
+        "rule_id": rule_id,
+        "start": start,
+        "end": end,
+        "interval_secs": interval_secs,
+        "alerts": result["hits"]["total"]["value"],
+        "closed": aggs.get("closed", {}).get("doc_count", 0),
+        "false_positive": aggs.get("false_positive", {}).get("doc_count", 0),
+        "buckets": buckets,
+    }

@@ -1,25 +1,32 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from canhgac.api.audit.service import audit
 from canhgac.api.auth.models import Principal
 from canhgac.api.deps import Reader, RuleManager, State, Tuner
+from canhgac.api.events.service import default_window
+from canhgac.api.query_guard import histogram_interval
+from canhgac.api.retro.service import enqueue_rule
+from canhgac.api.retro.views import audit_started
 from canhgac.api.rules import backtest as backtests
 from canhgac.api.rules import service
 from canhgac.api.rules.models import (
     Backtest,
     BacktestResult,
     Rule,
+    RuleDetail,
     RuleList,
     RuleState,
+    RuleStats,
     RuleTest,
     RuleText,
     RuleUpload,
     TestResult,
     Validation,
 )
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
 RuleId = Annotated[str, Path(min_length=1, max_length=256, pattern=r"^[^\s/]+$")]
@@ -56,6 +63,16 @@ async def upload_rule(
         target_id=item["id"],
         details={"title": item.get("title"), "yaml": body.yaml},
     )
+    # A new or changed rule is run over the stored events (api/retro), this version of it.
+    job = await enqueue_rule(
+        state.opensearch,
+        state.settings,
+        item["id"],
+        yaml_text=body.yaml,
+        trigger="rule.upload" if created else "rule.replace",
+        by=principal.username,
+    )
+    await audit_started(request, principal, [job] if job else [])
     return item
 
 
@@ -79,6 +96,32 @@ async def backtest(body: Backtest, principal: Reader, state: State) -> dict[str,
     stored events of [start, end]: how many would have matched, and the first `size` of them.
     An agency viewer's backtest sees only its agency's events."""
     return await backtests.backtest(state.opensearch, state.settings, body, principal.agency_scope)
+
+
+@router.get("/{rule_id}", response_model=RuleDetail, response_model_exclude_unset=True)
+async def get_rule(rule_id: RuleId, principal: Reader, state: State) -> dict[str, Any]:
+    """One rule of the library with its YAML (the rules page shows it, and tests it on pasted events)."""
+    docs = await service.rule_docs(state.opensearch, state.settings.opensearch.rules_index)
+    result: dict[str, Any] = await service.run_in_thread(service.rule_detail, state.settings, docs, rule_id)
+    return result
+
+
+@router.get("/{rule_id}/stats", response_model=RuleStats)
+async def rule_stats(
+    rule_id: RuleId,
+    principal: Reader,
+    state: State,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    interval_secs: Annotated[int | None, Query(ge=60)] = None,
+) -> dict[str, Any]:
+    """The rule's alerts per time bucket (default: the last 30 days), and how many of them analysts
+    closed, and closed as false positives. An agency viewer counts its agency's alerts only."""
+    start, end = default_window(start, end, hours=24 * 30)
+    interval = histogram_interval(start, end, state.settings.api.max_buckets, interval_secs)
+    return await service.rule_stats(
+        state.opensearch, state.settings.opensearch.alerts_index, rule_id, principal.agency_scope, start, end, interval
+    )
 
 
 async def _set_enabled(

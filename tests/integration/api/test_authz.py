@@ -52,6 +52,10 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
     ("POST", "/api/v1/alerts/search"): ({"json": {"query": "*"}}, READ, 401),
     ("POST", "/api/v1/alerts/histogram"): ({"json": {}}, READ, 401),
     ("POST", "/api/v1/alerts/top"): ({"json": {"field": "host.name"}}, READ, 401),
+    ("GET", "/api/v1/alerts/groups"): ({"params": {"by": "rule"}}, READ, 401),
+    ("GET", "/api/v1/saved-views"): ({}, READ, 401),
+    ("POST", "/api/v1/saved-views"): ({"json": {"name": "authz {role}", "filters": {}}}, {r: 201 for r in ROLES}, 401),
+    ("DELETE", "/api/v1/saved-views/{view_id}"): ({}, {r: 404 for r in ROLES}, 401),
     ("GET", "/api/v1/alerts/stream"): ({}, READ, 401),
     ("POST", "/api/v1/alerts/bulk"): ({"json": {"ids": ["alert-a"], "comment": "bulk"}}, TRIAGE, 401),
     ("GET", "/api/v1/alerts/{alert_id}"): ({}, READ, 401),
@@ -225,6 +229,7 @@ def app_routes(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
 async def call(client: httpx.AsyncClient, method: str, path: str, kwargs: dict, role: str) -> httpx.Response:
     path = path.replace("{alert_id}", "alert-a").replace("{username}", "viewer").replace("{channel}", "no-such-channel")
     path = path.replace("{rule_id}", BUNDLED_RULE).replace("{exception_id}", "no-such-exception")
+    path = path.replace("{view_id}", "no-such-view")
     path = path.replace("{source_id}", "no-such-source").replace("{day}", "2026-01-01")
     path = path.replace("{system_id}", "no-such-system")
     path = path.replace("{indicator_id}", "no-such-indicator").replace("{feed_id}", "no-such-feed")
