@@ -95,6 +95,9 @@ class TopicsConfig(Strict):
     # family + group values, and the compacted changelog of each of its partitions' window state.
     correlation: str = "canhgac.correlation-input.v1"
     correlation_state: str = "canhgac.correlation-state.v1"
+    # The notifier's single-owner election and state snapshots (docs/notifications.md, Replicas):
+    # one partition, compacted.
+    notifier_state: str = "canhgac.notifier-state.v1"
     partitions: int = Field(default=3, ge=1)
     # Production defaults: three copies of every record, and a write is acknowledged (acks=all) only
     # once two of them have it, so one broker can die without losing an acknowledged record.

@@ -82,7 +82,14 @@ def grants(cfg: KafkaConfig) -> list[Grant]:
         ],
         "source_health": [(t.events, "read"), (t.alerts, "write"), (t.dlq, "write")],
         "alert_indexer": [(t.alerts, "read"), (t.dlq, "write")],
-        "notifier": [(t.alerts, "read"), (t.alerts, "write"), (t.dlq, "write")],
+        "notifier": [
+            (t.alerts, "read"),
+            (t.alerts, "write"),
+            (t.dlq, "write"),
+            # its election and state snapshots (docs/notifications.md, Replicas)
+            (t.notifier_state, "read"),
+            (t.notifier_state, "write"),
+        ],
         "api": [(t.alerts, "write")],
     }
     out: list[Grant] = []
