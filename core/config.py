@@ -14,6 +14,7 @@ from typing import Any, Literal, get_args
 import yaml
 from canhgac.core.cases_config import CasesConfig
 from canhgac.core.errors import ConfigError
+from canhgac.core.host_silence import HostSilenceConfig
 from canhgac.core.notify_config import NotifyConfig
 from canhgac.core.timezones import parse_zone
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
@@ -536,6 +537,8 @@ class Settings(BaseSettings):
     # Sources declared through the API (and their edits, disabling, deletion) reach every component
     # (collectors, normaliser, source health, retention) within this time, no restart.
     sources_refresh_secs: float = Field(default=5.0, gt=0)
+    # Per-host silence inside sources, with working hours and holidays (core/host_silence.py).
+    host_silence: HostSilenceConfig = HostSilenceConfig()
     notify: NotifyConfig = NotifyConfig()
     retention: RetentionConfig = RetentionConfig()
     receipts: ReceiptsConfig = ReceiptsConfig()

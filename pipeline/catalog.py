@@ -64,6 +64,7 @@ def _source_health(s: Settings, metrics: Metrics) -> Stage:
         s.sources,
         collectors=s.collectors,
         sources_refresh_secs=s.sources_refresh_secs,
+        host_silence=s.host_silence,
     )
 
 

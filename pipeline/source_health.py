@@ -7,6 +7,9 @@ the moment the stage reads it, an edit changes its interval and agency, a disabl
 expected to be quiet (no alert), a deleted one is kept as "seen, not declared" (no alert).
 The tracker is pure (the clock is passed in) so silence and recovery are tested without waiting.
 Health snapshots are written to the `canhgac-sources` index for the API and console.
+Inside a source, hosts are followed one by one too (pipeline/host_silence.py, `host_silence:` in
+the settings): a host that sent regularly and stopped raises "host silent", counted in working
+hours only (the stage's `clock` decides, so tests set the time).
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.partitioner import murmur2
 from canhgac.core.alert import AlertRule, Severity, alert_id, build_alert, iso
 from canhgac.core.config import CollectorsConfig, KafkaConfig, OpenSearchConfig, PipelineConfig, SourceConfig
+from canhgac.core.host_silence import HostSilenceConfig, load_holidays
 from canhgac.core.metrics import Metrics
 from canhgac.core.source_registry import SourceRegistry
 from canhgac.core.store import make_client
 from canhgac.pipeline.bulk import BulkItem, bulk_write
+from canhgac.pipeline.host_silence import HostSilenceTracker
 from canhgac.pipeline.stage import Stage
 from opensearchpy import AsyncOpenSearch
 
@@ -214,6 +219,8 @@ class SourceHealthStage(Stage):
         check_interval_secs: float = 5.0,
         collectors: CollectorsConfig | None = None,
         sources_refresh_secs: float = 5.0,
+        host_silence: HostSilenceConfig | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         super().__init__(kafka, pipeline.indexer, metrics, retry_backoff_max_secs=pipeline.retry_backoff_max_secs)
         self.opensearch = opensearch
@@ -234,6 +241,10 @@ class SourceHealthStage(Stage):
         # Several replicas: each raises "source silent" only for the sources of its partitions.
         self.owned_partitions: set[int] = set()
         self._restore_pending = False
+        hosts_cfg = host_silence or HostSilenceConfig()
+        holidays = load_holidays(hosts_cfg.holidays_file) if hosts_cfg.holidays_file else frozenset()
+        self.hosts = HostSilenceTracker(hosts_cfg, holidays)
+        self.clock = clock  # the per-host decision's time (working hours, holidays)
 
     @property
     def index_name(self) -> str:
@@ -256,6 +267,13 @@ class SourceHealthStage(Stage):
 
     def topics(self) -> list[str]:
         return [self.kafka.topics.events]
+
+    def _zone_of(self, source_id: str) -> str:
+        """Working hours are the source's local hours."""
+        for source in self.registry.sources():
+            if source.id == source_id:
+                return source.timezone
+        return "Asia/Ho_Chi_Minh"
 
     async def start(self) -> None:
         self.client = make_client(self.opensearch, component=self.component)
@@ -301,9 +319,12 @@ class SourceHealthStage(Stage):
                 cg = event.get("canhgac") or {}
                 source_id = str(cg.get("source_id") or "unknown")
                 is_error = (event.get("event") or {}).get("kind") == "pipeline_error"
+                host = (event.get("host") or {}).get("name")
             except (orjson.JSONDecodeError, AttributeError):
                 continue  # the indexer dead-letters undecodable events; health only counts
             alerts += self.tracker.observe(source_id, cg.get("agency"), now, is_error=is_error)
+            if not is_error and isinstance(host, str):
+                alerts += self.hosts.observe(source_id, host, cg.get("agency"), self.clock())
         await self._publish(alerts)
 
     async def _publish(self, alerts: list[dict[str, Any]]) -> None:
@@ -315,6 +336,7 @@ class SourceHealthStage(Stage):
             self._restore_pending = False
             await self._restore()
         alerts = alerts + self.tracker.check_silence(now, self.owns)
+        alerts += self.hosts.check(self.clock(), self._zone_of, self.owns)
         if alerts:
             await self.produce(self.kafka.topics.alerts, [(a["id"].encode(), orjson.dumps(a)) for a in alerts])
         items = [
