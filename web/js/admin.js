@@ -5,7 +5,7 @@ import { t, fmtTime, fmtNum } from "./i18n.js";
 import { session } from "./app.js";
 import { sevBadge } from "./alerts.js";
 
-const ROLES = ["admin", "analyst", "viewer", "agency_viewer"];
+const ROLES = ["admin", "analyst", "viewer", "agency_viewer", "agency_analyst"];
 const table = (head, rows, empty = t("dash.nodata")) => (rows.length
   ? h("table", {}, h("thead", {}, h("tr", {}, head.map((c) => h("th", {}, c)))), h("tbody", {}, rows))
   : h("div", { class: "empty" }, empty));

@@ -5,6 +5,7 @@ import { t, fmtTime, fmtNum, serverText } from "./i18n.js";
 import { session, setLive } from "./app.js";
 import { pivot } from "./pivot.js";
 import { createCaseDialog } from "./cases.js";
+import { canRequestException, ownsAlert } from "./agencyself.js";
 import { ACTIONS, USUAL_RESOLUTION, canMove, initialStatus, severitiesHighFirst, vocab } from "./vocab.js";
 
 const LIVE_GRACE_MS = 8000; // a reconnect takes ~2 s (the stream's `retry`)
@@ -289,7 +290,7 @@ export async function alertQueue(view) {
     h("div", { class: "pagehead" }, h("h1", {}, t("alerts.title")), count, h("span", { class: "right" }, bulkInfo),
       triage ? h("button", { type: "button", onclick: () => act(ACTIONS.ack) }, t("act.ack")) : null,
       triage ? h("button", { type: "button", onclick: () => act(ACTIONS.close) }, t("act.close")) : null,
-      triage ? h("button", { type: "button", id: "make-case", onclick: () => createCaseDialog(targets()) }, t("case.create")) : null),
+      triage && !session.me.agency ? h("button", { type: "button", id: "make-case", onclick: () => createCaseDialog(targets()) }, t("case.create")) : null),
     tabs,
     h("div", { class: "panel flush" },
       h("div", { class: "filters" }, sevSel, hostIn, PIVOT_FILTERS.filter((k) => k !== "host" && queueState[k]).map((k) =>
@@ -337,7 +338,9 @@ export async function alertPage(id, view) {
     mount(h("div", { class: "panel" }, h("h1", {}, t("error")), ex.message, h("p", {}, h("a", { href: "#/alerts" }, "← " + t("nav.alerts")))));
     return null;
   }
-  const triage = canTriage();
+  // An agency analyst triages its own agency's alerts only (a SOC alert it is involved in is read-only).
+  const triage = canTriage() && ownsAlert(alert);
+  const agencyUser = Boolean(session.me.agency);
   const reload = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
   const change = async (status, resolution, comment) => { if (await setStatus([id], status, resolution, comment)) reload(); };
   const rule = alert.rule || {};
@@ -356,8 +359,11 @@ export async function alertPage(id, view) {
     // Exceptions act on detection rules; a correlation is silenced through the rules it is built on.
     if (session.me.permissions.includes("tune") && rule.id && !alert.correlation) actions.push(h("button", { type: "button", class: "ghost", id: "make-exception",
       onclick: () => { location.hash = `#/exceptions/new/${encodeURIComponent(id)}`; } }, t("exc.from_alert")));
-    actions.push(h("button", { type: "button", class: "ghost", id: "make-case", onclick: () => createCaseDialog([id]) }, t("case.create")));
-    if (alert.assignee !== session.me.username) actions.push(h("button", { type: "button", class: "ghost", onclick: async () => {
+    if (canRequestException() && rule.id && !alert.correlation) actions.push(h("button", { type: "button", class: "ghost", id: "request-exception",
+      onclick: () => { location.hash = `#/exception-requests/new/${encodeURIComponent(id)}`; } }, t("req.from_alert")));
+    // Cases and assignment are the SOC's; an agency analyst acknowledges, comments and closes.
+    if (!agencyUser) actions.push(h("button", { type: "button", class: "ghost", id: "make-case", onclick: () => createCaseDialog([id]) }, t("case.create")));
+    if (!agencyUser && alert.assignee !== session.me.username) actions.push(h("button", { type: "button", class: "ghost", onclick: async () => {
       try { await api(`/api/v1/alerts/${encodeURIComponent(id)}/assignee`, { method: "POST", body: { assignee: session.me.username } }); reload(); } catch (ex) { toast(ex.message, true); }
     } }, t("act.assign_me")));
   }

@@ -10,6 +10,7 @@ import { exceptionsPage } from "./exceptions.js";
 import { entityPage } from "./entity.js";
 import { casesPage } from "./cases.js";
 import { casePage } from "./casepage.js";
+import { exceptionRequestsPage } from "./agencyself.js";
 import { loadVocab } from "./vocab.js";
 
 export const session = { me: null };
@@ -27,6 +28,8 @@ const ROUTES = [
   [/^#\/rules$/, (m, view) => rulesPage(view)],
   [/^#\/exceptions\/new\/(.+)$/, (m, view) => exceptionsPage(decodeURIComponent(m[1]), view)],
   [/^#\/exceptions$/, (m, view) => exceptionsPage(undefined, view)],
+  [/^#\/exception-requests\/new\/(.+)$/, (m, view) => exceptionRequestsPage(decodeURIComponent(m[1]), view)],
+  [/^#\/exception-requests$/, (m, view) => exceptionRequestsPage(undefined, view)],
   [/^#\/sources$/, (m, view) => sourcesPage(view)],
   [/^#\/users$/, (m, view) => usersPage(view)],
   [/^#\/audit$/, (m, view) => auditPage(view)],
@@ -52,6 +55,7 @@ function navItems() {
   const tuning = session.me?.permissions.includes("read_tuning");
   return [["#/alerts", "nav.alerts"], ["#/cases", "nav.cases"], ["#/search", "nav.search"], ["#/dashboard", "nav.dashboard"],
     ["#/rules", "nav.rules"], ...(tuning ? [["#/exceptions", "nav.exceptions"]] : []), ["#/sources", "nav.sources"],
+    ...(session.me?.permissions.includes("request_exception") || session.me?.permissions.includes("tune") ? [["#/exception-requests", "nav.requests"]] : []),
     ...(admin ? [["#/users", "nav.users"], ["#/audit", "nav.audit"]] : [])];
 }
 
