@@ -10,12 +10,14 @@ import io
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import docx
 import pypdf
 import pytest
 
 from tests.e2e import test_console_bugs as bugs
+from tests.integration.api.conftest import iso
 
 pytestmark = pytest.mark.e2e
 
@@ -130,12 +132,13 @@ async def test_case_from_three_alerts_comment_task_pin_status_and_docx_in_vietna
     assert sorted(stored[0]["_source"]["alert_ids"]) == ["alert-a", "alert-a2", "alert-a3"]
 
     # In English (the same server: one setup for both languages), a case from an alert's page.
-    await in_english_from_an_alert_page_with_the_pdf_notice(base)
+    await in_english_from_an_alert_page_with_the_pdf_notice(base, client, settings)
 
 
-async def in_english_from_an_alert_page_with_the_pdf_notice(base: str) -> None:
+async def in_english_from_an_alert_page_with_the_pdf_notice(base: str, client: Any, settings: Any) -> None:
     from playwright.async_api import expect
 
+    await bugs.put_alert(client, settings, "alert-a4", event_ids=["ev-a-2"])
     async with bugs.browser_page(base, "hoa", lang="en") as page:
         await page.goto(base + "/#/alerts/alert-a")
         await expect(page.locator("h1")).to_have_text("SSH brute force")
@@ -143,20 +146,43 @@ async def in_english_from_an_alert_page_with_the_pdf_notice(base: str) -> None:
         dialog = page.locator("dialog[open]")
         await expect(dialog.locator("h2")).to_have_text("Create a case from 1 alert(s)")
         await dialog.get_by_role("button", name="Create case").click()
+        await page.wait_for_url(re.compile(r"#/cases/[0-9a-f]+$"))  # the alert has the same title
         await expect(page.locator("h1")).to_have_text("SSH brute force")
+        case_id = page.url.rsplit("/", 1)[-1]
         await expect(page.locator(".pagehead .badge")).to_have_text("Open")
         await expect(page.locator(".pagehead button[data-to]")).to_have_text(["Start investigating", "Close case"])
         await expect(page.locator("#report-deadline")).to_contain_text("4 d")
         await expect(page.locator("#report-deadline")).to_contain_text("left")
-        await expect(page.locator("li[data-kind=alerts_added]")).to_contain_text("hoa added 1 alerts")
+        await expect(page.locator("li[data-kind=alerts_added]")).to_contain_text("hoa added alerts (1)")
         async with page.expect_download() as download_info:
             await page.click("#report-pdf")
         download = await download_info.value
         reader = pypdf.PdfReader(io.BytesIO(Path(await download.path()).read_bytes()))
         text = flat(" ".join(p.extract_text() or "" for p in reader.pages))
         assert "BÁO CÁO SỰ CỐ AN TOÀN THÔNG TIN MẠNG" in text and "SSH brute force" in text
+
+        # Another alert joins this case from its own page ("add to a case still open").
+        await page.goto(base + "/#/alerts/alert-a4")
+        await expect(page.locator("h1")).to_have_text("SSH brute force")
+        await page.click("#make-case")
+        await dialog.locator("select[name=case]").select_option(case_id)
+        await dialog.get_by_role("button", name="Add to case").click()
+        await expect(page.locator(".case-alerts li")).to_have_count(2)
+
+        # Past its deadlines (opened two days ago, detected six), the clocks say by how much.
+        index = f"{settings.opensearch.config_index_prefix}-cases-so-tttt"
+        now = datetime.now(UTC)
+        past = {"created_at": iso(now - timedelta(days=2)), "detected_at": iso(now - timedelta(days=6, minutes=1))}
+        await client.update(index=index, id=case_id, body={"doc": past}, refresh="wait_for")
+        await page.reload()
+        await expect(page.locator("#report-deadline .clock.bad")).to_have_text("1 d 0 h overdue")
+        # high severity: acknowledge (1 h) and contain (8 h) are past, close (3 days) is not
+        await expect(page.locator(".deadlines .clock.bad")).to_have_count(3)
         await page.click("nav a[href='#/cases']")
         await expect(page.locator("h1")).to_have_text("Cases")
         await page.get_by_role("tab", name="Open").click()
-        await expect(page.locator("#cases-table tbody tr")).to_have_count(1)
-        await expect(page.locator("#cases-table tbody tr")).to_contain_text("SSH brute force")
+        row = page.locator("#cases-table tbody tr")
+        await expect(row).to_have_count(1)
+        await expect(row).to_contain_text("SSH brute force")
+        await expect(row.locator(".sla")).to_contain_text("Acknowledge: 1 d 23 h overdue")
+        await expect(row.locator(".report .clock.bad")).to_have_text("1 d 0 h overdue")

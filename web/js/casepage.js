@@ -6,7 +6,7 @@ import { h, toast } from "./dom.js";
 import { t, fmtTime, fmtNum } from "./i18n.js";
 import { pivot } from "./pivot.js";
 import { severitiesHighFirst, vocab } from "./vocab.js";
-import { CLOCKS, attachSearch, canWork, caseSev, caseStatus, clockBadge, pinEvent, reportBadge } from "./cases.js";
+import { CLOCKS, attachSearch, canWork, caseSev, caseStatus, clockBadge, pinEvent, reportBadge, startTicking } from "./cases.js";
 
 const RANGES = { "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400e3, "30d": 30 * 86400e3 };
 const PIVOTS = { host: "host", user: "user", ip: "ip" };
@@ -173,5 +173,5 @@ export async function casePage(id, view) {
             h("td", { class: "num small muted", title: t("case.in_alerts") }, fmtNum(o.alert_ids.length))))))
           : h("div", { class: "muted" }, "—")),
         work ? h("div", { class: "panel" }, h("h2", {}, t("att.heading")), h("div", { class: "small muted" }, t("att.help")), attach) : null))));
-  return null;
+  return startTicking();
 }

@@ -25,20 +25,37 @@ export function span(ms) {
 
 // One SLA clock (or the report deadline: `met` is when the notice was sent) as a small badge:
 // met on time, met late, time left, or overdue by how long. Its title gives the deadline itself.
-export function clockBadge(dueAt, metAt, breached, now = Date.now()) {
-  const due = new Date(dueAt).getTime();
-  let cls = "clock";
-  let text;
-  if (metAt) {
-    cls += breached ? " late" : " ok";
-    text = t(breached ? "clock.met_late" : "clock.met", { at: fmtTime(metAt, "short") });
-  } else if (breached || now > due) {
-    cls += " bad";
-    text = t("clock.overdue", { d: span(now - due) });
+// A running clock counts down in the page (`startTicking`), not only when the page loads.
+export function clockBadge(dueAt, metAt, breached) {
+  const el = h("span", { class: "clock", title: `${t("clock.due")}: ${fmtTime(dueAt)}`,
+    dataset: { due: dueAt, met: metAt || "", breached: breached ? "1" : "" } });
+  paint(el, Date.now());
+  return el;
+}
+
+function paint(el, now) {
+  const due = new Date(el.dataset.due).getTime();
+  const met = el.dataset.met;
+  const late = el.dataset.breached === "1";
+  if (met) {
+    el.className = late ? "clock late" : "clock ok";
+    el.textContent = t(late ? "clock.met_late" : "clock.met", { at: fmtTime(met, "short") });
+  } else if (late || now > due) {
+    el.className = "clock bad";
+    el.textContent = t("clock.overdue", { d: span(now - due) });
   } else {
-    text = t("clock.left", { d: span(due - now) });
+    el.className = "clock";
+    el.textContent = t("clock.left", { d: span(due - now) });
   }
-  return h("span", { class: cls, title: `${t("clock.due")}: ${fmtTime(dueAt)}` }, text);
+}
+
+// Repaints the page's running clocks every 30 s; returns what stops it (the page's cleanup).
+export function startTicking() {
+  const timer = setInterval(() => {
+    const now = Date.now();
+    for (const el of document.querySelectorAll("#main .clock[data-due]")) if (!el.dataset.met) paint(el, now);
+  }, 30_000);
+  return () => clearInterval(timer);
 }
 
 // The clock a case is running against now: the first not yet met (none once closed).
@@ -90,7 +107,7 @@ export async function casesPage(view) {
         .map((c) => h("th", {}, t(`ccol.${c}`))))), tbody),
     h("div", { class: "hint" }, h("span", {}, t("cases.deadline_note")), h("span", { class: "right" }, t("tz"))))));
   await load();
-  return null;
+  return startTicking();
 }
 
 // A modal dialog with a form; `submit` returns true to close it.
@@ -103,7 +120,7 @@ function formDialog(title, fields, submitLabel, submit) {
     try { if (await submit()) dlg.close(); } catch (ex) { err.textContent = ex.message; }
   } }, h("h2", {}, title), fields, err,
   h("div", { class: "actions" }, h("button", { type: "button", onclick: () => dlg.close() }, t("act.cancel")),
-    h("button", { type: "submit", class: "primary" }, submitLabel)));
+    submitLabel instanceof Node ? submitLabel : h("button", { type: "submit", class: "primary" }, submitLabel)));
   dlg.append(form);
   dlg.addEventListener("close", () => dlg.remove());
   document.body.append(dlg);
@@ -113,30 +130,44 @@ function formDialog(title, fields, submitLabel, submit) {
 
 const labelled = (text, input) => h("label", { class: "field" }, h("span", {}, text), input);
 
-// "Create a case" from one or many alerts; opens the new case.
+// "Create a case" from one or many alerts, or add them to a case still open; opens the case.
 export function createCaseDialog(alertIds) {
   const ids = [...alertIds];
   if (!ids.length) return;
+  const target = h("select", { name: "case" }, h("option", { value: "" }, t("case.new")));
   const title = h("input", { name: "title", maxlength: 300, placeholder: t("case.title_default") });
   const sev = h("select", { name: "severity" }, h("option", { value: "" }, t("case.sev_auto")),
     severitiesHighFirst().map((s) => h("option", { value: s }, t(`sev.${s}`))));
   const mine = h("input", { type: "checkbox", name: "assign_me", checked: true });
-  formDialog(t("case.create_from", { n: ids.length }), [labelled(t("ccol.title"), title), labelled(t("ccol.severity"), sev),
-    h("label", { class: "row" }, mine, t("case.assign_me"))], t("case.create"), async () => {
-    const created = await api("/api/v1/cases", { method: "POST", body: { alert_ids: ids, title: title.value.trim() || undefined,
-      severity: sev.value || undefined, assignee: mine.checked ? session.me.username : undefined } });
-    toast(t("case.created"));
-    location.hash = `#/cases/${encodeURIComponent(created.id)}`;
+  const fresh = [labelled(t("cfield.title"), title), labelled(t("cfield.severity"), sev), h("label", { class: "row" }, mine, t("case.assign_me"))];
+  target.addEventListener("change", () => { for (const el of fresh) el.hidden = !!target.value; });
+  const submit = h("button", { type: "submit", class: "primary" }, t("case.create"));
+  target.addEventListener("change", () => { submit.textContent = target.value ? t("case.add") : t("case.create"); });
+  formDialog(t("case.create_from", { n: ids.length }), [labelled(t("case.which"), target), fresh], submit, async () => {
+    let caseId = target.value;
+    if (caseId) {
+      await api(`/api/v1/cases/${encodeURIComponent(caseId)}/alerts`, { method: "POST", body: { alert_ids: ids } });
+      toast(t("case.added"));
+    } else {
+      const created = await api("/api/v1/cases", { method: "POST", body: { alert_ids: ids, title: title.value.trim() || undefined,
+        severity: sev.value || undefined, assignee: mine.checked ? session.me.username : undefined } });
+      caseId = created.id;
+      toast(t("case.created"));
+    }
+    location.hash = `#/cases/${encodeURIComponent(caseId)}`;
     return true;
   });
+  openCases().then((open) => target.append(...open.map((c) => h("option", { value: c.id }, caseLabel(c))))).catch(() => {});
 }
+
+const openCases = async () => (await api("/api/v1/cases", { query: { size: 200 } })).items.filter((c) => c.status !== "closed");
+const caseLabel = (c) => `${c.title} · ${t(`cstatus.${c.status}`)} · ${fmtTime(c.created_at, "short")}`;
 
 // Pick one of the cases still open (newest first), then `send(caseId, note)`.
 async function chooseCase(title, extra, send) {
-  const page = await api("/api/v1/cases", { query: { size: 200 } });
-  const open = page.items.filter((c) => c.status !== "closed");
+  const open = await openCases();
   if (!open.length) { toast(t("case.none_open"), true); return; }
-  const pick = h("select", { name: "case" }, open.map((c) => h("option", { value: c.id }, `${c.title} · ${t(`cstatus.${c.status}`)} · ${fmtTime(c.created_at, "short")}`)));
+  const pick = h("select", { name: "case" }, open.map((c) => h("option", { value: c.id }, caseLabel(c))));
   const note = h("textarea", { name: "note", maxlength: 2000, placeholder: t("case.note") });
   formDialog(title, [labelled(t("case.which"), pick), extra, labelled(t("case.note"), note)], t("case.add"), async () => {
     await send(pick.value, note.value.trim() || undefined);
