@@ -36,6 +36,9 @@ from canhgac.api.receipts.service import seal_loop
 from canhgac.api.receipts.views import router as receipts_router
 from canhgac.api.request_metrics import RequestMetrics
 from canhgac.api.retention import retention_loop
+from canhgac.api.retro.runner import RetroRunner
+from canhgac.api.retro.service import enqueue_indicators
+from canhgac.api.retro.views import router as retro_router
 from canhgac.api.rules.views import router as rules_router
 from canhgac.api.saved_searches.views import router as saved_searches_router
 from canhgac.api.saved_views.views import router as saved_views_router
@@ -96,14 +99,24 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
             else None
         )
         stop_polling = asyncio.Event()
+
+        async def hunt_feed(feed_id: str, indicator_ids: list[str]) -> None:
+            await enqueue_indicators(client, settings, indicator_ids, trigger=f"feed:{feed_id}", by=f"feed:{feed_id}")
+
         polling = asyncio.create_task(
-            poll_loop(client, settings.opensearch, state.publish_alert, stop_polling), name="intel-feeds"
+            poll_loop(client, settings.opensearch, state.publish_alert, stop_polling, hunt=hunt_feed),
+            name="intel-feeds",
+        )
+        # Retro-hunts run here, one job at a time (api/retro/runner.py), stopped with the poller.
+        hunting = asyncio.create_task(
+            RetroRunner(client, settings, state.publish_alert).run(stop_polling), name="retro-hunts"
         )
         try:
             yield
         finally:
             stop_polling.set()
             await polling
+            await hunting
             stop_background.set()
             for task in (sealing, pruning):
                 if task is not None:
@@ -144,6 +157,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
         rules_router,
         exceptions_router,
         intel_router,
+        retro_router,
         sources_router,
         systems_router,
         users_router,

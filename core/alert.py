@@ -225,6 +225,17 @@ class IndicatorInfo(_Part):
     observed: str | None = None
 
 
+class RetroInfo(_Part):
+    """A retro-hunt's alert (api/retro): raised over stored events when an indicator arrived or a rule
+    was added or changed, not on the stream. `arrived_at`: when the indicator arrived (or the rule
+    was uploaded); `job`: the hunt that raised it."""
+
+    kind: str = Field(description="indicator or rule")
+    job: str
+    arrived_at: IsoTime | None = None
+    feed: str | None = Field(default=None, description="indicator hunts: the indicator's feed")
+
+
 class Alert(BaseModel):
     """One alert document. Every field is written by `build_alert`; the defaults only let documents
     written by older versions (and the API's summaries, which leave the snapshot, comments and
@@ -266,6 +277,7 @@ class Alert(BaseModel):
     correlation: CorrelationInfo | None = None
     notify: dict[str, Any] | None = Field(default=None, description="the notifier's own alerts: the failing channel")
     indicator: IndicatorInfo | None = Field(default=None, description="threat-intel alerts: the indicator met")
+    retro: RetroInfo | None = Field(default=None, description="raised by a retro-hunt over stored events")
     # Set by the alert indexer from the information systems inventory (canhgac.core.systems).
     system: dict[str, Any] | None = Field(default=None, description="the system of the alert's host or source")
     priority: float | None = Field(default=None, description="rule weight × system level × indicator confidence")
@@ -300,6 +312,7 @@ def build_alert(
     correlation: CorrelationInfo | None = None,
     notify: Mapping[str, Any] | None = None,
     indicator: IndicatorInfo | None = None,
+    retro: RetroInfo | None = None,
     now: datetime | None = None,
 ) -> Alert:
     """The one way an alert is made. `snapshot` is the event shown with it; host, user, source
@@ -337,6 +350,7 @@ def build_alert(
             "correlation": correlation,
             "notify": dict(notify) if notify is not None else None,
             "indicator": indicator,
+            "retro": retro,
         }
     )
 

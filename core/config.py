@@ -523,6 +523,31 @@ class ReceiptsConfig(Strict):
     lookback_days: int = Field(default=7, ge=1, le=366)
 
 
+class RetroHuntConfig(Strict):
+    """Retro-hunts (api/retro, docs/threat-intel.md): stored events searched when indicators arrive
+    or a rule is added or changed. One job at a time, paged, paced so live search keeps its share."""
+
+    enabled: bool = True
+    # How far back a hunt looks, from the moment it starts.
+    lookback_days: int = Field(default=30, ge=1, le=366)
+    # A job stops (marked truncated) past either bound.
+    max_events_per_job: int = Field(default=100_000, ge=1)
+    max_alerts_per_job: int = Field(default=1_000, ge=1)
+    page_size: int = Field(default=500, ge=1, le=10_000)
+    # Pacing: after each page the job sleeps so that searching takes at most this share of its wall
+    # time (0.25: a page that took 0.2 s is followed by 0.6 s of sleep), and never less than the pause.
+    max_duty_cycle: float = Field(default=0.25, gt=0, le=1)
+    min_pause_secs: float = Field(default=0.1, ge=0)
+    query_timeout_secs: int = Field(default=30, ge=1)
+    # Indicators per query (terms and wildcard clauses); an indicator hunt with more runs several.
+    max_indicators_per_query: int = Field(default=500, ge=1, le=10_000)
+    # A job's indicators (an import of more is split into several jobs).
+    max_indicators_per_job: int = Field(default=10_000, ge=1)
+    check_interval_secs: float = Field(default=2.0, gt=0)
+    # A running job's claim; a runner that died leaves it to be taken over after this.
+    lease_secs: float = Field(default=60.0, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CANHGAC_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
@@ -543,6 +568,7 @@ class Settings(BaseSettings):
     retention: RetentionConfig = RetentionConfig()
     receipts: ReceiptsConfig = ReceiptsConfig()
     cases: CasesConfig = CasesConfig()
+    retro_hunt: RetroHuntConfig = RetroHuntConfig()
     data_dir: str = "var"
     timezone: str = "Asia/Ho_Chi_Minh"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

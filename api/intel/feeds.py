@@ -21,7 +21,13 @@ from canhgac.core.alert import SOC_AGENCY, AlertRule, Severity, alert_id, build_
 from canhgac.core.config import OpenSearchConfig
 from canhgac.core.errors import Conflict, InvalidRequest, NotFound
 from canhgac.core.index import Index
-from canhgac.rules.intel.formats import Parsed, parse_misp_event, parse_stix_objects, parse_time
+from canhgac.rules.intel.formats import (
+    Parsed,
+    parse_misp_attributes,
+    parse_misp_event,
+    parse_stix_objects,
+    parse_time,
+)
 from opensearchpy import AsyncOpenSearch
 
 log = logging.getLogger(__name__)
@@ -30,6 +36,8 @@ TAXII_ACCEPT = "application/taxii+json;version=2.1"
 TAXII_PAGE = 500
 MAX_PAGES = 1_000  # a feed that keeps saying `more` is cut here (and polled on again next time)
 MAX_MISP_EVENTS = 5_000
+MISP_REST_PAGE = 1_000
+MISP_REST_FIRST_DAYS = 30  # the first REST poll asks for what was published in these last days
 HTTP_TIMEOUT_SECS = 30.0
 STALE_RULE_ID = "canhgac-intel-feed-stale"
 
@@ -157,7 +165,39 @@ async def fetch_misp(doc: dict[str, Any]) -> tuple[Parsed, str | None]:
     return parsed, str(newest)
 
 
-FETCHERS = {FeedKind.TAXII: fetch_taxii, FeedKind.MISP: fetch_misp}
+async def fetch_misp_rest(doc: dict[str, Any]) -> tuple[Parsed, str | None]:
+    """A MISP instance's REST search (`POST <url>/attributes/restSearch`, the key in the feed's
+    `Authorization` header): attributes for detection (`to_ids`) published in the last
+    MISP_REST_FIRST_DAYS days on the first poll (`last`), then those changed since the newest
+    attribute timestamp seen (`timestamp`), page by page."""
+    base = doc["url"].rstrip("/")
+    url = base if base.endswith("/attributes/restSearch") else f"{base}/attributes/restSearch"
+    since = int(doc.get("cursor") or 0)
+    window: dict[str, Any] = {"timestamp": since + 1} if since else {"last": f"{MISP_REST_FIRST_DAYS}d"}
+    parsed = Parsed()
+    newest = since
+    headers = {"Accept": "application/json", "Content-Type": "application/json"}
+    async with _http(doc) as http:
+        for page in range(1, MAX_PAGES + 1):
+            body = {
+                "returnFormat": "json",
+                "to_ids": True,
+                "includeEventTags": True,
+                "limit": MISP_REST_PAGE,
+                "page": page,
+                **window,
+            }
+            response = await http.post(url, json=body, headers=headers)
+            response.raise_for_status()
+            got, stamp, count = parse_misp_attributes(response.json())
+            parsed.extend(got)
+            newest = max(newest, stamp)
+            if count < MISP_REST_PAGE:
+                break
+    return parsed, str(newest)
+
+
+FETCHERS = {FeedKind.TAXII: fetch_taxii, FeedKind.MISP: fetch_misp, FeedKind.MISP_REST: fetch_misp_rest}
 
 
 async def poll_feed(client: AsyncOpenSearch, cfg: OpenSearchConfig, feed_id: str) -> dict[str, Any]:
@@ -195,7 +235,14 @@ async def poll_feed(client: AsyncOpenSearch, cfg: OpenSearchConfig, feed_id: str
         refresh="wait_for",
     )
     log.info("feed %s: %d indicators stored, skipped %s", feed_id, stored, dict(parsed.skipped))
-    return {"feed": feed_id, "stored": stored, "skipped": dict(parsed.skipped), "status": "ok", "error": None}
+    return {
+        "feed": feed_id,
+        "stored": stored,
+        "skipped": dict(parsed.skipped),
+        "status": "ok",
+        "error": None,
+        "indicator_ids": [d["id"] for d in docs],  # what the caller retro-hunts (api/retro)
+    }
 
 
 def stale_alert(doc: dict[str, Any], since: datetime, now: datetime) -> dict[str, Any]:

@@ -99,11 +99,13 @@ class ImportResult(BaseModel):
     feed: str
     stored: int
     skipped: dict[str, int] = Field(description="what was not an indicator, by reason")
+    hunts: list[str] = Field(default=[], description="retro-hunt jobs started for the stored indicators")
 
 
 class FeedKind(StrEnum):
     TAXII = "taxii"  # a TAXII 2.1 collection, polled
     MISP = "misp"  # a MISP feed (manifest.json + <event uuid>.json), polled
+    MISP_REST = "misp_rest"  # a MISP instance's REST API (POST /attributes/restSearch), polled
 
 
 class FeedCreate(BaseModel):
@@ -115,7 +117,10 @@ class FeedCreate(BaseModel):
         min_length=8,
         max_length=2000,
         pattern=r"^https?://",
-        description="TAXII: the API root (https://host/api1/); MISP: the feed's folder (…/manifest.json beside it)",
+        description=(
+            "TAXII: the API root (https://host/api1/); MISP: the feed's folder (…/manifest.json beside it);"
+            " MISP REST: the instance's base URL (https://misp.example/)"
+        ),
     )
     collection: str | None = Field(default=None, max_length=200, description="TAXII collection id")
     username: str | None = Field(default=None, max_length=200)
@@ -175,3 +180,4 @@ class PollResult(BaseModel):
     skipped: dict[str, int]
     status: Literal["ok", "failed"]
     error: str | None = None
+    hunts: list[str] = Field(default=[], description="retro-hunt jobs started for the stored indicators")

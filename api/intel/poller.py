@@ -21,11 +21,19 @@ log = logging.getLogger(__name__)
 CHECK_INTERVAL_SECS = 5.0
 
 
+Hunt = Callable[[str, list[str]], Awaitable[Any]]  # (feed id, indicator ids stored) -> retro-hunt
+
+
 async def poll_due(
-    client: AsyncOpenSearch, cfg: OpenSearchConfig, publish: Callable[[dict[str, Any]], Awaitable[None]]
+    client: AsyncOpenSearch,
+    cfg: OpenSearchConfig,
+    publish: Callable[[dict[str, Any]], Awaitable[None]],
+    hunt: Hunt | None = None,
 ) -> None:
     for doc in await due_feeds(client, cfg, datetime.now(UTC)):
-        await poll_feed(client, cfg, str(doc["id"]))
+        result = await poll_feed(client, cfg, str(doc["id"]))
+        if hunt is not None and result.get("indicator_ids"):
+            await hunt(str(doc["id"]), result["indicator_ids"])
     for doc in await list_feeds(client, cfg):
         alert = await mark_stale(client, cfg, doc, datetime.now(UTC))
         if alert is not None:
@@ -38,10 +46,11 @@ async def poll_loop(
     publish: Callable[[dict[str, Any]], Awaitable[None]],
     stop: asyncio.Event,
     check_interval_secs: float = CHECK_INTERVAL_SECS,
+    hunt: Hunt | None = None,
 ) -> None:
     while not stop.is_set():
         try:
-            await poll_due(client, cfg, publish)
+            await poll_due(client, cfg, publish, hunt)
         except BackendUnavailable as exc:
             log.warning("feed poller: OpenSearch unavailable, retrying: %s", exc)
         except Exception:  # the supervisor boundary of the poller task: log, go on polling

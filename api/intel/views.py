@@ -25,6 +25,8 @@ from canhgac.api.intel.models import (
     IndicatorOut,
     PollResult,
 )
+from canhgac.api.retro.service import enqueue_indicators
+from canhgac.api.retro.views import audit_started
 from canhgac.core.errors import InvalidRequest
 from canhgac.rules.intel.formats import Parsed, parse_csv, parse_misp_event, parse_plain, parse_stix_bundle
 from canhgac.rules.intel.indicators import IndicatorType, normalise
@@ -84,7 +86,15 @@ async def add_indicator(body: IndicatorCreate, principal: Tuner, request: Reques
     doc = await service.add_indicator(state.opensearch, state.settings.opensearch, body, principal.username)
     details = {k: doc[k] for k in ("type", "value", "feed", "agency", "confidence", "severity", "expires_at", "reason")}
     await _audit(state, request, principal, "indicator.add", doc["id"], details)
+    await _hunt(state, request, principal, [doc["id"]], "indicator.add")
     return doc
+
+
+async def _hunt(state: State, request: Request, principal: Any, ids: list[str], trigger: str) -> list[str]:
+    """Retro-hunt what just arrived over the stored events (api/retro); the jobs' ids."""
+    jobs = await enqueue_indicators(state.opensearch, state.settings, ids, trigger=trigger, by=principal.username)
+    await audit_started(request, principal, jobs)
+    return [str(j["id"]) for j in jobs]
 
 
 @router.get("/indicators/{indicator_id}", response_model=IndicatorOut)
@@ -140,7 +150,7 @@ async def import_indicators(body: ImportRequest, principal: Tuner, request: Requ
         reason=body.reason,
     )
     stored = await service.store(state.opensearch, state.settings.opensearch, docs)
-    result = {"feed": body.feed, "stored": stored, "skipped": dict(parsed.skipped)}
+    result: dict[str, Any] = {"feed": body.feed, "stored": stored, "skipped": dict(parsed.skipped)}
     await _audit(
         state,
         request,
@@ -149,6 +159,7 @@ async def import_indicators(body: ImportRequest, principal: Tuner, request: Requ
         body.feed,
         {**result, "format": body.format.value, "agency": body.agency},
     )
+    result["hunts"] = await _hunt(state, request, principal, [d["id"] for d in docs], "indicator.import")
     return result
 
 
@@ -198,5 +209,7 @@ async def delete_feed(
 async def poll_feed(feed_id: FeedId, principal: RuleManager, request: Request, state: State) -> dict[str, Any]:
     """Poll now instead of waiting for the schedule."""
     result = await feeds.poll_feed(state.opensearch, state.settings.opensearch, feed_id)
+    ids = result.pop("indicator_ids", [])
     await _audit(state, request, principal, "intel_feed.poll", feed_id, result)
+    result["hunts"] = await _hunt(state, request, principal, ids, f"feed:{feed_id}")
     return result

@@ -250,6 +250,32 @@ def parse_misp_event(document: Any) -> Parsed:
     return parsed
 
 
+def parse_misp_attributes(document: Any) -> tuple[Parsed, int, int]:
+    """A MISP REST search answer (`POST /attributes/restSearch`, `returnFormat: json`):
+    `{"response": {"Attribute": [...]}}`, each attribute read as in an event (its `Event` summary
+    gives the info and threat level when MISP includes them, `Tag` the tags). Also the newest
+    attribute `timestamp` seen (0 when none: the next poll's cursor) and the number of attributes."""
+    response = document.get("response") if isinstance(document, dict) else None
+    if isinstance(response, list):  # older MISP versions answer a list of {"Attribute": …}
+        attributes = [a for item in response if isinstance(item, dict) for a in [item.get("Attribute")]]
+    elif isinstance(response, dict):
+        attributes = list(response.get("Attribute") or [])
+    else:
+        raise ValueError("not a MISP restSearch answer (no `response`)")
+    parsed = Parsed()
+    newest = 0
+    for attribute in attributes:
+        if not isinstance(attribute, dict):
+            continue
+        summary = attribute.get("Event")
+        event: dict[str, Any] = summary if isinstance(summary, dict) else {}
+        parsed.extend(parse_misp_event({"Event": {**event, "Attribute": [attribute], "Object": []}}))
+        stamp = str(attribute.get("timestamp") or "")
+        if stamp.isdigit():
+            newest = max(newest, int(stamp))
+    return parsed, newest, len(attributes)
+
+
 # ------------------------------------------------------------------------------- CSV, plain lists
 
 CSV_COLUMNS = ("type", "value", "confidence", "severity", "tags", "expires_at", "reason")

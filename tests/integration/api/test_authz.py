@@ -155,6 +155,15 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
     ("PATCH", "/api/v1/intel/feeds/{feed_id}"): ({"json": {"enabled": False}}, {**ADMIN, "admin": 404}, 401),
     ("DELETE", "/api/v1/intel/feeds/{feed_id}"): ({}, {**ADMIN, "admin": 404}, 401),
     ("POST", "/api/v1/intel/feeds/{feed_id}/poll"): ({}, {**ADMIN, "admin": 404}, 401),
+    # Retro-hunts: jobs are tuning (analysts start and cancel them; viewers watch them).
+    ("GET", "/api/v1/retro-hunts"): ({}, TUNING_READ, 401),
+    ("POST", "/api/v1/retro-hunts"): (
+        {"json": {"indicator_ids": ["no-such-indicator"]}},
+        {**TUNE_MISSING, "admin": 202, "analyst": 202},
+        401,
+    ),
+    ("GET", "/api/v1/retro-hunts/{job_id}"): ({}, {**TUNING_READ, "admin": 404, "analyst": 404, "viewer": 404}, 401),
+    ("POST", "/api/v1/retro-hunts/{job_id}/cancel"): ({}, TUNE_MISSING, 401),
     ("GET", "/api/v1/users"): ({}, ADMIN, 401),
     ("POST", "/api/v1/users"): (
         {"json": {"username": "u-{role}", "role": "viewer", "password": PASSWORD}},
@@ -235,6 +244,7 @@ async def call(client: httpx.AsyncClient, method: str, path: str, kwargs: dict, 
     path = path.replace("{indicator_id}", "no-such-indicator").replace("{feed_id}", "no-such-feed")
     path = path.replace("{kind}", "host").replace("{value}", "web01")
     path = path.replace("{case_id}", "no-such-case").replace("{task_id}", "no-such-task")
+    path = path.replace("{job_id}", "no-such-job")
     path = path.replace("{search_id}", "no-such-search")
     if path.startswith("/api/v1/auth/"):
         client._transport.app.state.canhgac.limiter._entries.clear()  # type: ignore[attr-defined]

@@ -1,0 +1,471 @@
+"""The retro-hunt runner: a background task of the API process (beside the feed poller) that takes
+queued jobs one at a time (api/retro/service.claim_next) and searches the stored events.
+
+A job is a list of segments: one query per tenant and chunk of indicators (an indicator hunt), or
+the rule's converted queries (a rule hunt, through the backtest's conversion). Each segment is read
+in pages sorted by time (`search_after`); every hit of an indicator hunt is checked again by the
+stream's matcher. Matches fold into alerts with the stream's identity (rules/intel/hunt.py), written
+with `create`: an alert already there (raised by the stream or an earlier hunt) is left as it is
+and counted `alerts_existing`, so a hunt run again raises nothing twice. A window's alert is
+written once the pages have passed its end, so it holds every event of its group.
+
+Bounded (`max_events_per_job`, `max_alerts_per_job`), cancellable (the job's flag is read after
+every page), paced (after a page that took t seconds it sleeps t × (1/max_duty_cycle − 1), at least
+`min_pause_secs`), and resumable: after each page the job records where its earliest unwritten
+window starts, and a job taken again (restart, lost lease) reads from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from canhgac.api.events.service import AGENCY_FIELD, TIME_FIELD, events_pattern
+from canhgac.api.query_guard import MAX_DETERMINIZED_STATES
+from canhgac.api.retro.models import JobKind, JobState
+from canhgac.api.retro.service import claim_next, jobs_index
+from canhgac.api.rules.backtest import convert_text
+from canhgac.api.rules.service import file_rule_ids, rule_docs
+from canhgac.core.alert import AlertRule, IndicatorInfo, RetroInfo, build_alert, iso
+from canhgac.core.config import Settings
+from canhgac.core.errors import BackendUnavailable, CanhgacError
+from canhgac.core.index import Index, translated
+from canhgac.core.safe_yaml import load_all
+from canhgac.core.systems import Inventory, place_alert, systems_index
+from canhgac.rules.convert import DEFAULT_FIELD, TYPED_FIELDS
+from canhgac.rules.intel.alerts import indicator_info, rule_for
+from canhgac.rules.intel.formats import parse_time
+from canhgac.rules.intel.hunt import WINDOW_SECS, agency_of, event_time, group_key, prefilter, stream_alert_id
+from canhgac.rules.intel.indicators import Indicator
+from canhgac.rules.intel.matcher import IndicatorMatcher
+from opensearchpy import AsyncOpenSearch
+
+log = logging.getLogger(__name__)
+CREATED_BY = "retro-hunt"
+MAX_EVENT_IDS = 100
+SORT = [
+    {TIME_FIELD: {"order": "asc", "unmapped_type": "date"}},
+    {"event.id": {"order": "asc", "unmapped_type": "keyword"}},
+]
+Publish = Callable[[dict[str, Any]], Awaitable[None]]
+# (rule id, the alert's rule block, indicator block, retro block) per match of one event
+Match = tuple[str, AlertRule, IndicatorInfo | None, RetroInfo]
+
+
+@dataclass
+class Segment:
+    query: dict[str, Any]
+    match: Callable[[dict[str, Any]], list[Match]]
+
+
+@dataclass
+class Pending:
+    """One alert being gathered: its group's events so far."""
+
+    bucket: int
+    match: Match
+    snapshot: dict[str, Any]
+    first: datetime
+    last: datetime
+    count: int = 0
+    event_ids: list[str] = field(default_factory=list)
+
+    def add(self, event: dict[str, Any], ts: datetime) -> None:
+        event_id = (event.get("event") or {}).get("id") if isinstance(event.get("event"), dict) else None
+        if isinstance(event_id, str) and event_id:
+            if event_id in self.event_ids:
+                return
+            if len(self.event_ids) < MAX_EVENT_IDS:
+                self.event_ids.append(event_id)
+        self.count += 1
+        self.first = min(self.first, ts)
+        self.last = max(self.last, ts)
+
+    def document(self, alert_id: str) -> dict[str, Any]:
+        _rule_id, rule, info, retro = self.match
+        return build_alert(
+            alert_id=alert_id,
+            rule=rule,
+            agency=agency_of(self.snapshot),
+            created_by=CREATED_BY,
+            first_seen=self.first,
+            last_seen=self.last,
+            count=self.count,
+            event_ids=self.event_ids,
+            snapshot=self.snapshot,
+            group=group_key(self.snapshot),
+            indicator=info,
+            retro=retro,
+        ).to_document()
+
+
+class JobStopped(Exception):
+    """The API is shutting down: the job stays running, its lease released, to be taken again."""
+
+
+class RetroRunner:
+    def __init__(self, client: AsyncOpenSearch, settings: Settings, publish: Publish) -> None:
+        self.client = client
+        self.settings = settings
+        self.cfg = settings.retro_hunt
+        self.publish = publish
+        self.owner = f"runner-{uuid.uuid4().hex[:12]}"
+        self.jobs = Index(client, jobs_index(settings.opensearch))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.run_once(stop)
+            except BackendUnavailable as exc:
+                log.warning("retro-hunt runner: OpenSearch unavailable, retrying: %s", exc)
+            except Exception:  # the supervisor boundary of the runner task: log, go on
+                log.exception("retro-hunt runner failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.cfg.check_interval_secs)
+
+    async def run_once(self, stop: asyncio.Event) -> str | None:
+        """Take the next job and run it to its end (or to shutdown); its id, or None."""
+        job = await claim_next(self.client, self.settings.opensearch, self.owner, self.cfg.lease_secs)
+        if job is None:
+            return None
+        try:
+            await self._execute(job, stop)
+        except JobStopped:
+            await self._update(job, {"lease_until": iso(datetime.now(UTC))})
+        except BackendUnavailable:
+            await self._release_quietly(job)
+            raise
+        except (CanhgacError, ValueError, KeyError, TypeError) as exc:
+            log.warning("retro-hunt %s failed: %s", job["id"], exc)
+            await self._finish(job, JobState.FAILED, {"error": f"{type(exc).__name__}: {exc}"[:1000]})
+        return str(job["id"])
+
+    async def _release_quietly(self, job: dict[str, Any]) -> None:
+        with contextlib.suppress(CanhgacError):
+            await self._update(job, {"lease_until": iso(datetime.now(UTC))})
+
+    async def _update(self, job: dict[str, Any], changes: dict[str, Any]) -> None:
+        changes = {"updated_at": iso(datetime.now(UTC)), **changes}
+        job.update(changes)
+        await self.jobs.update(str(job["id"]), changes)  # read back by id: no refresh to wait for
+
+    async def _finish(self, job: dict[str, Any], state: JobState, changes: dict[str, Any]) -> None:
+        progress = dict(job.get("progress") or {})
+        if state is JobState.DONE:
+            progress["percent"] = 100.0
+        await self._update(
+            job,
+            {
+                "state": state.value,
+                "finished_at": iso(datetime.now(UTC)),
+                "lease_until": None,
+                "progress": progress,
+                **changes,
+            },
+        )
+        log.info(
+            "retro-hunt %s %s: %d events scanned, %d matched, %d alerts raised, %d already raised",
+            job["id"],
+            state.value,
+            job.get("events_scanned", 0),
+            job.get("events_matched", 0),
+            job.get("alerts_raised", 0),
+            job.get("alerts_existing", 0),
+        )
+
+    # ------------------------------------------------------------------------------- one job
+
+    async def _execute(self, job: dict[str, Any], stop: asyncio.Event) -> None:
+        if not job.get("range_end"):
+            end = datetime.now(UTC)
+            start = end - timedelta(days=int(job["lookback_days"]))
+            await self._update(job, {"started_at": iso(end), "range_start": iso(start), "range_end": iso(end)})
+        segments = await self._segments(job)
+        if segments is None:
+            return  # finished (failed) with its reason
+        cursor = job.get("cursor") or {"segment": 0, "resume_from": None}
+        inventory = Inventory(await Index(self.client, systems_index(self.settings.opensearch)).read_all())
+        for at in range(int(cursor["segment"]), len(segments)):
+            resume_from = cursor.get("resume_from") if at == int(cursor["segment"]) else None
+            outcome = await self._segment(job, at, len(segments), segments[at], resume_from, inventory, stop)
+            if outcome is not None:
+                await self._finish(job, JobState(outcome[0]), outcome[1])
+                return
+        await self._finish(job, JobState.DONE, {})
+
+    async def _segments(self, job: dict[str, Any]) -> list[Segment] | None:
+        if job["kind"] == JobKind.RULE:
+            return await self._rule_segments(job)
+        return await self._indicator_segments(job)
+
+    async def _indicator_segments(self, job: dict[str, Any]) -> list[Segment]:
+        cfg = self.settings.opensearch
+        ids = list(job.get("indicator_ids") or [])
+        docs: list[dict[str, Any]] = []
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            found = await Index(self.client, f"{cfg.indicators_index_prefix}-*").search(
+                {"size": len(chunk), "query": {"ids": {"values": chunk}}}
+            )
+            docs += [{**h["_source"], "id": h["_id"]} for h in found["hits"]["hits"]]
+        arrived = {str(d["id"]): d.get("updated_at") or job.get("arrived_at") for d in docs}
+        by_tenant: dict[str | None, list[Indicator]] = {}
+        for doc in docs:
+            try:
+                indicator = Indicator.from_doc(doc)
+            except (KeyError, ValueError, TypeError):
+                continue
+            by_tenant.setdefault(indicator.agency, []).append(indicator)
+        segments = []
+        size = self.cfg.max_indicators_per_query
+        for tenant, indicators in sorted(by_tenant.items(), key=lambda kv: kv[0] or ""):
+            for start in range(0, len(indicators), size):
+                chunk = indicators[start : start + size]
+                query = prefilter(chunk, TYPED_FIELDS)
+                if query is None:
+                    continue
+                if tenant is not None:
+                    query = {"bool": {"must": [query], "filter": [{"term": {AGENCY_FIELD: tenant}}]}}
+                segments.append(Segment(query, _indicator_matches(IndicatorMatcher(chunk), str(job["id"]), arrived)))
+        return segments
+
+    async def _rule_segments(self, job: dict[str, Any]) -> list[Segment] | None:
+        rule_id = str(job["rule_id"])
+        text = job.get("rule_yaml") or await self._rule_text(rule_id)
+        if text is None:
+            await self._finish(job, JobState.FAILED, {"error": f"no rule {rule_id}"})
+            return None
+        converted, rejected = await asyncio.to_thread(convert_text, self.settings, text, rule_id)
+        if not converted:
+            reasons = "; ".join(r.reason for r in rejected) or "not a detection rule"
+            await self._finish(job, JobState.FAILED, {"error": f"not convertible to a query: {reasons}"[:1000]})
+            return None
+        block = _rule_block(text, rule_id, converted[0].title)
+        retro = RetroInfo(kind="rule", job=str(job["id"]), arrived_at=job.get("arrived_at"))
+        should = [
+            {
+                "query_string": {
+                    "query": c.query,
+                    "default_field": DEFAULT_FIELD,
+                    "allow_leading_wildcard": True,
+                    "max_determinized_states": MAX_DETERMINIZED_STATES,
+                }
+            }
+            for c in converted
+        ]
+        match: Match = (rule_id, block, None, retro)
+        return [Segment({"bool": {"should": should, "minimum_should_match": 1}}, lambda _event: [match])]
+
+    async def _rule_text(self, rule_id: str) -> str | None:
+        uploaded = {d["id"]: d for d in await rule_docs(self.client, self.settings.opensearch.rules_index)}
+        if uploaded.get(rule_id, {}).get("yaml"):
+            return str(uploaded[rule_id]["yaml"])
+        files = await asyncio.to_thread(file_rule_ids, self.settings)
+        if rule_id not in files:
+            return None
+        return await asyncio.to_thread(Path(files[rule_id]).read_text, encoding="utf-8")
+
+    async def _segment(
+        self,
+        job: dict[str, Any],
+        at: int,
+        segments: int,
+        segment: Segment,
+        resume_from: str | None,
+        inventory: Inventory,
+        stop: asyncio.Event,
+    ) -> tuple[str, dict[str, Any]] | None:
+        """Run one segment; (final state, changes) when the job ends in it, else None."""
+        bounds = {"gte": resume_from or job["range_start"], "lte": job["range_end"]}
+        query = {"bool": {"must": [segment.query], "filter": [{"range": {TIME_FIELD: bounds}}]}}
+        events = Index(self.client, events_pattern(self.settings))
+        total = await events.count(query)
+        pending: dict[str, Pending] = {}
+        search_after: list[Any] | None = None
+        scanned = 0
+        while True:
+            if stop.is_set():
+                raise JobStopped
+            body: dict[str, Any] = {
+                "size": self.cfg.page_size,
+                "query": query,
+                "sort": SORT,
+                "timeout": f"{self.cfg.query_timeout_secs}s",
+                "track_total_hits": False,
+            }
+            if search_after is not None:
+                body["search_after"] = search_after
+            started = time.monotonic()
+            hits = (await events.search(body))["hits"]["hits"]
+            took = time.monotonic() - started
+            matched = 0
+            for hit in hits:
+                event = hit["_source"]
+                found = segment.match(event)
+                if not found:
+                    continue
+                matched += 1
+                ts = event_time(event)
+                for match in found:
+                    alert_id, bucket = stream_alert_id(match[0], event)
+                    entry = pending.get(alert_id)
+                    if entry is None:
+                        entry = pending[alert_id] = Pending(bucket, match, event, ts, ts)
+                    entry.add(event, ts)
+            scanned += len(hits)
+            last_page = len(hits) < self.cfg.page_size
+            ending: tuple[str, dict[str, Any]] | None = None
+            if hits:
+                search_after = hits[-1]["sort"]
+            job["events_scanned"] = int(job.get("events_scanned", 0)) + len(hits)
+            job["events_matched"] = int(job.get("events_matched", 0)) + matched
+            if job["events_scanned"] >= self.cfg.max_events_per_job and not last_page:
+                ending = (JobState.DONE.value, {"truncated": "max_events"})
+            if int(job.get("alerts_raised", 0)) + len(pending) >= self.cfg.max_alerts_per_job:
+                await self._write(job, pending, list(pending), inventory)
+                if int(job.get("alerts_raised", 0)) >= self.cfg.max_alerts_per_job:
+                    ending = (JobState.DONE.value, {"truncated": "max_alerts"})
+            if last_page or ending is not None:
+                await self._write(job, pending, list(pending), inventory)
+            elif hits:
+                passed = event_time(hits[-1]["_source"]).timestamp()
+                closed = [k for k, p in pending.items() if p.bucket + WINDOW_SECS <= passed]
+                await self._write(job, pending, closed, inventory)
+            resume = min((p.bucket for p in pending.values()), default=None)
+            cursor = {
+                "segment": at,
+                "resume_from": iso(datetime.fromtimestamp(resume, UTC))
+                if resume is not None
+                else (hits[-1]["_source"].get(TIME_FIELD) if hits else resume_from),
+            }
+            fraction = 1.0 if last_page else min(1.0, scanned / total) if total else 1.0
+            progress = {
+                "percent": round(100.0 * (at + fraction) / max(segments, 1), 1),
+                "segment": at + 1,
+                "segments": segments,
+                "segment_total": total,
+            }
+            cancelled = bool((await self.jobs.get(str(job["id"]))).get("cancel_requested"))
+            await self._update(
+                job,
+                {
+                    "progress": progress,
+                    "cursor": cursor,
+                    "events_scanned": job["events_scanned"],
+                    "events_matched": job["events_matched"],
+                    "alerts_raised": job.get("alerts_raised", 0),
+                    "alerts_existing": job.get("alerts_existing", 0),
+                    "lease_until": iso(datetime.now(UTC) + timedelta(seconds=self.cfg.lease_secs)),
+                },
+            )
+            if not cancelled and ending is None and not last_page:
+                pause = max(self.cfg.min_pause_secs, took * (1.0 / self.cfg.max_duty_cycle - 1.0))
+                cancelled = await self._pause(job, pause, stop)
+            if cancelled:
+                await self._write(job, pending, list(pending), inventory)
+                return JobState.CANCELLED.value, {
+                    "alerts_raised": job.get("alerts_raised", 0),
+                    "alerts_existing": job.get("alerts_existing", 0),
+                }
+            if ending is not None:
+                return ending
+            if last_page:
+                return None
+
+    async def _pause(self, job: dict[str, Any], secs: float, stop: asyncio.Event) -> bool:
+        """Sleep between pages; True when the job was cancelled meanwhile (looked at every
+        `check_interval_secs`, so a long pause never delays a cancel)."""
+        deadline = time.monotonic() + secs
+        while (left := deadline - time.monotonic()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=min(left, self.cfg.check_interval_secs))
+            if stop.is_set():
+                return False
+            if (await self.jobs.get(str(job["id"]))).get("cancel_requested"):
+                return True
+        return False
+
+    async def _write(
+        self, job: dict[str, Any], pending: dict[str, Pending], ids: list[str], inventory: Inventory
+    ) -> None:
+        """Create these alerts (each once: an id already in the index is left as it is), then
+        publish the new ones to the alerts topic for the notifier."""
+        if not ids:
+            return
+        index = self.settings.opensearch.alerts_index
+        documents = {}
+        body: list[dict[str, Any]] = []
+        for alert_id in ids:
+            document = pending.pop(alert_id).document(alert_id)
+            place_alert(document, inventory)
+            documents[alert_id] = document
+            body += [{"create": {"_index": index, "_id": alert_id}}, document]
+        with translated():
+            result = await self.client.bulk(body=body)
+        created: list[dict[str, Any]] = []
+        existing = 0
+        for item in result["items"]:
+            outcome = item["create"]
+            if outcome.get("status") in (200, 201):
+                created.append(documents[outcome["_id"]])
+            elif outcome.get("status") == 409:
+                existing += 1
+            else:
+                raise BackendUnavailable(f"retro alert {outcome['_id']} not written: {outcome.get('error')}")
+        job["alerts_raised"] = int(job.get("alerts_raised", 0)) + len(created)
+        job["alerts_existing"] = int(job.get("alerts_existing", 0)) + existing
+        for document in created:
+            await self.publish(document)
+
+
+def _indicator_matches(
+    matcher: IndicatorMatcher, job_id: str, arrived: dict[str, Any]
+) -> Callable[[dict[str, Any]], list[Match]]:
+    def match(event: dict[str, Any]) -> list[Match]:
+        out: list[Match] = []
+        for hit in matcher.match(event, agency_of(event), time.time()):
+            indicator = hit.indicator
+            rule = rule_for(indicator)
+            retro = RetroInfo(
+                kind="indicator",
+                job=job_id,
+                arrived_at=_iso_or_none(arrived.get(indicator.id)),
+                feed=indicator.feed,
+            )
+            out.append((rule.id, AlertRule.of(rule), indicator_info(hit), retro))
+        return out
+
+    return match
+
+
+def _iso_or_none(value: Any) -> str | None:
+    parsed = parse_time(value)
+    return iso(parsed) if parsed else None
+
+
+def _rule_block(text: str, rule_id: str, title: str) -> AlertRule:
+    """The alert's rule block from the rule's YAML (its first document)."""
+    docs = [d for d in load_all(text) if isinstance(d, dict)]
+    meta = docs[0] if docs else {}
+
+    def strings(value: Any) -> list[str]:
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    author = meta.get("author")
+    return AlertRule(
+        id=rule_id,
+        title=title,
+        level=str(meta.get("level") or "medium"),
+        author=str(author) if author else None,
+        tags=strings(meta.get("tags")),
+        references=strings(meta.get("references")),
+        description=str(meta["description"]) if meta.get("description") else None,
+    )

@@ -1,0 +1,97 @@
+"""Retro-hunt jobs: list, status with progress, start by hand, cancel. Jobs start by themselves
+when indicators arrive (add, import, feed poll) or a rule is uploaded; starting and cancelling
+through the API are audited (`retro_hunt.start`, `retro_hunt.cancel`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from canhgac.api.audit.service import audit
+from canhgac.api.auth.models import Principal
+from canhgac.api.deps import State, Tuner, TuningReader
+from canhgac.api.retro import service
+from canhgac.api.retro.models import HuntRequest, JobList, JobOut, JobsStarted
+from canhgac.api.rules.service import file_rule_ids, rule_docs
+from canhgac.core.errors import NotFound
+from fastapi import APIRouter, Path, Query, Request
+
+router = APIRouter(prefix="/api/v1/retro-hunts", tags=["retro-hunts"])
+JobId = Annotated[str, Path(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+async def audit_started(request: Request, principal: Principal | str, jobs: list[dict[str, Any]]) -> None:
+    """One audit record per job started by a request (routes that queue hunts call this)."""
+    for job in jobs:
+        await audit(
+            request,
+            actor=principal,
+            action="retro_hunt.start",
+            target_type="retro_hunt",
+            target_id=str(job["id"]),
+            details={
+                "kind": job["kind"],
+                "trigger": job["trigger"],
+                "indicator_count": job.get("indicator_count", 0),
+                "rule_id": job.get("rule_id"),
+                "lookback_days": job["lookback_days"],
+            },
+        )
+
+
+@router.get("", response_model=JobList)
+async def list_jobs(
+    principal: TuningReader, state: State, size: Annotated[int, Query(ge=1, le=service.MAX_LISTED)] = 50
+) -> dict[str, Any]:
+    """Newest first."""
+    return {"items": await service.list_jobs(state.opensearch, state.settings.opensearch, size)}
+
+
+@router.post("", response_model=JobsStarted, status_code=202)
+async def start(body: HuntRequest, principal: Tuner, request: Request, state: State) -> dict[str, Any]:
+    """Hunt for indicators (by id) or a rule now. Run again, a hunt raises no alert twice."""
+    client, settings = state.opensearch, state.settings
+    if body.rule_id:
+        uploaded = {d["id"]: d for d in await rule_docs(client, settings.opensearch.rules_index)}
+        if not uploaded.get(body.rule_id, {}).get("yaml") and body.rule_id not in file_rule_ids(settings):
+            raise NotFound(f"no rule {body.rule_id}")
+        job = await service.enqueue_rule(
+            client,
+            settings,
+            body.rule_id,
+            yaml_text=None,
+            trigger="manual",
+            by=principal.username,
+            lookback_days=body.lookback_days,
+        )
+        jobs = [job] if job else []
+    else:
+        jobs = await service.enqueue_indicators(
+            client,
+            settings,
+            list(body.indicator_ids or []),
+            trigger="manual",
+            by=principal.username,
+            lookback_days=body.lookback_days,
+        )
+    await audit_started(request, principal, jobs)
+    return {"items": [service.public(j) for j in jobs]}
+
+
+@router.get("/{job_id}", response_model=JobOut)
+async def get_job(job_id: JobId, principal: TuningReader, state: State) -> dict[str, Any]:
+    return service.public(await service.get_job(state.opensearch, state.settings.opensearch, job_id))
+
+
+@router.post("/{job_id}/cancel", response_model=JobOut)
+async def cancel(job_id: JobId, principal: Tuner, request: Request, state: State) -> dict[str, Any]:
+    """A queued job is cancelled now, a running one after its current page (409 once finished)."""
+    doc = await service.cancel_job(state.opensearch, state.settings.opensearch, job_id, principal.username)
+    await audit(
+        request,
+        actor=principal,
+        action="retro_hunt.cancel",
+        target_type="retro_hunt",
+        target_id=job_id,
+        details={"state": doc["state"], "progress": doc.get("progress")},
+    )
+    return service.public(doc)

@@ -1,0 +1,222 @@
+"""Retro-hunts on the real OpenSearch and Kafka (issue 15 item 4): events stored BEFORE an indicator
+or a rule existed are found by the job the arrival starts in the API process, raising retro alerts
+exactly once per (indicator or rule, event group), in the event's agency; a re-run raises none
+more; jobs can be cancelled, queued or running."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from canhgac.core.config import RetroHuntConfig
+from canhgac.core.store import events_index, make_client
+
+from tests.conftest import eventually
+from tests.integration.api.conftest import AGENCY_A, AGENCY_B, iso
+
+pytestmark = pytest.mark.integration
+
+# One page of 5 events, then a long pause (a cancel ends it within check_interval_secs): a job
+# over more than 5 events is still running when the test cancels it.
+HUNTS = RetroHuntConfig(page_size=5, min_pause_secs=60.0, check_interval_secs=0.2)
+
+
+@pytest.fixture
+def api_settings(test_settings):  # type: ignore[no-untyped-def]
+    return test_settings.model_copy(update={"retro_hunt": HUNTS})
+
+
+async def store_events(settings: Any, events: list[dict[str, Any]]) -> None:
+    client = make_client(settings.opensearch, component="admin")
+    try:
+        stream = events_index(settings.opensearch.index_prefix, "linux.auth")
+        for event in events:
+            await client.index(index=stream, body=event, op_type="create")
+        await client.indices.refresh(index=f"{settings.opensearch.index_prefix}.*")
+    finally:
+        await client.close()
+
+
+def ssh_event(agency: str, host: str, address: str, ago: timedelta, message: str | None = None) -> dict[str, Any]:
+    ts = datetime.now(UTC) - ago
+    return {
+        "@timestamp": iso(ts),
+        "message": message or f"Accepted password for deploy from {address} port 40022 ssh2",
+        "event": {"id": uuid.uuid4().hex, "dataset": "linux.auth"},
+        "host": {"name": host},
+        "user": {"name": "deploy"},
+        "source": {"ip": address},
+        "canhgac": {
+            "agency": agency,
+            "source_id": f"src-{agency}",
+            "dataset": "linux.auth",
+            "logsource": {"product": "linux", "service": "sshd"},
+        },
+    }
+
+
+async def retro_alerts(api: Any, term: dict[str, Any]) -> list[dict[str, Any]]:
+    client = api.app.state.canhgac.opensearch
+    index = api.settings.opensearch.alerts_index
+    await client.indices.refresh(index=index, ignore_unavailable=True)
+    found = await client.search(
+        index=index,
+        body={"size": 50, "query": {"bool": {"filter": [{"term": term}, {"exists": {"field": "retro.job"}}]}}},
+        ignore_unavailable=True,
+    )
+    return [h["_source"] for h in found["hits"]["hits"]]
+
+
+async def job_when(client: Any, job_id: str, *states: str) -> dict[str, Any]:
+    async def check() -> dict[str, Any] | None:
+        job = (await client.get(f"/api/v1/retro-hunts/{job_id}")).json()
+        return job if job["state"] in states else None
+
+    result: dict[str, Any] = await eventually(check, timeout_secs=60, interval_secs=0.3)
+    return result
+
+
+async def test_retro_hunts(api) -> None:  # type: ignore[no-untyped-def]
+    """One API for the three flows (the API's start-up is most of the cost of each)."""
+    await indicator_retro_hunt_finds_older_events_once(api)
+    await cancel_queued_and_running_jobs(api)
+    await rule_upload_hunts_stored_events(api)
+
+
+async def indicator_retro_hunt_finds_older_events_once(api: Any) -> None:
+    """Events stored days before the indicator existed: the add starts a hunt that raises one retro
+    alert per event group (two events of one host group into one), each in its event's agency;
+    the hunt run again raises none more."""
+    address = "203.0.113.77"
+    await store_events(
+        api.settings,
+        [
+            ssh_event(AGENCY_B, "hospital-web", address, timedelta(days=3)),
+            ssh_event(AGENCY_B, "hospital-web", address, timedelta(days=3, seconds=-20)),
+            ssh_event(AGENCY_A, "tttt-db", address, timedelta(days=2)),
+            ssh_event(AGENCY_A, "tttt-db", "198.51.100.1", timedelta(days=2)),  # another address: no alert
+            ssh_event(AGENCY_A, "tttt-db", address, timedelta(days=45)),  # beyond the 30 days looked at
+        ],
+    )
+    async with api.client("analyst") as analyst, api.client("viewer") as viewer:
+        added = await analyst.post(
+            "/api/v1/intel/indicators",
+            json={"type": "ipv4", "value": address, "severity": "critical", "reason": "bulletin 14/2026"},
+        )
+        assert added.status_code == 201, added.text
+        indicator = added.json()
+        jobs = (await viewer.get("/api/v1/retro-hunts")).json()["items"]
+        assert [(j["kind"], j["trigger"], j["indicator_count"]) for j in jobs] == [("indicators", "indicator.add", 1)]
+        job = await job_when(viewer, jobs[0]["id"], "done")
+        assert job["alerts_raised"] == 2 and job["alerts_existing"] == 0, job
+        assert job["events_matched"] == 3 and job["progress"]["percent"] == 100.0 and job["truncated"] is None
+
+        alerts = await retro_alerts(api, {"indicator.id": indicator["id"]})
+        by_agency = {a["agency"]: a for a in alerts}
+        assert sorted(by_agency) == [AGENCY_A, AGENCY_B] and len(alerts) == 2
+        hospital = by_agency[AGENCY_B]
+        assert hospital["count"] == 2 and hospital["host"]["name"] == "hospital-web" and hospital["status"] == "new"
+        assert hospital["rule"]["id"] == f"intel:{indicator['id']}" and hospital["severity"] == "critical"
+        assert hospital["retro"]["kind"] == "indicator" and hospital["retro"]["feed"] == "manual"
+        assert hospital["retro"]["job"] == job["id"]
+        assert hospital["retro"]["arrived_at"][:19] == indicator["updated_at"][:19]
+        assert hospital["indicator"]["field"] == "source.ip" and hospital["indicator"]["value"] == address
+
+        # Triaged like any alert, on its own.
+        moved = await analyst.post(f"/api/v1/alerts/{hospital['id']}/status", json={"status": "acknowledged"})
+        assert moved.status_code == 200, moved.text
+
+        rerun = await analyst.post("/api/v1/retro-hunts", json={"indicator_ids": [indicator["id"]]})
+        assert rerun.status_code == 202, rerun.text
+        again = await job_when(viewer, rerun.json()["items"][0]["id"], "done")
+        assert again["alerts_raised"] == 0 and again["alerts_existing"] == 2 and again["trigger"] == "manual"
+        assert len(await retro_alerts(api, {"indicator.id": indicator["id"]})) == 2
+
+    async with api.client("admin") as admin:
+        audit = (await admin.get("/api/v1/audit", params={"action": "retro_hunt.start"})).json()["items"]
+        assert {a["target"]["id"] for a in audit} == {job["id"], again["id"]}
+
+
+async def cancel_queued_and_running_jobs(api: Any) -> None:
+    address = "203.0.113.78"
+    await store_events(
+        api.settings,
+        [ssh_event(AGENCY_A, f"web{i:02d}", address, timedelta(days=1, minutes=20 * i)) for i in range(8)],
+    )
+    async with api.client("analyst") as analyst, api.client("viewer") as viewer:
+        indicator = (
+            await analyst.post("/api/v1/intel/indicators", json={"type": "ipv4", "value": address, "reason": "x"})
+        ).json()
+        running = (await viewer.get("/api/v1/retro-hunts")).json()["items"][0]
+        assert running["trigger"] == "indicator.add" and running["state"] in ("queued", "running")
+
+        async def paused() -> dict[str, Any] | None:
+            job = (await viewer.get(f"/api/v1/retro-hunts/{running['id']}")).json()
+            return job if job["state"] == "running" and job["events_scanned"] >= 5 else None
+
+        first_page = await eventually(paused, timeout_secs=60, interval_secs=0.3)
+        assert 0 < first_page["progress"]["percent"] < 100
+
+        # One job at a time: a second hunt waits, and is cancelled at once.
+        queued = (await analyst.post("/api/v1/retro-hunts", json={"indicator_ids": [indicator["id"]]})).json()
+        queued_id = queued["items"][0]["id"]
+        assert (await viewer.get(f"/api/v1/retro-hunts/{queued_id}")).json()["state"] == "queued"
+        assert (await viewer.post(f"/api/v1/retro-hunts/{queued_id}/cancel")).status_code == 403
+        cancelled = await analyst.post(f"/api/v1/retro-hunts/{queued_id}/cancel")
+        assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+
+        # The running one stops after its page: what it matched so far is raised, no more pages.
+        asked = await analyst.post(f"/api/v1/retro-hunts/{running['id']}/cancel")
+        assert asked.status_code == 200 and asked.json()["cancel_requested"] is True
+        stopped = await job_when(viewer, running["id"], "cancelled")
+        assert stopped["events_scanned"] == 5 and stopped["alerts_raised"] == 5 and stopped["cancelled_by"] == "analyst"
+        assert (await analyst.post(f"/api/v1/retro-hunts/{running['id']}/cancel")).status_code == 409
+        assert len(await retro_alerts(api, {"indicator.id": indicator["id"]})) == 5
+
+    async with api.client("admin") as admin:
+        audit = (await admin.get("/api/v1/audit", params={"action": "retro_hunt.cancel"})).json()["items"]
+        assert {a["target"]["id"] for a in audit} == {queued_id, running["id"]}
+
+
+RULE = """
+title: Retro marker login
+id: {rule_id}
+author: SOC tester
+logsource: {{product: linux, service: sshd}}
+detection:
+  sel: {{message|contains: '{marker}'}}
+  condition: sel
+level: high
+tags: [attack.t1078]
+"""
+
+
+async def rule_upload_hunts_stored_events(api: Any) -> None:
+    marker = f"retro-{uuid.uuid4().hex[:8]}"
+    rule_id = str(uuid.uuid4())
+    await store_events(
+        api.settings,
+        [
+            ssh_event(AGENCY_B, "his-app", "192.0.2.10", timedelta(days=5), f"Accepted key for svc {marker}"),
+            ssh_event(AGENCY_B, "his-app", "192.0.2.10", timedelta(days=5), "Accepted key for svc other"),
+        ],
+    )
+    async with api.client("admin") as admin:
+        uploaded = await admin.post("/api/v1/rules", json={"yaml": RULE.format(rule_id=rule_id, marker=marker)})
+        assert uploaded.status_code == 201, uploaded.text
+        jobs = [j for j in (await admin.get("/api/v1/retro-hunts")).json()["items"] if j["kind"] == "rule"]
+        assert [(j["rule_id"], j["trigger"]) for j in jobs] == [(rule_id, "rule.upload")]
+        job = await job_when(admin, jobs[0]["id"], "done", "failed")
+        assert job["state"] == "done" and job["alerts_raised"] == 1 and job["events_matched"] == 1, job
+    alerts = await retro_alerts(api, {"rule.id": rule_id})
+    assert len(alerts) == 1
+    alert = alerts[0]
+    assert alert["agency"] == AGENCY_B and alert["retro"]["kind"] == "rule" and alert["retro"]["job"] == job["id"]
+    assert (
+        alert["rule"]["author"] == "SOC tester"
+        and alert["severity"] == "high"
+        and "attack.t1078" in alert["rule"]["tags"]
+    )
+    assert alert["indicator"] is None and marker in alert["event"]["message"]
