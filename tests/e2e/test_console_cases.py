@@ -44,6 +44,9 @@ async def test_case_from_three_alerts_comment_task_pin_status_and_docx_in_vietna
     ts = datetime.now(UTC) - timedelta(minutes=10)
     await bugs.put_alert(client, settings, "alert-a2", ts, event_ids=["ev-a-2"], severity="critical")
     await bugs.put_alert(client, settings, "alert-a3", ts - timedelta(minutes=1), event_ids=["ev-a-1"])
+    system = {"id": "cong-dvc", "name": "Cổng Dịch vụ công tỉnh", "agency": "so-tttt", "security_level": 4}
+    systems = f"{settings.opensearch.config_index_prefix}-systems"
+    await client.index(index=systems, id=system["id"], body=system, refresh="wait_for")
     async with bugs.browser_page(base, "hoa") as page:
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -97,6 +100,11 @@ async def test_case_from_three_alerts_comment_task_pin_status_and_docx_in_vietna
         await expect(page.locator("li[data-kind=status]")).to_contain_text("Mới mở → Đang điều tra")
         await expect(page.locator(".deadlines")).to_contain_text("đạt lúc")  # acknowledged in time
 
+        # The affected system, for the notice: one of the case's agency's systems.
+        await page.locator("select[name=system_id]").select_option("cong-dvc")
+        await page.get_by_role("button", name="Lưu").click()
+        await expect(page.locator(".deadlines")).to_contain_text("Cổng Dịch vụ công tỉnh (cấp độ 4)")
+
         async with page.expect_download() as download_info:
             await page.click("#report-docx")
         download = await download_info.value
@@ -107,6 +115,7 @@ async def test_case_from_three_alerts_comment_task_pin_status_and_docx_in_vietna
         assert "Địa chỉ IP: 203.0.113.66" in text
         assert "Đổi mật khẩu root trên web01" in text  # the task done is a measure taken
         assert "Mức độ nghiêm trọng: Nghiêm trọng" in text
+        assert "Tên hệ thống: Cổng Dịch vụ công tỉnh" in text and "Cấp độ 4" in text
 
         # The list: its status, its running clock (contain), the report deadline.
         await page.click("nav a[href='#/cases']")
@@ -128,6 +137,7 @@ async def test_case_from_three_alerts_comment_task_pin_status_and_docx_in_vietna
         "event_pinned",
         "search_attached",
         "status",
+        "updated",
     ]
     assert sorted(stored[0]["_source"]["alert_ids"]) == ["alert-a", "alert-a2", "alert-a3"]
 
@@ -186,3 +196,14 @@ async def in_english_from_an_alert_page_with_the_pdf_notice(base: str, client: A
         await expect(row).to_contain_text("SSH brute force")
         await expect(row.locator(".sla")).to_contain_text("Acknowledge: 1 d 23 h overdue")
         await expect(row.locator(".report .clock.bad")).to_have_text("1 d 0 h overdue")
+
+        # Closing asks for a conclusion, kept on the timeline.
+        await page.goto(f"{base}/#/cases/{case_id}")
+        await page.get_by_role("button", name="Close case").click()
+        await dialog.locator("textarea[name=conclusion]").fill("False alarm: the agency's scheduled scan")
+        await dialog.get_by_role("button", name="Close case").click()
+        await expect(page.locator(".pagehead .badge")).to_have_text("Closed")
+        await expect(page.locator("li[data-kind=status]").first).to_contain_text(
+            "False alarm: the agency's scheduled scan"
+        )
+        await expect(page.locator(".pagehead button[data-to]")).to_have_text(["Reopen"])

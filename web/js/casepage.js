@@ -6,7 +6,7 @@ import { h, toast } from "./dom.js";
 import { t, fmtTime, fmtNum } from "./i18n.js";
 import { pivot } from "./pivot.js";
 import { severitiesHighFirst, vocab } from "./vocab.js";
-import { CLOCKS, attachSearch, canWork, caseSev, caseStatus, clockBadge, pinEvent, reportBadge, startTicking } from "./cases.js";
+import { CLOCKS, attachSearch, canWork, caseSev, caseStatus, clockBadge, formDialog, labelled, pinEvent, reportBadge, startTicking } from "./cases.js";
 
 const RANGES = { "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400e3, "30d": 30 * 86400e3 };
 const PIVOTS = { host: "host", user: "user", ip: "ip" };
@@ -63,9 +63,14 @@ export async function casePage(id, view) {
     try { await api(path + sub, { method, body }); reload(); return true; } catch (ex) { toast(ex.message, true); return false; }
   };
 
-  // Status: only the moves the workflow allows from here.
+  // Status: only the moves the workflow allows from here; closing asks for a conclusion.
+  const closeIt = () => {
+    const note = h("textarea", { name: "conclusion", maxlength: 10000 });
+    formDialog(t("case.close_title"), [labelled(t("case.conclusion"), note)], t("cmove.closed"),
+      async () => { await api(`${path}/status`, { method: "POST", body: { status: "closed", comment: note.value.trim() || undefined } }); reload(); return true; });
+  };
   const moves = work ? (vocab.caseTransitions[c.status] || []).map((to) => h("button", { type: "button", dataset: { to },
-    class: to === "closed" ? null : "primary", onclick: () => send("/status", { status: to }) },
+    class: to === "closed" ? null : "primary", onclick: () => (to === "closed" ? closeIt() : send("/status", { status: to })) },
     t(to === "investigating" && c.status !== "open" ? "cmove.reopen" : `cmove.${to}`))) : [];
 
   // The fields: title, severity, assignee, and what the notice says (description, impact, measures).
@@ -77,13 +82,21 @@ export async function casePage(id, view) {
     impact: h("textarea", { name: "impact", rows: 2 }, c.impact || ""),
     measures: h("textarea", { name: "measures", rows: 2 }, c.measures || ""),
   };
-  for (const el of Object.values(inputs)) el.disabled = !work;
+  // The affected information system (the notice names it and its level): one of the case's agencies'.
+  const system = h("select", { name: "system_id" }, h("option", { value: c.system?.id || "" }, c.system?.name || t("case.system_pick")));
+  api("/api/v1/systems").then(({ items }) => {
+    const own = items.filter((s) => c.agencies.includes(s.agency) && s.id !== c.system?.id);
+    system.append(...own.map((s) => h("option", { value: s.id }, `${s.name} (${t("case.level", { n: s.security_level })})`)));
+  }).catch(() => {});
+  for (const el of [...Object.values(inputs), system]) el.disabled = !work;
   const fields = h("form", { class: "case-fields", onsubmit: async (e) => {
     e.preventDefault();
     const body = {};
     for (const [k, el] of Object.entries(inputs)) if (el.value.trim() !== (c[k] || "")) body[k] = el.value.trim();
+    if (system.value && system.value !== (c.system?.id || "")) body.system_id = system.value;
     if (Object.keys(body).length) await send("", body, "PATCH");
   } }, Object.entries(inputs).map(([k, el]) => h("label", { class: "field" }, h("span", {}, t(`cfield.${k}`)), el)),
+  h("label", { class: "field" }, h("span", {}, t("cfield.system")), system),
   work ? h("div", { class: "actions" }, h("button", { type: "submit" }, t("act.save"))) : null);
 
   // Alerts, each with its events on demand, to pin to the timeline.

@@ -111,7 +111,7 @@ export async function casesPage(view) {
 }
 
 // A modal dialog with a form; `submit` returns true to close it.
-function formDialog(title, fields, submitLabel, submit) {
+export function formDialog(title, fields, submitLabel, submit) {
   const err = h("div", { class: "error", role: "alert" });
   const dlg = h("dialog", { class: "case-dialog" });
   const form = h("form", { onsubmit: async (e) => {
@@ -128,7 +128,7 @@ function formDialog(title, fields, submitLabel, submit) {
   return dlg;
 }
 
-const labelled = (text, input) => h("label", { class: "field" }, h("span", {}, text), input);
+export const labelled = (text, input) => h("label", { class: "field" }, h("span", {}, text), input);
 
 // "Create a case" from one or many alerts, or add them to a case still open; opens the case.
 export function createCaseDialog(alertIds) {
