@@ -23,7 +23,8 @@ def saved_searches_index(cfg: OpenSearchConfig) -> str:
 
 
 def team_of(principal: Principal) -> str:
-    return principal.agency or SOC_AGENCY
+    """An agency user's agency; everyone else (SOC staff) is the SOC's team."""
+    return principal.agency_scope or SOC_AGENCY
 
 
 def _visible(principal: Principal) -> dict[str, Any]:

@@ -38,3 +38,18 @@ export async function api(path, { method = "GET", body, query } = {}) {
   }
   return data;
 }
+
+// A file from the API (exports): the body as a Blob and the headers (X-Export-* say what it holds).
+export async function apiBlob(path, { method = "POST", body } = {}) {
+  const headers = { Accept: "*/*", "Content-Type": "application/json" };
+  if (csrf) headers["X-CSRF-Token"] = csrf;
+  const resp = await fetch(new URL(path, location.origin), { method, headers, body: JSON.stringify(body ?? {}),
+    credentials: "same-origin" });
+  if (!resp.ok) {
+    const data = await resp.json().catch(() => ({}));
+    if (resp.status === 401) onUnauthorized();
+    const detail = Array.isArray(data.detail) ? data.detail.map((d) => d.msg).join("; ") : data.detail;
+    throw new ApiError(resp.status, detail || resp.statusText, resp.headers.get("Retry-After"), data);
+  }
+  return { blob: await resp.blob(), headers: resp.headers };
+}

@@ -23,7 +23,7 @@ const ROUTES = [
   [/^#\/alerts$/, (m, view) => alertQueue(view)],
   [/^#\/cases$/, (m, view) => casesPage(view)],
   [/^#\/cases\/(.+)$/, (m, view) => casePage(decodeURIComponent(m[1]), view)],
-  [/^#\/search$/, (m, view) => searchPage(view)],
+  [/^#\/search(?:\?.*)?$/, (m, view) => searchPage(view)], // ?…: a shared search (searchtools.js)
   [/^#\/dashboard$/, (m, view) => dashboardPage(view)],
   [/^#\/rules$/, (m, view) => rulesPage(view)],
   [/^#\/exceptions\/new\/(.+)$/, (m, view) => exceptionsPage(decodeURIComponent(m[1]), view)],
@@ -67,7 +67,7 @@ function renderChrome() {
   document.getElementById("logout").textContent = t("logout");
   if (!session.me) return;
   document.getElementById("who").textContent = `${session.me.username} · ${t(`role.${session.me.role}`)}${session.me.agency ? ` · ${session.me.agency}` : ""}`;
-  const current = location.hash.split("/").slice(0, 2).join("/");
+  const current = location.hash.split("?")[0].split("/").slice(0, 2).join("/");
   document.getElementById("nav").replaceChildren(...navItems().map(([href, key]) =>
     h("a", { href, class: current === href ? "active" : null }, t(key))));
 }

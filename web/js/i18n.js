@@ -1,6 +1,19 @@
 // Vietnamese by default, English on request; times in Asia/Ho_Chi_Minh (stored in UTC).
 const STRINGS = {
   vi: {
+    // Event view and search tools (eventview.js, searchtools.js)
+    "ev.field": "Trường", "ev.value": "Giá trị", "ev.filter_for": "Lọc theo giá trị này", "ev.filter_out": "Loại trừ giá trị này",
+    "ev.copy": "Sao chép", "ev.copied": "Đã sao chép", "ev.raw": "Dòng log gốc", "ev.enrichment": "Làm giàu:",
+    "ev.matched": "khớp luật", "ev.matched_hint": "Điều kiện của luật khớp trên trường này", "ev.matched_fields": "Luật khớp trên các trường:",
+    "ev.around": "Sự kiện xung quanh:", "ev.around_by": "Cùng máy hoặc cùng nguồn", "ev.same_host": "cùng máy", "ev.same_source": "cùng nguồn",
+    "ev.around_minutes": "Khoảng thời gian", "ev.minutes": "±{n} phút", "ev.around_show": "Xem", "ev.this_event": "sự kiện này",
+    "ev.around_head": "±{n} phút quanh sự kiện, {field} = {value}, theo thứ tự thời gian.", "ev.around_capped": "Hiển thị {shown} / {total} sự kiện mới nhất.",
+    "range.abs": "Tuỳ chọn…", "range.from": "Từ", "range.to": "Đến", "tz.short": "(GMT+7)", "search.field": "Trường bất kỳ, vd: user.name",
+    "search.copy_link": "Sao chép liên kết tới tìm kiếm này",
+    "saved.pick": "Tìm kiếm đã lưu…", "saved.save": "Lưu tìm kiếm", "saved.title": "Lưu tìm kiếm", "saved.name": "Tên",
+    "saved.share": "Chia sẻ với nhóm", "saved.shared_by": "chia sẻ bởi {who}", "saved.done": "Đã lưu tìm kiếm", "saved.delete": "Xoá tìm kiếm đã lưu",
+    "saved.confirm_delete": "Xoá tìm kiếm “{name}”?", "saved.deleted": "Đã xoá",
+    "export.title": "Xuất:", "export.done": "Đã xuất {rows} dòng.", "export.capped": "Đã xuất {rows} / {total} dòng (giới hạn {cap} dòng mỗi lần xuất).",
     "nav.alerts": "Cảnh báo", "nav.search": "Tìm kiếm", "nav.dashboard": "Tổng quan", "nav.rules": "Luật",
     "nav.sources": "Nguồn log", "nav.users": "Người dùng", "nav.audit": "Nhật ký",
     "login.title": "Đăng nhập", "login.user": "Tên đăng nhập", "login.password": "Mật khẩu", "login.submit": "Đăng nhập",
@@ -119,6 +132,19 @@ const STRINGS = {
     "att.title": "Tên (tuỳ chọn)", "att.attach": "Đính kèm", "att.rows": "{shown} / {total} dòng được lưu", "att.show": "Xem các dòng",
   },
   en: {
+    // Event view and search tools (eventview.js, searchtools.js)
+    "ev.field": "Field", "ev.value": "Value", "ev.filter_for": "Filter for this value", "ev.filter_out": "Filter out this value",
+    "ev.copy": "Copy", "ev.copied": "Copied", "ev.raw": "Raw line", "ev.enrichment": "Enrichment:",
+    "ev.matched": "rule matched", "ev.matched_hint": "The rule's conditions held on this field", "ev.matched_fields": "The rule fired on:",
+    "ev.around": "Surrounding events:", "ev.around_by": "Same host or same source", "ev.same_host": "same host", "ev.same_source": "same source",
+    "ev.around_minutes": "Time window", "ev.minutes": "±{n} min", "ev.around_show": "Show", "ev.this_event": "this event",
+    "ev.around_head": "±{n} minutes around the event, {field} = {value}, in time order.", "ev.around_capped": "Showing the newest {shown} of {total} events.",
+    "range.abs": "Custom…", "range.from": "From", "range.to": "To", "tz.short": "(GMT+7)", "search.field": "Any field, e.g. user.name",
+    "search.copy_link": "Copy a link to this search",
+    "saved.pick": "Saved searches…", "saved.save": "Save search", "saved.title": "Save search", "saved.name": "Name",
+    "saved.share": "Share with the team", "saved.shared_by": "shared by {who}", "saved.done": "Search saved", "saved.delete": "Delete saved search",
+    "saved.confirm_delete": "Delete the search “{name}”?", "saved.deleted": "Deleted",
+    "export.title": "Export:", "export.done": "Exported {rows} rows.", "export.capped": "Exported {rows} of {total} rows (at most {cap} rows per export).",
     "nav.alerts": "Alerts", "nav.search": "Search", "nav.dashboard": "Dashboard", "nav.rules": "Rules",
     "nav.sources": "Sources", "nav.users": "Users", "nav.audit": "Audit",
     "login.title": "Sign in", "login.user": "User name", "login.password": "Password", "login.submit": "Sign in",
@@ -279,6 +305,10 @@ export function fmtNum(n) { return new Intl.NumberFormat(lang === "vi" ? "vi-VN"
 // is one message the API gives (api/, core/index.py), with its variable parts captured; a message
 // not listed here is shown as the server wrote it.
 const SERVER_VI = [
+  [/^limit too large: an export holds at most (\d+) rows/, (m) => `Quá nhiều dòng: mỗi lần xuất tối đa ${m[1]} dòng.`],
+  [/^too many saved searches: at most (\d+)/, (m) => `Quá nhiều tìm kiếm đã lưu: tối đa ${m[1]} mỗi người; hãy xoá bớt.`],
+  [/^only its owner \(or an admin\) may delete a saved search/, () => "Chỉ người tạo (hoặc quản trị viên) được xoá tìm kiếm đã lưu."],
+  [/^no saved search (\S+)$/, (m) => `Không có tìm kiếm đã lưu ${m[1]}.`],
   [/^leading wildcards \(\*abc, \?abc\) are refused/, () => "Không cho phép ký tự đại diện ở đầu từ (*abc, ?abc): truy vấn sẽ quét mọi giá trị. Hãy đặt chữ cố định lên trước, hoặc tìm theo tiền tố trên trường `.ci`."],
   [/^query too long: at most (\d+) characters/, (m) => `Truy vấn quá dài: tối đa ${m[1]} ký tự.`],
   [/^too many regular expressions: at most (\d+)/, (m) => `Quá nhiều biểu thức chính quy: tối đa ${m[1]}.`],
