@@ -11,6 +11,7 @@
 #   deploy/local/cluster.sh reset            # stop, delete data and secrets (not the cache)
 #   deploy/local/cluster.sh kill-kafka N     # SIGKILL broker N (1-3); `start` brings it back
 #   deploy/local/cluster.sh kill-opensearch N
+#   deploy/local/cluster.sh start-kafka N    # start one node, wait until it serves (start-opensearch N)
 #
 # It reuses services.sh's functions (cache, secrets, security config) with its own run dir, so
 # it has its own CA, passwords and data. Every start writes $CANHGAC_CLUSTER_DIR/canhgac.yml:
@@ -20,6 +21,8 @@
 # (default 23400: Kafka clients BASE+1..3, controllers BASE+11..13, OpenSearch HTTP BASE+21..23,
 # transport BASE+31..33), CLUSTER_KAFKA_HEAP (320m), CLUSTER_OPENSEARCH_HEAP (448m): 3 x 320 MiB +
 # 3 x 448 MiB of heap (about 3.5 GiB resident) fits a 2-core, 24 GiB machine running the single node.
+# CLUSTER_JAVA_OPTS: more JVM options for every node (the chaos test passes -XX:TieredStopAtLevel=1:
+# the quick JIT only, a faster start on a busy machine at some cost in peak throughput).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -32,6 +35,7 @@ unset CANHGAC_INSECURE  # the cluster is always secured
 CANHGAC_SERVICES_LIB=1 source "$HERE/services.sh" "$@"
 KAFKA_HEAP="${CLUSTER_KAFKA_HEAP:-320m}"
 OPENSEARCH_HEAP="${CLUSTER_OPENSEARCH_HEAP:-448m}"
+JAVA_EXTRA="${CLUSTER_JAVA_OPTS:-}"
 SECURED=1
 log() { printf '[cluster] %s\n' "$*" >&2; }
 
@@ -126,7 +130,7 @@ start_broker() {
       "${scram[@]}" >"$dir/logs/format.log" 2>&1 || { cat "$dir/logs/format.log" >&2; die "Kafka storage format failed (broker $n)"; }
   fi
   log "starting Kafka broker $n on 127.0.0.1:$(kafka_port "$n")"
-  nohup bash -c "exec java -Xms$KAFKA_HEAP -Xmx$KAFKA_HEAP -XX:+UseG1GC -XX:ParallelGCThreads=1 -XX:CICompilerCount=2 -Djava.awt.headless=true -Dlog4j2.configurationFile=$dir/log4j2.properties -Dkafka.logs.dir=$dir/logs -cp '$KAFKA_HOME/libs/*' kafka.Kafka $dir/server.properties" \
+  nohup bash -c "exec java -Xms$KAFKA_HEAP -Xmx$KAFKA_HEAP -XX:+UseG1GC -XX:ParallelGCThreads=1 -XX:CICompilerCount=2 $JAVA_EXTRA -Djava.awt.headless=true -Dlog4j2.configurationFile=$dir/log4j2.properties -Dkafka.logs.dir=$dir/logs -cp '$KAFKA_HOME/libs/*' kafka.Kafka $dir/server.properties" \
     >"$dir/logs/stdout.log" 2>&1 &
   echo $! > "$dir/kafka.pid"
 }
@@ -168,7 +172,7 @@ YML
   fi
   rm -f "$dir/opensearch.pid"
   log "starting OpenSearch node $n on 127.0.0.1:$(http_port "$n")"
-  local cmd=(env OPENSEARCH_JAVA_HOME="$(java_home)" OPENSEARCH_JAVA_OPTS="-Xms$OPENSEARCH_HEAP -Xmx$OPENSEARCH_HEAP"
+  local cmd=(env OPENSEARCH_JAVA_HOME="$(java_home)" OPENSEARCH_JAVA_OPTS="-Xms$OPENSEARCH_HEAP -Xmx$OPENSEARCH_HEAP $JAVA_EXTRA"
              OPENSEARCH_TMPDIR="$dir/tmp" "$dir/home/bin/opensearch" -d -p "$dir/opensearch.pid")
   if [[ "$(id -u)" == 0 ]]; then cmd=(runuser -u "$SERVICE_USER" -- "${cmd[@]}"); fi
   "${cmd[@]}" >"$dir/logs/stdout.log" 2>&1 \
@@ -255,11 +259,12 @@ cluster_start() {
 
 cluster_stop() {
   local n pid
-  for n in "${NODES[@]}"; do
-    if pid="$(broker_pid "$n")"; then stop_pid "Kafka broker $n" "$pid"; fi
-    if pid="$(node_pid "$n")"; then stop_pid "OpenSearch node $n" "$pid"; fi
-    rm -f "$(broker_dir "$n")/kafka.pid" "$(node_dir "$n")/opensearch.pid"
+  for n in "${NODES[@]}"; do  # all at once: each may take its 30 s
+    if pid="$(broker_pid "$n")"; then stop_pid "Kafka broker $n" "$pid" & fi
+    if pid="$(node_pid "$n")"; then stop_pid "OpenSearch node $n" "$pid" & fi
   done
+  wait
+  for n in "${NODES[@]}"; do rm -f "$(broker_dir "$n")/kafka.pid" "$(node_dir "$n")/opensearch.pid"; done
 }
 
 cluster_status() {
@@ -274,11 +279,29 @@ cluster_status() {
   return $rc
 }
 
+start_one() {  # kind node: start one node and wait until it serves (a broker listens, a node joined)
+  local kind=$1 n=$2 deadline=$((SECONDS + 300))
+  KAFKA_RUN="$(broker_dir "$n")"
+  if [[ "$kind" == kafka ]]; then start_broker "$n"; else start_node "$n"; fi
+  while (( SECONDS < deadline )); do
+    if [[ "$kind" == kafka ]]; then
+      broker_pid "$n" >/dev/null || die "Kafka broker $n exited; logs in $(broker_dir "$n")/logs"
+      (exec 3<>"/dev/tcp/127.0.0.1/$(kafka_port "$n")") 2>/dev/null && return 0
+    else
+      [[ -f "$(node_dir "$n")/opensearch.pid" ]] && ! node_pid "$n" >/dev/null && die "OpenSearch node $n exited"
+      cluster_get "_cluster/health?wait_for_nodes=3&wait_for_status=yellow&timeout=2s" >/dev/null 2>&1 && return 0
+    fi
+    sleep 1
+  done
+  die "$kind node $n did not come back in 300 s"
+}
+
 node_number() {
   [[ "${1:-}" =~ ^[1-3]$ ]] || die "name a node: 1, 2 or 3"
   echo "$1"
 }
 
+main() {
 case "${1:-}" in
   start) cluster_start "${2:-300}" ;;
   stop) cluster_stop ;;
@@ -286,5 +309,12 @@ case "${1:-}" in
   reset) cluster_stop; rm -rf "$CLUSTER_DIR" ;;
   kill-kafka) n="$(node_number "${2:-}")"; if pid="$(broker_pid "$n")"; then log "SIGKILL Kafka broker $n (pid $pid)"; kill -KILL "$pid"; fi ;;
   kill-opensearch) n="$(node_number "${2:-}")"; if pid="$(node_pid "$n")"; then log "SIGKILL OpenSearch node $n (pid $pid)"; kill -KILL "$pid"; fi ;;
-  *) echo "usage: $0 start|stop|status|reset|kill-kafka N|kill-opensearch N" >&2; exit 2 ;;
+  start-kafka) start_one kafka "$(node_number "${2:-}")" ;;
+  start-opensearch) start_one opensearch "$(node_number "${2:-}")" ;;
+  *) echo "usage: $0 start|stop|status|reset|kill-kafka N|kill-opensearch N|start-kafka N|start-opensearch N" >&2; exit 2 ;;
 esac
+}
+
+# One line, so bash has read all of it before it runs: editing this file under a running command
+# cannot make that command read the edited bytes.
+main "$@"; exit
