@@ -38,6 +38,8 @@ def test_each_stage_reads_only_its_input() -> None:
     assert who(cfg, t.events, "read") == {"indexer", "detector", "source_health"}
     assert who(cfg, t.alerts, "read") == {"alert_indexer", "notifier"}
     assert who(cfg, t.dlq, "read") == set()  # operators read dead letters as admin
+    # the notifier's election and state snapshots are its own
+    assert who(cfg, t.notifier_state, "read") == who(cfg, t.notifier_state, "write") == {"notifier"}
 
 
 def test_readers_get_groups_under_the_prefix_and_grants_follow_the_settings() -> None:

@@ -31,6 +31,14 @@ def test_topics_are_created_with_the_configured_replication() -> None:
         assert spec.topic_configs == {"min.insync.replicas": "2"}
 
 
+def test_the_notifier_state_topic_has_one_compacted_partition_replicated_as_the_others() -> None:
+    cfg = KafkaConfig(topics=TopicsConfig(partitions=6, replication_factor=3, min_insync_replicas=2))
+    (spec,) = topic_specs(cfg, [cfg.topics.notifier_state])
+    assert (spec.num_partitions, spec.replication_factor) == (1, 3)  # one partition: one owner
+    assert spec.topic_configs["cleanup.policy"] == "compact"
+    assert spec.topic_configs["min.insync.replicas"] == "2"
+
+
 def test_single_node_values() -> None:
     cfg = KafkaConfig(topics=TopicsConfig(replication_factor=1, min_insync_replicas=1))
     (spec,) = topic_specs(cfg, ["x"])
