@@ -29,6 +29,8 @@ from canhgac.api.exceptions.views import router as exceptions_router
 from canhgac.api.health import router as health_router
 from canhgac.api.intel.poller import poll_loop
 from canhgac.api.intel.views import router as intel_router
+from canhgac.api.lists.views import router as lists_router
+from canhgac.api.lookups.views import router as lookups_router
 from canhgac.api.meta.views import router as meta_router
 from canhgac.api.notify import views as notify_views
 from canhgac.api.proxy_headers import TrustedProxyHeaders
@@ -157,6 +159,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
         rules_router,
         exceptions_router,
         intel_router,
+        lists_router,
+        lookups_router,
         retro_router,
         sources_router,
         systems_router,

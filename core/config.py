@@ -184,6 +184,16 @@ class OpenSearchConfig(Strict):
     def intel_feeds_index(self) -> str:
         return f"{self.config_index_prefix}-intel-feeds"
 
+    @property
+    def lists_index(self) -> str:
+        # Watch and allow lists (core/watchlists.py), read by the detector.
+        return f"{self.config_index_prefix}-lists"
+
+    @property
+    def lookups_index(self) -> str:
+        # Lookup tables (core/lookups.py), read by the normaliser.
+        return f"{self.config_index_prefix}-lookups"
+
 
 class SyslogTcpConfig(Strict):
     enabled: bool = True
@@ -352,9 +362,24 @@ class GeoIpConfig(Strict):
     )
 
 
+class LookupsConfig(Strict):
+    # Lookup tables (core/lookups.py): the normaliser writes the row an event's address or host
+    # name matches to `canhgac.lookup.<side>`; tables edited through the API apply within
+    # `refresh_secs`.
+    enabled: bool = True
+    fields: tuple[Literal["host", "source", "destination", "observer", "client", "server"], ...] = (
+        "host",
+        "source",
+        "destination",
+        "observer",
+    )
+    refresh_secs: float = Field(default=10.0, gt=0)
+
+
 class PipelineConfig(Strict):
     normalizer: StageConfig = StageConfig()
     geoip: GeoIpConfig = GeoIpConfig()
+    lookups: LookupsConfig = LookupsConfig()
     indexer: StageConfig = StageConfig()
     detector: StageConfig = StageConfig()
     alert_indexer: StageConfig = StageConfig(max_batch_records=500)

@@ -36,6 +36,7 @@ def _normalizer(s: Settings, metrics: Metrics) -> Stage:
         opensearch=s.opensearch,
         declared_refresh_secs=s.sources_refresh_secs,
         geoip=s.pipeline.geoip,
+        lookups=s.pipeline.lookups,
     )
 
 

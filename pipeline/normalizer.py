@@ -17,6 +17,7 @@ from canhgac.core.config import (
     CollectorsConfig,
     GeoIpConfig,
     KafkaConfig,
+    LookupsConfig,
     OpenSearchConfig,
     SourceConfig,
     StageConfig,
@@ -25,6 +26,7 @@ from canhgac.core.envelope import RawEnvelope, utc_now_iso
 from canhgac.core.errors import ParseError
 from canhgac.core.event import Event, set_logsource
 from canhgac.core.formats import canonical_format
+from canhgac.core.lookups import LookupSource
 from canhgac.core.metrics import Metrics
 from canhgac.core.source_registry import UNKNOWN_AGENCY, SourceRegistry
 from canhgac.pipeline.dlq import dead_letter
@@ -162,9 +164,15 @@ class NormalizerStage(Stage):
         opensearch: OpenSearchConfig | None = None,
         declared_refresh_secs: float = 10.0,
         geoip: GeoIpConfig | None = None,
+        lookups: LookupsConfig | None = None,
     ) -> None:
         super().__init__(kafka, stage, metrics)
         self.geoip = GeoIp(geoip or GeoIpConfig())
+        # Lookup tables enrich (canhgac.lookup.*); the agency that decides visibility stays the source's.
+        self.lookups_cfg = lookups or LookupsConfig()
+        self.lookups = LookupSource(
+            opensearch if self.lookups_cfg.enabled else None, refresh_secs=self.lookups_cfg.refresh_secs
+        )
         # Agencies come from declarations (settings, then the API's, then collectors' defaults).
         self.sources = SourceRegistry(
             sources, collectors, opensearch, component=self.component, refresh_secs=declared_refresh_secs
@@ -176,9 +184,11 @@ class NormalizerStage(Stage):
         # Declarations are re-read in the background every sources_refresh_secs: a slow config
         # index never holds a batch (only an id nobody declared yet triggers a read inline).
         await self.sources.start()
+        await self.lookups.start()
 
     async def close(self) -> None:
         await self.sources.close()
+        await self.lookups.close()
 
     def topics(self) -> list[str]:
         return [self.kafka.topics.raw]
@@ -194,6 +204,7 @@ class NormalizerStage(Stage):
                 dead.add(record.key, "bad_envelope", str(exc), record.value)
         if any(self.sources.lookup(raw.source_id, raw.collector) is None for _, raw in envelopes):
             await self.sources.refresh_for_unknown()  # declared through the API a moment ago?
+        lookups = self.lookups.directory  # one set of tables per batch
         for record, raw in envelopes:
             source = self.sources.lookup(raw.source_id, raw.collector)
             if source is not None and not source.enabled:
@@ -203,6 +214,7 @@ class NormalizerStage(Stage):
                 continue
             event, dlq = normalize(raw, self.parsers, source)
             self.geoip.enrich(event)
+            lookups.enrich(event, self.lookups_cfg.fields)
             if dlq is not None:
                 self.metrics.parse_errors.labels(raw.format or DEFAULT_FORMAT).inc()
                 dead.add_record(record.key, dlq)

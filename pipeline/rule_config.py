@@ -3,6 +3,8 @@
 - `<config_index_prefix>-rules`: one document per rule id (the document id) that someone touched:
   `enabled` (false: the detector skips the rule), and for uploaded rules their Sigma `yaml`.
 - `<config_index_prefix>-exceptions`: rule exceptions (canhgac.rules.exceptions).
+- `<config_index_prefix>-lists`: watch and allow lists (canhgac.core.watchlists), swapped into the
+  process's live lists on each read, which rules and exceptions look up per event.
 
 What they mean for the rules in service is decided by canhgac.rules.ruleset (shared with the API).
 
@@ -22,6 +24,7 @@ from canhgac.core.errors import BackendUnavailable
 from canhgac.core.index import Index
 from canhgac.core.metrics import Metrics
 from canhgac.core.store import make_client
+from canhgac.core.watchlists import LISTS
 from canhgac.rules.ruleset import RuleConfig, rule_config_from_docs
 from opensearchpy import AsyncOpenSearch
 
@@ -66,9 +69,17 @@ class RuleConfigSource:
             rule_docs = await Index(self.client, self.cfg.rules_index).read_all()
             exceptions = Index(self.client, self.cfg.exceptions_index)
             exception_docs = await exceptions.read_all(unexpired_query(datetime.now(UTC)))
+            list_docs = await Index(self.client, self.cfg.lists_index).read_all()
         except BackendUnavailable as exc:
             self.metrics.errors.labels("detector", "rule_config_unavailable").inc()
             log.warning("rule config not refreshed (keeping the last one): %s", exc)
             return None
+        bad_list = self.metrics.errors.labels("detector", "bad_list")
+
+        def ignored(name: str, exc: Exception) -> None:
+            bad_list.inc()
+            log.warning("watch list %s ignored: %s", name, exc)
+
+        LISTS.replace_from_docs(list_docs, ignored)
         bad_exception = self.metrics.errors.labels("detector", "bad_exception")
         return rule_config_from_docs(rule_docs, exception_docs, lambda _reason: bad_exception.inc())

@@ -123,7 +123,11 @@ class Compiler:
         groups: dict[tuple[str, bool], list[SigmaString]] = {}
         others: list[Any] = []
         for arg in args:
-            if isinstance(arg, ConditionFieldEqualsValueExpression) and matchers.is_plain_string(arg.value):
+            if (
+                isinstance(arg, ConditionFieldEqualsValueExpression)
+                and matchers.is_plain_string(arg.value)
+                and matchers.list_reference(arg.value) is None
+            ):
                 key = (arg.field, isinstance(arg.value, SigmaCasedString))
                 groups.setdefault(key, []).append(cast(SigmaString, arg.value))
             else:
@@ -157,6 +161,8 @@ class Compiler:
     def _field_value_at(self, field: str, value: Any) -> Compiled:
         if isinstance(value, SigmaExpansion):
             return self._compile_or([ConditionFieldEqualsValueExpression(field, v) for v in value.values])
+        if (list_name := matchers.list_reference(value)) is not None:
+            return plan.leaf("list", field, list_name), ()  # looked up per event: no pre-filter literal
         if matchers.is_plain_string(value):
             return self._strings(field, [value], isinstance(value, SigmaCasedString))
         if isinstance(value, SigmaTimestampPart):

@@ -11,6 +11,7 @@ hold for an event to be excepted. A condition is {field, op, value}:
 | `endswith`   | text         | ends with the value                                           |
 | `in`         | list of text | equals one of the values                                      |
 | `cidr`       | network      | is an IP address inside the network (`10.0.0.0/8`, `::1/128`) |
+| `in_list`    | a list name  | is in that live watch/allow list (core/watchlists.py)         |
 
 Text comparisons ignore case, as Sigma's do, so an exception is as broad as the rule it tames.
 A field holding a list holds the condition when one of its items does; a missing field never does.
@@ -31,8 +32,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
 from canhgac.core.event import get_path, set_path
+from canhgac.core.watchlists import LIST_NAME, LISTS
 
-Op = Literal["equals", "contains", "startswith", "endswith", "cidr", "in"]
+Op = Literal["equals", "contains", "startswith", "endswith", "cidr", "in", "in_list"]
 OPS: tuple[str, ...] = get_args(Op)
 MAX_CONDITIONS = 20
 MAX_IN_VALUES = 500
@@ -64,6 +66,10 @@ class Condition:
                 raise ValueError(f"`{op}` needs one non-empty value (use `in` for a list)")
             values = (_text(value),)
         networks: tuple[Network, ...] = ()
+        if op == "in_list":
+            values = (str(value),)  # the list's name, kept as written
+            if not LIST_NAME.match(values[0]):
+                raise ValueError(f"`in_list` needs a list name: {value!r}")
         if op == "cidr":
             try:
                 networks = (ipaddress.ip_network(values[0], strict=False),)
@@ -81,6 +87,8 @@ class Condition:
     def _holds_one(self, item: Any) -> bool:
         if self.op == "cidr":
             return _in_networks(item, self.networks)
+        if self.op == "in_list":
+            return LISTS.contains(self.values[0], item)
         text = _text(item)
         if self.op in ("equals", "in"):
             return text in self.values

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from canhgac.core.errors import RuleError
+from canhgac.core.watchlists import LISTS, list_placeholder
 from canhgac.rules.context import EventContext, fold
 from canhgac.rules.model import Literal, Predicate
 from canhgac.rules.regex_engine import Glob, compile_regex, glob
@@ -66,6 +67,10 @@ def string_shape(value: SigmaString, fold_wildcard: bool = False) -> tuple[str, 
     parts: list[Any] = []
     for part in value.s:
         if isinstance(part, Placeholder):
+            if list_placeholder(part.name) is not None:
+                raise RuleError(
+                    f"list placeholder %{part.name}% must be the whole value", reason="unresolved placeholder"
+                )
             raise RuleError(f"placeholder %{part.name}% has no value", reason="unresolved placeholder")
         if part is SpecialChars.WILDCARD_MULTI and parts and parts[-1] is SpecialChars.WILDCARD_MULTI:
             continue
@@ -293,6 +298,28 @@ def is_plain_string(value: SigmaType) -> bool:
     return type(value) in (SigmaString, SigmaCasedString)
 
 
+def list_reference(value: Any) -> str | None:
+    """The live list a value names (`field|expand: '%list:name%'`, the whole value), else None."""
+    if type(value) not in (SigmaString, SigmaCasedString) or len(value.s) != 1:
+        return None
+    part = value.s[0]
+    return list_placeholder(part.name) if isinstance(part, Placeholder) else None
+
+
+def list_predicate(field: str, name: str) -> Predicate:
+    """The field holds a value of the live list `name` (core/watchlists.py), looked up per event:
+    an edit to the list applies without recompiling the rule."""
+
+    def predicate(ctx: EventContext) -> bool:
+        found = LISTS.get(name)
+        for text in ctx.texts(field):
+            if found.contains(text):
+                return True
+        return False
+
+    return predicate
+
+
 __all__ = [
     "SigmaExpansion",
     "SigmaNull",
@@ -301,6 +328,8 @@ __all__ = [
     "fieldref_predicate",
     "is_plain_string",
     "keyword_predicate",
+    "list_predicate",
+    "list_reference",
     "null_predicate",
     "regex_predicate",
     "string_literals",

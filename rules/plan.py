@@ -73,6 +73,7 @@ LEAVES: dict[str, Callable[..., Predicate]] = {
     "keyword": _keyword,
     "regex": _regex,
     "cidr": matchers.cidr_predicate,
+    "list": matchers.list_predicate,
     "null": matchers.null_predicate,
     "exists": matchers.exists_predicate,
     "fieldref": matchers.fieldref_predicate,

@@ -7,6 +7,7 @@ import { pivot } from "./pivot.js";
 import { eventRow, clause } from "./eventview.js";
 import { searchFor } from "./search.js";
 import { createCaseDialog } from "./cases.js";
+import { indicatorPanel } from "./intel.js";
 import { canRequestException, ownsAlert } from "./agencyself.js";
 import { ACTIONS, USUAL_RESOLUTION, canMove, initialStatus, severitiesHighFirst, vocab } from "./vocab.js";
 
@@ -414,6 +415,7 @@ export async function alertPage(id, view) {
             catch (ex) { toast(ex.message, true); }
           } }, commentBox, h("div", { class: "actions" }, h("button", { type: "submit" }, t("act.comment")))) : null)),
       h("div", {},
+        indicatorPanel(alert),
         h("div", { class: "panel" }, h("h2", {}, t("alert.rule")), kv([
           [t("col.title"), rule.id ? pivot("rule", rule.id, rule.title || rule.id) : rule.title], [t("col.author"), rule.author || "—"], [t("col.level"), rule.level ? sevBadge(rule.level) : null],
           [t("alert.description"), rule.description], [t("alert.tags"), (rule.tags || []).join(", ")],

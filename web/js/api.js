@@ -53,3 +53,18 @@ export async function apiBlob(path, { method = "POST", body } = {}) {
   }
   return { blob: await resp.blob(), headers: resp.headers };
 }
+
+// A text body (a CSV file to import) instead of JSON; the answer is JSON as with `api`.
+export async function apiText(path, text, contentType = "text/csv") {
+  const headers = { Accept: "application/json", "Content-Type": contentType };
+  if (csrf) headers["X-CSRF-Token"] = csrf;
+  const resp = await fetch(new URL(path, location.origin), { method: "POST", headers, body: text, credentials: "same-origin" });
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) {
+    if (resp.status === 401) onUnauthorized();
+    const detail = Array.isArray(data.problems) && data.problems.length ? `${data.detail}: ${data.problems.slice(0, 5).join("; ")}`
+      : Array.isArray(data.detail) ? data.detail.map((d) => d.msg).join("; ") : data.detail;
+    throw new ApiError(resp.status, detail || resp.statusText, resp.headers.get("Retry-After"), data);
+  }
+  return data;
+}

@@ -4,7 +4,7 @@ import { h, toast } from "./dom.js";
 import { t, fmtTime } from "./i18n.js";
 import { session } from "./app.js";
 
-const OPS = ["equals", "contains", "startswith", "endswith", "in", "cidr"];
+const OPS = ["equals", "contains", "startswith", "endswith", "in", "cidr", "in_list"];
 // Alert fields worth excepting on, in the order an analyst usually narrows a false positive.
 const ALERT_FIELDS = [["host.name", (a) => a.host?.name], ["user.name", (a) => a.user?.name],
   ["source.ip", (a) => a.source?.ip]];

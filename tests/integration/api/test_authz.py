@@ -195,6 +195,23 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
         ADMIN,
         401,
     ),
+    # Watch/allow lists: SOC analysts edit them (tune). Missing-list rows come before the PUT
+    # that creates the list the placeholder names.
+    ("GET", "/api/v1/lists"): ({}, TUNING_READ, 401),
+    ("GET", "/api/v1/lists/{list_name}"): ({}, {**TUNING_READ, "admin": 404, "analyst": 404, "viewer": 404}, 401),
+    ("POST", "/api/v1/lists/{list_name}/values"): ({"json": {"add": ["x"]}}, TUNE_MISSING, 401),
+    ("DELETE", "/api/v1/lists/{list_name}"): ({}, TUNE_MISSING, 401),
+    ("PUT", "/api/v1/lists/{list_name}"): ({"json": {"type": "string", "values": ["x"]}}, TUNE, 401),
+    # Lookup tables: SOC staff read them, admins write them (like the systems inventory).
+    ("GET", "/api/v1/lookups"): ({}, TUNING_READ, 401),
+    ("GET", "/api/v1/lookups/{table_name}"): ({}, {**TUNING_READ, "admin": 404, "analyst": 404, "viewer": 404}, 401),
+    ("DELETE", "/api/v1/lookups/{table_name}"): ({}, {**ADMIN, "admin": 404}, 401),
+    ("PUT", "/api/v1/lookups/{table_name}"): ({"json": {"rows": [{"match": "10.0.0.0/8"}]}}, ADMIN, 401),
+    ("POST", "/api/v1/lookups/{table_name}/import"): (
+        {"content": "match,owner\n10.1.0.0/16,Ông A\n", "headers": {"content-type": "text/csv"}},
+        ADMIN,
+        401,
+    ),
     ("GET", "/api/v1/cases"): ({}, READ, 401),
     ("POST", "/api/v1/cases"): (
         {"json": {"alert_ids": ["alert-a"]}},
@@ -246,6 +263,7 @@ async def call(client: httpx.AsyncClient, method: str, path: str, kwargs: dict, 
     path = path.replace("{case_id}", "no-such-case").replace("{task_id}", "no-such-task")
     path = path.replace("{job_id}", "no-such-job")
     path = path.replace("{search_id}", "no-such-search")
+    path = path.replace("{list_name}", "no-such-list").replace("{table_name}", "no-such-table")
     if path.startswith("/api/v1/auth/"):
         client._transport.app.state.canhgac.limiter._entries.clear()  # type: ignore[attr-defined]
     kw = {k: v for k, v in kwargs.items()}

@@ -1,0 +1,1 @@
+"""Watch and allow lists (core/watchlists.py) through the API."""

@@ -1,0 +1,1 @@
+"""Lookup tables (core/lookups.py) through the API."""
