@@ -178,13 +178,16 @@ async def in_english_from_an_alert_page_with_the_pdf_notice(base: str, client: A
         await dialog.locator("select[name=case]").select_option(case_id)
         await dialog.get_by_role("button", name="Add to case").click()
         await expect(page.locator(".case-alerts li")).to_have_count(2)
+        await page.goto(base + "/#/alerts/alert-a4")  # the alert's page names its case
+        await expect(page.locator(".alert-cases a")).to_have_text("SSH brute force")
+        await expect(page.locator(".alert-cases .badge")).to_have_text("Open")
 
         # Past its deadlines (opened two days ago, detected six), the clocks say by how much.
         index = f"{settings.opensearch.config_index_prefix}-cases-so-tttt"
         now = datetime.now(UTC)
         past = {"created_at": iso(now - timedelta(days=2)), "detected_at": iso(now - timedelta(days=6, minutes=1))}
         await client.update(index=index, id=case_id, body={"doc": past}, refresh="wait_for")
-        await page.reload()
+        await page.goto(f"{base}/#/cases/{case_id}")
         await expect(page.locator("#report-deadline .clock.bad")).to_have_text("1 d 0 h overdue")
         # high severity: acknowledge (1 h) and contain (8 h) are past, close (3 days) is not
         await expect(page.locator(".deadlines .clock.bad")).to_have_count(3)

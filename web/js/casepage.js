@@ -5,6 +5,7 @@ import { api } from "./api.js";
 import { h, toast } from "./dom.js";
 import { t, fmtTime, fmtNum } from "./i18n.js";
 import { pivot } from "./pivot.js";
+import { session } from "./app.js";
 import { severitiesHighFirst, vocab } from "./vocab.js";
 import { CLOCKS, attachSearch, canWork, caseSev, caseStatus, clockBadge, formDialog, labelled, pinEvent, reportBadge, startTicking } from "./cases.js";
 
@@ -57,6 +58,9 @@ function timelineDetail(e) {
 export async function casePage(id, view) {
   const c = await api(`/api/v1/cases/${encodeURIComponent(id)}`);
   const work = canWork();
+  // An agency analyst moves its own agency's cases through their statuses and comments on them;
+  // the rest of a case is the SOC's (the API refuses it too).
+  const soc = work && !session.me?.agency;
   const path = `/api/v1/cases/${encodeURIComponent(id)}`;
   const reload = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
   const send = async (sub, body, method = "POST") => {
@@ -88,7 +92,7 @@ export async function casePage(id, view) {
     const own = items.filter((s) => c.agencies.includes(s.agency) && s.id !== c.system?.id);
     system.append(...own.map((s) => h("option", { value: s.id }, `${s.name} (${t("case.level", { n: s.security_level })})`)));
   }).catch(() => {});
-  for (const el of [...Object.values(inputs), system]) el.disabled = !work;
+  for (const el of [...Object.values(inputs), system]) el.disabled = !soc;
   const fields = h("form", { class: "case-fields", onsubmit: async (e) => {
     e.preventDefault();
     const body = {};
@@ -97,7 +101,7 @@ export async function casePage(id, view) {
     if (Object.keys(body).length) await send("", body, "PATCH");
   } }, Object.entries(inputs).map(([k, el]) => h("label", { class: "field" }, h("span", {}, t(`cfield.${k}`)), el)),
   h("label", { class: "field" }, h("span", {}, t("cfield.system")), system),
-  work ? h("div", { class: "actions" }, h("button", { type: "submit" }, t("act.save"))) : null);
+  soc ? h("div", { class: "actions" }, h("button", { type: "submit" }, t("act.save"))) : null);
 
   // Alerts, each with its events on demand, to pin to the timeline.
   const titles = {};
@@ -113,7 +117,7 @@ export async function casePage(id, view) {
         const alert = await api(`/api/v1/alerts/${encodeURIComponent(aid)}`);
         const evs = alert.events || [];
         events.replaceChildren(...(evs.length ? evs.map((ev) => h("div", { class: "event-row", dataset: { event: ev.event?.id || "" } }, eventLine(ev),
-          work && ev.event?.id ? (pinned.has(ev.event.id) ? h("span", { class: "badge" }, t("case.pinned"))
+          soc && ev.event?.id ? (pinned.has(ev.event.id) ? h("span", { class: "badge" }, t("case.pinned"))
             : h("button", { type: "button", class: "ghost small pin", onclick: async () => {
               try { await pinEvent(ev, { caseId: id }); toast(t("case.pinned")); reload(); } catch (ex) { toast(ex.message, true); }
             } }, t("case.pin"))) : null))
@@ -126,7 +130,7 @@ export async function casePage(id, view) {
   // Tasks.
   const taskIn = h("input", { name: "task", maxlength: 500, placeholder: t("case.task_new") });
   const tasks = h("ul", { class: "plain tasks" }, c.tasks.length ? c.tasks.map((task) => h("li", { class: task.done ? "done" : null, dataset: { id: task.id } },
-    task.done ? h("span", { class: "clock ok" }, "✓") : work ? h("button", { type: "button", class: "ghost small", title: t("case.task_done"),
+    task.done ? h("span", { class: "clock ok" }, "✓") : soc ? h("button", { type: "button", class: "ghost small", title: t("case.task_done"),
       onclick: () => send(`/tasks/${encodeURIComponent(task.id)}/done`) }, "☐ " + t("case.task_done")) : "☐",
     " ", h("span", { class: "task-title" }, task.title),
     task.done ? h("div", { class: "small muted" }, `${task.done_by} · ${fmtTime(task.done_at, "short")}`) : null))
@@ -173,10 +177,10 @@ export async function casePage(id, view) {
           [t("case.opened"), `${c.created_by} · ${fmtTime(c.created_at)}`]]),
         h("div", { class: "row" }, h("a", { class: "button", id: "report-docx", href: docx, download: `bao-cao-su-co-${c.id}.docx` }, t("case.docx")),
           h("a", { class: "button", id: "report-pdf", href: `${path}/report.pdf`, download: `bao-cao-su-co-${c.id}.pdf` }, t("case.pdf")),
-          work && !c.report_deadline.sent_at ? h("button", { type: "button", class: "ghost", id: "report-sent",
+          soc && !c.report_deadline.sent_at ? h("button", { type: "button", class: "ghost", id: "report-sent",
             onclick: () => send("/report/sent", {}) }, t("case.mark_sent")) : null)),
         h("div", { class: "panel" }, h("h2", {}, t("case.tasks")), tasks,
-          work ? h("form", { class: "row", onsubmit: async (e) => {
+          soc ? h("form", { class: "row", onsubmit: async (e) => {
             e.preventDefault();
             if (taskIn.value.trim()) await send("/tasks", { title: taskIn.value.trim() });
           } }, taskIn, h("button", { type: "submit" }, t("case.task_add"))) : null),
@@ -185,6 +189,6 @@ export async function casePage(id, view) {
             h("td", { class: "wrap" }, PIVOTS[o.type] ? pivot(PIVOTS[o.type], o.value) : h("span", { class: "mono small" }, o.value)),
             h("td", { class: "num small muted", title: t("case.in_alerts") }, fmtNum(o.alert_ids.length))))))
           : h("div", { class: "muted" }, "—")),
-        work ? h("div", { class: "panel" }, h("h2", {}, t("att.heading")), h("div", { class: "small muted" }, t("att.help")), attach) : null))));
+        soc ? h("div", { class: "panel" }, h("h2", {}, t("att.heading")), h("div", { class: "small muted" }, t("att.help")), attach) : null))));
   return startTicking();
 }

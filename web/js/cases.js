@@ -198,4 +198,14 @@ export async function attachSearch(search, { caseId } = {}) {
     (id, note) => api(`/api/v1/cases/${encodeURIComponent(id)}/attachments`, { method: "POST", body: body(note) }));
 }
 
+// The cases holding an alert, as links (filled in when the answer comes; "—" for none).
+export function casesOfAlert(alertId) {
+  const el = h("span", { class: "alert-cases" }, "…");
+  api("/api/v1/cases", { query: { alert_id: alertId, size: 20 } }).then(({ items }) => {
+    el.replaceChildren(...(items.length ? items.flatMap((c, i) => [i ? ", " : "",
+      h("a", { href: `#/cases/${encodeURIComponent(c.id)}` }, c.title), " ", caseStatus(c.status)]) : ["—"]));
+  }).catch(() => { el.textContent = "—"; });
+  return el;
+}
+
 window.canhgacCases = { pinEvent, attachSearch, createCase: createCaseDialog };
