@@ -4,7 +4,10 @@ import { h, toast, typing } from "./dom.js";
 import { t, fmtTime, fmtNum, serverText } from "./i18n.js";
 import { session, setLive } from "./app.js";
 import { pivot } from "./pivot.js";
+import { eventRow, clause } from "./eventview.js";
+import { searchFor } from "./search.js";
 import { casesOfAlert, createCaseDialog } from "./cases.js";
+import { indicatorPanel } from "./intel.js";
 import { canRequestException, ownsAlert } from "./agencyself.js";
 import { ACTIONS, USUAL_RESOLUTION, canMove, initialStatus, severitiesHighFirst, vocab } from "./vocab.js";
 
@@ -368,12 +371,11 @@ export async function alertPage(id, view) {
     } }, t("act.assign_me")));
   }
   const events = alert.events || [];
-  const eventRows = events.map((ev) => {
-    const pre = h("pre", { class: "json", hidden: true }, JSON.stringify(ev, null, 2));
-    return [h("tr", { class: "clickable", onclick: () => { pre.hidden = !pre.hidden; } },
-      h("td", { class: "nowrap" }, fmtTime(ev["@timestamp"])), h("td", {}, ev.host?.name || ev.host?.hostname || "—"),
-      h("td", { class: "msg" }, ev.message || ev.log?.original || ev.event?.original || "", pre))];
-  });
+  // Each event opens its field table; the fields the rule fired on (the detector's matched_fields) are highlighted.
+  const eventRows = events.map((ev) => eventRow([
+    h("td", { class: "nowrap" }, fmtTime(ev["@timestamp"])), h("td", {}, ev.host?.name || ev.host?.hostname || "—"),
+    h("td", { class: "msg" }, ev.message || ev.log?.original || ev.event?.original || "")], ev, 3,
+  { matched: alert.matched_fields || [], onFilter: (field, value, negate) => searchFor("events", clause(field, value, negate)) }));
   const commentBox = h("textarea", { name: "comment", placeholder: t("act.comment") });
   const onKey = (e) => {
     if (typing(e)) return;
@@ -413,6 +415,7 @@ export async function alertPage(id, view) {
             catch (ex) { toast(ex.message, true); }
           } }, commentBox, h("div", { class: "actions" }, h("button", { type: "submit" }, t("act.comment")))) : null)),
       h("div", {},
+        indicatorPanel(alert),
         h("div", { class: "panel" }, h("h2", {}, t("alert.rule")), kv([
           [t("col.title"), rule.id ? pivot("rule", rule.id, rule.title || rule.id) : rule.title], [t("col.author"), rule.author || "—"], [t("col.level"), rule.level ? sevBadge(rule.level) : null],
           [t("alert.description"), rule.description], [t("alert.tags"), (rule.tags || []).join(", ")],
