@@ -96,6 +96,23 @@ async def test_event_view_and_search_tools_in_vietnamese(console) -> None:  # ty
         await page.select_option("select[name=range]", "24h")
         await expect(page.locator(ROWS)).to_have_count(2)
 
+        # Drag across the histogram's right half: the range becomes that absolute span.
+        box = await page.locator("#search-chart svg").bounding_box()
+        y = box["y"] + box["height"] / 2
+        async with page.expect_request(lambda r: r.url.endswith("/api/v1/events/search")) as zoomed:
+            await page.mouse.move(box["x"] + box["width"] * 0.5, y)
+            await page.mouse.down()
+            await page.mouse.move(box["x"] + box["width"] * 0.8, y, steps=4)
+            await page.mouse.move(box["x"] + box["width"] - 2, y, steps=4)
+            await page.mouse.up()
+        zoom = (await zoomed.value).post_data_json
+        span = datetime.fromisoformat(zoom["end"]) - datetime.fromisoformat(zoom["start"])
+        assert timedelta(hours=10) < span < timedelta(hours=14), zoom
+        await expect(page.locator("select[name=range]")).to_have_value("abs")
+        await expect(page.locator(ROWS)).to_have_count(2)
+        await page.select_option("select[name=range]", "24h")
+        await expect(page.locator(ROWS)).to_have_count(2)
+
         # Export as CSV: the file holds the rows, the toast says how many.
         async with page.expect_download() as download:
             await page.click("button[name=export-csv]")
