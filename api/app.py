@@ -33,6 +33,7 @@ from canhgac.api.lists.views import router as lists_router
 from canhgac.api.lookups.views import router as lookups_router
 from canhgac.api.meta.views import router as meta_router
 from canhgac.api.notify import views as notify_views
+from canhgac.api.notify_routes.views import router as notify_routes_router
 from canhgac.api.proxy_headers import TrustedProxyHeaders
 from canhgac.api.receipts.service import seal_loop
 from canhgac.api.receipts.views import router as receipts_router
@@ -168,6 +169,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
         audit_router,
         receipts_router,
         notify_views.router,
+        notify_routes_router,
         meta_router,
     ):
         # Probes answer for themselves; the on-call link pages document their own (HTML) refusals.

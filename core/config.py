@@ -99,6 +99,9 @@ class TopicsConfig(Strict):
     # The notifier's single-owner election and state snapshots (docs/notifications.md, Replicas):
     # one partition, compacted.
     notifier_state: str = "canhgac.notifier-state.v1"
+    # Agency-owned notification routes (API writes, notifier follows): one partition, compacted,
+    # keyed `<agency>/<name>`; a tombstone removes a route.
+    notify_routes: str = "canhgac.notify-routes.v1"
     partitions: int = Field(default=3, ge=1)
     # Production defaults: three copies of every record, and a write is acknowledged (acks=all) only
     # once two of them have it, so one broker can die without losing an acknowledged record.

@@ -33,13 +33,13 @@ def topic_specs(cfg: KafkaConfig, names: list[str]) -> list[NewTopic]:
     specs = []
     for name in names:
         configs = {"min.insync.replicas": str(topics.min_insync_replicas)}
-        if name in (topics.correlation_state, topics.notifier_state):
+        if name in (topics.correlation_state, topics.notifier_state, topics.notify_routes):
             configs.update({"cleanup.policy": "compact", "max.message.bytes": str(CHANGELOG_MAX_BYTES)})
         specs.append(
             NewTopic(
                 name,
                 # The notifier's state topic has one partition: its owner is the notifier's one owner.
-                num_partitions=1 if name == topics.notifier_state else topics.partitions,
+                num_partitions=1 if name in (topics.notifier_state, topics.notify_routes) else topics.partitions,
                 replication_factor=topics.replication_factor,
                 topic_configs=configs,
             )
@@ -51,7 +51,7 @@ def contract_topics(cfg: KafkaConfig) -> list[str]:
     """Every topic Canhgac uses: the four contract topics, the detector's two internal ones and the
     notifier's state topic."""
     t = cfg.topics
-    return [t.raw, t.events, t.alerts, t.dlq, t.correlation, t.correlation_state, t.notifier_state]
+    return [t.raw, t.events, t.alerts, t.dlq, t.correlation, t.correlation_state, t.notifier_state, t.notify_routes]
 
 
 def raise_refused(topic_errors: list[tuple[Any, ...]]) -> None:

@@ -89,8 +89,10 @@ def grants(cfg: KafkaConfig) -> list[Grant]:
             # its election and state snapshots (docs/notifications.md, Replicas)
             (t.notifier_state, "read"),
             (t.notifier_state, "write"),
+            (t.notify_routes, "read"),  # the agencies' own routes, followed live
         ],
-        "api": [(t.alerts, "write")],
+        # analysts' alert changes; the agencies' routes (it lists them back from the same topic)
+        "api": [(t.alerts, "write"), (t.notify_routes, "write"), (t.notify_routes, "read")],
     }
     out: list[Grant] = []
     for component, topics in matrix.items():

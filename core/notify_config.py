@@ -275,6 +275,9 @@ class NotifyConfig(Strict):
     internal_alert_agency: str = "soc"  # agency of the alerts the notifier raises about itself
     send_concurrency: int = Field(default=4, ge=1)
     retention_days: int = Field(default=30, ge=1)
+    # Agency-owned routes (managed through the API, docs/agencies.md): the channels each agency's
+    # routes may name (the SOC sets the channels up, with their secrets; the agency picks among its own).
+    agency_channels: dict[str, tuple[str, ...]] = {}
 
     @field_validator("timezone")
     @classmethod
@@ -311,6 +314,8 @@ class NotifyConfig(Strict):
                 check(f"rotation {rname!r} member {member.name!r}", member.channels, None)
         for digest in self.daily_digests:
             check(f"daily digest for {digest.agency!r}", digest.channels, None)
+        for agency, channels in self.agency_channels.items():
+            check(f"agency_channels of {agency!r}", channels, None)
         if self.ack_url_template is not None:
             if "{token}" not in self.ack_url_template:
                 raise ValueError("ack_url_template must contain {token}")
@@ -323,3 +328,30 @@ class NotifyConfig(Strict):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+class AgencyRoute(Strict):
+    """A route an agency owns (API-managed, read live by the notifier): its alerts of at least
+    `min_severity` also go to `channels`. It adds to the SOC's routes, never replaces them."""
+
+    agency: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    min_severity: Severity | None = None
+    channels: tuple[str, ...] = Field(min_length=1, max_length=10)
+    enabled: bool = True
+    updated_by: str | None = None
+    updated_at: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.agency}/{self.name}"
+
+    def as_route(self) -> RouteConfig:
+        """The notifier's route: matches this agency's alerts only, and lets matching go on to the
+        SOC's own routes (`continue_matching`)."""
+        return RouteConfig(
+            name=f"agency.{self.agency}.{self.name}",
+            match=RouteMatch(min_severity=self.min_severity, agencies=(self.agency,)),
+            channels=self.channels,
+            continue_matching=True,
+        )

@@ -28,11 +28,12 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
+from canhgac.core.agency_routes import RouteFollower
 from canhgac.core.config import KafkaConfig, PipelineConfig
 from canhgac.core.errors import BackendUnavailable
 from canhgac.core.kafka import CHANGELOG_MAX_BYTES, make_consumer, make_producer, make_reader
 from canhgac.core.metrics import Metrics
-from canhgac.core.notify_config import NotifyConfig
+from canhgac.core.notify_config import AgencyRoute, NotifyConfig, RouteConfig
 from canhgac.pipeline.notify import InvalidAlertError, NotifierService
 from canhgac.pipeline.notify.db import restore_file
 from canhgac.pipeline.notify.service import RunReport
@@ -93,6 +94,14 @@ class NotifierStage(Stage):
         self._term: asyncio.Task[None] | None = None
         self._term_stop = asyncio.Event()
         self._snapshot_changes = -1
+        # The agencies' own routes, followed live on their topic (core/agency_routes.py).
+        self.agency_routes: list[RouteConfig] = []
+        self.route_follower = RouteFollower(kafka, "notifier", self._routes_changed)
+
+    def _routes_changed(self, routes: list[AgencyRoute]) -> None:
+        self.agency_routes = [r.as_route() for r in routes]
+        if self.service is not None:
+            self.service.set_agency_routes(self.agency_routes)
 
     def topics(self) -> list[str]:
         return [self.kafka.topics.alerts]
@@ -113,6 +122,7 @@ class NotifierStage(Stage):
             max_records=1,
             listener=_Election(self),
         )
+        following = asyncio.create_task(self.route_follower.run(stop))
         try:
             await self.reader.start()
             await self.election.start()
@@ -130,6 +140,8 @@ class NotifierStage(Stage):
             try:
                 await self.step_down("stopping")
             finally:
+                following.cancel()
+                await asyncio.gather(following, return_exceptions=True)
                 await self.election.stop()
                 await self.reader.stop()
                 await self.producer.stop()
@@ -202,6 +214,7 @@ class NotifierStage(Stage):
         self.service = NotifierService.open(
             self.notify, data_dir=self.data_dir, on_internal_alert=self._publish_internal
         )
+        self.service.set_agency_routes(self.agency_routes)
         self.terms += 1
         self._snapshot_changes = -1 if snapshot is None else self.service.outbox.db.changes
         log.info(

@@ -97,6 +97,7 @@ def test_settings(real_services: None, run_id: str, tmp_path: Path):  # type: ig
                 "correlation": f"canhgac.correlation-input.v1.t{run_id}",
                 "correlation_state": f"canhgac.correlation-state.v1.t{run_id}",
                 "notifier_state": f"canhgac.notifier-state.v1.t{run_id}",
+                "notify_routes": f"canhgac.notify-routes.v1.t{run_id}",
                 "partitions": 2,
                 # One broker and one OpenSearch node: the single-node values (production: 3, 2, 1).
                 "replication_factor": 1,

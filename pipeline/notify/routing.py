@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,12 +30,15 @@ def route_matches(match: RouteMatch, alert: Mapping[str, Any], local_now: dateti
     return match.time_of_day is None or match.time_of_day.contains(local_now)
 
 
-def select_routes(config: NotifyConfig, alert: Mapping[str, Any], now: datetime) -> list[RouteConfig]:
+def select_routes(
+    config: NotifyConfig, alert: Mapping[str, Any], now: datetime, extra: Sequence[RouteConfig] = ()
+) -> list[RouteConfig]:
     """Routes in order; the first match stops the walk unless it says `continue_matching`.
-    The last route is a catch-all (the config enforces it), so every alert gets a route."""
+    The last route is a catch-all (the config enforces it), so every alert gets a route.
+    `extra` (the agencies' own routes, which continue matching) come before the settings' routes."""
     local_now = now.astimezone(config.zone)
     chosen = []
-    for route in config.routes:
+    for route in (*extra, *config.routes):
         if route_matches(route.match, alert, local_now):
             chosen.append(route)
             if not route.continue_matching:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,7 +23,7 @@ from canhgac.core.alert import Severity, Status, severity_of
 from canhgac.core.errors import ConfigError, NotFound
 from canhgac.core.event import get_path
 from canhgac.core.ids import derived_id, new_id
-from canhgac.core.notify_config import NotifyConfig
+from canhgac.core.notify_config import NotifyConfig, RouteConfig
 from canhgac.pipeline.notify.ack import AckSigner
 from canhgac.pipeline.notify.clock import Clock, SystemClock
 from canhgac.pipeline.notify.credentials import resolve_secret
@@ -105,6 +105,13 @@ class NotifierService:
         self._on_internal_alert = on_internal_alert
         self._last_prune = 0.0
         self._lock = asyncio.Lock()
+        self.agency_routes: tuple[RouteConfig, ...] = ()
+
+    def set_agency_routes(self, routes: Sequence[RouteConfig]) -> None:
+        """The agencies' own routes as they are now (API-managed; pipeline/notify/agency_routes.py).
+        A route only the agency names is known to the planner too, for its grouping windows."""
+        self.agency_routes = tuple(r for r in routes if all(c in self.notifiers for c in r.channels))
+        self.planner.routes = {r.name: r for r in (*self.config.routes, *self.agency_routes)}
 
     @classmethod
     def open(cls, config: NotifyConfig, *, data_dir: str | Path, **kwargs: Any) -> NotifierService:
@@ -164,7 +171,7 @@ class NotifierService:
                 ctx = self.render_context()
                 placements = {
                     route.name: self.planner.place(data, route, now, ctx)
-                    for route in select_routes(self.config, data, now)
+                    for route in select_routes(self.config, data, now, self.agency_routes)
                 }
         return HandleResult("routed", placements)
 

@@ -177,6 +177,15 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
     ("GET", "/api/v1/notify/ack"): ({"params": {"token": "not-a-token"}}, {r: 400 for r in ROLES}, 400),
     ("POST", "/api/v1/notify/ack"): ({"data": {"token": "not-a-token"}}, {r: 400 for r in ROLES}, 400),
     ("GET", "/api/v1/notifications"): ({}, READ, 401),
+    # Agency-owned routes: admins any agency's, agency analysts their own (alert-a's so-tttt);
+    # no channel is given to any agency in these settings, so a write is refused (400).
+    ("GET", "/api/v1/notify/routes"): ({}, {**ADMIN, "agency_analyst": 200}, 401),
+    ("PUT", "/api/v1/notify/routes/{agency}/{name}"): (
+        {"json": {"channels": ["no-such-channel"]}},
+        {**ADMIN, "admin": 400, "agency_analyst": 400},
+        401,
+    ),
+    ("DELETE", "/api/v1/notify/routes/{agency}/{name}"): ({}, {**ADMIN, "admin": 404, "agency_analyst": 404}, 401),
     ("POST", "/api/v1/notify/test/{channel}"): ({}, {**ADMIN, "admin": 404}, 401),
     ("GET", "/api/v1/meta"): ({}, READ, 401),
     ("GET", "/api/v1/receipts"): ({}, READ, 401),
@@ -261,8 +270,9 @@ async def call(client: httpx.AsyncClient, method: str, path: str, kwargs: dict, 
     path = path.replace("{indicator_id}", "no-such-indicator").replace("{feed_id}", "no-such-feed")
     path = path.replace("{kind}", "host").replace("{value}", "web01")
     path = path.replace("{case_id}", "no-such-case").replace("{task_id}", "no-such-task")
-    path = path.replace("{job_id}", "no-such-job")
+    path = path.replace("{agency}", "so-tttt").replace("{name}", "authz-route")
     path = path.replace("{search_id}", "no-such-search")
+    path = path.replace("{job_id}", "no-such-job")
     path = path.replace("{list_name}", "no-such-list").replace("{table_name}", "no-such-table")
     if path.startswith("/api/v1/auth/"):
         client._transport.app.state.canhgac.limiter._entries.clear()  # type: ignore[attr-defined]
