@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import eventually
 from tests.e2e.test_console_bugs import browser_page, console, put_alert  # noqa: F401  (fixture)
 from tests.integration.api.conftest import iso
 
@@ -156,3 +157,13 @@ async def test_indicators_lists_and_lookups_pages(console) -> None:  # type: ign
         await expect(page.locator("[data-table=assets]")).to_contain_text("Phòng CNTT")
     stored = (await client.get(index=settings.opensearch.lists_index, id="scanners"))["_source"]
     assert stored["values"] == ["10.0.0.0/8", "203.0.113.7"]
+
+    async def audited() -> list[dict[str, Any]] | None:  # the audit log is searched: within a refresh
+        await client.indices.refresh(index=settings.opensearch.audit_index)
+        found = await client.search(
+            index=settings.opensearch.audit_index, body={"size": 20, "query": {"match": {"action": "list.put"}}}
+        )
+        return [h["_source"] for h in found["hits"]["hits"] if h["_source"]["target"]["id"] == "scanners"] or None
+
+    record = (await eventually(audited, timeout_secs=30))[0]
+    assert record["actor"]["username"] == "hoa" and record["details"] == {"type": "ip", "count": 2}
