@@ -123,8 +123,8 @@ class Engine:
         a rule this engine does not hold or whose plan is not kept."""
         if self._by_id is None:
             self._by_id = {}
-            for rule in self.rules:
-                self._by_id.setdefault(rule.meta.id, rule)
+            for compiled in self.rules:
+                self._by_id.setdefault(compiled.meta.id, compiled)
         rule = self._by_id.get(rule_id)
         if rule is None or rule.plan is None:
             return []

@@ -194,7 +194,9 @@ def _collect(plan: Plan, ctx: EventContext, found: dict[str, None]) -> None:
         for part in plan[1]:
             _collect(part, ctx, found)
     elif kind == "per_source":
-        _collect(dict(plan[2]).get(event_service(ctx), plan[1]), ctx, found)
+        table: dict[str | None, Plan] = dict(plan[2])
+        chosen: Plan = table.get(event_service(ctx)) or plan[1]
+        _collect(chosen, ctx, found)
     elif kind == "leaf" and realize(plan)(ctx):
         # A keyword (field-less) value is searched in the first keyword field the event has.
         fields = plan[2][0] if plan[1] == "keyword" else (plan[2][0],)
