@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from canhgac.core.watchlists import LISTS, WatchList, normalise_value
 from canhgac.rules.engine import Engine
 from canhgac.rules.exceptions import ExceptionSet, RuleException
+from canhgac.rules.loader import load_rules
+from canhgac.rules.rule_cache import RuleCache
 
 from tests.unit.rules.support import event, load, rule
 
@@ -74,3 +77,18 @@ def test_values_are_checked_and_normalised() -> None:
     assert normalise_value("ip", "10.0.0.5/8") == "10.0.0.0/8"
     with pytest.raises(ValueError):
         normalise_value("ip", "not-an-ip")
+
+
+def test_a_cached_rule_still_reads_its_list(tmp_path: Path) -> None:
+    """A restart reads the rule from the compiled-rule cache: its list leaf is data, realised again."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "watch.yml").write_text(rule("sel:\n  source.ip|expand: '%list:scanners%'\ncondition: sel"))
+    load_rules([rules], cache=RuleCache(tmp_path / "cache"))  # the first start writes the cache
+    cache = RuleCache(tmp_path / "cache")
+    restarted = load_rules([rules], cache=cache)
+    assert cache.hits == 1 and not restarted.rejected and len(restarted.rules) == 1
+    engine = Engine(restarted.rules)
+    LISTS.replace([WatchList(name="scanners", type="ip", values=("10.9.0.0/16",))])
+    assert engine.match(event({"source": {"ip": "10.9.1.1"}}))
+    assert not engine.match(event({"source": {"ip": "10.8.1.1"}}))
