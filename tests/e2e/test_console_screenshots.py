@@ -74,6 +74,7 @@ async def open_case(base: str) -> str:
         case_id: str = resp.json()["id"]
         steps = [
             ("/status", {"status": "investigating"}),
+            ("/comments", {"text": "Tệp webshell được tải lên qua biểu mẫu góp ý; đã gỡ và khoá biểu mẫu."}),
             ("/comments", {"text": "Đã chặn IP 203.0.113.66 trên tường lửa biên."}),
             ("/tasks", {"title": "Đổi mật khẩu tài khoản root trên web01"}),
             ("/events", {"event_id": "ev-a-1", "note": "Lần đăng nhập thất bại đầu tiên"}),
@@ -82,6 +83,8 @@ async def open_case(base: str) -> str:
         for path, body in steps:
             resp = await http.post(f"/api/v1/cases/{case_id}{path}", json=body)
             assert resp.status_code == 200, resp.text
+        resp = await http.patch(f"/api/v1/cases/{case_id}", json={"system_id": "cong-dvc"})
+        assert resp.status_code == 200, resp.text
         return case_id
 
 
@@ -90,6 +93,9 @@ async def test_main_pages_render_in_vietnamese_and_are_photographed(console, tmp
 
     base, client, settings = console
     await seed_alerts(client, settings)
+    system = {"id": "cong-dvc", "name": "Cổng Dịch vụ công tỉnh", "agency": "so-tttt", "security_level": 4}
+    systems = f"{settings.opensearch.config_index_prefix}-systems"
+    await client.index(index=systems, id=system["id"], body=system, refresh="wait_for")
     case_id = await open_case(base)
     pages = {
         "queue": "#/alerts",
