@@ -61,6 +61,24 @@ class RuleConfigSource:
             await self.client.close()
             self.client = None
 
+    async def _refresh_lists(self) -> None:
+        """Swap in the watch/allow lists; when they cannot be read (a role without the lists
+        index, a blip) the last ones stay, and rules and exceptions still refresh."""
+        assert self.client is not None
+        try:
+            docs = await Index(self.client, self.cfg.lists_index).read_all()
+        except BackendUnavailable as exc:
+            self.metrics.errors.labels("detector", "lists_unavailable").inc()
+            log.warning("watch lists not refreshed (keeping the last ones): %s", exc)
+            return
+        bad_list = self.metrics.errors.labels("detector", "bad_list")
+
+        def ignored(name: str, exc: Exception) -> None:
+            bad_list.inc()
+            log.warning("watch list %s ignored: %s", name, exc)
+
+        LISTS.replace_from_docs(docs, ignored)
+
     async def fetch(self) -> RuleConfig | None:
         """The current config, or None when it could not be read (keep using the previous one)."""
         if self.client is None:
@@ -69,17 +87,10 @@ class RuleConfigSource:
             rule_docs = await Index(self.client, self.cfg.rules_index).read_all()
             exceptions = Index(self.client, self.cfg.exceptions_index)
             exception_docs = await exceptions.read_all(unexpired_query(datetime.now(UTC)))
-            list_docs = await Index(self.client, self.cfg.lists_index).read_all()
         except BackendUnavailable as exc:
             self.metrics.errors.labels("detector", "rule_config_unavailable").inc()
             log.warning("rule config not refreshed (keeping the last one): %s", exc)
             return None
-        bad_list = self.metrics.errors.labels("detector", "bad_list")
-
-        def ignored(name: str, exc: Exception) -> None:
-            bad_list.inc()
-            log.warning("watch list %s ignored: %s", name, exc)
-
-        LISTS.replace_from_docs(list_docs, ignored)
+        await self._refresh_lists()
         bad_exception = self.metrics.errors.labels("detector", "bad_exception")
         return rule_config_from_docs(rule_docs, exception_docs, lambda _reason: bad_exception.inc())
