@@ -68,7 +68,7 @@ function uploadForm() {
   h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, t("rules.upload"))));
 }
 
-function backtestPanel() {
+export function backtestPanel() {
   const out = h("div", { class: "small" });
   const panel = h("div", { class: "panel", id: "backtest", hidden: true }, h("h2", {}, t("rules.backtest")), out);
   panel.run = async (rule, hours = 24) => {
@@ -93,7 +93,7 @@ export async function rulesPage(view) {
   const act = async (path, method = "POST") => { try { await api(path, { method }); toast(t("saved")); reload(); } catch (ex) { toast(ex.message, true); } };
   const backtest = backtestPanel();
   const rows = data.items.map((r) => h("tr", { dataset: { id: r.id }, class: r.enabled ? null : "muted" }, h("td", {}, r.level ? sevBadge(r.level) : "—"),
-    h("td", { class: "title" }, r.title, r.description ? h("div", { class: "small muted" }, r.description) : null),
+    h("td", { class: "title" }, h("a", { href: `#/rules/${encodeURIComponent(r.id)}` }, r.title), r.description ? h("div", { class: "small muted" }, r.description) : null),
     h("td", {}, r.author || "—"), h("td", { class: "small" }, Object.values(r.logsource || {}).join(" / ") || r.kind),
     h("td", {}, h("span", { class: "badge" }, t(`rules.src.${r.source}`))),
     h("td", { class: "num" }, fmtNum(r.hits)),

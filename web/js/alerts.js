@@ -9,10 +9,13 @@ import { searchFor } from "./search.js";
 import { casesOfAlert, createCaseDialog } from "./cases.js";
 import { indicatorPanel } from "./intel.js";
 import { canRequestException, ownsAlert } from "./agencyself.js";
+import { GROUP_PARAM, queueFilters, queueQuery, savedViews } from "./queueviews.js";
 import { ACTIONS, USUAL_RESOLUTION, canMove, initialStatus, severitiesHighFirst, vocab } from "./vocab.js";
 
 const LIVE_GRACE_MS = 8000; // a reconnect takes ~2 s (the stream's `retry`)
 const queueState = { status: null, severity: "", host: "", user: "", rule_id: "", agency: "", selected: 0 }; // status null: the first (new)
+// The rest of the API's filters, sort, grouping and the saved view picked (queueviews.js).
+Object.assign(queueState, { source_ip: "", assignee: "", range: "", sort: "last_seen", order: "desc", group_by: "", view: "" });
 // The queue filters a pivot sets (the API's `host`, `user`, `rule_id`, `agency`).
 const PIVOT_FILTERS = ["host", "user", "rule_id", "agency"];
 
@@ -124,7 +127,45 @@ export async function alertQueue(view) {
       && (!queueState.host || a.host?.name === queueState.host)
       && (!queueState.user || a.user?.name === queueState.user)
       && (!queueState.rule_id || a.rule?.id === queueState.rule_id)
-      && (!queueState.agency || a.agency === queueState.agency);
+      && (!queueState.agency || a.agency === queueState.agency)
+      && (!queueState.source_ip || a.source?.ip === queueState.source_ip)
+      && (!queueState.assignee || a.assignee === queueState.assignee);
+  }
+
+  // Grouped (by rule, host or agency): the groups' counts from the API; an opened group lists its
+  // alerts (the list filtered by the group's key), and `items` are the open groups' alerts in order.
+  const groups = { data: null, open: new Map() };
+  const grouped = () => Boolean(queueState.group_by);
+  async function loadGroup(key) {
+    const page = await api("/api/v1/alerts", { query: { ...queueQuery(queueState), [GROUP_PARAM[queueState.group_by]]: key,
+      size: 50, sort: queueState.sort, order: queueState.order } });
+    groups.open.set(key, page.items);
+  }
+  async function loadGroups() {
+    const data = await api("/api/v1/alerts/groups", { query: { ...queueQuery(queueState), by: queueState.group_by } });
+    const keys = new Set(data.groups.map((g) => g.key));
+    for (const key of [...groups.open.keys()]) if (!keys.has(key)) groups.open.delete(key);
+    await Promise.all([...groups.open.keys()].map(loadGroup));
+    groups.data = data;
+    items = data.groups.flatMap((g) => groups.open.get(g.key) || []);
+    next = null; total = data.total;
+  }
+  async function toggleGroup(key) {
+    try {
+      if (groups.open.has(key)) groups.open.delete(key); else await loadGroup(key);
+      items = groups.data.groups.flatMap((g) => groups.open.get(g.key) || []);
+      render();
+    } catch (ex) { toast(ex.message, true); }
+  }
+  function groupRows() {
+    let i = 0;
+    return groups.data.groups.flatMap((g) => {
+      const open = groups.open.has(g.key);
+      const head = h("tr", { class: "group", dataset: { group: g.key } }, h("td", { colspan: 9 },
+        h("button", { type: "button", class: "ghost group-toggle", "aria-expanded": String(open), onclick: () => toggleGroup(g.key) },
+          open ? "▾ " : "▸ ", h("b", {}, g.label), " ", h("span", { class: "badge" }, fmtNum(g.count)))));
+      return [head, ...(open ? (groups.open.get(g.key) || []).map((a) => row(a, i++)) : [])];
+    });
   }
 
   function render() {
@@ -133,36 +174,46 @@ export async function alertQueue(view) {
     bulkInfo.textContent = checked.size ? t("bulk.selected", { n: checked.size }) : "";
     allBox.checked = items.length > 0 && items.every((a) => checked.has(a.id));
     queueState.selected = Math.min(queueState.selected, Math.max(items.length - 1, 0));
-    if (!items.length) {
+    if (grouped() && groups.data?.groups.length) {
+      tbody.replaceChildren(...groupRows());
+    } else if (!items.length) {
       tbody.replaceChildren(h("tr", {}, h("td", { colspan: 9, class: "empty" }, t("alerts.empty"))));
     } else {
-      tbody.replaceChildren(...items.map((a, i) => h("tr", {
-        class: ["clickable", i === queueState.selected ? "sel" : "", fresh.has(a.id) ? "fresh" : ""].join(" "),
-        dataset: { id: a.id }, onclick: (e) => { if (e.target.type !== "checkbox") location.hash = `#/alerts/${encodeURIComponent(a.id)}`; },
-      },
-      h("td", {}, h("input", { type: "checkbox", "aria-label": "select", checked: checked.has(a.id),
-        onchange: (e) => { if (e.target.checked) checked.add(a.id); else checked.delete(a.id); render(); } })),
-      h("td", {}, sevBadge(a.severity)),
-      h("td", { class: "title" }, a.rule?.title || a.rule?.id),
-      h("td", {}, pivot("host", a.host?.name)),
-      h("td", {}, pivot("user", a.user?.name)),
-      h("td", {}, pivot("agency", a.agency)),
-      h("td", { class: "num" }, fmtNum(a.count)),
-      h("td", { class: "nowrap" }, fmtTime(a.last_seen)),
-      h("td", {}, pending.has(a.id) ? h("span", { class: "badge pending" }, "…") : statusBadge(a.status),
-        a.assignee ? h("div", { class: "small muted" }, a.assignee) : null))));
+      tbody.replaceChildren(...items.map((a, i) => row(a, i)));
     }
     moreBtn.hidden = !next;
     fresh = new Set();
     tbody.querySelector("tr.sel")?.scrollIntoView({ block: "nearest" });
   }
 
+  // One alert's row; `i` is its place in `items` (the keyboard's selection).
+  function row(a, i) {
+    return h("tr", {
+      class: ["clickable", i === queueState.selected ? "sel" : "", fresh.has(a.id) ? "fresh" : ""].join(" "),
+      dataset: { id: a.id }, onclick: (e) => { if (e.target.type !== "checkbox") location.hash = `#/alerts/${encodeURIComponent(a.id)}`; },
+    },
+    h("td", {}, h("input", { type: "checkbox", "aria-label": "select", checked: checked.has(a.id),
+      onchange: (e) => { if (e.target.checked) checked.add(a.id); else checked.delete(a.id); render(); } })),
+    h("td", {}, sevBadge(a.severity)),
+    h("td", { class: "title" }, a.rule?.title || a.rule?.id),
+    h("td", {}, pivot("host", a.host?.name)),
+    h("td", {}, pivot("user", a.user?.name)),
+    h("td", {}, pivot("agency", a.agency)),
+    h("td", { class: "num" }, fmtNum(a.count)),
+    h("td", { class: "nowrap" }, fmtTime(a.last_seen)),
+    h("td", {}, pending.has(a.id) ? h("span", { class: "badge pending" }, "…") : statusBadge(a.status),
+      a.assignee ? h("div", { class: "small muted" }, a.assignee) : null));
+  }
+
   async function load(more = false) {
-    const query = { size: 50, cursor: more ? next : undefined,
-      status: queueState.status === "all" ? undefined : queueState.status,
-      severity: queueState.severity || undefined, host: queueState.host || undefined, user: queueState.user || undefined,
-      rule_id: queueState.rule_id || undefined, agency: queueState.agency || undefined };
+    const query = { ...queueQuery(queueState), size: 50, cursor: more ? next : undefined, sort: queueState.sort, order: queueState.order };
     try {
+      if (grouped()) {
+        await loadGroups();
+        if (!more) checked.clear();
+        render();
+        return;
+      }
       const page = await api("/api/v1/alerts", { query });
       items = more ? [...items, ...page.items] : page.items;
       next = page.next; total = page.total;
@@ -226,6 +277,7 @@ export async function alertQueue(view) {
         h("ul", {}, failed.map((f) => h("li", {}, h("span", { class: "mono" }, f.id), `: ${f.error}`)))] : []));
     checked.clear();
     render();
+    if (grouped()) load(); // the groups' counts changed
   }
 
   function onKey(e) {
@@ -263,9 +315,15 @@ export async function alertQueue(view) {
     if (source.readyState === EventSource.CLOSED) off();
     else if (!offTimer) offTimer = setTimeout(off, LIVE_GRACE_MS);
   });
+  // Grouped, or in another order than the live insertion's: the queue reloads (at most every 2 s).
+  let reloadTimer = null;
   source.addEventListener("alert", (ev) => {
     const alert = JSON.parse(ev.data);
     live();
+    if (grouped() || queueState.sort !== "last_seen" || queueState.order !== "desc") {
+      reloadTimer ??= setTimeout(() => { reloadTimer = null; if (view.alive()) load(); }, 2000);
+      return;
+    }
     const selectedId = current()?.id;
     const at = items.findIndex((a) => a.id === alert.id);
     if (at >= 0) items.splice(at, 1);
@@ -299,9 +357,11 @@ export async function alertQueue(view) {
       h("div", { class: "filters" }, sevSel, hostIn, PIVOT_FILTERS.filter((k) => k !== "host" && queueState[k]).map((k) =>
         h("span", { class: "chip", dataset: { filter: k } }, `${t(`filter.${k}`)}: `, h("b", {}, queueState[k]),
           h("button", { type: "button", class: "ghost", title: t("filter.clear"), "aria-label": t("filter.clear"),
-            onclick: () => { queueState[k] = ""; window.dispatchEvent(new HashChangeEvent("hashchange")); } }, "✕")))),
+            onclick: () => { queueState[k] = ""; window.dispatchEvent(new HashChangeEvent("hashchange")); } }, "✕"))),
+        h("span", { class: "right" }, savedViews(queueState))),
+      queueFilters(queueState, () => load()),
       bulkResult,
-      h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, triage ? allBox : null), ["severity", "rule", "host", "user", "agency"].map((c) => h("th", {}, t(`col.${c}`))),
+      h("table", { class: "queue-table" }, h("thead", {}, h("tr", {}, h("th", {}, triage ? allBox : null), ["severity", "rule", "host", "user", "agency"].map((c) => h("th", {}, t(`col.${c}`))),
         h("th", { class: "num" }, t("col.count")), h("th", {}, t("col.last_seen")), h("th", {}, t("col.status")))), tbody),
       h("div", { class: "hint" }, h("span", {}, h("kbd", {}, "j"), " ", h("kbd", {}, "k"), " ", t("keys.move")),
         h("span", {}, h("kbd", {}, "Enter"), " ", t("keys.open")), triage ? [h("span", {}, h("kbd", {}, "a"), " ", t("keys.ack")),
@@ -311,7 +371,7 @@ export async function alertQueue(view) {
     h("div", { class: "row" }, moreBtn), help));
   await load();
   document.addEventListener("keydown", onKey);
-  return () => { source.close(); clearTimeout(offTimer); document.removeEventListener("keydown", onKey); };
+  return () => { source.close(); clearTimeout(offTimer); clearTimeout(reloadTimer); document.removeEventListener("keydown", onKey); };
 }
 
 function kv(pairs) {

@@ -10,6 +10,7 @@ import { exceptionsPage } from "./exceptions.js";
 import { indicatorsPage } from "./intel.js";
 import { listsPage, lookupsPage } from "./tables.js";
 import { entityPage } from "./entity.js";
+import { rulePage } from "./rulepage.js";
 import { casesPage } from "./cases.js";
 import { casePage } from "./casepage.js";
 import { exceptionRequestsPage } from "./agencyself.js";
@@ -28,6 +29,7 @@ const ROUTES = [
   [/^#\/search(?:\?.*)?$/, (m, view) => searchPage(view)], // ?…: a shared search (searchtools.js)
   [/^#\/dashboard$/, (m, view) => dashboardPage(view)],
   [/^#\/rules$/, (m, view) => rulesPage(view)],
+  [/^#\/rules\/(.+)$/, (m, view) => rulePage(decodeURIComponent(m[1]), view)],
   [/^#\/exceptions\/new\/(.+)$/, (m, view) => exceptionsPage(decodeURIComponent(m[1]), view)],
   [/^#\/exceptions$/, (m, view) => exceptionsPage(undefined, view)],
   [/^#\/indicators(?:\?.*)?$/, (m, view) => indicatorsPage(view)],

@@ -1,6 +1,24 @@
 // Vietnamese by default, English on request; times in Asia/Ho_Chi_Minh (stored in UTC).
 const STRINGS = {
   vi: {
+    // Queue filters, grouping, saved views (queueviews.js) and a rule's page (rulepage.js)
+    "q.allrules": "Mọi luật", "q.agency": "Đơn vị…", "q.user": "Người dùng…", "q.source_ip": "IP nguồn…", "q.assignee": "Người xử lý…",
+    "q.range": "Khoảng thời gian", "q.range.none": "Mọi lúc", "q.range.1h": "1 giờ qua", "q.range.24h": "24 giờ qua", "q.range.7d": "7 ngày qua", "q.range.30d": "30 ngày qua",
+    "q.sort": "Sắp xếp", "q.sort.last_seen": "Theo lần cuối", "q.sort.first_seen": "Theo lần đầu", "q.sort.priority": "Theo mức ưu tiên",
+    "q.sort.severity": "Theo mức độ", "q.sort.count": "Theo số lần", "q.sort.status": "Theo trạng thái",
+    "q.order": "Thứ tự", "q.order.desc": "Giảm dần", "q.order.asc": "Tăng dần",
+    "q.group": "Nhóm theo", "q.group.none": "Không nhóm", "q.group.rule": "Nhóm theo luật", "q.group.host": "Nhóm theo máy", "q.group.agency": "Nhóm theo đơn vị",
+    "view.pick": "Chế độ xem đã lưu…", "view.save": "Lưu chế độ xem", "view.name": "Tên", "view.share": "Chia sẻ với nhóm",
+    "view.shared": "chia sẻ", "view.done": "Đã lưu chế độ xem", "view.delete": "Xoá chế độ xem", "view.confirm_delete": "Xoá chế độ xem “{name}”?",
+    "view.deleted": "Đã xoá",
+    "rule.window": "Khoảng thời gian", "rule.days": "{n} ngày qua", "rule.stats": "Cảnh báo và tỉ lệ cảnh báo sai",
+    "rule.summary": "{n} cảnh báo · {closed} đã đóng · {fp} cảnh báo sai (tỉ lệ {rate})", "rule.hits_over_time": "Cảnh báo theo ngày",
+    "rule.fp_over_time": "Tỉ lệ cảnh báo sai theo ngày (%)", "rule.fp_help": "Tỉ lệ = số cảnh báo được đóng là “Cảnh báo sai” / số cảnh báo đã đóng, theo ngày cảnh báo xuất hiện.",
+    "rule.k.other": "Cảnh báo", "rule.k.false_positive": "Cảnh báo sai", "rule.attack": "Kỹ thuật ATT&CK", "rule.no_techniques": "Luật không gắn kỹ thuật ATT&CK nào.",
+    "rule.tactics": "Chiến thuật", "rule.test": "Thử luật trên sự kiện", "rule.test_help": "Dán sự kiện ECS dạng JSON (một đối tượng, một mảng, hoặc mỗi dòng một đối tượng).",
+    "rule.test_placeholder": "{\"message\": \"Failed password for root from 203.0.113.5\"}", "rule.test_run": "Thử", "rule.test_bad_json": "Không đọc được JSON.",
+    "rule.test_empty": "Hãy dán ít nhất một sự kiện.", "rule.matched": "Khớp", "rule.not_matched": "Không khớp", "rule.event_n": "Sự kiện {n}",
+    "rule.enable": "Bật luật", "rule.disable": "Tắt luật", "rule.alerts": "Cảnh báo của luật",
     // Event view and search tools (eventview.js, searchtools.js)
     "ev.field": "Trường", "ev.value": "Giá trị", "ev.filter_for": "Lọc theo giá trị này", "ev.filter_out": "Loại trừ giá trị này",
     "ev.copy": "Sao chép", "ev.copied": "Đã sao chép", "ev.raw": "Dòng log gốc", "ev.enrichment": "Làm giàu:",
@@ -163,6 +181,24 @@ const STRINGS = {
     "lk.c.match": "Địa chỉ / tên máy", "lk.c.agency": "Đơn vị", "lk.c.system": "Hệ thống", "lk.c.owner": "Người phụ trách", "lk.c.note": "Ghi chú",
   },
   en: {
+    // Queue filters, grouping, saved views (queueviews.js) and a rule's page (rulepage.js)
+    "q.allrules": "All rules", "q.agency": "Agency…", "q.user": "User…", "q.source_ip": "Source IP…", "q.assignee": "Assignee…",
+    "q.range": "Time range", "q.range.none": "Any time", "q.range.1h": "Last hour", "q.range.24h": "Last 24 hours", "q.range.7d": "Last 7 days", "q.range.30d": "Last 30 days",
+    "q.sort": "Sort", "q.sort.last_seen": "By last seen", "q.sort.first_seen": "By first seen", "q.sort.priority": "By priority",
+    "q.sort.severity": "By severity", "q.sort.count": "By count", "q.sort.status": "By status",
+    "q.order": "Order", "q.order.desc": "Descending", "q.order.asc": "Ascending",
+    "q.group": "Group by", "q.group.none": "No grouping", "q.group.rule": "Group by rule", "q.group.host": "Group by host", "q.group.agency": "Group by agency",
+    "view.pick": "Saved views…", "view.save": "Save view", "view.name": "Name", "view.share": "Share with my team",
+    "view.shared": "shared", "view.done": "View saved", "view.delete": "Delete view", "view.confirm_delete": "Delete the view “{name}”?",
+    "view.deleted": "Deleted",
+    "rule.window": "Time range", "rule.days": "Last {n} days", "rule.stats": "Alerts and false-positive rate",
+    "rule.summary": "{n} alerts · {closed} closed · {fp} false positives (rate {rate})", "rule.hits_over_time": "Alerts per day",
+    "rule.fp_over_time": "False-positive rate per day (%)", "rule.fp_help": "Rate = alerts closed as “False positive” / alerts closed, by the day the alert appeared.",
+    "rule.k.other": "Alerts", "rule.k.false_positive": "False positives", "rule.attack": "ATT&CK techniques", "rule.no_techniques": "The rule names no ATT&CK technique.",
+    "rule.tactics": "Tactics", "rule.test": "Test the rule on events", "rule.test_help": "Paste ECS events as JSON (one object, an array, or one object per line).",
+    "rule.test_placeholder": "{\"message\": \"Failed password for root from 203.0.113.5\"}", "rule.test_run": "Test", "rule.test_bad_json": "Not valid JSON.",
+    "rule.test_empty": "Paste at least one event.", "rule.matched": "Match", "rule.not_matched": "No match", "rule.event_n": "Event {n}",
+    "rule.enable": "Enable rule", "rule.disable": "Disable rule", "rule.alerts": "This rule's alerts",
     // Event view and search tools (eventview.js, searchtools.js)
     "ev.field": "Field", "ev.value": "Value", "ev.filter_for": "Filter for this value", "ev.filter_out": "Filter out this value",
     "ev.copy": "Copy", "ev.copied": "Copied", "ev.raw": "Raw line", "ev.enrichment": "Enrichment:",
