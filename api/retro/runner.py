@@ -23,88 +23,41 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from canhgac.api.events.service import AGENCY_FIELD, TIME_FIELD, events_pattern
 from canhgac.api.query_guard import MAX_DETERMINIZED_STATES
+from canhgac.api.retro.alerts import Match, Pending, indicator_matches, rule_block
 from canhgac.api.retro.models import JobKind, JobState
 from canhgac.api.retro.service import claim_next, jobs_index
 from canhgac.api.rules.backtest import convert_text
 from canhgac.api.rules.service import file_rule_ids, rule_docs
-from canhgac.core.alert import AlertRule, IndicatorInfo, RetroInfo, build_alert, iso
+from canhgac.core.alert import RetroInfo, iso
 from canhgac.core.config import Settings
 from canhgac.core.errors import BackendUnavailable, CanhgacError
 from canhgac.core.index import Index, translated
-from canhgac.core.safe_yaml import load_all
 from canhgac.core.systems import Inventory, place_alert, systems_index
 from canhgac.rules.convert import DEFAULT_FIELD, TYPED_FIELDS
-from canhgac.rules.intel.alerts import indicator_info, rule_for
-from canhgac.rules.intel.formats import parse_time
-from canhgac.rules.intel.hunt import WINDOW_SECS, agency_of, event_time, group_key, prefilter, stream_alert_id
+from canhgac.rules.intel.hunt import WINDOW_SECS, event_time, prefilter, stream_alert_id
 from canhgac.rules.intel.indicators import Indicator
 from canhgac.rules.intel.matcher import IndicatorMatcher
 from opensearchpy import AsyncOpenSearch
 
 log = logging.getLogger(__name__)
-CREATED_BY = "retro-hunt"
-MAX_EVENT_IDS = 100
 SORT = [
     {TIME_FIELD: {"order": "asc", "unmapped_type": "date"}},
     {"event.id": {"order": "asc", "unmapped_type": "keyword"}},
 ]
 Publish = Callable[[dict[str, Any]], Awaitable[None]]
-# (rule id, the alert's rule block, indicator block, retro block) per match of one event
-Match = tuple[str, AlertRule, IndicatorInfo | None, RetroInfo]
 
 
 @dataclass
 class Segment:
     query: dict[str, Any]
     match: Callable[[dict[str, Any]], list[Match]]
-
-
-@dataclass
-class Pending:
-    """One alert being gathered: its group's events so far."""
-
-    bucket: int
-    match: Match
-    snapshot: dict[str, Any]
-    first: datetime
-    last: datetime
-    count: int = 0
-    event_ids: list[str] = field(default_factory=list)
-
-    def add(self, event: dict[str, Any], ts: datetime) -> None:
-        event_id = (event.get("event") or {}).get("id") if isinstance(event.get("event"), dict) else None
-        if isinstance(event_id, str) and event_id:
-            if event_id in self.event_ids:
-                return
-            if len(self.event_ids) < MAX_EVENT_IDS:
-                self.event_ids.append(event_id)
-        self.count += 1
-        self.first = min(self.first, ts)
-        self.last = max(self.last, ts)
-
-    def document(self, alert_id: str) -> dict[str, Any]:
-        _rule_id, rule, info, retro = self.match
-        return build_alert(
-            alert_id=alert_id,
-            rule=rule,
-            agency=agency_of(self.snapshot),
-            created_by=CREATED_BY,
-            first_seen=self.first,
-            last_seen=self.last,
-            count=self.count,
-            event_ids=self.event_ids,
-            snapshot=self.snapshot,
-            group=group_key(self.snapshot),
-            indicator=info,
-            retro=retro,
-        ).to_document()
 
 
 class JobStopped(Exception):
@@ -234,7 +187,7 @@ class RetroRunner:
                     continue
                 if tenant is not None:
                     query = {"bool": {"must": [query], "filter": [{"term": {AGENCY_FIELD: tenant}}]}}
-                segments.append(Segment(query, _indicator_matches(IndicatorMatcher(chunk), str(job["id"]), arrived)))
+                segments.append(Segment(query, indicator_matches(IndicatorMatcher(chunk), str(job["id"]), arrived)))
         return segments
 
     async def _rule_segments(self, job: dict[str, Any]) -> list[Segment] | None:
@@ -248,7 +201,7 @@ class RetroRunner:
             reasons = "; ".join(r.reason for r in rejected) or "not a detection rule"
             await self._finish(job, JobState.FAILED, {"error": f"not convertible to a query: {reasons}"[:1000]})
             return None
-        block = _rule_block(text, rule_id, converted[0].title)
+        block = rule_block(text, rule_id, converted[0].title)
         retro = RetroInfo(kind="rule", job=str(job["id"]), arrived_at=job.get("arrived_at"))
         should = [
             {
@@ -424,48 +377,3 @@ class RetroRunner:
         job["alerts_existing"] = int(job.get("alerts_existing", 0)) + existing
         for document in created:
             await self.publish(document)
-
-
-def _indicator_matches(
-    matcher: IndicatorMatcher, job_id: str, arrived: dict[str, Any]
-) -> Callable[[dict[str, Any]], list[Match]]:
-    def match(event: dict[str, Any]) -> list[Match]:
-        out: list[Match] = []
-        for hit in matcher.match(event, agency_of(event), time.time()):
-            indicator = hit.indicator
-            rule = rule_for(indicator)
-            retro = RetroInfo(
-                kind="indicator",
-                job=job_id,
-                arrived_at=_iso_or_none(arrived.get(indicator.id)),
-                feed=indicator.feed,
-            )
-            out.append((rule.id, AlertRule.of(rule), indicator_info(hit), retro))
-        return out
-
-    return match
-
-
-def _iso_or_none(value: Any) -> str | None:
-    parsed = parse_time(value)
-    return iso(parsed) if parsed else None
-
-
-def _rule_block(text: str, rule_id: str, title: str) -> AlertRule:
-    """The alert's rule block from the rule's YAML (its first document)."""
-    docs = [d for d in load_all(text) if isinstance(d, dict)]
-    meta = docs[0] if docs else {}
-
-    def strings(value: Any) -> list[str]:
-        return [str(v) for v in value] if isinstance(value, list) else []
-
-    author = meta.get("author")
-    return AlertRule(
-        id=rule_id,
-        title=title,
-        level=str(meta.get("level") or "medium"),
-        author=str(author) if author else None,
-        tags=strings(meta.get("tags")),
-        references=strings(meta.get("references")),
-        description=str(meta["description"]) if meta.get("description") else None,
-    )

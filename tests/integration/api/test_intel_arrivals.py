@@ -59,7 +59,9 @@ async def store_events(settings: Any, events: list[dict[str, Any]]) -> None:
 
 
 def ssh_event(agency: str, host: str, address: str, ago: timedelta, message: str | None = None) -> dict[str, Any]:
-    ts = datetime.now(UTC) - ago
+    """An sshd event `ago` before now, at the first minute of its 10-minute alert window (events a
+    few seconds apart group into one alert whatever the clock says)."""
+    ts = datetime.fromtimestamp((datetime.now(UTC) - ago).timestamp() // 600 * 600 + 60, UTC)
     return {
         "@timestamp": iso(ts),
         "message": message or f"Accepted password for deploy from {address} port 40022 ssh2",
@@ -124,7 +126,7 @@ async def indicator_retro_hunt_finds_older_events_once(api: Any) -> None:
         api.settings,
         [
             ssh_event(AGENCY_B, "hospital-web", address, timedelta(days=3)),
-            ssh_event(AGENCY_B, "hospital-web", address, timedelta(days=3, seconds=-20)),
+            ssh_event(AGENCY_B, "hospital-web", address, timedelta(days=3)),  # the same minute: one group
             ssh_event(AGENCY_A, "tttt-db", address, timedelta(days=2)),
             ssh_event(AGENCY_A, "tttt-db", "198.51.100.1", timedelta(days=2)),  # another address: no alert
             ssh_event(AGENCY_A, "tttt-db", address, timedelta(days=45)),  # beyond the 30 days looked at
