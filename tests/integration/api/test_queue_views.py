@@ -77,7 +77,7 @@ async def saved_views_private_shared_per_team_and_audited(api: Any) -> None:
         assert (await admin.delete(f"/api/v1/saved-views/{private.json()['id']}")).status_code == 404
         # Filters the queue does not have are refused.
         bad = await analyst.post("/api/v1/saved-views", json={"name": "bad", "filters": {"colour": "red"}})
-        assert bad.status_code == 400 or bad.status_code == 422, bad.text
+        assert bad.status_code == 422, bad.text
         # The owner deletes; an admin of the team may delete a shared one too.
         assert (await analyst.delete(f"/api/v1/saved-views/{private.json()['id']}")).status_code == 204
         assert (await admin.delete(f"/api/v1/saved-views/{shared.json()['id']}")).status_code == 204
@@ -107,12 +107,12 @@ async def queue_groups_and_source_address(api: Any) -> None:
         # An agency viewer's groups cover what it may see only.
         seen = (await agency_viewer.get("/api/v1/alerts/groups", params={"by": "agency"})).json()
         assert [(g["key"], g["count"]) for g in seen["groups"]] == [(AGENCY_A, 3)]
-        assert (await analyst.get("/api/v1/alerts/groups", params={"by": "colour"})).status_code in (400, 422)
+        assert (await analyst.get("/api/v1/alerts/groups", params={"by": "colour"})).status_code == 422
         # The source address filter (the list and its groups).
         page = (await analyst.get("/api/v1/alerts", params={"source_ip": "198.51.100.9", "status": "new"})).json()
         assert [a["id"] for a in page["items"]] == ["alert-r2"]
         bad = await analyst.get("/api/v1/alerts", params={"source_ip": "not-an-address"})
-        assert bad.status_code in (400, 422)
+        assert bad.status_code == 422
 
 
 async def rule_yaml_and_stats(api: Any) -> None:
