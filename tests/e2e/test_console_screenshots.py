@@ -56,6 +56,20 @@ async def seed_alerts(client, settings) -> None:  # type: ignore[no-untyped-def]
             rule=rule,
         )
 
+    # Two alerts of a loaded rule, one closed as a false positive: the rule page has hits to draw.
+    bundled = {"id": bugs.BUNDLED_RULE, "title": "SSH password authentication failed", "level": "low", "tags": []}
+    for alert_id, status, days in (("alert-g", "closed", 2), ("alert-h", "acknowledged", 1)):
+        await bugs.put_alert(
+            client,
+            settings,
+            alert_id,
+            now - timedelta(days=days),
+            severity="low",
+            rule=bundled,
+            status=status,
+            resolution="false_positive" if status == "closed" else None,
+        )
+
 
 async def open_case(base: str) -> str:
     """A case on three alerts with a comment, a task and a pinned event, through the API as `lan`."""
@@ -106,6 +120,7 @@ async def test_main_pages_render_in_vietnamese_and_are_photographed(console, tmp
         "cases": "#/cases",
         "case": f"#/cases/{case_id}",
         "rules": "#/rules",
+        "rule": f"#/rules/{bugs.BUNDLED_RULE}",
     }
     folder = out_dir(tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
