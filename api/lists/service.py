@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from canhgac.core.config import OpenSearchConfig
-from canhgac.core.errors import InvalidRequest
+from canhgac.core.errors import BackendUnavailable, InvalidRequest
 from canhgac.core.index import Index
-from canhgac.core.watchlists import MAX_LIST_VALUES, ListType, normalise_value
+from canhgac.core.watchlists import LISTS, MAX_LIST_VALUES, ListType, normalise_value
 from opensearchpy import AsyncOpenSearch
 
 
@@ -95,3 +95,13 @@ async def edit_list(
 
 async def delete_list(client: AsyncOpenSearch, cfg: OpenSearchConfig, name: str) -> None:
     await _index(client, cfg).delete(name, missing=_missing(name), refresh="wait_for")
+
+
+async def refresh_process_lists(client: AsyncOpenSearch, cfg: OpenSearchConfig) -> None:
+    """This process's copy of the lists, read now: testing a pasted rule that names a list
+    (`POST /api/v1/rules/test`) sees the lists as they are (the detector keeps its own copy)."""
+    try:
+        docs = await _index(client, cfg).read_all()
+    except BackendUnavailable:
+        return  # the last copy; a rule test is not worth failing over it
+    LISTS.replace_from_docs(docs)

@@ -7,6 +7,7 @@ from canhgac.api.audit.service import audit
 from canhgac.api.auth.models import Principal
 from canhgac.api.deps import Reader, RuleManager, State, Tuner
 from canhgac.api.events.service import default_window
+from canhgac.api.lists.service import refresh_process_lists
 from canhgac.api.query_guard import histogram_interval
 from canhgac.api.retro.service import enqueue_rule
 from canhgac.api.retro.views import audit_started
@@ -85,7 +86,9 @@ async def validate(body: RuleText, principal: Tuner, state: State) -> dict[str, 
 
 @router.post("/test", response_model=TestResult, response_model_exclude_unset=True)
 async def test(body: RuleTest, principal: Tuner, state: State) -> dict[str, Any]:
-    """Run pasted Sigma rules over pasted events (ECS JSON): which rule matched which event."""
+    """Run pasted Sigma rules over pasted events (ECS JSON): which rule matched which event; a
+    rule naming a watch list (`%list:<name>%`) reads the list as stored now."""
+    await refresh_process_lists(state.opensearch, state.settings.opensearch)
     result: dict[str, Any] = await service.run_in_thread(service.test_rules, state.settings, body.yaml, body.events)
     return result
 

@@ -8,14 +8,25 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import eventually
 from tests.e2e.test_console_bugs import browser_page, console, put_alert  # noqa: F401  (fixture)
-from tests.integration.api.conftest import iso
+from tests.integration.api.conftest import PASSWORD, iso
 
 pytestmark = pytest.mark.e2e
 
+LIST_RULE_ID = "3c9e1d2b-7a6f-4e5d-9c8b-1a2b3c4d5e6f"
+LIST_RULE = f"""title: From a scanner
+id: {LIST_RULE_ID}
+logsource: {{product: linux}}
+detection:
+  sel:
+    source.ip|expand: '%list:scanners%'
+  condition: sel
+"""
+LIST_EVENTS = [{"source": {"ip": "10.1.2.3"}}, {"source": {"ip": "192.0.2.1"}}]
 BULLETIN = b"value,type,confidence,reason\n198.51.100.23,ipv4,80,C2 server\nevil-bulletin.example,domain,70,phishing\n"
 
 
@@ -167,3 +178,11 @@ async def test_indicators_lists_and_lookups_pages(console) -> None:  # type: ign
 
     record = (await eventually(audited, timeout_secs=30))[0]
     assert record["actor"]["username"] == "hoa" and record["details"] == {"type": "ip", "count": 2}
+
+    # Testing a pasted rule that names the list reads the list as stored now.
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        login = await http.post("/api/v1/auth/login", json={"username": "hoa", "password": PASSWORD})
+        http.headers["X-CSRF-Token"] = login.json()["csrf_token"]
+        tested = await http.post("/api/v1/rules/test", json={"yaml": LIST_RULE, "events": LIST_EVENTS})
+    assert tested.status_code == 200, tested.text
+    assert [r["matched"] for r in tested.json()["results"]] == [[LIST_RULE_ID], []]
