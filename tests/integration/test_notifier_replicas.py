@@ -155,13 +155,13 @@ async def test_notifier_owner_killed_hands_over_escalations_and_held_summary_sen
                 "name": "page",
                 "match": {"rule_ids": [PAGE_RULE]},
                 "channels": ["hook"],
-                "escalation": [{"after_mins": 0.5, "channels": ["mail"]}],
+                "escalation": [{"after_mins": 0.4, "channels": ["mail"]}],
             },
             {
                 "name": "noisy",
                 "match": {"rule_ids": [NOISY_RULE]},
                 "channels": ["hook"],
-                "throttle": {"max_messages": 1, "per_secs": 30},
+                "throttle": {"max_messages": 1, "per_secs": 24},
             },
             {"name": "rest"},
         ],
@@ -177,7 +177,7 @@ async def test_notifier_owner_killed_hands_over_escalations_and_held_summary_sen
         config.write_text(yaml.safe_dump(data))
         configs.append(config)
         logs.append(tmp_path / f"notifier-{name}.log")
-    procs = [await start_replica(configs[0], 0, logs[0])]
+    procs = [await start_replica(config, i, log) for i, (config, log) in enumerate(zip(configs, logs, strict=True))]
     producer = make_producer(settings.kafka, component="detector", client_suffix="replica-test")
     await producer.start()
 
@@ -192,18 +192,11 @@ async def test_notifier_owner_killed_hands_over_escalations_and_held_summary_sen
 
     try:
 
-        async def first_owner() -> bool:
-            alive()
-            return role(logs[0]) == "owner"
-
-        await eventually(first_owner, timeout_secs=90)
-        procs.append(await start_replica(configs[1], 1, logs[1]))
-
         async def one_owner_one_standby() -> bool:
             alive()
             return sorted(role(log) for log in logs) == ["owner", "standby"]
 
-        await eventually(one_owner_one_standby, timeout_secs=90)
+        await eventually(one_owner_one_standby, timeout_secs=120)
         for i in range(3):
             await send(f"page-{i}", PAGE_RULE)
         for i in range(4):
