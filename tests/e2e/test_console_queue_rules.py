@@ -140,6 +140,11 @@ async def rule_page_yaml_attack_hits_test_and_disable(base: str, client: Any, se
         await expect(page.locator("#rule-attack h2")).to_have_text("ATT&CK techniques")
         await page.click("#rule-toggle")
         await expect(page.locator(".rule-state")).to_have_text("Enabled")
+        # The rule's alerts: the queue filtered by the rule alone, every status, not grouped.
+        await page.get_by_role("button", name="This rule's alerts").click()
+        await expect(page.locator("h1")).to_have_text("Alert queue")
+        await expect(page.locator("tbody tr[data-id]")).to_have_count(4)
+        await expect(page.locator("select[name=rule_id]")).to_have_value(BUNDLED_RULE)
 
 
 async def queue_alert_and_acknowledge_at_390px(base: str, client: Any, settings: Any) -> None:

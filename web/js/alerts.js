@@ -22,6 +22,7 @@ const PIVOT_FILTERS = ["host", "user", "rule_id", "agency"];
 // A pivot's "filter the queue": exactly these filters, every status.
 export function filterQueue(filters) {
   for (const key of PIVOT_FILTERS) queueState[key] = filters[key] ?? "";
+  Object.assign(queueState, { source_ip: "", assignee: "", range: "", group_by: "", view: "" }); // and no other filter
   queueState.status = "all";
   queueState.selected = 0;
   if (location.hash === "#/alerts") window.dispatchEvent(new HashChangeEvent("hashchange"));
