@@ -64,6 +64,10 @@ class JobStopped(Exception):
     """The API is shutting down: the job stays running, its lease released, to be taken again."""
 
 
+class LeaseLost(Exception):
+    """Another runner took the job (this one was taken for dead): stop without writing."""
+
+
 class RetroRunner:
     def __init__(self, client: AsyncOpenSearch, settings: Settings, publish: Publish) -> None:
         self.client = client
@@ -93,6 +97,8 @@ class RetroRunner:
             await self._execute(job, stop)
         except JobStopped:
             await self._update(job, {"lease_until": iso(datetime.now(UTC))})
+        except LeaseLost:
+            log.warning("retro-hunt %s was taken over by another runner; this one stops", job["id"])
         except BackendUnavailable:
             await self._release_quietly(job)
             raise
@@ -306,7 +312,7 @@ class RetroRunner:
                 "segments": segments,
                 "segment_total": total,
             }
-            cancelled = bool((await self.jobs.get(str(job["id"]))).get("cancel_requested"))
+            cancelled = bool((await self._current(job)).get("cancel_requested"))
             await self._update(
                 job,
                 {
@@ -342,9 +348,16 @@ class RetroRunner:
                 await asyncio.wait_for(stop.wait(), timeout=min(left, self.cfg.check_interval_secs))
             if stop.is_set():
                 return False
-            if (await self.jobs.get(str(job["id"]))).get("cancel_requested"):
+            if (await self._current(job)).get("cancel_requested"):
                 return True
         return False
+
+    async def _current(self, job: dict[str, Any]) -> dict[str, Any]:
+        """The job as stored now; LeaseLost when another runner holds it."""
+        current = await self.jobs.get(str(job["id"]))
+        if current.get("lease_owner") != self.owner:
+            raise LeaseLost
+        return current
 
     async def _write(
         self, job: dict[str, Any], pending: dict[str, Pending], ids: list[str], inventory: Inventory

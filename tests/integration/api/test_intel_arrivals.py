@@ -12,6 +12,7 @@ One test, one API: the API's start-up is most of the cost of each flow (CI budge
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import uuid
@@ -113,6 +114,7 @@ async def job_when(client: Any, job_id: str, *states: str) -> dict[str, Any]:
 async def test_retro_hunts_and_misp_rest_feed(api, misp_rest: tuple[str, MispServer]) -> None:  # type: ignore[no-untyped-def]
     await indicator_retro_hunt_finds_older_events_once(api)
     await cancel_queued_and_running_jobs(api)
+    await resumed_when_its_runner_is_lost(api)
     await rule_upload_hunts_stored_events(api)
     await misp_rest_search_to_stream_alert(api, misp_rest)
 
@@ -206,6 +208,53 @@ async def cancel_queued_and_running_jobs(api: Any) -> None:
         assert len(await retro_alerts(api, {"indicator.id": indicator["id"]})) == 5
 
     await audited(api, "retro_hunt.cancel", {queued_id, running["id"]})
+
+
+async def resumed_when_its_runner_is_lost(api: Any) -> None:
+    """A runner taken for dead (its lease ran out, as after a crash): the next runner takes the job
+    from where its earliest unwritten window starts; the first one stops without writing; every
+    group is alerted once."""
+    from canhgac.api.retro.runner import RetroRunner
+    from canhgac.api.retro.service import jobs_index
+
+    address = "203.0.113.79"
+    hosts = [f"app{i:02d}" for i in range(7)]
+    await store_events(
+        api.settings,
+        [ssh_event(AGENCY_A, host, address, timedelta(days=1, minutes=20 * i)) for i, host in enumerate(hosts)],
+    )
+    state = api.app.state.canhgac
+    async with api.client("analyst") as analyst:
+        indicator = (
+            await analyst.post("/api/v1/intel/indicators", json={"type": "ipv4", "value": address, "reason": "x"})
+        ).json()
+        job_id = (await analyst.get("/api/v1/retro-hunts")).json()["items"][0]["id"]
+
+        async def first_page_done() -> bool:
+            job = (await analyst.get(f"/api/v1/retro-hunts/{job_id}")).json()
+            return job["state"] == "running" and job["events_scanned"] >= 5
+
+        await eventually(first_page_done, timeout_secs=60, interval_secs=0.3)
+        # The API's runner now pauses 60 s; make it look dead.
+        await state.opensearch.update(
+            index=jobs_index(api.settings.opensearch),
+            id=job_id,
+            body={"doc": {"lease_until": "2020-01-01T00:00:00.000Z"}},
+            refresh=True,
+        )
+        published: list[dict[str, Any]] = []
+
+        async def publish(alert: dict[str, Any]) -> None:
+            published.append(alert)
+
+        other = RetroRunner(state.opensearch, api.settings, publish)
+        assert await other.run_once(asyncio.Event()) == job_id
+        job = (await analyst.get(f"/api/v1/retro-hunts/{job_id}")).json()
+        # Page one wrote the 4 windows it had passed; the second runner read from the 5th event on.
+        assert job["state"] == "done" and job["alerts_raised"] == 7 and job["alerts_existing"] == 0, job
+        assert sorted(a["host"]["name"] for a in published) == hosts[:3]
+    alerts = await retro_alerts(api, {"indicator.id": indicator["id"]})
+    assert sorted(a["host"]["name"] for a in alerts) == hosts
 
 
 RULE = """
