@@ -251,6 +251,8 @@ class NotifierStage(Stage):
     async def _run_due(self, *, force: bool = False) -> None:
         if self.service is None or (not force and time.monotonic() < self._next_run):
             return
+        if not self.elected.is_set():
+            return  # stepping down (or fenced out): the next owner sends what is due
         self._next_run = time.monotonic() + RUN_DUE_INTERVAL_SECS
         try:
             report = await self.service.run_due()
