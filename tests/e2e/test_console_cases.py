@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import docx
+import httpx
 import pypdf
 import pytest
 
 from tests.e2e import test_console_bugs as bugs
-from tests.integration.api.conftest import iso
+from tests.integration.api.conftest import PASSWORD, iso
 
 pytestmark = pytest.mark.e2e
 
@@ -200,8 +201,20 @@ async def in_english_from_an_alert_page_with_the_pdf_notice(base: str, client: A
         await expect(row.locator(".sla")).to_contain_text("Acknowledge: 1 d 23 h overdue")
         await expect(row.locator(".report .clock.bad")).to_have_text("1 d 0 h overdue")
 
-        # Closing asks for a conclusion, kept on the timeline.
+        # A saved search attached from the case page: its query and range, under its name.
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            me = (await http.post("/api/v1/auth/login", json={"username": "hoa", "password": PASSWORD})).json()
+            http.headers["X-CSRF-Token"] = me["csrf_token"]
+            search = {"name": "Failed SSH logins", "query": 'message:"Failed password"', "range": "24h"}
+            assert (await http.post("/api/v1/saved-searches", json=search)).status_code == 201
         await page.goto(f"{base}/#/cases/{case_id}")
+        await page.locator("select[name=saved_search]").select_option(label="Failed SSH logins")
+        await page.get_by_role("button", name="Attach").click()
+        attached = page.locator("li[data-kind=search_attached]")
+        await expect(attached).to_contain_text("attached a search result: Failed SSH logins")
+        await expect(attached).to_contain_text("1 of 1 rows kept")
+
+        # Closing asks for a conclusion, kept on the timeline.
         await page.get_by_role("button", name="Close case").click()
         await dialog.locator("textarea[name=conclusion]").fill("False alarm: the agency's scheduled scan")
         await dialog.get_by_role("button", name="Close case").click()

@@ -136,18 +136,36 @@ export async function casePage(id, view) {
     task.done ? h("div", { class: "small muted" }, `${task.done_by} · ${fmtTime(task.done_at, "short")}`) : null))
     : h("li", { class: "muted" }, t("case.no_tasks")));
 
-  // Attach a search's result (the server runs it over the case's agencies' events).
+  // Attach a search's result (the server runs it over the case's agencies' events): typed here, or
+  // one of the saved searches (its query and range; the attachment names it).
   const attQuery = h("input", { name: "query", class: "mono", placeholder: t("search.placeholder") });
   const attRange = h("select", { name: "range" }, Object.keys(RANGES).map((r) => h("option", { value: r, selected: r === "24h" }, t(`range.${r}`))));
   const attTitle = h("input", { name: "att_title", maxlength: 300, placeholder: t("att.title") });
+  const saved = {};
+  const attSaved = h("select", { name: "saved_search" }, h("option", { value: "" }, t("saved.pick")));
+  if (soc) {
+    api("/api/v1/saved-searches").then(({ items }) => {
+      for (const one of items.filter((x) => x.target === "events")) saved[one.id] = one;
+      attSaved.append(...Object.values(saved).map((x) => h("option", { value: x.id }, x.name)));
+    }).catch(() => { attSaved.hidden = true; });
+  }
+  const UNIT = { m: 60e3, h: 3600e3, d: 86400e3 };
   const attach = h("form", { class: "attach", onsubmit: async (e) => {
     e.preventDefault();
-    const end = new Date();
+    const one = saved[attSaved.value];
+    let end = new Date();
+    let start = new Date(end - RANGES[attRange.value]);
+    let query = attQuery.value.trim() || "*";
+    if (one) {
+      query = one.query || "*";
+      const rel = /^(\d+)([mhd])$/.exec(one.range || "");
+      if (one.start) { start = new Date(one.start); end = one.end ? new Date(one.end) : end; } else if (rel) start = new Date(end - rel[1] * UNIT[rel[2]]);
+    }
     try {
-      await attachSearch({ query: attQuery.value.trim() || "*", start: new Date(end - RANGES[attRange.value]), end, title: attTitle.value.trim() }, { caseId: id });
+      await attachSearch({ query, start, end, title: attTitle.value.trim() || one?.name, saved_search_id: one?.id }, { caseId: id });
       reload();
     } catch (ex) { toast(ex.message, true); }
-  } }, attQuery, h("div", { class: "row" }, attRange, attTitle, h("button", { type: "submit" }, t("att.attach"))));
+  } }, attSaved, attQuery, h("div", { class: "row" }, attRange, attTitle, h("button", { type: "submit" }, t("att.attach"))));
 
   const comment = h("textarea", { name: "comment", placeholder: t("case.comment") });
   const timeline = h("ul", { class: "timeline case-timeline" }, c.timeline.slice().reverse().map((e) => h("li", { dataset: { kind: e.kind } },
