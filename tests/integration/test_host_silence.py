@@ -26,15 +26,21 @@ pytestmark = pytest.mark.integration
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 RELAY = "relay-office"
+OFFICE = "relay-office-2"  # a second shared source, for the weekend and holiday part
 HOLIDAY = date(2026, 12, 14)  # a Monday, declared a holiday for this test
 
 
 async def test_one_quiet_host_of_a_shared_source_is_reported_in_working_hours_only(test_settings: Settings) -> None:
-    sources = (SourceConfig(id=RELAY, agency="so-tttt", allowed_addresses=("127.0.0.1/32",)),)
+    sources = tuple(
+        SourceConfig(id=sid, agency="so-tttt", allowed_addresses=("127.0.0.1/32",)) for sid in (RELAY, OFFICE)
+    )
     settings = test_settings.model_copy(update={"sources": sources})
     await ensure_topics(settings.kafka)
     config = HostSilenceConfig(
-        sources={RELAY: SourceHostSilence()}, min_events=3, silent_after_secs=3600, holidays=(HOLIDAY,)
+        sources={RELAY: SourceHostSilence(), OFFICE: SourceHostSilence()},
+        min_events=3,
+        silent_after_secs=3600,
+        holidays=(HOLIDAY,),
     )
     now = [datetime(2026, 12, 7, 9, 0, tzinfo=HCM)]  # Monday 09:00
     stage = SourceHealthStage(
@@ -60,13 +66,13 @@ async def test_one_quiet_host_of_a_shared_source_is_reported_in_working_hours_on
     stop = asyncio.Event()
     task = asyncio.create_task(stage.run(stop))
 
-    async def send(*hosts: str) -> None:
+    async def send(*hosts: str, source: str = RELAY) -> None:
         for host in hosts:
-            event = {"message": "x", "host": {"name": host}, "canhgac": {"source_id": RELAY, "agency": "so-tttt"}}
-            await producer.send_and_wait(settings.kafka.topics.events, orjson.dumps(event), key=RELAY.encode())
+            event = {"message": "x", "host": {"name": host}, "canhgac": {"source_id": source, "agency": "so-tttt"}}
+            await producer.send_and_wait(settings.kafka.topics.events, orjson.dumps(event), key=source.encode())
 
-    async def seen(host: str, at: datetime, events: int = 1) -> bool:
-        stats = stage.hosts.hosts.get((RELAY, host))
+    async def seen(host: str, at: datetime, events: int = 1, source: str = RELAY) -> bool:
+        stats = stage.hosts.hosts.get((source, host))
         return stats is not None and stats.last_seen == at and stats.events >= events
 
     async def checked_at(at: datetime) -> None:
@@ -75,11 +81,15 @@ async def test_one_quiet_host_of_a_shared_source_is_reported_in_working_hours_on
         start = checks[0]
         await eventually(lambda: _true(checks[0] >= start + 2), timeout_secs=30, interval_secs=0.1)
 
-    async def silent_hosts() -> list[str]:
+    async def silent_hosts(source: str = RELAY) -> list[str]:
         records = await read_all(settings, settings.kafka.topics.alerts, "alert_indexer")
         alerts = [orjson.loads(r.value) for r in records]
         return sorted(
-            a["host"]["name"] for a in alerts if a["rule"]["id"] == HOST_SILENT_RULE_ID and not a.get("cleared_at")
+            a["host"]["name"]
+            for a in alerts
+            if a["rule"]["id"] == HOST_SILENT_RULE_ID
+            and a["canhgac"]["source_id"] == source
+            and not a.get("cleared_at")
         )
 
     try:
@@ -88,17 +98,17 @@ async def test_one_quiet_host_of_a_shared_source_is_reported_in_working_hours_on
         await eventually(lambda: seen("pc-vanthu-02", now[0], 3), timeout_secs=30, interval_secs=0.1)
 
         # Monday: pc-ketoan-01 goes on sending, pc-vanthu-02 stops; 90 min later only it is silent.
-        now[0] = datetime(2026, 12, 7, 10, 20, tzinfo=HCM)
+        now[0] = datetime(2026, 12, 7, 9, 50, tzinfo=HCM)
         await send("pc-ketoan-01")
         await eventually(lambda: seen("pc-ketoan-01", now[0]), timeout_secs=30, interval_secs=0.1)
         await checked_at(datetime(2026, 12, 7, 10, 30, tzinfo=HCM))
         assert await eventually(silent_hosts, timeout_secs=30) == ["pc-vanthu-02"]
 
-        # Friday 16:50 both send (pc-vanthu-02's silence clears), then the office closes: nothing is
-        # silent at 23:00, on Saturday, on Sunday, or on the Monday holiday.
+        # Another shared source: its two office PCs send on Friday until 16:50, then the office
+        # closes: neither is silent at 23:00, on Saturday, on Sunday or on the Monday holiday.
         now[0] = datetime(2026, 12, 11, 16, 50, tzinfo=HCM)
-        await send("pc-ketoan-01", "pc-vanthu-02")
-        await eventually(lambda: seen("pc-vanthu-02", now[0]), timeout_secs=30, interval_secs=0.1)
+        await send(*["pc-a", "pc-b"] * 3, source=OFFICE)
+        await eventually(lambda: seen("pc-b", now[0], 3, source=OFFICE), timeout_secs=30, interval_secs=0.1)
         for at in (
             datetime(2026, 12, 11, 23, 0, tzinfo=HCM),
             datetime(2026, 12, 12, 12, 0, tzinfo=HCM),
@@ -106,12 +116,11 @@ async def test_one_quiet_host_of_a_shared_source_is_reported_in_working_hours_on
             datetime(2026, 12, 14, 15, 0, tzinfo=HCM),
         ):
             await checked_at(at)
-        assert await silent_hosts() == ["pc-vanthu-02"]  # still only Monday's one
+        assert await silent_hosts(OFFICE) == []
 
-        # Tuesday 09:00: 40 min on Friday + 90 min today of working time without either host.
+        # Tuesday 09:00: 40 min on Friday + 90 min today of working time without either PC.
         await checked_at(datetime(2026, 12, 15, 9, 0, tzinfo=HCM))
-        found = await eventually(lambda: _len_is(silent_hosts, 3), timeout_secs=30)
-        assert found == ["pc-ketoan-01", "pc-vanthu-02", "pc-vanthu-02"]
+        assert await eventually(lambda: _len_is(lambda: silent_hosts(OFFICE), 2), timeout_secs=30) == ["pc-a", "pc-b"]
     finally:
         stop.set()
         await asyncio.wait_for(task, 60)
