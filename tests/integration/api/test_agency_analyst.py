@@ -7,11 +7,14 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 from canhgac.core.metrics import Metrics
 from canhgac.pipeline.detector import DetectorStage
 
+from tests.conftest import eventually
 from tests.integration.api.conftest import AGENCY_A, AGENCY_B
+from tests.integration.test_correlator_replicas import read_all
 
 pytestmark = pytest.mark.integration
 
@@ -55,6 +58,14 @@ async def test_agency_analyst_triages_only_its_own_alerts_and_cases(api) -> None
             await own.post(f"/api/v1/alerts/{api.alert_a}/assignee", json={"assignee": "analyst"})
         ).status_code == 403
         assert (await soc.get(f"/api/v1/alerts/{api.alert_b}")).json()["status"] == "new"  # untouched
+
+        # The acknowledgement went to the alerts topic, as a SOC analyst's does: the notifier stops
+        # the alert's escalation when it reads a status other than `new`.
+        async def published() -> list[str]:
+            records = await read_all(api.settings, api.settings.kafka.topics.alerts, "alert_indexer")
+            return [a["status"] for a in map(orjson.loads, (r.value for r in records)) if a["id"] == api.alert_a]
+
+        assert "acknowledged" in await eventually(published, timeout_secs=30)
 
         # Cases: the SOC opens them; the agency moves its own case's status and comments on it.
         case_a = (await soc.post("/api/v1/cases", json={"alert_ids": [api.alert_a]})).json()
