@@ -187,7 +187,14 @@ async def ensure_topics(cfg: KafkaConfig) -> None:
     except KafkaError as exc:
         raise BackendUnavailable(f"Kafka unreachable at {cfg.bootstrap_servers}: {exc}") from exc
     try:
-        existing = set(await admin.list_topics())
+        try:
+            existing = set(await admin.list_topics())
+        except KafkaError as exc:
+            # Bootstrapped through a live broker, the request went to one that is down (a broker
+            # of a cluster restarting): wait for it like for an unreachable cluster.
+            if not exc.retriable:
+                raise
+            raise BackendUnavailable(f"Kafka did not answer the topic listing: {exc!r}") from exc
         wanted = contract_topics(cfg)
         missing = [t for t in wanted if t not in existing]
         if missing:
@@ -196,6 +203,10 @@ async def ensure_topics(cfg: KafkaConfig) -> None:
                 raise_refused(response.topic_errors)
             except TopicAlreadyExistsError:
                 pass  # another process created it between our list and create
+            except KafkaError as exc:
+                if not exc.retriable:
+                    raise
+                raise BackendUnavailable(f"Kafka did not answer the topic creation: {exc!r}") from exc
             log.info("created Kafka topics %s", ", ".join(missing))
         present = [t for t in wanted if t in existing]
         if present:
