@@ -46,6 +46,9 @@ transport_port() { echo $((PORT_BASE + 30 + $1)); }
 broker_dir() { echo "$CLUSTER_DIR/kafka-$1"; }
 node_dir() { echo "$CLUSTER_DIR/opensearch-$1"; }
 broker_pid() { live_pid "$(broker_dir "$1")/kafka.pid" "$(broker_dir "$1")"; }
+# Just started: its process may not have exec'd java yet (its command line does not name the run
+# dir for a moment), so liveness here is only "the pid we wrote is alive".
+started_alive() { local pid; pid="$(cat "$1" 2>/dev/null)" && [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; }
 node_pid() { live_pid "$(node_dir "$1")/opensearch.pid" "$(node_dir "$1")"; }
 bootstrap() { local n out=(); for n in "${NODES[@]}"; do out+=("127.0.0.1:$(kafka_port "$n")"); done; (IFS=,; echo "${out[*]}"); }
 voters() { local n out=(); for n in "${NODES[@]}"; do out+=("$n@127.0.0.1:$(controller_port "$n")"); done; (IFS=,; echo "${out[*]}"); }
@@ -194,7 +197,7 @@ wait_cluster_healthy() {
   while (( SECONDS < deadline )); do
     pending=""
     for n in "${NODES[@]}"; do
-      broker_pid "$n" >/dev/null || { tail -30 "$(broker_dir "$n")/logs/server.log" >&2 2>/dev/null; die "Kafka broker $n exited; logs in $(broker_dir "$n")/logs"; }
+      started_alive "$(broker_dir "$n")/kafka.pid" || { tail -30 "$(broker_dir "$n")/logs/server.log" >&2 2>/dev/null; die "Kafka broker $n exited; logs in $(broker_dir "$n")/logs"; }
       [[ -f "$(node_dir "$n")/opensearch.pid" ]] && ! node_pid "$n" >/dev/null \
         && { tail -30 "$(node_dir "$n")/logs/canhgac-cluster.log" >&2 2>/dev/null; die "OpenSearch node $n exited; logs in $(node_dir "$n")/logs"; }
       (exec 3<>"/dev/tcp/127.0.0.1/$(kafka_port "$n")") 2>/dev/null || pending+=" kafka-$n"
@@ -243,11 +246,23 @@ cluster_start() {
   KAFKA_RUN="$(broker_dir 1)"
   ensure_secrets
   if [[ ! -f "$CLUSTER_DIR/kafka-cluster.id" ]]; then
-    kafka_java kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1 > "$CLUSTER_DIR/kafka-cluster.id"
+    # What `kafka-storage.sh random-uuid` prints (a UUID in URL-safe base64, never starting with
+    # "-", which a command line would read as an option), without a JVM start.
+    "$(python_env)" - > "$CLUSTER_DIR/kafka-cluster.id" <<'PY'
+import base64, uuid
+while (cid := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"):
+    pass
+print(cid)
+PY
   fi
   ensure_service_user
-  for n in "${NODES[@]}"; do start_broker "$n"; done
-  for n in "${NODES[@]}"; do start_node "$n"; done
+  # Every node at once (formatting a broker's storage and starting a node each take a JVM start).
+  local pids=() pid
+  for n in "${NODES[@]}"; do
+    (start_node "$n") & pids+=($!)
+    (start_broker "$n") & pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || die "a node did not start (logs under $CLUSTER_DIR)"; done
   wait_cluster_healthy "${1:-300}"
   write_cluster_config
   for n in "${NODES[@]}"; do OPENSEARCH_RUN="$(node_dir "$n")"; copy_security_config; done
@@ -285,7 +300,7 @@ start_one() {  # kind node: start one node and wait until it serves (a broker li
   if [[ "$kind" == kafka ]]; then start_broker "$n"; else start_node "$n"; fi
   while (( SECONDS < deadline )); do
     if [[ "$kind" == kafka ]]; then
-      broker_pid "$n" >/dev/null || die "Kafka broker $n exited; logs in $(broker_dir "$n")/logs"
+      started_alive "$(broker_dir "$n")/kafka.pid" || die "Kafka broker $n exited; logs in $(broker_dir "$n")/logs"
       (exec 3<>"/dev/tcp/127.0.0.1/$(kafka_port "$n")") 2>/dev/null && return 0
     else
       [[ -f "$(node_dir "$n")/opensearch.pid" ]] && ! node_pid "$n" >/dev/null && die "OpenSearch node $n exited"
