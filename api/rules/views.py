@@ -27,6 +27,7 @@ from canhgac.api.rules.models import (
     TestResult,
     Validation,
 )
+from canhgac.core.errors import InvalidRequest
 from fastapi import APIRouter, Path, Query, Request, Response
 
 router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
@@ -116,11 +117,14 @@ async def rule_stats(
     state: State,
     start: datetime | None = None,
     end: datetime | None = None,
-    interval_secs: Annotated[int | None, Query(ge=60)] = None,
+    interval_secs: Annotated[int | None, Query(ge=60, le=366 * 86400)] = None,
 ) -> dict[str, Any]:
     """The rule's alerts per time bucket (default: the last 30 days), and how many of them analysts
     closed, and closed as false positives. An agency viewer counts its agency's alerts only."""
-    start, end = default_window(start, end, hours=24 * 30)
+    try:
+        start, end = default_window(start, end, hours=24 * 30)
+    except OverflowError as exc:  # an end within 30 days of year 1
+        raise InvalidRequest("start or end is out of range") from exc
     interval = histogram_interval(start, end, state.settings.api.max_buckets, interval_secs)
     return await service.rule_stats(
         state.opensearch, state.settings.opensearch.alerts_index, rule_id, principal.agency_scope, start, end, interval
