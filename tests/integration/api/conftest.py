@@ -140,6 +140,7 @@ async def seed(settings: Any) -> None:
 
 async def cleanup(settings: Any) -> None:
     from canhgac.api.indices import api_templates
+    from canhgac.api.saved_views.service import saved_views_index
     from canhgac.core.store import make_client
 
     cfg = settings.opensearch
@@ -158,6 +159,7 @@ async def cleanup(settings: Any) -> None:
             cfg.source_configs_index,
             cfg.audit_index,
             *api_templates(cfg),  # every template the API puts (systems, receipts, audit anchors …)
+            saved_views_index(cfg),
         ):
             await client.indices.delete_index_template(name=name, ignore=[404])
     finally:
