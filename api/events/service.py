@@ -41,7 +41,11 @@ def _query(
 def default_window(start: datetime | None, end: datetime | None, hours: int = 24) -> tuple[datetime, datetime]:
     require_zone(start, end)
     end = end or datetime.now(UTC)
-    start = start or end - timedelta(hours=hours)
+    if start is None:
+        try:
+            start = end - timedelta(hours=hours)
+        except OverflowError:  # an end within `hours` of year 1: the default start does not exist
+            raise InvalidRequest(f"end is too early: give a start, or an end after {hours} h of year 1") from None
     if start > end:
         raise InvalidRequest("start is after end")
     return start, end

@@ -89,7 +89,12 @@ async def create_feed(client: AsyncOpenSearch, cfg: OpenSearchConfig, body: Feed
 
 
 async def update_feed(client: AsyncOpenSearch, cfg: OpenSearchConfig, feed_id: str, body: FeedUpdate) -> dict[str, Any]:
-    changes = body.model_dump(mode="json", exclude_unset=True)
+    # null means "no change", except for stale_after_secs, where it means "back to the default".
+    changes = {
+        k: v
+        for k, v in body.model_dump(mode="json", exclude_unset=True).items()
+        if v is not None or k == "stale_after_secs"
+    }
     await Index(client, cfg.intel_feeds_index).update(
         feed_id, changes, missing=f"no feed {feed_id}", refresh="wait_for"
     )
@@ -217,7 +222,7 @@ async def poll_feed(client: AsyncOpenSearch, cfg: OpenSearchConfig, feed_id: str
             expires_days=doc.get("expires_days"),
         )
         stored = await service.store(client, cfg, docs)
-    except (httpx.HTTPError, ValueError, KeyError) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError, KeyError) as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
         log.warning("feed %s poll failed: %s", feed_id, error)
         await feeds.update(feed_id, {"last_attempt_at": iso(started), "last_error": error}, refresh="wait_for")

@@ -116,7 +116,9 @@ class FeedCreate(BaseModel):
     url: str = Field(
         min_length=8,
         max_length=2000,
-        pattern=r"^https?://",
+        # http(s), then printable characters only: a control character is refused here (422), not
+        # stored to fail every poll.
+        pattern=r"^https?://[\x21-\x7e]+$",
         description=(
             "TAXII: the API root (https://host/api1/); MISP: the feed's folder (…/manifest.json beside it);"
             " MISP REST: the instance's base URL (https://misp.example/)"
