@@ -8,7 +8,7 @@
 #   deploy/local/cluster.sh start            # start what is not running, wait until healthy
 #   deploy/local/cluster.sh stop             # stop every node (SIGTERM, then wait)
 #   deploy/local/cluster.sh status           # each node running or not; cluster health
-#   deploy/local/cluster.sh reset            # stop, delete data and secrets (not the cache)
+#   deploy/local/cluster.sh reset            # kill every node, delete data and secrets (not the cache)
 #   deploy/local/cluster.sh kill-kafka N     # SIGKILL broker N (1-3); `start` brings it back
 #   deploy/local/cluster.sh kill-opensearch N
 #   deploy/local/cluster.sh start-kafka N    # start one node, wait until it serves (start-opensearch N)
@@ -282,6 +282,17 @@ cluster_stop() {
   for n in "${NODES[@]}"; do rm -f "$(broker_dir "$n")/kafka.pid" "$(node_dir "$n")/opensearch.pid"; done
 }
 
+cluster_kill() {
+  local n pid
+  for n in "${NODES[@]}"; do
+    if pid="$(broker_pid "$n")"; then kill -KILL "$pid"; fi
+    if pid="$(node_pid "$n")"; then kill -KILL "$pid"; fi
+  done
+  for n in "${NODES[@]}"; do  # gone before their files are
+    while pid="$(broker_pid "$n")" || pid="$(node_pid "$n")"; do sleep 0.2; done
+  done
+}
+
 cluster_status() {
   local rc=0 n pid health
   echo "local cluster in $CLUSTER_DIR; Canhgac settings: $SERVICES_CONFIG"
@@ -321,7 +332,8 @@ case "${1:-}" in
   start) cluster_start "${2:-300}" ;;
   stop) cluster_stop ;;
   status) cluster_status ;;
-  reset) cluster_stop; rm -rf "$CLUSTER_DIR" ;;
+  # Its data is deleted anyway: no graceful stop (a KRaft voter may wait 30 s for its quorum).
+  reset) cluster_kill; rm -rf "$CLUSTER_DIR" ;;
   kill-kafka) n="$(node_number "${2:-}")"; if pid="$(broker_pid "$n")"; then log "SIGKILL Kafka broker $n (pid $pid)"; kill -KILL "$pid"; fi ;;
   kill-opensearch) n="$(node_number "${2:-}")"; if pid="$(node_pid "$n")"; then log "SIGKILL OpenSearch node $n (pid $pid)"; kill -KILL "$pid"; fi ;;
   start-kafka) start_one kafka "$(node_number "${2:-}")" ;;
