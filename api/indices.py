@@ -8,6 +8,7 @@ values as SHA-256 digests (the document id).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -221,13 +222,20 @@ def api_templates(cfg: OpenSearchConfig) -> dict[str, dict[str, Any]]:
 
 
 async def ensure_api_indices(client: AsyncOpenSearch, cfg: OpenSearchConfig) -> None:
-    for name, template in api_templates(cfg).items():
+
+    async def template_and_index(name: str, template: dict[str, Any]) -> None:
         with translated():
             await client.indices.put_index_template(name=name, body=template)
         await create_index(client, name)
-    await ensure_intel_templates(client, cfg)
-    await ensure_cases_template(client, cfg)
-    await ensure_saved_views_index(client, cfg)
+
+    # Concurrently: the cluster manager batches the index creations (one by one, ~20 round trips
+    # through a cluster-state update each, an API's first request waited seconds).
+    await asyncio.gather(
+        *(template_and_index(name, template) for name, template in api_templates(cfg).items()),
+        ensure_intel_templates(client, cfg),
+        ensure_cases_template(client, cfg),
+        ensure_saved_views_index(client, cfg),
+    )
     # An audit index made before the hash chain gets its fields (adding fields is always allowed);
     # so does an exceptions index made before agency requests.
     for name in (cfg.exceptions_index,):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -188,21 +189,26 @@ async def api(api_settings) -> AsyncIterator[Api]:  # type: ignore[no-untyped-de
         async with app.router.lifespan_context(app):
             state = app.state.canhgac
             harness = Api(app=app, settings=api_settings)
-            for username, (role, agency) in USERS.items():
+
+            async def user_with_token(username: str, role: str, agency: str | None) -> None:
+                name = username.replace("_", "-")
                 await create_user(
                     state.opensearch,
                     api_settings.opensearch.users_index,
-                    UserCreate(username=username.replace("_", "-"), role=role, agency=agency, password=PASSWORD),
+                    UserCreate(username=name, role=role, agency=agency, password=PASSWORD),
                     by="test",
                 )
                 secret, _ = await auth_service.issue(
                     state.opensearch,
                     api_settings.opensearch.sessions_index,
                     kind="token",
-                    username=username.replace("_", "-"),
+                    username=name,
                     ttl_secs=3600,
                 )
                 harness.tokens[role] = secret
+
+            # All at once: each write waits for an index refresh, one after another they took seconds.
+            await asyncio.gather(*(user_with_token(u, r, a) for u, (r, a) in USERS.items()))
             yield harness
     finally:
         await cleanup(api_settings)
