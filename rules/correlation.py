@@ -171,6 +171,7 @@ class CorrelationStats:
     missing_field: int = 0  # matches without a group-by or value_count field
     evicted_groups: int = 0  # oldest groups dropped by max_groups_per_rule
     evicted_entries: int = 0  # oldest waiting matches dropped by max_entries_per_group
+    repeated_matches: int = 0  # a match of an event the group had already counted (a redelivery)
     alerts_new: int = 0
     alerts_updated: int = 0
     alerts_suppressed: int = 0  # fired by correlations only used inside others (generate: false)
@@ -300,7 +301,8 @@ class CorrelationEngine:
 
     def stats(self) -> CorrelationStats:
         evicted = sum(logic.evicted_entries for logic in self._logic)
-        return dataclasses.replace(self._stats, evicted_entries=evicted)
+        repeated = sum(logic.repeated_matches for logic in self._logic)
+        return dataclasses.replace(self._stats, evicted_entries=evicted, repeated_matches=repeated)
 
     def late_counts(self) -> dict[str, int]:
         """Late events per correlation rule id since the last call (the detector's metric)."""

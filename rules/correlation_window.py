@@ -19,6 +19,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from canhgac.rules.correlation_spec import (
     EVENT_COUNT,
     METRIC_TYPES,
@@ -148,6 +149,10 @@ class Group:
     # Derived from entries, not checkpointed: each key's latest (ts, seq), so counting the distinct
     # keys of the newest span costs the number of keys, not the number of waiting matches.
     latest: dict[Any, tuple[int, int]] = field(default_factory=dict)
+    # What was counted, by "event id + key" -> event time: a match delivered twice (a detector
+    # replica killed after publishing, before committing its input, publishes it again) is
+    # counted once. Checkpointed; trimmed with the entries, and bounded.
+    counted: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for ts, seq, key, _ids, _agencies in self.entries:
@@ -169,16 +174,40 @@ class Group:
         del self.entries[:count]
 
     def to_json(self) -> list[Any]:
-        return [self.values, [list(e) for e in self.entries], [w.to_json() for w in self.windows]]
+        return [self.values, [list(e) for e in self.entries], [w.to_json() for w in self.windows], self.counted]
 
     @classmethod
     def from_json(cls, raw: list[Any]) -> Group:
-        values, entries, windows = raw
+        values, entries, windows, *counted = raw  # groups checkpointed before `counted` lack it
         return cls(
             list(values),
             [(ts, seq, key, tuple(ids), tuple(agencies)) for ts, seq, key, ids, agencies in entries],
             [Window.from_json(w) for w in windows],
+            counted={str(k): int(v) for k, v in (counted[0] if counted else {}).items()},
         )
+
+    def first_count(self, entry: Entry, bound: int) -> bool:
+        """Note the entry's events as counted; False when every one of them already was."""
+        ts, _seq, key, event_ids, _agencies = entry
+        if not event_ids:
+            return True  # no id to recognise a repeat by: counted, as before
+        suffix = "\x1f" + orjson.dumps(key, default=str).decode()
+        marks = [event_id + suffix for event_id in event_ids]
+        if all(mark in self.counted for mark in marks):
+            return False
+        for mark in marks:
+            self.counted[mark] = ts
+        while len(self.counted) > bound:
+            del self.counted[next(iter(self.counted))]
+        return True
+
+    def forget_counted_before(self, cutoff: int) -> None:
+        """Drop what no admissible match can repeat (oldest noted first; stops at a newer one)."""
+        while self.counted:
+            mark, ts = next(iter(self.counted.items()))
+            if ts > cutoff:
+                return
+            del self.counted[mark]
 
 
 def _ts(entry: Entry) -> int:
@@ -195,6 +224,7 @@ class WindowLogic:
         self._span = spec.timespan_us
         self._last_position = len(spec.targets) - 1
         self.evicted_entries = 0  # oldest waiting matches dropped by max_entries_per_group
+        self.repeated_matches = 0  # matches of an event already counted in the group, not counted again
 
     def count(self, window: Window) -> float:
         """What the condition compares: events, distinct keys, or a metric type's aggregate."""
@@ -205,6 +235,9 @@ class WindowLogic:
     def add(self, group: Group, entry: Entry) -> tuple[Window, bool] | None:
         """Place one match. Returns (window, is_new) when an alert is due now."""
         ts = entry[0]
+        if not group.first_count(entry, 4 * self.limits.max_entries_per_group):
+            self.repeated_matches += 1
+            return None
         for window in group.windows:
             # The first window ending after `ts` covers it, or is the next one after a gap; a late
             # match in a gap joins that next window rather than opening an overlapping one.
@@ -284,4 +317,5 @@ class WindowLogic:
         cut = bisect.bisect_right(group.entries, horizon - self._span, key=_ts)
         if cut:
             group.drop_first(cut)
+        group.forget_counted_before(horizon - self._span)
         return fired

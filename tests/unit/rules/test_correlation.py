@@ -140,6 +140,20 @@ def test_event_count_fires_once_at_threshold_with_exact_alert() -> None:
     ]
 
 
+def test_a_match_delivered_twice_is_counted_once_even_across_a_restore() -> None:
+    # A detector replica killed after publishing a match, before committing its input, publishes
+    # it again (found by the chaos test: counts of 7-8 with 5 distinct events).
+    eng = engine(EVENT_COUNT_5)
+    assert feed(eng, [(0, "e0", A, USER), (10, "e1", A, USER), (10, "e1", A, USER), (20, "e2", A, USER)]) == []
+    assert eng.stats().repeated_matches == 1
+    restarted = engine(EVENT_COUNT_5)
+    restarted.restore(eng.checkpoint())
+    assert feed(restarted, [(20, "e2", A, USER), (30, "e3", A, USER)]) == []  # e2 again: still four
+    alerts = feed(restarted, [(40, "e4", A, USER), (40, "e4", A, USER)])
+    assert [(a.count, a.event_ids, a.is_update) for a in alerts] == [(5, ("e0", "e1", "e2", "e3", "e4"), False)]
+    assert restarted.stats().repeated_matches == 2
+
+
 def test_event_count_below_threshold_is_silent() -> None:
     eng = engine(EVENT_COUNT_5)
     assert feed(eng, [(i * 10, f"e{i}", A, USER) for i in range(4)]) == []
