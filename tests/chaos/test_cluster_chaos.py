@@ -13,8 +13,8 @@ collector and one replica of each stage are killed with SIGKILL at random moment
 At the end:
 
 - every acknowledged line is in OpenSearch exactly once (and every line was acknowledged);
-- every attack raised exactly one correlation alert, naming its five events (its `count` may be
-  higher: a known defect, see docs/operations.md);
+- every attack raised exactly one correlation alert, naming its five events and counting 5 (an
+  event delivered twice is counted once);
 - the declared source that never sends raised its "source silent" alert, and no source raised one
   while it was sending;
 - every correlation alert was notified (to a local webhook) exactly once. The notifier is not
@@ -542,11 +542,9 @@ async def test_chaos_on_the_local_cluster(cluster: Cluster, tmp_path: Path) -> N
         if len(found) != 1 or len(set(found[0]["event_ids"])) != 5
     }
     assert not wrong, f"{len(wrong)} attacks not alerted exactly once with their 5 events: {list(wrong.items())[:5]}"
-    # KNOWN DEFECT, not asserted (docs/operations.md, "The chaos test"): a correlation window counts
-    # an event delivered twice (a retried batch, a redelivery after a kill) twice, so `count` may
-    # exceed the five distinct events its `event_ids` name. Printed so that a run shows it.
+    # An event delivered twice (a retried batch, a redelivery after a kill) is counted once.
     overcounted = {address: found[0]["count"] for address, found in correlations.items() if found[0]["count"] != 5}
-    print(f"[chaos] correlation alerts whose count is not 5 (events counted twice): {overcounted}")
+    assert not overcounted, f"correlation alerts whose count is not their 5 events: {overcounted}"
     for address, (alert,) in correlations.items():
         assert alert["agency"] == load.attacks[address]
 
