@@ -125,6 +125,19 @@ async def test_case_from_three_alerts_comment_task_pin_status_and_docx_in_vietna
         await expect(row).to_contain_text("Đang điều tra")
         await expect(row.locator(".sla")).to_contain_text("Ngăn chặn: còn")
         await expect(row.locator(".report")).to_contain_text("còn 4 ngày")
+
+        # Pin from Search: an event's detail offers the case to pin it to.
+        await page.click("nav a[href='#/search']")
+        await page.fill("input[name=q]", 'event.id:"ev-a-2"')
+        await page.keyboard.press("Enter")
+        results = page.locator("table.results > tbody > tr:not(.detail-row)")
+        await expect(results).to_have_count(1)
+        await results.locator("td.msg").click()
+        await page.locator(".event-detail button.pin-event").click()
+        dialog = page.locator("dialog[open]")
+        await dialog.locator("select[name=case]").select_option(case_id)
+        await dialog.get_by_role("button", name="Thêm vào sự cố").click()
+        await expect(page.locator("dialog[open]")).to_have_count(0)
         assert not errors, errors
 
     stored = (await client.search(index=f"{settings.opensearch.config_index_prefix}-cases-*"))["hits"]["hits"]
@@ -139,7 +152,9 @@ async def test_case_from_three_alerts_comment_task_pin_status_and_docx_in_vietna
         "search_attached",
         "status",
         "updated",
+        "event_pinned",  # from Search
     ]
+    assert stored[0]["_source"]["timeline"][-1]["event_id"] == "ev-a-2"
     assert sorted(stored[0]["_source"]["alert_ids"]) == ["alert-a", "alert-a2", "alert-a3"]
 
     # In English (the same server: one setup for both languages), a case from an alert's page.

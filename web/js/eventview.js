@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import { h, toast } from "./dom.js";
 import { t, fmtTime, fmtNum } from "./i18n.js";
+import { canWork, pinEvent } from "./cases.js";
 
 export const AROUND_MINUTES = [1, 5, 15];
 const AROUND_SIZE = 500;
@@ -147,7 +148,10 @@ export function eventDetail(ev, { matched = [], onFilter = null } = {}) {
     hot.length ? h("div", { class: "small matched-line" }, t("ev.matched_fields"), " ", hot.map((f) => h("code", { class: "hot" }, f))) : null,
     enrichment(ev),
     h("div", { class: "row small" }, h("b", {}, t("ev.raw")),
-      h("button", { type: "button", class: "icon right", title: t("ev.copy"), onclick: () => copyText(raw) }, "⧉")),
+      h("button", { type: "button", class: "icon right", title: t("ev.copy"), onclick: () => copyText(raw) }, "⧉"),
+      // Pin to a case from anywhere an event is shown (Search, an alert's events): a dialog picks the case.
+      canWork() && ev?.event?.id ? h("button", { type: "button", class: "pin-event", title: t("case.pin_title"),
+        onclick: async () => { try { await pinEvent(ev); } catch (ex) { toast(ex.message, true); } } }, t("case.pin")) : null),
     h("pre", { class: "raw" }, raw),
     fieldTable(ev, matched, onFilter),
     aroundPanel(ev),
