@@ -40,6 +40,7 @@ from canhgac.core.config import OpenSearchConfig
 from canhgac.core.errors import BackendUnavailable
 from canhgac.core.event import Event
 from canhgac.core.index import Index
+from canhgac.core.periodic import cancel_and_wait, refresh_forever
 from canhgac.core.store import make_client
 from opensearchpy import AsyncOpenSearch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -280,22 +281,13 @@ class LookupSource:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.refresh(), FIRST_READ_SECS)
         if self.opensearch is not None and self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="normalizer-lookups")
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.refresh_secs)
-            try:
-                await self.refresh()
-            except Exception:  # this task's supervisor boundary: log, keep the last tables
-                log.exception("lookup tables refresh failed")
+            self._task = asyncio.create_task(
+                refresh_forever(self.refresh, self.refresh_secs, "lookup tables"), name="normalizer-lookups"
+            )
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self.client is not None:
             await self.client.close()
             self.client = None

@@ -28,6 +28,7 @@ from typing import Any
 from canhgac.core.config import CollectorsConfig, Component, OpenSearchConfig, SourceConfig
 from canhgac.core.errors import BackendUnavailable
 from canhgac.core.index import Index
+from canhgac.core.periodic import cancel_and_wait, refresh_forever
 from canhgac.core.store import make_client
 from opensearchpy import AsyncOpenSearch
 from pydantic import ValidationError
@@ -133,22 +134,14 @@ class SourceRegistry:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.refresh(), FIRST_READ_SECS)
         if self.opensearch is not None and self._task is None:
-            self._task = asyncio.create_task(self._loop(), name=f"{self.component}-sources")
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.refresh_secs)
-            try:
-                await self.refresh(when_older_than_secs=0)
-            except Exception:  # this task's supervisor boundary: log, keep the last declarations
-                log.exception("declared sources refresh failed")
+            self._task = asyncio.create_task(
+                refresh_forever(lambda: self.refresh(when_older_than_secs=0), self.refresh_secs, "declared sources"),
+                name=f"{self.component}-sources",
+            )
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self.client is not None:
             await self.client.close()
             self.client = None

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from canhgac.collectors.base import SourceDirectory
 from canhgac.core.config import OpenSearchConfig, SourceConfig
 from canhgac.core.metrics import Metrics
+from canhgac.core.periodic import cancel_and_wait, refresh_forever
 from canhgac.core.source_registry import source_from_doc
 from canhgac.core.store import make_client
 from opensearchpy import AsyncOpenSearch
@@ -78,25 +79,15 @@ class DeclaredSources:
         self.apply(SourceDirectory(self.settings_sources + current, transport=self.transport))
         return True
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_secs)
-            try:
-                await self.refresh_once()
-            except Exception:  # the supervisor boundary of this task: log, keep the last directory
-                log.exception("declared sources refresh failed")
-
     async def start(self) -> None:
         await self.refresh_once()
-        self._task = asyncio.create_task(self._loop(), name="http-declared-sources")
+        self._task = asyncio.create_task(
+            refresh_forever(self.refresh_once, self.interval_secs, "declared sources"), name="http-declared-sources"
+        )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
+        self._task = None
         if self.client is not None:
             await self.client.close()
             self.client = None
