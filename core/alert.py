@@ -236,6 +236,13 @@ class RetroInfo(_Part):
     feed: str | None = Field(default=None, description="indicator hunts: the indicator's feed")
 
 
+class MatchedCondition(BaseModel):
+    """One field the rule fired on and the condition that held on it, as the rule words it."""
+
+    field: str
+    condition: str
+
+
 class Alert(BaseModel):
     """One alert document. Every field is written by `build_alert`; the defaults only let documents
     written by older versions (and the API's summaries, which leave the snapshot, comments and
@@ -257,6 +264,11 @@ class Alert(BaseModel):
     event: dict[str, Any] | None = Field(default=None, description="snapshot of the first (or completing) event")
     matched_fields: list[str] = Field(
         default=[], description="the snapshot's fields whose rule conditions hold (set by the detector)"
+    )
+    matched_conditions: list[MatchedCondition] = Field(
+        default=[],
+        description="each matched field with the rule's condition that held on it, e.g. "
+        '`CommandLine|contains: "-enc"` (set by the detector on new alerts; at most 20, each at most 160 characters)',
     )
     agency: str | None = Field(default=None, description=f"owning agency; {SOC_AGENCY!r} for cross-agency alerts")
     agencies: list[str] = Field(default=[], description="agencies whose events are in the alert")

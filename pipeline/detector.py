@@ -354,7 +354,9 @@ class DetectorStage(Stage):
                 if alert["count"] == 1:
                     self.metrics.alerts_raised.labels(alert["severity"]).inc()
                     # What made the rule fire on its first event, highlighted in the console.
-                    alert["matched_fields"] = engine.firing_fields(rule.id, event)
+                    conditions = engine.firing_conditions(rule.id, event)
+                    alert["matched_fields"] = [c["field"] for c in conditions]
+                    alert["matched_conditions"] = conditions
                 updated[alert["id"]] = alert
                 latest[alert["id"]] = event
             if intel.size:

@@ -18,7 +18,7 @@ from typing import Any
 from canhgac.core.event import logsource_of
 from canhgac.rules.context import EventContext
 from canhgac.rules.model import CompiledRule, RuleMeta
-from canhgac.rules.plan import firing_fields
+from canhgac.rules.plan import firing_conditions, firing_fields
 from canhgac.rules.prefilter import RouteIndex
 
 log = logging.getLogger(__name__)
@@ -121,18 +121,34 @@ class Engine:
     def firing_fields(self, rule_id: str, event: dict[str, Any]) -> list[str]:
         """The event's fields whose conditions of rule `rule_id` hold (plan.firing_fields); [] for
         a rule this engine does not hold or whose plan is not kept."""
-        if self._by_id is None:
-            self._by_id = {}
-            for compiled in self.rules:
-                self._by_id.setdefault(compiled.meta.id, compiled)
-        rule = self._by_id.get(rule_id)
-        if rule is None or rule.plan is None:
+        rule = self._planned(rule_id)
+        if rule is None:
             return []
         try:
             return firing_fields(rule.plan, event)
         except Exception:
             self._failed(rule)
             return []
+
+    def firing_conditions(self, rule_id: str, event: dict[str, Any]) -> list[dict[str, str]]:
+        """Each firing field with the condition that held on it (plan.firing_conditions)."""
+        rule = self._planned(rule_id)
+        if rule is None:
+            return []
+        try:
+            return firing_conditions(rule.plan, event)
+        except Exception:
+            self._failed(rule)
+            return []
+
+    def _planned(self, rule_id: str) -> Any:
+        """The compiled rule `rule_id` when this engine holds it with its plan, else None."""
+        if self._by_id is None:
+            self._by_id = {}
+            for compiled in self.rules:
+                self._by_id.setdefault(compiled.meta.id, compiled)
+        rule = self._by_id.get(rule_id)
+        return None if rule is None or rule.plan is None else rule
 
     def match(self, event: Any) -> list[RuleMeta]:
         return [rule.meta for rule in self.match_rules(event)]

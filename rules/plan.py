@@ -205,13 +205,97 @@ def _collect(plan: Plan, ctx: EventContext, found: dict[str, None]) -> None:
             found[name] = None
 
 
+# A condition shown next to its field is cut to this many characters; at most this many are kept.
+CONDITION_MAX_CHARS = 160
+CONDITIONS_MAX = 20
+
+
+def firing_conditions(plan: Plan, event: dict[str, Any]) -> list[dict[str, str]]:
+    """What `firing_fields` names, each with the condition that held on it in the rule's own words
+    (`CommandLine|contains: "-enc"`; of a list of values, the first that holds on its own): the
+    first per field, at most CONDITIONS_MAX, each at most CONDITION_MAX_CHARS long."""
+    ctx = EventContext(event)
+    found: dict[str, str] = {}
+    _collect_conditions(plan, ctx, found)
+    return [{"field": f, "condition": c} for f, c in list(found.items())[:CONDITIONS_MAX]]
+
+
+def _collect_conditions(plan: Plan, ctx: EventContext, found: dict[str, str]) -> None:
+    kind = plan[0]
+    if kind in ("and", "or"):
+        for part in plan[1]:
+            _collect_conditions(part, ctx, found)
+    elif kind == "per_source":
+        table: dict[str | None, Plan] = dict(plan[2])
+        _collect_conditions(table.get(event_service(ctx)) or plan[1], ctx, found)
+    elif kind == "leaf" and plan[1] != "null" and realize(plan)(ctx):
+        builder, args = plan[1], plan[2]
+        if builder == "keyword":
+            present = [f for f in args[0] if lookup(ctx.event, f) is not None][:1]
+        else:
+            present = [args[0]] if lookup(ctx.event, args[0]) is not None else []
+        for name in present:
+            if name not in found:
+                text = _condition_text(builder, args, name, ctx)
+                found[name] = text if len(text) <= CONDITION_MAX_CHARS else text[: CONDITION_MAX_CHARS - 1] + "…"
+
+
+def _plain(encoded: Any) -> tuple[str, str]:
+    """(modifier, text) of a plain Sigma string: *x* is contains, x* startswith, *x endswith."""
+    value = sigma_string(encoded)
+    parts = list(value.s)
+    wild = SpecialChars.WILDCARD_MULTI
+    mod = ""
+    if len(parts) > 1 and parts[0] == wild and parts[-1] == wild:
+        mod, parts = "contains", parts[1:-1]
+    elif len(parts) > 1 and parts[-1] == wild:
+        mod, parts = "startswith", parts[:-1]
+    elif len(parts) > 1 and parts[0] == wild:
+        mod, parts = "endswith", parts[1:]
+    text = "".join(p if isinstance(p, str) else "*" if p == wild else "?" for p in parts)
+    if isinstance(value, SigmaCasedString):
+        mod = f"{mod}|cased" if mod else "cased"
+    return mod, text
+
+
+def _condition_text(builder: str, args: tuple[Any, ...], field: str, ctx: EventContext) -> str:
+    if builder == "strings":
+        values = args[1]
+        held = next((v for v in values if len(values) == 1 or _strings(field, (v,), args[2])(ctx)), values[0])
+        mod, text = _plain(held)
+        return f'{field}{"|" + mod if mod else ""}: "{text}"'
+    if builder == "keyword":
+        mod, text = _plain(args[1])
+        return f'keyword: "{text}"'
+    if builder == "regex":
+        return f'{field}|re: "{args[1].regexp}"'
+    if builder == "cidr":
+        return f"{field}|cidr: " + ", ".join(str(n.network) for n in args[1][:3])
+    if builder == "list":
+        return f"{field}|expand: %list:{args[1]}%"
+    if builder == "exists":
+        return f"{field}|exists: {str(args[1].exists).lower()}"
+    if builder == "fieldref":
+        return f"{field}|fieldref: {args[1].field}"
+    if builder == "number":
+        return f"{field}: {args[1].number}"
+    if builder == "bool":
+        return f"{field}: {str(args[1].boolean).lower()}"
+    if builder == "compare":
+        return f"{field}|{args[1].op.name.lower()}: {args[1].number.number}"
+    return field
+
+
 __all__ = [
+    "CONDITIONS_MAX",
+    "CONDITION_MAX_CHARS",
     "LEAVES",
     "NEVER",
     "Plan",
     "all_of",
     "any_of",
     "event_service",
+    "firing_conditions",
     "firing_fields",
     "leaf",
     "negation",

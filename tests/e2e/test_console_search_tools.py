@@ -34,7 +34,14 @@ async def test_event_view_and_search_tools_in_vietnamese(console) -> None:  # ty
     from playwright.async_api import expect
 
     base, client, settings = console
-    await put_alert(client, settings, "alert-match", event_ids=["ev-a-1"], matched_fields=["message"])
+    await put_alert(
+        client,
+        settings,
+        "alert-match",
+        event_ids=["ev-a-1"],
+        matched_fields=["message"],
+        matched_conditions=[{"field": "message", "condition": 'keyword: "Failed password for"'}],
+    )
     async with browser_page(base, timezone_id="Europe/Paris") as page:
         # From an alert: the field table, the rule's field highlighted, the surrounding events.
         await page.goto(base + "/#/alerts/alert-match")
@@ -45,6 +52,9 @@ async def test_event_view_and_search_tools_in_vietnamese(console) -> None:  # ty
         await expect(detail.locator("tr.matched")).to_have_count(1)
         await expect(detail.locator("tr.matched")).to_have_attribute("data-field", "message")
         await expect(detail.locator("tr.matched .badge")).to_have_text("khớp luật")
+        # next to it, the rule's condition that held there (the detector's matched_conditions)
+        await expect(detail.locator("tr.matched code.cond")).to_have_text('keyword: "Failed password for"')
+        await expect(detail.locator(".matched-line code.hot")).to_have_text('keyword: "Failed password for"')
         await expect(detail.locator("tr[data-field='host.name'] td.fval")).to_have_text("web01")
         await detail.locator("select[name=around-minutes]").select_option("1")
         await detail.get_by_role("button", name="Xem").click()

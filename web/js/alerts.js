@@ -436,7 +436,7 @@ export async function alertPage(id, view) {
   const eventRows = events.map((ev) => eventRow([
     h("td", { class: "nowrap" }, fmtTime(ev["@timestamp"])), h("td", {}, ev.host?.name || ev.host?.hostname || "—"),
     h("td", { class: "msg" }, ev.message || ev.log?.original || ev.event?.original || "")], ev, 3,
-  { matched: alert.matched_fields || [], onFilter: (field, value, negate) => searchFor("events", clause(field, value, negate)) }));
+  { matched: alert.matched_fields || [], conditions: alert.matched_conditions || [], onFilter: (field, value, negate) => searchFor("events", clause(field, value, negate)) }));
   const commentBox = h("textarea", { name: "comment", placeholder: t("act.comment") });
   const onKey = (e) => {
     if (typing(e)) return;

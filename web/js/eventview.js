@@ -57,14 +57,16 @@ function rawLine(ev) {
   return ev.event?.original || ev.log?.original || ev.message || "";
 }
 
-function fieldTable(ev, matched, onFilter) {
+function fieldTable(ev, matched, onFilter, conditions = {}) {
   const hot = new Set(matched || []);
   const rows = flatten(ev).sort(fieldOrder).map(([field, value]) => {
     const text = String(value);
     const isHot = hot.has(field);
     return h("tr", { class: [isHot ? "matched" : "", ENRICHMENT.test(field) ? "enrich" : ""].join(" ").trim() || null,
       dataset: { field } },
-    h("td", { class: "fname" }, h("code", {}, field), isHot ? h("span", { class: "badge hot", title: t("ev.matched_hint") }, t("ev.matched")) : null),
+    h("td", { class: "fname" }, h("code", {}, field), isHot ? h("span", { class: "badge hot", title: t("ev.matched_hint") }, t("ev.matched")) : null,
+      // The condition of the rule that held on this field, in the rule's words (the detector's matched_conditions).
+      isHot && conditions[field] ? h("code", { class: "cond", title: t("ev.cond_hint") }, conditions[field]) : null),
     h("td", { class: "fval" }, text),
     h("td", { class: "nowrap factions" },
       onFilter ? h("button", { type: "button", class: "icon", title: t("ev.filter_for"), "aria-label": `${t("ev.filter_for")}: ${field}`,
@@ -139,13 +141,16 @@ function aroundPanel(ev) {
   return h("div", {}, bar, out);
 }
 
-// The detail block of one event. `matched`: the fields the alert's rule fired on; `onFilter(field,
-// value, negate)`: what filter for / out do (absent: no filter buttons).
-export function eventDetail(ev, { matched = [], onFilter = null } = {}) {
+// The detail block of one event. `matched`: the fields the alert's rule fired on; `conditions`:
+// [{field, condition}] the rule's condition that held on each; `onFilter(field, value, negate)`:
+// what filter for / out do (absent: no filter buttons).
+export function eventDetail(ev, { matched = [], conditions = [], onFilter = null } = {}) {
   const raw = rawLine(ev);
   const hot = (matched || []).filter((f) => flatten(ev).some(([name]) => name === f));
+  const cond = Object.fromEntries((conditions || []).map((c) => [c.field, c.condition]));
   return h("div", { class: "event-detail", onclick: (e) => e.stopPropagation() },
-    hot.length ? h("div", { class: "small matched-line" }, t("ev.matched_fields"), " ", hot.map((f) => h("code", { class: "hot" }, f))) : null,
+    hot.length ? h("div", { class: "small matched-line" }, t("ev.matched_fields"), " ",
+      hot.map((f) => h("code", { class: "hot", title: cond[f] || t("ev.matched_hint") }, cond[f] || f))) : null,
     enrichment(ev),
     h("div", { class: "row small" }, h("b", {}, t("ev.raw")),
       h("button", { type: "button", class: "icon right", title: t("ev.copy"), onclick: () => copyText(raw) }, "⧉"),
@@ -153,7 +158,7 @@ export function eventDetail(ev, { matched = [], onFilter = null } = {}) {
       canWork() && ev?.event?.id ? h("button", { type: "button", class: "pin-event", title: t("case.pin_title"),
         onclick: async () => { try { await pinEvent(ev); } catch (ex) { toast(ex.message, true); } } }, t("case.pin")) : null),
     h("pre", { class: "raw" }, raw),
-    fieldTable(ev, matched, onFilter),
+    fieldTable(ev, matched, onFilter, cond),
     aroundPanel(ev),
     h("div", { class: "small" }, h("b", {}, "JSON")), h("pre", { class: "json" }, JSON.stringify(ev, null, 2)));
 }

@@ -22,7 +22,7 @@ const STRINGS = {
     // Event view and search tools (eventview.js, searchtools.js)
     "ev.field": "Trường", "ev.value": "Giá trị", "ev.filter_for": "Lọc theo giá trị này", "ev.filter_out": "Loại trừ giá trị này",
     "ev.copy": "Sao chép", "ev.copied": "Đã sao chép", "ev.raw": "Dòng log gốc", "ev.enrichment": "Làm giàu:",
-    "ev.matched": "khớp luật", "ev.matched_hint": "Điều kiện của luật khớp trên trường này", "ev.matched_fields": "Luật khớp trên các trường:",
+    "ev.matched": "khớp luật", "ev.matched_hint": "Điều kiện của luật khớp trên trường này", "ev.matched_fields": "Luật khớp trên các trường:", "ev.cond_hint": "Điều kiện của luật đã khớp trên trường này",
     "ev.around": "Sự kiện xung quanh:", "ev.around_by": "Cùng máy hoặc cùng nguồn", "ev.same_host": "cùng máy", "ev.same_source": "cùng nguồn",
     "ev.around_minutes": "Khoảng thời gian", "ev.minutes": "±{n} phút", "ev.around_show": "Xem", "ev.this_event": "sự kiện này",
     "ev.around_head": "±{n} phút quanh sự kiện, {field} = {value}, theo thứ tự thời gian.", "ev.around_capped": "Hiển thị {shown} / {total} sự kiện mới nhất.",
@@ -202,7 +202,7 @@ const STRINGS = {
     // Event view and search tools (eventview.js, searchtools.js)
     "ev.field": "Field", "ev.value": "Value", "ev.filter_for": "Filter for this value", "ev.filter_out": "Filter out this value",
     "ev.copy": "Copy", "ev.copied": "Copied", "ev.raw": "Raw line", "ev.enrichment": "Enrichment:",
-    "ev.matched": "rule matched", "ev.matched_hint": "The rule's conditions held on this field", "ev.matched_fields": "The rule fired on:",
+    "ev.matched": "rule matched", "ev.matched_hint": "The rule's conditions held on this field", "ev.matched_fields": "The rule fired on:", "ev.cond_hint": "The rule's condition that held on this field",
     "ev.around": "Surrounding events:", "ev.around_by": "Same host or same source", "ev.same_host": "same host", "ev.same_source": "same source",
     "ev.around_minutes": "Time window", "ev.minutes": "±{n} min", "ev.around_show": "Show", "ev.this_event": "this event",
     "ev.around_head": "±{n} minutes around the event, {field} = {value}, in time order.", "ev.around_capped": "Showing the newest {shown} of {total} events.",

@@ -38,6 +38,10 @@ async def test_rule_alert_names_the_fields_that_fired() -> None:
     await stage.process([SimpleNamespace(key=None, value=orjson.dumps(doc), partition=0, offset=0)])  # type: ignore[list-item]
     alert = next(Alert.model_validate(a) for a in produced if a["rule"]["id"] == SSH_FAILED)
     assert alert.matched_fields == ["message"]
+    # and the condition that held on it, shown next to the highlighted field
+    assert [c.model_dump() for c in alert.matched_conditions] == [
+        {"field": "message", "condition": 'keyword: "Failed password for"'}
+    ]
 
 
 async def _nothing() -> None:
