@@ -404,6 +404,18 @@ class RulesConfig(Strict):
     compiled_cache_dir: str = ""
 
 
+class OnboardingConfig(Strict):
+    """The collector addresses written into the shipper configurations the console generates for a
+    new source (api/sources/onboarding.py): what agencies reach, which may differ from where the
+    collectors listen (a load balancer, NAT). The defaults are the ones docs/sources/ shows."""
+
+    collector_host: str = Field(default="soc-collector.tinh.gov.vn", min_length=1, max_length=253)
+    relp_port: int = Field(default=20514, ge=1, le=65535)
+    syslog_tcp_port: int = Field(default=5514, ge=1, le=65535)
+    # HTTP ingest (native and `_bulk`) as shippers reach it.
+    http_url: str = Field(default="https://soc-collector.tinh.gov.vn:9200", pattern=r"^https?://[^/\s]+$")
+
+
 class ApiConfig(Strict):
     # Every route but /healthz, /readyz and /metrics needs a login; still loopback by default.
     host: str = "127.0.0.1"
@@ -452,6 +464,7 @@ class ApiConfig(Strict):
     # The whole body must arrive within this, or the request gets 408.
     body_timeout_secs: float = Field(default=30.0, gt=0)
     listener: ListenerConfig = ListenerConfig()
+    onboarding: OnboardingConfig = OnboardingConfig()
 
 
 class MetricsListenerConfig(Strict):

@@ -150,3 +150,42 @@ class SourceRow(BaseModel):
 
 class SourceList(BaseModel):
     items: list[SourceRow]
+
+
+class ShipperConfigsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ingest_key: str | None = Field(
+        default=None,
+        max_length=256,
+        description="the key shown at creation or rotation; checked against the stored hash (400 if not the "
+        "source's current key). Omitted: a placeholder stands in the configurations.",
+    )
+
+
+class ShipperConfigOut(BaseModel):
+    shipper: Literal["rsyslog", "syslog-ng", "nxlog", "winlogbeat", "fluent-bit"]
+    file_name: str
+    text: str
+    uses_key: bool = Field(description="false: syslog, the collector knows the sender by its address")
+    doc: str
+
+
+class ShipperConfigs(BaseModel):
+    source_id: str
+    allowed_addresses: list[str] = Field(description="where syslog senders of this source may connect from")
+    key_filled: bool
+    items: list[ShipperConfigOut]
+
+
+class OnboardingStatus(BaseModel):
+    """Read from the stored events: "received" means through the whole pipeline."""
+
+    source_id: str
+    received: bool = Field(description="at least one of the source's events is stored")
+    events_total: int
+    first_event_at: str | None = None
+    last_event_at: str | None = None
+    last_hour_events: int
+    last_hour_parse_errors: int = Field(description="stored as event.kind pipeline_error (and dead-lettered)")
+    last_hour_parse_error_rate: float | None = Field(default=None, description="None: nothing in the last hour")

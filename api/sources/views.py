@@ -4,8 +4,18 @@ from typing import Annotated, Any
 
 from canhgac.api.audit.service import audit
 from canhgac.api.deps import Admin, Reader, State
-from canhgac.api.sources import service
-from canhgac.api.sources.models import IngestKey, SourceCreate, SourceCreated, SourceList, SourceOut, SourceUpdate
+from canhgac.api.sources import onboarding, service
+from canhgac.api.sources.models import (
+    IngestKey,
+    OnboardingStatus,
+    ShipperConfigs,
+    ShipperConfigsRequest,
+    SourceCreate,
+    SourceCreated,
+    SourceList,
+    SourceOut,
+    SourceUpdate,
+)
 from fastapi import APIRouter, Path, Request, Response
 
 router = APIRouter(prefix="/api/v1/sources", tags=["sources"])
@@ -31,6 +41,23 @@ async def create_source(body: SourceCreate, principal: Admin, request: Request, 
         details=body.model_dump(),
     )
     return source | {"ingest_key": key}
+
+
+@router.post("/{source_id}/shipper-configs", response_model=ShipperConfigs)
+async def shipper_configs(
+    source_id: SourceId, body: ShipperConfigsRequest, principal: Reader, state: State
+) -> dict[str, Any]:
+    """rsyslog, syslog-ng, NXLog, Winlogbeat and Fluent Bit configurations for the source, with its
+    ingest key filled in (a POST: the key travels in the body, never in a URL or an access log)."""
+    return await onboarding.shipper_configs(
+        state.opensearch, state.settings, source_id, principal.agency_scope, body.ingest_key
+    )
+
+
+@router.get("/{source_id}/onboarding", response_model=OnboardingStatus)
+async def onboarding_status(source_id: SourceId, principal: Reader, state: State) -> dict[str, Any]:
+    """Has the source's first event arrived (stored), and the last hour's parse-error rate."""
+    return await onboarding.first_event_status(state.opensearch, state.settings, source_id, principal.agency_scope)
 
 
 @router.post("/{source_id}/key", response_model=IngestKey)
