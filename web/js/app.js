@@ -8,6 +8,7 @@ import { dashboardPage } from "./dashboard.js";
 import { usersPage, rulesPage, sourcesPage, auditPage } from "./admin.js";
 import { exceptionsPage } from "./exceptions.js";
 import { indicatorsPage } from "./intel.js";
+import { retroHuntsPage } from "./retrohunts.js";
 import { listsPage, lookupsPage } from "./tables.js";
 import { entityPage } from "./entity.js";
 import { rulePage } from "./rulepage.js";
@@ -33,6 +34,7 @@ const ROUTES = [
   [/^#\/exceptions\/new\/(.+)$/, (m, view) => exceptionsPage(decodeURIComponent(m[1]), view)],
   [/^#\/exceptions$/, (m, view) => exceptionsPage(undefined, view)],
   [/^#\/indicators(?:\?.*)?$/, (m, view) => indicatorsPage(view)],
+  [/^#\/retro-hunts$/, (m, view) => retroHuntsPage(view)],
   [/^#\/lists$/, (m, view) => listsPage(view)],
   [/^#\/lookups$/, (m, view) => lookupsPage(view)],
   [/^#\/exception-requests\/new\/(.+)$/, (m, view) => exceptionRequestsPage(decodeURIComponent(m[1]), view)],
@@ -61,7 +63,7 @@ function navItems() {
   const admin = session.me?.permissions.includes("admin");
   const tuning = session.me?.permissions.includes("read_tuning");
   return [["#/alerts", "nav.alerts"], ["#/cases", "nav.cases"], ["#/search", "nav.search"], ["#/dashboard", "nav.dashboard"],
-    ["#/rules", "nav.rules"], ...(tuning ? [["#/exceptions", "nav.exceptions"], ["#/indicators", "nav.indicators"], ["#/lists", "nav.lists"], ["#/lookups", "nav.lookups"]] : []), ["#/sources", "nav.sources"],
+    ["#/rules", "nav.rules"], ...(tuning ? [["#/exceptions", "nav.exceptions"], ["#/indicators", "nav.indicators"], ["#/retro-hunts", "nav.hunts"], ["#/lists", "nav.lists"], ["#/lookups", "nav.lookups"]] : []), ["#/sources", "nav.sources"],
     ...(session.me?.permissions.includes("request_exception") || session.me?.permissions.includes("tune") ? [["#/exception-requests", "nav.requests"]] : []),
     ...(admin ? [["#/users", "nav.users"], ["#/audit", "nav.audit"]] : [])];
 }
