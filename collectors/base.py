@@ -8,6 +8,7 @@ import hmac
 import ipaddress
 import logging
 from collections.abc import Sequence
+from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -18,6 +19,15 @@ from canhgac.core.metrics import Metrics
 from canhgac.core.source_registry import SourceRegistry
 
 log = logging.getLogger(__name__)
+
+
+class ListenerDefaults(Protocol):
+    """What a listener's settings say about senders without a declaration (syslog, RELP)."""
+
+    @property
+    def default_source_id(self) -> str | None: ...
+    @property
+    def default_agency(self) -> str: ...
 
 
 class RawSink:
@@ -191,15 +201,9 @@ class LiveSourceDirectory:
         self._directory = self.current()
 
     @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        *,
-        default_source_id: str | None = None,
-        default_agency: str = "unknown",
-        transport: str | None = None,
-    ) -> LiveSourceDirectory:
-        """The directory a collector builds: its registry reads the API's declarations as `collectors`."""
+    def from_settings(cls, settings: Settings, listener: ListenerDefaults, *, transport: str) -> LiveSourceDirectory:
+        """The directory a listener builds: its registry reads the API's declarations as `collectors`,
+        and the listener's defaults name the source of a sender that no declaration matches."""
         registry = SourceRegistry(
             settings.sources,
             settings.collectors,
@@ -209,8 +213,8 @@ class LiveSourceDirectory:
         )
         return cls(
             registry,
-            default_source_id=default_source_id,
-            default_agency=default_agency,
+            default_source_id=listener.default_source_id,
+            default_agency=listener.default_agency,
             transport=transport,
         )
 

@@ -114,18 +114,8 @@ class RelpCollector:
     @classmethod
     def build(cls, settings: Settings, sink_factory: SinkFactory, metrics: Metrics) -> RelpCollector:
         cfg = settings.collectors.relp
-        context = None
-        if cfg.cert_file:
-            try:
-                context = server_context(cfg)
-            except (ssl.SSLError, OSError) as exc:
-                raise ConfigError(f"cannot load TLS certificate or key: {exc}", where="collectors.relp") from exc
-        directory = LiveSourceDirectory.from_settings(
-            settings,
-            default_source_id=cfg.default_source_id,
-            default_agency=cfg.default_agency,
-            transport=cls.transport,
-        )
+        context = server_context(cfg, "collectors.relp") if cfg.cert_file else None
+        directory = LiveSourceDirectory.from_settings(settings, cfg, transport=cls.transport)
         return cls(cfg, sink_factory(cls.name), directory, metrics, ssl_context=context)
 
     # -- lifecycle ---------------------------------------------------------------------------------

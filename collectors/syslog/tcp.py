@@ -247,10 +247,5 @@ class SyslogTcpCollector(SyslogStreamCollector):
     @classmethod
     def build(cls, settings: Settings, sink_factory: SinkFactory, metrics: Metrics) -> SyslogTcpCollector:
         cfg = settings.collectors.syslog_tcp
-        directory = LiveSourceDirectory.from_settings(
-            settings,
-            default_source_id=cfg.default_source_id,
-            default_agency=cfg.default_agency,
-            transport=cls.transport,
-        )
+        directory = LiveSourceDirectory.from_settings(settings, cfg, transport=cls.transport)
         return cls(cfg, sink_factory(cls.name), directory, metrics)

@@ -30,14 +30,18 @@ def check_tls_files(cfg: SyslogTlsConfig | RelpConfig, where: str) -> None:
             raise ConfigError(f"{name} {path!r} does not exist", where=where)
 
 
-def server_context(cfg: SyslogTlsConfig | RelpConfig) -> ssl.SSLContext:
+def server_context(cfg: SyslogTlsConfig | RelpConfig, where: str) -> ssl.SSLContext:
+    """The listener's TLS context; an unreadable certificate or key is a configuration error."""
     assert cfg.cert_file and cfg.key_file
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(cfg.cert_file, cfg.key_file)
-    if cfg.client_ca_file:
-        context.load_verify_locations(cfg.client_ca_file)
-        context.verify_mode = ssl.CERT_REQUIRED if cfg.require_client_cert else ssl.CERT_OPTIONAL
+    try:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(cfg.cert_file, cfg.key_file)
+        if cfg.client_ca_file:
+            context.load_verify_locations(cfg.client_ca_file)
+            context.verify_mode = ssl.CERT_REQUIRED if cfg.require_client_cert else ssl.CERT_OPTIONAL
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(f"cannot load TLS certificate or key: {exc}", where=where) from exc
     return context
 
 
@@ -61,14 +65,6 @@ class SyslogTlsCollector(SyslogStreamCollector):
     @classmethod
     def build(cls, settings: Settings, sink_factory: SinkFactory, metrics: Metrics) -> SyslogTlsCollector:
         cfg = settings.collectors.syslog_tls
-        try:
-            context = server_context(cfg)
-        except (ssl.SSLError, OSError) as exc:
-            raise ConfigError(f"cannot load TLS certificate or key: {exc}", where="collectors.syslog_tls") from exc
-        directory = LiveSourceDirectory.from_settings(
-            settings,
-            default_source_id=cfg.default_source_id,
-            default_agency=cfg.default_agency,
-            transport=cls.transport,
-        )
+        context = server_context(cfg, "collectors.syslog_tls")
+        directory = LiveSourceDirectory.from_settings(settings, cfg, transport=cls.transport)
         return cls(cfg, sink_factory(cls.name), directory, metrics, ssl_context=context)

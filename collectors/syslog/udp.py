@@ -60,12 +60,7 @@ class SyslogUdpCollector(asyncio.DatagramProtocol):
     @classmethod
     def build(cls, settings: Settings, sink_factory: SinkFactory, metrics: Metrics) -> SyslogUdpCollector:
         cfg = settings.collectors.syslog_udp
-        directory = LiveSourceDirectory.from_settings(
-            settings,
-            default_source_id=cfg.default_source_id,
-            default_agency=cfg.default_agency,
-            transport=cls.transport_name,
-        )
+        directory = LiveSourceDirectory.from_settings(settings, cfg, transport=cls.transport_name)
         return cls(cfg, sink_factory(cls.name), directory, metrics)
 
     async def start(self) -> None:
