@@ -19,6 +19,8 @@ from canhgac.api.auth.rate_limit import Limits, LoginLimiter
 from canhgac.api.auth.views import router as auth_router
 from canhgac.api.body_limit import BodyLimit, BodyLimits
 from canhgac.api.cases.views import router as cases_router
+from canhgac.api.compliance.service import PolicyFile, coverage_loop
+from canhgac.api.compliance.views import router as compliance_router
 from canhgac.api.console import console_app
 from canhgac.api.dashboard.views import router as dashboard_router
 from canhgac.api.deps import AppState, Reader
@@ -101,6 +103,14 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
             if settings.retention.enabled
             else None
         )
+        covering = None
+        if settings.compliance.enabled:
+            policy = PolicyFile(settings.compliance.policy_file)  # a bad policy file stops start-up
+            publish = state.publisher.publish if state.publisher is not None else None
+            if publish is not None:
+                covering = asyncio.create_task(
+                    coverage_loop(client, settings, policy, publish, stop_background), name="coverage"
+                )
         stop_polling = asyncio.Event()
 
         async def hunt_feed(feed_id: str, indicator_ids: list[str]) -> None:
@@ -121,7 +131,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
             await polling
             await hunting
             stop_background.set()
-            for task in (sealing, pruning):
+            for task in (sealing, pruning, covering):
                 if task is not None:
                     await task
             if state.publisher is not None:
@@ -168,6 +178,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
         users_router,
         audit_router,
         receipts_router,
+        compliance_router,
         notify_views.router,
         notify_routes_router,
         meta_router,

@@ -14,6 +14,7 @@ from typing import Any
 
 from canhgac.api.audit.chain import anchors_index
 from canhgac.api.cases.service import ensure_cases_template
+from canhgac.api.compliance.service import coverage_index
 from canhgac.api.intel.service import ensure_intel_templates
 from canhgac.api.saved_searches.service import saved_searches_index
 from canhgac.api.saved_views.service import ensure_saved_views_index
@@ -201,6 +202,24 @@ def api_templates(cfg: OpenSearchConfig) -> dict[str, dict[str, Any]]:
                 "sealed_at": _DATE,
                 "key_id": _KW,
                 "signature": {"type": "keyword", "index": False},
+            },
+        ),
+        coverage_index(cfg): _template(
+            coverage_index(cfg),
+            {
+                # kind "state": one system's coverage; kind "alert": the claim of one raised alert.
+                "kind": _KW,
+                "system_id": _KW,
+                "agency": _KW,
+                "name": _KW,
+                "security_level": {"type": "integer"},
+                "category": _KW,
+                "alert_id": _KW,
+                "missing_since": _KW,
+                "watched_since": _DATE,
+                "raised_at": _DATE,
+                "cleared_at": _DATE,
+                "updated_at": _DATE,
             },
         ),
         saved_searches_index(cfg): _template(

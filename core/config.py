@@ -13,6 +13,7 @@ from typing import Any, Literal, get_args
 
 import yaml
 from canhgac.core.cases_config import CasesConfig
+from canhgac.core.compliance import ComplianceConfig
 from canhgac.core.errors import ConfigError
 from canhgac.core.host_silence import HostSilenceConfig
 from canhgac.core.notify_config import NotifyConfig
@@ -608,6 +609,8 @@ class Settings(BaseSettings):
     notify: NotifyConfig = NotifyConfig()
     retention: RetentionConfig = RetentionConfig()
     receipts: ReceiptsConfig = ReceiptsConfig()
+    # Coverage by security level: the policy file and the rounds (core/compliance.py).
+    compliance: ComplianceConfig = ComplianceConfig()
     cases: CasesConfig = CasesConfig()
     retro_hunt: RetroHuntConfig = RetroHuntConfig()
     data_dir: str = "var"
