@@ -42,6 +42,9 @@ OBSERVABLE_VI = {
     "domain": "Tên miền",
 }
 NOT_GIVEN = "(chưa cập nhật)"
+# Of each search result attached to the case, the notice lists this many rows (the case keeps them all).
+ATTACHMENT_ROWS_SHOWN = 5
+ROW_MAX_CHARS = 200
 
 
 def _local(value: str | None, settings: Settings) -> str:
@@ -50,6 +53,44 @@ def _local(value: str | None, settings: Settings) -> str:
     moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(parse_zone(settings.timezone))
     offset = f"{moment:%z}"
     return f"{moment:%H:%M} ngày {moment:%d/%m/%Y} (UTC{offset[:3]}:{offset[3:]})"
+
+
+def _row_line(row: dict[str, Any], settings: Settings) -> str:
+    """One attached event: its time in the province's zone, its host and its line."""
+    when = ""
+    if row.get("@timestamp"):
+        moment = datetime.fromisoformat(str(row["@timestamp"]).replace("Z", "+00:00"))
+        when = f"{moment.astimezone(parse_zone(settings.timezone)):%H:%M:%S %d/%m/%Y}"
+    host = (row.get("host") or {}).get("name") or (row.get("host") or {}).get("hostname") or ""
+    event = row.get("event") or {}
+    line = str(row.get("message") or event.get("original") or "")
+    if len(line) > ROW_MAX_CHARS:
+        line = line[: ROW_MAX_CHARS - 1] + "…"
+    return " ".join(part for part in (when, host, line) if part)
+
+
+def _attachments(timeline: list[dict[str, Any]], settings: Settings) -> list[dict[str, Any]]:
+    """The search results attached to the case: what ran (title, query, range), how many matched,
+    and the first rows of the snapshot kept."""
+    found = []
+    for entry in timeline:
+        if entry.get("kind") != "search_attached":
+            continue
+        rows = entry.get("rows") or []
+        summary = (
+            f"{entry.get('title') or 'Kết quả tìm kiếm'}: truy vấn {entry.get('query', '')}, "
+            f"từ {_local(entry.get('start'), settings)} đến {_local(entry.get('end'), settings)}, "
+            f"{entry.get('total', len(rows))} kết quả"
+        )
+        more = len(rows) - ATTACHMENT_ROWS_SHOWN
+        found.append(
+            {
+                "summary": summary,
+                "rows": [_row_line(r, settings) for r in rows[:ATTACHMENT_ROWS_SHOWN]],
+                "more": f"(và {more} dòng khác trong hồ sơ sự cố)" if more > 0 else "",
+            }
+        )
+    return found
 
 
 def report_context(case: dict[str, Any], settings: Settings, now: datetime) -> dict[str, Any]:
@@ -66,6 +107,7 @@ def report_context(case: dict[str, Any], settings: Settings, now: datetime) -> d
                 f"{t} (mã {i})" for t, i in zip(entry.get("titles", []), entry.get("alert_ids", []), strict=False)
             ]
     level = system.get("security_level")
+    attachments = _attachments(timeline, settings)
     return {
         "case_id": case["id"],
         "title": case.get("title") or NOT_GIVEN,
@@ -85,6 +127,18 @@ def report_context(case: dict[str, Any], settings: Settings, now: datetime) -> d
         "alerts": alert_titles,
         "observables": [
             f"{OBSERVABLE_VI.get(o['type'], o['type'])}: {o['value']}" for o in case.get("observables") or []
+        ],
+        "attachment_count": len(attachments),
+        "attachments": attachments,
+        # the same, one line per paragraph (the DOCX template's lists are paragraphs)
+        "attachment_lines": [
+            line
+            for a in attachments
+            for line in (
+                f"• {a['summary']}",
+                *(f"    – {r}" for r in a["rows"]),
+                *([f"    {a['more']}"] * bool(a["more"])),
+            )
         ],
         "impact": case.get("impact") or NOT_GIVEN,
         "measures": case.get("measures") or NOT_GIVEN,
@@ -162,6 +216,9 @@ thông quy định về điều phối, ứng cứu sự cố an toàn thông ti
 <p>Các cảnh báo liên quan ({{ alert_count }}):</p><ul>{% for a in alerts %}<li>{{ a }}</li>{% endfor %}</ul>
 <h2>5. Dấu hiệu, đối tượng liên quan (địa chỉ IP, tài khoản, máy chủ, mã băm, URL)</h2>
 <ul>{% for o in observables %}<li>{{ o }}</li>{% endfor %}</ul>
+<p>Kết quả tìm kiếm đính kèm ({{ attachment_count }}):</p>
+<ul>{% for a in attachments %}<li>{{ a.summary }}<ul>{% for r in a.rows %}<li>{{ r }}</li>{% endfor %}</ul>
+{% if a.more %}<i>{{ a.more }}</i>{% endif %}</li>{% endfor %}</ul>
 <h2>6. Ảnh hưởng, thiệt hại</h2><p>{{ impact }}</p>
 <h2>7. Các biện pháp đã áp dụng</h2><p>{{ measures }}</p>
 <ul>{% for t in tasks_done %}<li>{{ t }}</li>{% endfor %}</ul>

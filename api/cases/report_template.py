@@ -108,6 +108,8 @@ def build_template() -> bytes:
     _list(doc, "alerts")
     _paragraph(doc, "5. Dấu hiệu, đối tượng liên quan (địa chỉ IP, tài khoản, máy chủ, mã băm, URL)", bold=True)
     _list(doc, "observables")
+    _paragraph(doc, "Kết quả tìm kiếm đính kèm ({{ attachment_count }}):")
+    _list(doc, "attachment_lines", "{{ item }}")
     _paragraph(doc, "6. Ảnh hưởng, thiệt hại", bold=True)
     _paragraph(doc, "{{ impact }}")
     _paragraph(doc, "7. Các biện pháp đã áp dụng", bold=True)

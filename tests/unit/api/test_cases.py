@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import docx
+import pypdf
 import pytest
 from canhgac.api.cases import changes, clocks, observables, report
 from canhgac.api.cases.models import CaseStatus, can_move
@@ -153,6 +154,39 @@ def test_notice_template_renders_and_escapes() -> None:
     assert "{{" not in text and "{%" not in text
     # Detection 2026-12-01 01:00 UTC minus 2 h is 06:00 in Hanoi; the deadline five days on.
     assert "06:00 ngày 01/12/2026 (UTC+07:00)" in text and "Hạn thông báo: 06:00 ngày 06/12/2026" in text
+
+
+def test_notice_lists_the_search_results_attached_to_the_case() -> None:
+    """Each attached search in the notice (DOCX and PDF): its title, query, range, the total and the
+    first rows kept (time in Vietnam, host, line), so the province sees the evidence."""
+    settings = Settings()
+    attached = {
+        "kind": "search_attached",
+        "title": "Đăng nhập thất bại",
+        "query": 'message:"Failed password"',
+        "start": "2026-12-01T00:00:00+00:00",
+        "end": "2026-12-02T00:00:00+00:00",
+        "total": 7,
+        "rows": [
+            {"@timestamp": "2026-12-01T01:02:03Z", "host": {"name": "web01"}, "message": f"Failed password #{i}"}
+            for i in range(7)
+        ],
+    }
+    shown = clocks.with_clocks(case(alert_ids=["a1"], timeline=[attached]), settings, OPENED)
+    context = report.report_context(shown, settings, OPENED)
+    document = docx.Document(io.BytesIO(report.render_docx(context, build_template())))
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert "Kết quả tìm kiếm đính kèm (1):" in text
+    assert (
+        'Đăng nhập thất bại: truy vấn message:"Failed password", từ 07:00 ngày 01/12/2026 (UTC+07:00) '
+        "đến 07:00 ngày 02/12/2026 (UTC+07:00), 7 kết quả" in text
+    )
+    assert "08:02:03 01/12/2026 web01 Failed password #0" in text
+    assert "Failed password #4" in text and "Failed password #5" not in text  # the first 5 rows
+    assert "(và 2 dòng khác trong hồ sơ sự cố)" in text
+    pdf = pypdf.PdfReader(io.BytesIO(report.render_pdf(context)))
+    pdf_text = " ".join(page.extract_text() for page in pdf.pages)
+    assert "Kết quả tìm kiếm đính kèm (1)" in pdf_text and "web01 Failed password #0" in pdf_text
 
 
 def test_shipped_template_is_the_bundled_one() -> None:
