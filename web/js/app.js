@@ -15,6 +15,7 @@ import { rulePage } from "./rulepage.js";
 import { casesPage } from "./cases.js";
 import { casePage } from "./casepage.js";
 import { exceptionRequestsPage } from "./agencyself.js";
+import { reportsPage, receiptsPage } from "./reports.js";
 import { loadVocab } from "./vocab.js";
 
 export const session = { me: null };
@@ -40,6 +41,8 @@ const ROUTES = [
   [/^#\/exception-requests\/new\/(.+)$/, (m, view) => exceptionRequestsPage(decodeURIComponent(m[1]), view)],
   [/^#\/exception-requests$/, (m, view) => exceptionRequestsPage(undefined, view)],
   [/^#\/sources$/, (m, view) => sourcesPage(view)],
+  [/^#\/reports$/, (m, view) => reportsPage(view)],
+  [/^#\/receipts$/, (m, view) => receiptsPage(view)],
   [/^#\/users$/, (m, view) => usersPage(view)],
   [/^#\/audit$/, (m, view) => auditPage(view)],
   [/^#\/entity\/(host|user|ip)\/(.+)$/, (m, view) => entityPage(m[1], decodeURIComponent(m[2]), view)],
@@ -63,7 +66,7 @@ function navItems() {
   const admin = session.me?.permissions.includes("admin");
   const tuning = session.me?.permissions.includes("read_tuning");
   return [["#/alerts", "nav.alerts"], ["#/cases", "nav.cases"], ["#/search", "nav.search"], ["#/dashboard", "nav.dashboard"],
-    ["#/rules", "nav.rules"], ...(tuning ? [["#/exceptions", "nav.exceptions"], ["#/indicators", "nav.indicators"], ["#/retro-hunts", "nav.hunts"], ["#/lists", "nav.lists"], ["#/lookups", "nav.lookups"]] : []), ["#/sources", "nav.sources"],
+    ["#/rules", "nav.rules"], ...(tuning ? [["#/exceptions", "nav.exceptions"], ["#/indicators", "nav.indicators"], ["#/retro-hunts", "nav.hunts"], ["#/lists", "nav.lists"], ["#/lookups", "nav.lookups"]] : []), ["#/sources", "nav.sources"], ["#/reports", "nav.reports"], ["#/receipts", "nav.receipts"],
     ...(session.me?.permissions.includes("request_exception") || session.me?.permissions.includes("tune") ? [["#/exception-requests", "nav.requests"]] : []),
     ...(admin ? [["#/users", "nav.users"], ["#/audit", "nav.audit"]] : [])];
 }
