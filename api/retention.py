@@ -1,10 +1,14 @@
-"""Retention of the SOC's own records: closed alerts and the audit log (events: pipeline/retention.py).
+"""Retention of the SOC's own records: closed alerts, closed cases and the audit log (events:
+pipeline/retention.py; their archive: core/archive.py).
 
 It runs in the API process because the API's principal is the one that writes alerts and the audit
 log (docs/security.md); no other component gets the right to delete them.
 
 - Alerts: closed alerts whose `last_seen` is older than `retention.alerts_days` are deleted. Open
   alerts (new, acknowledged, in progress) stay whatever their age: someone must close them.
+- Cases: closed cases not changed (`updated_at`: closing, a comment, a task…) for
+  `retention.cases_days` are deleted from every tenant's cases index. Open, investigating and
+  contained cases stay whatever their age.
 - Audit log: per tenant chain, the records older than `retention.audit_days` are removed only
   after an `audit.pruned` record is appended to that chain naming the last record removed and its
   hash. `canhgac audit verify` then accepts the chain starting right after it, and still reports
@@ -18,6 +22,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from canhgac.api.audit.chain import append, tenants
+from canhgac.api.cases.models import CaseStatus
+from canhgac.api.cases.service import cases_pattern
 from canhgac.core.alert import Status
 from canhgac.core.config import Settings
 from canhgac.core.hashchain import PRUNED_ACTION
@@ -44,6 +50,28 @@ async def prune_alerts(client: AsyncOpenSearch, index: str, days: int, now: date
     with translated():
         result = await client.delete_by_query(
             index=index, body={"query": query}, conflicts="proceed", refresh=True, ignore_unavailable=True
+        )
+    return int(result.get("deleted", 0))
+
+
+async def prune_cases(client: AsyncOpenSearch, pattern: str, days: int, now: datetime) -> int:
+    """Delete closed cases not updated since `now - days` (every index matching `pattern`)."""
+    query = {
+        "bool": {
+            "filter": [
+                {"term": {"status": CaseStatus.CLOSED.value}},
+                {"range": {"updated_at": {"lt": _iso(now - timedelta(days=days))}}},
+            ]
+        }
+    }
+    with translated():
+        result = await client.delete_by_query(
+            index=pattern,
+            body={"query": query},
+            conflicts="proceed",
+            refresh=True,
+            ignore_unavailable=True,
+            allow_no_indices=True,
         )
     return int(result.get("deleted", 0))
 
@@ -109,6 +137,9 @@ async def retention_loop(client: AsyncOpenSearch, settings: Settings, stop: asyn
             alerts = await prune_alerts(client, settings.opensearch.alerts_index, cfg.alerts_days, now)
             if alerts:
                 log.info("alert retention: %d closed alerts removed", alerts)
+            cases = await prune_cases(client, cases_pattern(settings.opensearch), cfg.cases_days, now)
+            if cases:
+                log.info("case retention: %d closed cases removed", cases)
             await prune_audit(client, settings.opensearch.audit_index, cfg.audit_days, now)
         except Exception:  # the task's supervisor boundary: OpenSearch down or busy; next round retries
-            log.warning("alert/audit retention failed; retrying in %.0fs", cfg.interval_secs, exc_info=True)
+            log.warning("alert/case/audit retention failed; retrying in %.0fs", cfg.interval_secs, exc_info=True)

@@ -13,7 +13,17 @@ Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], Non
 
 def _registrars() -> list[Register]:
     # Imported here so `canhgac --version` stays fast and one broken command cannot hide the others.
-    from canhgac import cmd_audit, cmd_demo, cmd_kafka, cmd_notify, cmd_receipts, cmd_run, cmd_sigma, cmd_users
+    from canhgac import (
+        cmd_archive,
+        cmd_audit,
+        cmd_demo,
+        cmd_kafka,
+        cmd_notify,
+        cmd_receipts,
+        cmd_run,
+        cmd_sigma,
+        cmd_users,
+    )
 
     return [
         cmd_run.register,
@@ -24,6 +34,7 @@ def _registrars() -> list[Register]:
         cmd_kafka.register,
         cmd_audit.register,
         cmd_receipts.register,
+        cmd_archive.register,
     ]
 
 

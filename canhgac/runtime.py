@@ -20,6 +20,7 @@ import uvicorn
 
 from canhgac.api.app import create_app
 from canhgac.collectors.registry import Collector, build_collectors
+from canhgac.core.archive import archive_loop
 from canhgac.core.config import Settings
 from canhgac.core.errors import BackendUnavailable
 from canhgac.core.http_listener import uvicorn_limits
@@ -189,6 +190,11 @@ class Runtime:
                         stage_stop,
                     )
                     background.append(asyncio.create_task(retention, name="retention"))
+                if s.archive.enabled and "indexer" in self.stage_names:
+                    # The daily snapshots run where retention runs, with its principal (the one
+                    # given snapshot rights, deploy/opensearch/security/roles.yml).
+                    archive = archive_loop(lambda: make_client(s.opensearch, component="retention"), s, stage_stop)
+                    background.append(asyncio.create_task(archive, name="archive"))
                 tasks = [
                     asyncio.create_task(
                         supervise(st.name, self._stage_runner(st, stage_stop), stage_stop), name=st.name

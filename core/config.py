@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
+from canhgac.core.archive_config import ArchiveConfig
 from canhgac.core.cases_config import CasesConfig
 from canhgac.core.compliance import ComplianceConfig
 from canhgac.core.errors import ConfigError
@@ -531,6 +532,8 @@ class RetentionConfig(Strict):
     alerts_days: int = Field(default=365, ge=1)
     # Audit records older than this leave their hash chain through a signed-off `audit.pruned` record.
     audit_days: int = Field(default=365, ge=1)
+    # Closed cases not changed for this long (their `updated_at`); open ones are never pruned.
+    cases_days: int = Field(default=365, ge=1)
 
     @model_validator(mode="before")
     @classmethod
@@ -609,6 +612,8 @@ class Settings(BaseSettings):
     notify: NotifyConfig = NotifyConfig()
     retention: RetentionConfig = RetentionConfig()
     receipts: ReceiptsConfig = ReceiptsConfig()
+    # Daily snapshots of the events and restore of a day (core/archive_config.py, core/archive.py).
+    archive: ArchiveConfig = ArchiveConfig()
     # Coverage by security level: the policy file and the rounds (core/compliance.py).
     compliance: ComplianceConfig = ComplianceConfig()
     cases: CasesConfig = CasesConfig()

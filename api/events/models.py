@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +19,10 @@ class EventSearch(BaseModel):
     size: int = Field(default=50, ge=1, le=500)
     page: int = Field(default=0, ge=0, le=10_000, description="page number; past 10,000 hits use `cursor`")
     cursor: str | None = Field(default=None, max_length=2048)
+    archive_day: date | None = Field(
+        default=None,
+        description="search this archived day, restored with `canhgac archive restore`, instead of the live events",
+    )
 
 
 class EventPage(BaseModel):

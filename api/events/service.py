@@ -16,8 +16,10 @@ from canhgac.api.search import (
     time_range,
     top_values,
 )
+from canhgac.core.archive import restored_index
 from canhgac.core.config import Settings
-from canhgac.core.errors import InvalidRequest
+from canhgac.core.errors import InvalidRequest, NotFound
+from canhgac.core.index import translated
 from opensearchpy import AsyncOpenSearch
 
 AGENCY_FIELD = "canhgac.agency"
@@ -73,7 +75,16 @@ async def search_events(
         body["search_after"] = decode_cursor(request.cursor)
     else:
         body["from"] = request.page * request.size
-    result = await run_search(client, events_pattern(settings), body)
+    index = events_pattern(settings)
+    if request.archive_day is not None:
+        index = restored_index(settings.opensearch, request.archive_day)
+        with translated():
+            restored = await client.indices.exists(index=index)
+        if not restored:
+            raise NotFound(
+                f"{request.archive_day} is not restored: `canhgac archive restore --day {request.archive_day}`"
+            )
+    result = await run_search(client, index, body)
     hits = result["hits"]["hits"]
     return {
         "total": result["hits"]["total"]["value"],

@@ -63,3 +63,25 @@ async def test_audit_retention_keeps_the_chain_verifiable(api, tmp_path: Path) -
     await client.delete(index=index, id=record_id("so-cu", 5), refresh=True)
     broken = verify_cli(settings, tmp_path, "--tenant", "so-cu")
     assert broken.returncode == 1 and "missing at seq 1" in broken.stdout
+
+
+async def test_case_retention_prunes_only_closed_cases_past_the_limit(api) -> None:  # type: ignore[no-untyped-def]
+    from canhgac.api.cases.service import cases_index, cases_pattern
+    from canhgac.api.retention import prune_cases
+
+    client = api.app.state.canhgac.opensearch
+    cfg = api.settings.opensearch
+    now = datetime.now(UTC)
+    old = (now - timedelta(days=400)).isoformat()
+    for tenant, case_id, status, updated in (
+        (AGENCY_A, "old-closed", "closed", old),
+        ("soc", "old-closed-soc", "closed", old),
+        (AGENCY_A, "old-investigating", "investigating", old),
+        (AGENCY_A, "recent-closed", "closed", (now - timedelta(days=30)).isoformat()),
+    ):
+        body = {"id": case_id, "tenant": tenant, "status": status, "updated_at": updated, "created_at": old}
+        await client.index(index=cases_index(cfg, tenant), id=case_id, body=body, refresh=True)
+    assert await prune_cases(client, cases_pattern(cfg), 365, now) == 2
+    await client.indices.refresh(index=cases_pattern(cfg))
+    left = {h["_id"] for h in (await client.search(index=cases_pattern(cfg), body={"size": 100}))["hits"]["hits"]}
+    assert left == {"old-investigating", "recent-closed"}
