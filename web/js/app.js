@@ -15,6 +15,7 @@ import { rulePage } from "./rulepage.js";
 import { casesPage } from "./cases.js";
 import { casePage } from "./casepage.js";
 import { exceptionRequestsPage } from "./agencyself.js";
+import { systemsPage, systemPage } from "./systems.js";
 import { reportsPage, receiptsPage } from "./reports.js";
 import { loadVocab } from "./vocab.js";
 
@@ -41,6 +42,8 @@ const ROUTES = [
   [/^#\/exception-requests\/new\/(.+)$/, (m, view) => exceptionRequestsPage(decodeURIComponent(m[1]), view)],
   [/^#\/exception-requests$/, (m, view) => exceptionRequestsPage(undefined, view)],
   [/^#\/sources$/, (m, view) => sourcesPage(view)],
+  [/^#\/systems$/, (m, view) => systemsPage(view)],
+  [/^#\/systems\/(.+)$/, (m, view) => systemPage(decodeURIComponent(m[1]), view)],
   [/^#\/reports$/, (m, view) => reportsPage(view)],
   [/^#\/receipts$/, (m, view) => receiptsPage(view)],
   [/^#\/users$/, (m, view) => usersPage(view)],
@@ -66,7 +69,7 @@ function navItems() {
   const admin = session.me?.permissions.includes("admin");
   const tuning = session.me?.permissions.includes("read_tuning");
   return [["#/alerts", "nav.alerts"], ["#/cases", "nav.cases"], ["#/search", "nav.search"], ["#/dashboard", "nav.dashboard"],
-    ["#/rules", "nav.rules"], ...(tuning ? [["#/exceptions", "nav.exceptions"], ["#/indicators", "nav.indicators"], ["#/retro-hunts", "nav.hunts"], ["#/lists", "nav.lists"], ["#/lookups", "nav.lookups"]] : []), ["#/sources", "nav.sources"], ["#/reports", "nav.reports"], ["#/receipts", "nav.receipts"],
+    ["#/rules", "nav.rules"], ...(tuning ? [["#/exceptions", "nav.exceptions"], ["#/indicators", "nav.indicators"], ["#/retro-hunts", "nav.hunts"], ["#/lists", "nav.lists"], ["#/lookups", "nav.lookups"]] : []), ["#/sources", "nav.sources"], ["#/systems", "nav.systems"], ["#/reports", "nav.reports"], ["#/receipts", "nav.receipts"],
     ...(session.me?.permissions.includes("request_exception") || session.me?.permissions.includes("tune") ? [["#/exception-requests", "nav.requests"]] : []),
     ...(admin ? [["#/users", "nav.users"], ["#/audit", "nav.audit"]] : [])];
 }
