@@ -6,7 +6,7 @@ the normalisers set (ECS `event.category`, `canhgac.dataset`, `canhgac.logsource
 (`classify`, for unit tests and documentation) and into OpenSearch queries (`category_query`, what
 coverage counts), so the two cannot disagree.
 
-**Policy.** A YAML file (`compliance.policy_file`, default `deploy/compliance/levels.yml`) lists for
+**Policy.** A YAML file (`compliance.policy_file`, default the shipped `core/compliance_levels.yml`) lists for
 each security level 1–5 the categories it requires and how long a required category may stay
 silent before it is "missing" (`missing_after_secs`). `load_policy` refuses a bad file with a
 `ConfigError` naming the file and what is wrong.
@@ -32,7 +32,8 @@ from canhgac.core.errors import ConfigError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 COVERAGE_RULE_ID: Final = "canhgac-coverage-missing"
-DEFAULT_POLICY_FILE: Final = Path(__file__).resolve().parents[1] / "deploy" / "compliance" / "levels.yml"
+# Shipped inside the package (a wheel has no deploy/ folder); copy it to edit it (compliance.policy_file).
+DEFAULT_POLICY_FILE: Final = Path(__file__).resolve().parent / "compliance_levels.yml"
 
 
 class LogCategory(StrEnum):
@@ -185,7 +186,7 @@ class ComplianceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
-    # The policy table; None is the shipped deploy/compliance/levels.yml. Re-read when it changes.
+    # The policy table; None is the shipped core/compliance_levels.yml. Re-read when it changes.
     policy_file: str | None = None
     # How often the API recomputes coverage (one aggregation over the event indices).
     interval_secs: float = Field(default=60.0, gt=0)
