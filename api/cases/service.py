@@ -253,6 +253,10 @@ async def list_cases(
     status: str | None,
     size: int,
     alert_id: str | None = None,
+    *,
+    severity: str | None = None,
+    assignee: str | None = None,
+    agency: str | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     if agency_scope is not None and not _TENANT.fullmatch(agency_scope):
         return 0, []
@@ -262,6 +266,9 @@ async def list_cases(
         filters.append({"term": {"status": status}})
     if alert_id:
         filters.append({"term": {"alert_ids": alert_id}})
+    for field, value in (("severity", severity), ("assignee", assignee), ("agencies", agency)):
+        if value:
+            filters.append({"term": {field: value}})
     body = {
         "size": min(size, MAX_LISTED),
         "track_total_hits": True,

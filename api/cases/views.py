@@ -25,6 +25,7 @@ from canhgac.api.cases.models import (
     TaskAdd,
 )
 from canhgac.api.deps import Reader, State, Triager
+from canhgac.core.alert import Severity
 from canhgac.core.errors import PermissionDenied
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
@@ -76,9 +77,14 @@ async def list_cases(
     state: State,
     status: CaseStatus | None = None,
     alert_id: Annotated[str | None, Query(max_length=256, description="only the cases holding this alert")] = None,
+    severity: Severity | None = None,
+    assignee: Annotated[str | None, Query(max_length=64, description="only the cases assigned to this user")] = None,
+    agency: Annotated[
+        str | None, Query(max_length=64, description="only the cases holding this agency's alerts")
+    ] = None,
     size: Annotated[int, Query(ge=1, le=service.MAX_LISTED)] = 100,
 ) -> dict[str, Any]:
-    """Cases newest first, with their SLA clocks and report deadline."""
+    """Cases newest first, with their SLA clocks and report deadline; the filters combine."""
     total, items = await service.list_cases(
         state.opensearch,
         state.settings.opensearch,
@@ -86,6 +92,9 @@ async def list_cases(
         status.value if status else None,
         size,
         alert_id=alert_id,
+        severity=severity.value if severity else None,
+        assignee=assignee or None,
+        agency=agency or None,
     )
     now = datetime.now(UTC)
     return {"total": total, "items": [clocks.with_clocks(c, state.settings, now) for c in items]}

@@ -5,6 +5,7 @@ test_console_bugs.py."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -67,7 +68,13 @@ async def queue_filters_saved_view_and_grouping(base: str) -> None:
         await dialog.get_by_role("button", name="Lưu chế độ xem").click()
         await expect(page.locator("#toast")).to_have_text("Đã lưu chế độ xem")
 
-        await page.reload()  # a new page: every filter back to its default
+        # The queue's address carries its filters and sort: a reload keeps them.
+        assert "rule_id=" in page.url and "agency=so-tttt" in page.url and "sort=priority" in page.url
+        await page.reload()
+        await expect(rows).to_have_count(2)
+        await expect(page.locator("input[name=agency]")).to_have_value("so-tttt")
+        await page.goto(base + "/#/alerts")
+        await page.reload()  # a new page on the bare address: every filter back to its default
         await expect(rows).to_have_count(5)
         await expect(page.locator("select[name=saved-view] option", has_text="SSH Sở TT&TT · chia sẻ")).to_have_count(1)
         view_id = await page.locator("select[name=saved-view] option", has_text="SSH Sở TT&TT").get_attribute("value")
@@ -77,6 +84,15 @@ async def queue_filters_saved_view_and_grouping(base: str) -> None:
         await expect(page.locator("select[name=rule_id]")).to_have_value(BUNDLED_RULE)
         await expect(page.locator("input[name=agency]")).to_have_value("so-tttt")
         await expect(page.locator("select[name=sort]")).to_have_value("priority")
+        # The view picked is in the address (shareable like a search): opened in another tab, the
+        # same queue, the same view selected.
+        await expect(page).to_have_url(re.compile(f"view={view_id}"))
+        other = await page.context.new_page()
+        await other.goto(page.url)
+        await expect(other.locator("tbody tr[data-id]")).to_have_count(2)
+        await expect(other.locator("select[name=saved-view]")).to_have_value(view_id)
+        await expect(other.locator("select[name=sort]")).to_have_value("priority")
+        await other.close()
 
         # English: every open alert, grouped by host; a group opens to its alerts.
         await page.click("#lang-toggle")

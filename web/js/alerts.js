@@ -10,12 +10,17 @@ import { casesOfAlert, createCaseDialog } from "./cases.js";
 import { indicatorPanel } from "./intel.js";
 import { canRequestException, ownsAlert } from "./agencyself.js";
 import { GROUP_PARAM, queueFilters, queueQuery, savedViews } from "./queueviews.js";
+import { readUrlState, writeUrlState } from "./urlstate.js";
 import { ACTIONS, USUAL_RESOLUTION, canMove, initialStatus, severitiesHighFirst, vocab } from "./vocab.js";
 
 const LIVE_GRACE_MS = 8000; // a reconnect takes ~2 s (the stream's `retry`)
 const queueState = { status: null, severity: "", host: "", user: "", rule_id: "", agency: "", selected: 0 }; // status null: the first (new)
 // The rest of the API's filters, sort, grouping and the saved view picked (queueviews.js).
 Object.assign(queueState, { source_ip: "", assignee: "", range: "", sort: "last_seen", order: "desc", group_by: "", view: "" });
+// The queue's state in its address (`#/alerts?status=all&rule_id=…&view=…`): a link to it, or to a
+// saved view applied, opens the same queue for whoever follows it (urlstate.js).
+const QUEUE_URL_KEYS = ["status", "severity", "host", "user", "rule_id", "agency", "source_ip", "assignee", "range", "sort", "order", "group_by", "view"];
+const QUEUE_URL_DEFAULTS = { sort: "last_seen", order: "desc" };
 // The queue filters a pivot sets (the API's `host`, `user`, `rule_id`, `agency`).
 const PIVOT_FILTERS = ["host", "user", "rule_id", "agency"];
 
@@ -95,7 +100,11 @@ async function bulkStatus(ids, status, resolution, comment, progress) {
 
 export async function alertQueue(view) {
   const mount = view.mount;
-  queueState.status ??= initialStatus();
+  if (readUrlState("#/alerts", queueState, QUEUE_URL_KEYS)) {
+    queueState.selected = 0;
+    for (const [k, v] of Object.entries(QUEUE_URL_DEFAULTS)) queueState[k] ||= v;
+  }
+  queueState.status ||= initialStatus();
   let items = [];
   let next = null;
   let total = 0;
@@ -207,6 +216,7 @@ export async function alertQueue(view) {
   }
 
   async function load(more = false) {
+    if (view.alive()) writeUrlState("#/alerts", queueState, QUEUE_URL_KEYS, QUEUE_URL_DEFAULTS);
     const query = { ...queueQuery(queueState), size: 50, cursor: more ? next : undefined, sort: queueState.sort, order: queueState.order };
     try {
       if (grouped()) {

@@ -26,8 +26,8 @@ let cleanup = null;
 // page (a slow answer must not replace the page asked for later), and `alive()`.
 const ROUTES = [
   [/^#\/alerts\/(.+)$/, (m, view) => alertPage(decodeURIComponent(m[1]), view)],
-  [/^#\/alerts$/, (m, view) => alertQueue(view)],
-  [/^#\/cases$/, (m, view) => casesPage(view)],
+  [/^#\/alerts(?:\?.*)?$/, (m, view) => alertQueue(view)], // ?…: the queue's filters, a saved view (urlstate.js)
+  [/^#\/cases(?:\?.*)?$/, (m, view) => casesPage(view)], // ?…: the list's filters (urlstate.js)
   [/^#\/cases\/(.+)$/, (m, view) => casePage(decodeURIComponent(m[1]), view)],
   [/^#\/search(?:\?.*)?$/, (m, view) => searchPage(view)], // ?…: a shared search (searchtools.js)
   [/^#\/dashboard$/, (m, view) => dashboardPage(view)],

@@ -6,9 +6,11 @@ import { h, toast } from "./dom.js";
 import { t, fmtTime, fmtNum } from "./i18n.js";
 import { session } from "./app.js";
 import { severitiesHighFirst, vocab } from "./vocab.js";
+import { readUrlState, writeUrlState } from "./urlstate.js";
 
 export const CLOCKS = ["acknowledge", "contain", "close"];
-const listState = { status: "" }; // "": every status
+const listState = { status: "", severity: "", assignee: "", agency: "" }; // "": every status, no filter
+const LIST_KEYS = ["status", "severity", "assignee", "agency"]; // the list's filters, also in its address
 
 export const canWork = () => session.me?.permissions.includes("triage");
 export const caseSev = (sev) => h("span", { class: `sev sev-${sev}` }, t(`sev.${sev}`));
@@ -73,12 +75,35 @@ export async function casesPage(view) {
   const count = h("span", { class: "muted" });
   const tabs = h("div", { class: "tabs", role: "tablist" });
   const statuses = ["", ...vocab.caseStatuses];
+  readUrlState("#/cases", listState, LIST_KEYS);
+  // Severity, assignee and agency (an agency's users see their agency's cases only: no agency box).
+  const changed = (key, value) => { listState[key] = value; load(); };
+  const sevSel = h("select", { name: "severity", "aria-label": t("ccol.severity"), onchange: () => changed("severity", sevSel.value) },
+    h("option", { value: "" }, t("alerts.allsev")), severitiesHighFirst().map((s) => h("option", { value: s, selected: listState.severity === s }, t(`sev.${s}`))));
+  const text = (key, label) => {
+    const el = h("input", { type: "search", name: key, placeholder: t(label), "aria-label": t(label), title: t("cases.filter_exact"),
+      value: listState[key], onchange: () => changed(key, el.value.trim()) });
+    return el;
+  };
+  const assigneeIn = text("assignee", "ccol.assignee");
+  const agencyIn = session.me?.agency ? null : text("agency", "ccol.agency");
+  const mine = !canWork() || session.me?.agency ? null : h("button", { type: "button", class: "ghost", id: "my-cases", onclick: () => { assigneeIn.value = session.me.username; changed("assignee", session.me.username); } },
+    t("cases.mine"));
+  const clear = h("button", { type: "button", class: "ghost", id: "clear-case-filters", onclick: () => {
+    Object.assign(listState, { severity: "", assignee: "", agency: "" });
+    sevSel.value = ""; assigneeIn.value = ""; if (agencyIn) agencyIn.value = "";
+    load();
+  } }, "✕ ", t("cases.clear_filters"));
+  const filtered = () => Boolean(listState.severity || listState.assignee || listState.agency);
 
   async function load() {
+    if (view.alive()) writeUrlState("#/cases", listState, LIST_KEYS);
+    clear.hidden = !filtered();
     tabs.replaceChildren(...statuses.map((st) => h("button", { type: "button", role: "tab", class: listState.status === st ? "on" : null,
       onclick: () => { listState.status = st; load(); } }, st ? t(`cstatus.${st}`) : t("status.all"))));
     let page;
-    try { page = await api("/api/v1/cases", { query: { status: listState.status || undefined } }); } catch (ex) {
+    const query = Object.fromEntries(LIST_KEYS.map((k) => [k, listState[k] || undefined]));
+    try { page = await api("/api/v1/cases", { query }); } catch (ex) {
       tbody.replaceChildren(h("tr", {}, h("td", { colspan: 9, class: "empty error page-error", role: "alert" }, ex.message)));
       return;
     }
@@ -95,13 +120,14 @@ export async function casesPage(view) {
     h("td", { class: "nowrap" }, fmtTime(c.detected_at, "short")),
     h("td", { class: "nowrap sla" }, runningClock(c)),
     h("td", { class: "nowrap report" }, reportBadge(c))))
-      : [h("tr", {}, h("td", { colspan: 8, class: "empty" }, t("cases.empty")))]));
+      : [h("tr", {}, h("td", { colspan: 8, class: "empty" }, filtered() || listState.status ? t("cases.none_match") : t("cases.empty")))]));
   }
 
   view.mount(h("div", {},
     h("div", { class: "pagehead" }, h("h1", {}, t("cases.title")), count,
       h("span", { class: "right small muted" }, t("cases.create_hint"))),
     tabs,
+    h("div", { class: "filters case-filters" }, sevSel, assigneeIn, agencyIn, mine, clear),
     h("div", { class: "panel flush" }, h("table", { id: "cases-table" },
       h("thead", {}, h("tr", {}, ["severity", "title", "status", "assignee", "agency", "detected", "sla", "report"]
         .map((c) => h("th", {}, t(`ccol.${c}`))))), tbody),

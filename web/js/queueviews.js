@@ -3,6 +3,7 @@
 // writes it and builds the controls; the API's `/alerts` and `/alerts/groups` take the same query.
 import { api } from "./api.js";
 import { h, toast } from "./dom.js";
+import { copyText } from "./eventview.js";
 import { t } from "./i18n.js";
 
 export const RANGES = ["", "1h", "24h", "7d", "30d"];
@@ -91,8 +92,11 @@ export function savedViews(qs) {
   }
   const save = h("button", { type: "button", id: "save-view", onclick: () => saveDialog(qs, async (id) => { qs.view = id; await list(); }) },
     t("view.save"));
+  // The queue as it is now (filters, sort, grouping, the view picked) is in the address: copy it to share.
+  const link = h("button", { type: "button", name: "copy-queue-link", title: t("view.copy_link"), "aria-label": t("view.copy_link"),
+    onclick: () => copyText(location.href) }, "🔗");
   list();
-  return h("span", { class: "row saved-views" }, pick, del, save);
+  return h("span", { class: "row saved-views" }, pick, del, save, link);
 }
 
 function saveDialog(qs, onSaved) {

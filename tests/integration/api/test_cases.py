@@ -281,6 +281,23 @@ async def test_cases_are_scoped_by_agency(api: Any) -> None:
         assert {c["id"] for c in (await soc_viewer.get("/api/v1/cases")).json()["items"]} == {own_id, soc_id}
         holding_b = (await soc_viewer.get("/api/v1/cases", params={"alert_id": api.alert_b})).json()["items"]
         assert [c["id"] for c in holding_b] == [soc_id]
+        # The list's filters (the console's cases list): status, severity, assignee, agency, together.
+        async with api.client("analyst") as analyst:
+            resp = await analyst.patch(f"/api/v1/cases/{own_id}", json={"severity": "low", "assignee": "hoa"})
+            assert resp.status_code == 200, resp.text
+
+        async def listed_ids(**params: str) -> list[str]:
+            resp = await soc_viewer.get("/api/v1/cases", params=params)
+            assert resp.status_code == 200, resp.text
+            return [c["id"] for c in resp.json()["items"]]
+
+        assert await listed_ids(agency=AGENCY_B) == [soc_id]
+        assert set(await listed_ids(agency=AGENCY_A)) == {own_id, soc_id}
+        assert await listed_ids(severity="low") == [own_id]
+        assert await listed_ids(assignee="hoa") == [own_id]
+        assert await listed_ids(assignee="hoa", agency=AGENCY_B) == []
+        assert await listed_ids(status="open", severity="low", agency=AGENCY_A) == [own_id]
+        assert (await soc_viewer.get("/api/v1/cases", params={"severity": "nope"})).status_code == 422
         meta = (await soc_viewer.get("/api/v1/meta")).json()
         assert meta["case_statuses"] == ["open", "investigating", "contained", "closed"]
         assert meta["case_transitions"]["open"] == ["investigating", "closed"]
