@@ -184,6 +184,11 @@ class IndicatorMatcher:
                 flat[field] = (lookup, field)
         self._tree = tree
         self._flat = flat
+        # Each top-level key of the tree gets a function compiled from the tree (straight-line
+        # `get`s of the paths that can carry an observable, no generic walk), and each shape of
+        # event (its top-level keys, in order) a plan: the functions of the keys it has.
+        self._readers = _compile_readers(tree, self)
+        self._plans: dict[tuple[str, ...], tuple[tuple[str, Any], ...]] = {}
 
     def __len__(self) -> int:
         return self.size
@@ -270,7 +275,9 @@ class IndicatorMatcher:
         return found
 
     def _lookup_hash(self, value: str, event: Mapping[str, Any] | None) -> tuple[Indicator, ...]:
-        entry = self._hashes.get(value.lower())
+        entry = self._hashes.get(value)  # stored lower-case, as most logs write them: no copy then
+        if entry is None and not value.islower():
+            entry = self._hashes.get(value.lower())
         return _entries(entry) if entry is not None else ()
 
     def _lookup_email(self, value: str, event: Mapping[str, Any] | None) -> tuple[Indicator, ...]:
@@ -285,61 +292,154 @@ class IndicatorMatcher:
 
     def match(self, event: Mapping[str, Any], agency: str | None, now: float) -> list[Hit]:
         """Every indicator of `agency` (or the SOC's), unexpired at `now`, the event carries; one
-        hit per indicator (the first field it was seen in).
+        hit per indicator (the first field it was seen in: top-level keys in the event's order,
+        `related.*` last; inside one object, in the order of the field lists above).
 
-        The event is walked along a tree of the observable fields of the kinds this indicator set
-        has, visiting only the keys the event has."""
+        The event's shape (its top-level keys) picks a plan made once per shape: the compiled
+        readers of the observable objects it has (`source`, `url`, `dns` …), nothing else."""
         if not self.size:
             return []
+        shape = tuple(event)
+        plan = self._plans.get(shape)
+        if plan is None:
+            plan = self._plan(shape)
         hits: list[Hit] = []
-        related = None
-        for key, value in event.items():
-            sub = self._tree.get(key)
-            if sub is None:
-                if "." in key and key in self._flat:
-                    self._leaf(self._flat[key], value, event, agency, now, hits)
-            elif key == "related":
-                related = value  # last: a hit names the specific field (source.ip) when there is one
-            elif isinstance(value, dict):
-                self._walk(value, sub, event, agency, now, hits)
-        if isinstance(related, dict):
-            self._walk(related, self._tree["related"], event, agency, now, hits)
+        for key, reader in plan:
+            reader(event[key], event, agency, now, hits)
         return hits
 
-    def _walk(
-        self,
-        node: dict[str, Any],
-        table: dict[str, Any],
-        event: Mapping[str, Any],
-        agency: str | None,
-        now: float,
-        hits: list[Hit],
-    ) -> None:
-        """Only the keys the event has are visited (a web log never pays for the hash fields)."""
-        for key, value in node.items():
-            sub = table.get(key)
-            if sub is None:
-                continue
-            if isinstance(sub, tuple):
-                self._leaf(sub, value, event, agency, now, hits)
-            elif isinstance(value, dict):
-                self._walk(value, sub, event, agency, now, hits)
+    def _plan(self, shape: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
+        plan: list[tuple[str, Any]] = []
+        related = None
+        for key in shape:
+            reader = self._readers.get(key)
+            if reader is None:
+                if "." in key and key in self._flat:
+                    plan.append((key, _flat_reader(*self._flat[key])))
+            elif key == "related":
+                related = (key, reader)  # last: a hit names the specific field (source.ip) when there is one
+            else:
+                plan.append((key, reader))
+        if related is not None:
+            plan.append(related)
+        if len(self._plans) >= PLAN_CACHE_SIZE:
+            self._plans.clear()
+        self._plans[shape] = found = tuple(plan)
+        return found
 
-    @staticmethod
-    def _leaf(
-        leaf: tuple[Any, str], value: Any, event: Mapping[str, Any], agency: str | None, now: float, hits: list[Hit]
-    ) -> None:
-        lookup, field = leaf
+
+PLAN_CACHE_SIZE = 4_096
+
+
+def _leaf_list(
+    lookup: Any,
+    values: list[Any],
+    field: str,
+    event: Mapping[str, Any],
+    agency: str | None,
+    now: float,
+    hits: list[Hit],
+) -> None:
+    for text in values:
+        if isinstance(text, str) and text:
+            found = lookup(text, event)
+            if found:
+                _keep(hits, found, field, text, agency, now)
+
+
+def _flat_reader(lookup: Any, field: str) -> Any:
+    """A flat dotted key (`source.ip` at the top level) read as its leaf."""
+
+    def read(value: Any, event: Mapping[str, Any], agency: str | None, now: float, hits: list[Hit]) -> None:
         if isinstance(value, str):
             found = lookup(value, event) if value else ()
             if found:
                 _keep(hits, found, field, value, agency, now)
         elif isinstance(value, list):
-            for text in value:
-                if isinstance(text, str) and text:
-                    found = lookup(text, event)
-                    if found:
-                        _keep(hits, found, field, text, agency, now)
+            _leaf_list(lookup, value, field, event, agency, now, hits)
+
+    return read
+
+
+def _compile_readers(tree: dict[str, Any], matcher: IndicatorMatcher) -> dict[str, Any]:
+    """One function per top-level key of the tree: nested `get`s down every path of its subtree,
+    a lookup where a string (or a list of them) is found. An address or a domain is first looked
+    up in the matcher's answer cache inline (no call for the addresses logs repeat); everything
+    else is exactly what `_leaf` did."""
+    names: dict[str, Any] = {
+        "_keep": _keep,
+        "_leaf_list": _leaf_list,
+        "isinstance": isinstance,
+        "str": str,
+        "list": list,
+        "dict": dict,
+        "_ip_cache": matcher._ip_cache,
+        "_domain_cache": matcher._domain_cache,
+    }
+    lookup_names: dict[int, str] = {}
+    readers: dict[str, Any] = {}
+
+    def name_of(lookup: Any) -> str:
+        found = lookup_names.get(id(lookup))
+        if found is None:
+            found = lookup_names[id(lookup)] = f"_lookup{len(lookup_names)}"
+            names[found] = lookup
+        return found
+
+    def body(node: dict[str, Any], var: str, depth: int, indent: str) -> list[str]:
+        lines: list[str] = []
+        for key, sub in node.items():
+            child = f"v{depth}"
+            lines.append(f"{indent}{child} = {var}.get({key!r})")
+            lines.append(f"{indent}if {child} is not None:")
+            inner = indent + "    "
+            if isinstance(sub, tuple):
+                lookup, field = sub
+                fn = name_of(lookup)
+                cache = (
+                    "_ip_cache"
+                    if getattr(lookup, "__func__", None) is IndicatorMatcher.lookup_ip
+                    else "_domain_cache"
+                    if getattr(lookup, "__func__", None) is IndicatorMatcher.lookup_domain
+                    else None
+                )
+                lines.append(f"{inner}if isinstance({child}, str):")
+                lines.append(f"{inner}    if {child}:")
+                if cache:
+                    lines.append(f"{inner}        f = {cache}.get({child})")
+                    lines.append(f"{inner}        if f is None:")
+                    lines.append(f"{inner}            f = {fn}({child}, event)")
+                else:
+                    lines.append(f"{inner}        f = {fn}({child}, event)")
+                lines.append(f"{inner}        if f:")
+                lines.append(f"{inner}            _keep(hits, f, {field!r}, {child}, agency, now)")
+                lines.append(f"{inner}elif isinstance({child}, list):")
+                if cache:  # related.ip, related.hosts: the list's values mostly repeat the event's own
+                    lines.append(f"{inner}    for t in {child}:")
+                    lines.append(f"{inner}        if isinstance(t, str) and t:")
+                    lines.append(f"{inner}            f = {cache}.get(t)")
+                    lines.append(f"{inner}            if f is None:")
+                    lines.append(f"{inner}                f = {fn}(t, event)")
+                    lines.append(f"{inner}            if f:")
+                    lines.append(f"{inner}                _keep(hits, f, {field!r}, t, agency, now)")
+                else:
+                    lines.append(f"{inner}    _leaf_list({fn}, {child}, {field!r}, event, agency, now, hits)")
+            else:
+                lines.append(f"{inner}if isinstance({child}, dict):")
+                lines.extend(body(sub, child, depth + 1, inner + "    "))
+        return lines
+
+    for top, sub in tree.items():
+        fname = "_read_" + "".join(c if c.isalnum() else "_" for c in top)
+        if isinstance(sub, tuple):  # a one-part field (none in the ECS lists): read as a flat key
+            readers[top] = _flat_reader(*sub)
+            continue
+        source = [f"def {fname}(v0, event, agency, now, hits):", "    if not isinstance(v0, dict):", "        return"]
+        source.extend(body(sub, "v0", 1, "    "))
+        namespace = dict(names)
+        exec(compile("\n".join(source) + "\n", f"<indicator reader {top}>", "exec"), namespace)
+        readers[top] = namespace[fname]
+    return readers
 
 
 def _keep(
