@@ -55,6 +55,8 @@ class Period:
 
 def period_of(kind: PeriodKind, day: date, timezone: str) -> Period:
     """The daily, weekly (Monday-Sunday) or monthly period that contains `day`."""
+    if not 1970 <= day.year <= 9998:
+        raise InvalidRequest("day: a report's period lies between the years 1970 and 9998")
     if kind == "daily":
         first, last = day, day
     elif kind == "weekly":

@@ -8,7 +8,12 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-SKIP = {"/api/v1/alerts/stream", "/api/v1/auth/logout"}  # endless stream; would revoke the token
+SKIP = {
+    "/api/v1/alerts/stream",  # endless stream
+    "/api/v1/auth/logout",  # would revoke the token
+    # Renders a PDF per request (seconds each); its parameters are /api/v1/reports/figures', checked here.
+    "/api/v1/reports/report.pdf",
+}
 
 
 def examples(strategy):  # type: ignore[no-untyped-def]
