@@ -163,7 +163,8 @@ export async function sourcesPage(view) {
       h("td", {}, s.health ? h("span", { class: `badge ${s.health.silent ? "st-new" : "st-closed"}` }, s.health.silent ? t("sources.silent") : t("sources.ok")) : "—"),
       h("td", {}, admin && s.origin === "api" ? h("button", { type: "button", class: "ghost", onclick: () => rotate(s.id) }, t("sources.rotate")) : null)))));
   render(items);
-  mount(h("div", {}, h("div", { class: "pagehead" }, h("h1", {}, t("sources.title"))), keyArea, tableArea, admin ? sourceForm(showKey) : null));
+  mount(h("div", {}, h("div", { class: "pagehead" }, h("h1", {}, t("sources.title")),
+    h("a", { href: "#/onboarding", class: "button", id: "sources-onboard" }, t("sources.onboard"))), keyArea, tableArea, admin ? sourceForm(showKey) : null));
   return null;
 }
 

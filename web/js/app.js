@@ -15,6 +15,8 @@ import { rulePage } from "./rulepage.js";
 import { casesPage } from "./cases.js";
 import { casePage } from "./casepage.js";
 import { exceptionRequestsPage } from "./agencyself.js";
+import { onboardingPage } from "./onboarding.js";
+import { notifyRoutesPage } from "./notifyroutes.js";
 import { systemsPage, systemPage } from "./systems.js";
 import { reportsPage, receiptsPage } from "./reports.js";
 import { loadVocab } from "./vocab.js";
@@ -42,6 +44,9 @@ const ROUTES = [
   [/^#\/exception-requests\/new\/(.+)$/, (m, view) => exceptionRequestsPage(decodeURIComponent(m[1]), view)],
   [/^#\/exception-requests$/, (m, view) => exceptionRequestsPage(undefined, view)],
   [/^#\/sources$/, (m, view) => sourcesPage(view)],
+  [/^#\/onboarding$/, (m, view) => onboardingPage(undefined, view)],
+  [/^#\/onboarding\/(.+)$/, (m, view) => onboardingPage(decodeURIComponent(m[1]), view)],
+  [/^#\/notify-routes$/, (m, view) => notifyRoutesPage(view)],
   [/^#\/systems$/, (m, view) => systemsPage(view)],
   [/^#\/systems\/(.+)$/, (m, view) => systemPage(decodeURIComponent(m[1]), view)],
   [/^#\/reports$/, (m, view) => reportsPage(view)],
@@ -71,6 +76,7 @@ function navItems() {
   return [["#/alerts", "nav.alerts"], ["#/cases", "nav.cases"], ["#/search", "nav.search"], ["#/dashboard", "nav.dashboard"],
     ["#/rules", "nav.rules"], ...(tuning ? [["#/exceptions", "nav.exceptions"], ["#/indicators", "nav.indicators"], ["#/retro-hunts", "nav.hunts"], ["#/lists", "nav.lists"], ["#/lookups", "nav.lookups"]] : []), ["#/sources", "nav.sources"], ["#/systems", "nav.systems"], ["#/reports", "nav.reports"], ["#/receipts", "nav.receipts"],
     ...(session.me?.permissions.includes("request_exception") || session.me?.permissions.includes("tune") ? [["#/exception-requests", "nav.requests"]] : []),
+    ...(session.me?.permissions.includes("manage_routes") ? [["#/notify-routes", "nav.routes"]] : []),
     ...(admin ? [["#/users", "nav.users"], ["#/audit", "nav.audit"]] : [])];
 }
 
