@@ -224,9 +224,9 @@ svg { margin: 4pt 0; }
 {% for label, n, _ in systems %}<tr><td>{{ label }}</td><td class="n">{{ n }}</td></tr>{% endfor %}</table>
 {{ systems_chart | safe }}{% else %}<p>Không có cảnh báo trong kỳ.</p>{% endif %}
 
-<h2>4. Các quy tắc phát hiện nhiều cảnh báo nhất</h2>
+<h2>4. Các luật phát hiện nhiều cảnh báo nhất</h2>
 {% if rules %}<table class="data"><tr><th>#</th>
-<th>Quy tắc</th>
+<th>Luật</th>
 <th>Mức độ</th>
 <th class="n">Số cảnh báo</th></tr>
 {% for r in rules %}<tr><td>{{ loop.index }}</td>

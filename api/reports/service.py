@@ -165,8 +165,8 @@ async def send_due_receipts(client: AsyncOpenSearch, settings: Settings, now: da
     day is sealed (every source with records that day has its receipt)."""
     cfg = settings.reports
     smtp = cfg.smtp
-    if smtp is None or not cfg.email_receipts:
-        return []
+    if smtp is None or not cfg.email_receipts or settings.receipts.signing_key_file is None:
+        return []  # without a signing key nothing is sealed, so nothing is mailed
     sent = []
     for day in due_days(settings, now):
         sources = await sources_of_day(client, settings.opensearch, day, settings.timezone)
