@@ -190,6 +190,9 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
     ("GET", "/api/v1/meta"): ({}, READ, 401),
     ("GET", "/api/v1/receipts"): ({}, READ, 401),
     ("GET", "/api/v1/receipts/{source_id}/{day}"): ({}, {r: 404 for r in ROLES}, 401),
+    ("GET", "/api/v1/compliance/coverage"): ({}, READ, 401),
+    ("GET", "/api/v1/compliance/coverage/{system_id}"): ({}, {r: 404 for r in ROLES}, 401),
+    ("GET", "/api/v1/compliance/policy"): ({}, READ, 401),
     ("GET", "/api/v1/systems"): ({}, READ, 401),
     ("GET", "/api/v1/systems/{system_id}"): ({}, {r: 404 for r in ROLES}, 401),
     ("POST", "/api/v1/systems"): (
