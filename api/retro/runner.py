@@ -204,7 +204,9 @@ class RetroRunner:
             return None
         converted, rejected = await asyncio.to_thread(convert_text, self.settings, text, rule_id)
         if not converted:
-            reasons = "; ".join(r.reason for r in rejected) or "not a detection rule"
+            # A watch list's rejection says what to do about it; the others' reason is enough.
+            reasons = "; ".join(r.message if r.reason == "watch list" else r.reason for r in rejected)
+            reasons = reasons or "not a detection rule"
             await self._finish(job, JobState.FAILED, {"error": f"not convertible to a query: {reasons}"[:1000]})
             return None
         block = rule_block(text, rule_id, converted[0].title)

@@ -4,6 +4,9 @@ through the API are audited (`retro_hunt.start`, `retro_hunt.cancel`)."""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import asdict
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from canhgac.api.audit.service import audit
@@ -11,8 +14,9 @@ from canhgac.api.auth.models import Principal
 from canhgac.api.deps import State, Tuner, TuningReader
 from canhgac.api.retro import service
 from canhgac.api.retro.models import HuntRequest, JobList, JobOut, JobsStarted
+from canhgac.api.rules.backtest import convert_path, convert_text
 from canhgac.api.rules.service import file_rule_ids, rule_docs
-from canhgac.core.errors import NotFound
+from canhgac.core.errors import NotFound, RuleRejected
 from fastapi import APIRouter, Path, Query, Request
 
 router = APIRouter(prefix="/api/v1/retro-hunts", tags=["retro-hunts"])
@@ -52,8 +56,23 @@ async def start(body: HuntRequest, principal: Tuner, request: Request, state: St
     client, settings = state.opensearch, state.settings
     if body.rule_id:
         uploaded = {d["id"]: d for d in await rule_docs(client, settings.opensearch.rules_index)}
-        if not uploaded.get(body.rule_id, {}).get("yaml") and body.rule_id not in file_rule_ids(settings):
+        files = file_rule_ids(settings)
+        text = uploaded.get(body.rule_id, {}).get("yaml")
+        if not text and body.rule_id not in files:
             raise NotFound(f"no rule {body.rule_id}")
+        # Refused now (400, saying why) rather than queued to fail: a rule that does not convert to
+        # a query, such as one naming a watch list (%list:NAME%).
+        if text:
+            converted, rejected = await asyncio.to_thread(convert_text, settings, text, body.rule_id)
+        else:
+            converted, rejected = await asyncio.to_thread(
+                convert_path, settings, FilePath(files[body.rule_id]), body.rule_id
+            )
+        if not converted:
+            raise RuleRejected(
+                "the rule cannot be converted to an OpenSearch query, so it cannot be retro-hunted",
+                rejections=[asdict(r) for r in rejected],
+            )
         job = await service.enqueue_rule(
             client,
             settings,

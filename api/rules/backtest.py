@@ -9,6 +9,7 @@ regex automata, and the page size limit of the search API.
 from __future__ import annotations
 
 import asyncio
+import re
 import tempfile
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -41,13 +42,32 @@ def convert_text(
     return converted, [replace(r, path=name) for r in rejected]
 
 
+LIST_PLACEHOLDER = re.compile(r"placeholder '(list:[^']+)'")
+
+
 def convert_path(settings: Settings, path: Path, rule_id: str | None) -> tuple[list[Converted], list[Rejection]]:
     rejected: list[Rejection] = []
     converted = list(convert_rules([path], placeholders_of(settings) or None, rejected))
     if rule_id is not None:
         converted = [c for c in converted if c.rule_id == rule_id]
         rejected = [r for r in rejected if r.rule_id in (rule_id, None)]
-    return converted, rejected
+    return converted, [_explain_list(r) for r in rejected]
+
+
+def _explain_list(rejection: Rejection) -> Rejection:
+    """A rule naming a watch list (`%list:NAME%`) says so, not "unresolved placeholder": lists are
+    read per event by the detector, the query conversion does not expand them (docs/threat-intel.md)."""
+    found = LIST_PLACEHOLDER.search(rejection.message)
+    if found is None:
+        return rejection
+    return replace(
+        rejection,
+        reason="watch list",
+        message=(
+            f"the rule names the watch list %{found.group(1)}%: watch lists are matched per event by the "
+            "detector only; back-tests and retro-hunts cannot expand them into a query (not supported yet)"
+        ),
+    )
 
 
 async def _convert(
