@@ -235,6 +235,16 @@ async def test_bulk_close_of_50_alerts_is_one_call_with_per_item_results(console
             body={"query": {"term": {"resolution": "benign"}}, "size": 0, "track_total_hits": True},
         )
         assert found["hits"]["total"]["value"] == 50  # 49 closed now + the one closed before
+        # English, leaner: two new alerts, checked and acknowledged in one call, read back.
+        for alert_id in ("bulk-en-1", "bulk-en-2"):
+            await put_alert(client, settings, alert_id, now - timedelta(seconds=5))
+        await page.click("#lang-toggle")
+        await page.get_by_role("tab", name="New").click()
+        await expect(page.locator("tbody tr[data-id]")).to_have_count(2)
+        await page.locator("thead input[type=checkbox]").check()
+        await page.get_by_role("button", name="Acknowledge").first.click()
+        await expect(page.locator("#bulk-result")).to_contain_text("2/2 alerts")
+        assert len(bulk_calls) == 2, bulk_calls
 
 
 async def test_fast_navigation_shows_the_last_page_asked_for(console) -> None:  # type: ignore[no-untyped-def]
@@ -687,6 +697,14 @@ async def test_pivot_filters_the_queue_by_agency(console) -> None:  # type: igno
         await page.get_by_role("menuitem", name="Search events").click()
         await expect(page.locator("input[name=q]")).to_have_value('user.name:"root"')
         await expect(page.locator("table.results tbody tr")).to_have_count(3)
+        # The host pivot in English: its page, then its events.
+        await page.goto(base + "/#/alerts/alert-a")
+        await page.locator("dl.kv button.pivot[data-kind=host]").click()
+        await page.get_by_role("menuitem", name="Open host page").click()
+        await expect(page.locator("h1")).to_have_text("web01")
+        await page.click("#entity-search")
+        await expect(page.locator("input[name=q]")).to_have_value('host.name:"web01"')
+        await expect(page.locator("table.results tbody tr")).to_have_count(2)
 
 
 async def test_search_shows_the_last_query_asked_not_a_slower_earlier_one(console) -> None:  # type: ignore[no-untyped-def]

@@ -54,7 +54,7 @@ async def test_event_view_and_search_tools_in_vietnamese(console) -> None:  # ty
         await expect(detail.locator("tr.matched .badge")).to_have_text("khớp luật")
         # next to it, the rule's condition that held there (the detector's matched_conditions)
         await expect(detail.locator("tr.matched code.cond")).to_have_text('keyword: "Failed password for"')
-        await expect(detail.locator(".matched-line code.hot")).to_have_text('keyword: "Failed password for"')
+        await expect(detail.locator(".matched-line code.hot")).to_have_text('message — keyword: "Failed password for"')
         await expect(detail.locator("tr[data-field='host.name'] td.fval")).to_have_text("web01")
         await detail.locator("select[name=around-minutes]").select_option("1")
         await detail.get_by_role("button", name="Xem").click()

@@ -187,7 +187,10 @@ export async function alertQueue(view) {
     if (grouped() && groups.data?.groups.length) {
       tbody.replaceChildren(...groupRows());
     } else if (!items.length) {
-      tbody.replaceChildren(h("tr", {}, h("td", { colspan: 9, class: "empty" }, t("alerts.empty"))));
+      // Empty: say why and what to do (a new analyst's first queue is often an empty tab).
+      const filtered = ["severity", "host", "user", "rule_id", "agency", "source_ip", "assignee", "range"].some((k) => queueState[k]);
+      tbody.replaceChildren(h("tr", {}, h("td", { colspan: 9, class: "empty" }, t("alerts.empty"),
+        filtered || queueState.status !== "all" ? h("div", { class: "small muted empty-hint" }, t(filtered ? "alerts.empty_filtered" : "alerts.empty_tab")) : null)));
     } else {
       tbody.replaceChildren(...items.map((a, i) => row(a, i)));
     }

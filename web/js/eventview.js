@@ -5,6 +5,7 @@ import { api } from "./api.js";
 import { h, toast } from "./dom.js";
 import { t, fmtTime, fmtNum } from "./i18n.js";
 import { canWork, pinEvent } from "./cases.js";
+import { icon } from "./icons.js";
 
 export const AROUND_MINUTES = [1, 5, 15];
 const AROUND_SIZE = 500;
@@ -74,7 +75,7 @@ function fieldTable(ev, matched, onFilter, conditions = {}) {
       onFilter ? h("button", { type: "button", class: "icon", title: t("ev.filter_out"), "aria-label": `${t("ev.filter_out")}: ${field}`,
         dataset: { act: "out" }, onclick: (e) => { e.stopPropagation(); onFilter(field, value, true); } }, "−") : null,
       h("button", { type: "button", class: "icon", title: t("ev.copy"), "aria-label": `${t("ev.copy")}: ${field}`,
-        dataset: { act: "copy" }, onclick: (e) => { e.stopPropagation(); copyText(text); } }, "⧉")));
+        dataset: { act: "copy" }, onclick: (e) => { e.stopPropagation(); copyText(text); } }, icon("copy"))));
   });
   return h("table", { class: "fields" }, h("thead", {}, h("tr", {}, h("th", {}, t("ev.field")), h("th", {}, t("ev.value")), h("th", {}))),
     h("tbody", {}, rows));
@@ -150,10 +151,12 @@ export function eventDetail(ev, { matched = [], conditions = [], onFilter = null
   const cond = Object.fromEntries((conditions || []).map((c) => [c.field, c.condition]));
   return h("div", { class: "event-detail", onclick: (e) => e.stopPropagation() },
     hot.length ? h("div", { class: "small matched-line" }, t("ev.matched_fields"), " ",
-      hot.map((f) => h("code", { class: "hot", title: cond[f] || t("ev.matched_hint") }, cond[f] || f))) : null,
+      // the field, and the rule's condition that held on it unless the condition names the field itself
+      hot.map((f) => h("code", { class: "hot", title: cond[f] || t("ev.matched_hint") },
+        !cond[f] ? f : cond[f].startsWith(f) ? cond[f] : `${f} — ${cond[f]}`))) : null,
     enrichment(ev),
     h("div", { class: "row small" }, h("b", {}, t("ev.raw")),
-      h("button", { type: "button", class: "icon right", title: t("ev.copy"), onclick: () => copyText(raw) }, "⧉"),
+      h("button", { type: "button", class: "icon right", title: t("ev.copy"), "aria-label": t("ev.copy"), onclick: () => copyText(raw) }, icon("copy")),
       // Pin to a case from anywhere an event is shown (Search, an alert's events): a dialog picks the case.
       canWork() && ev?.event?.id ? h("button", { type: "button", class: "pin-event", title: t("case.pin_title"),
         onclick: async () => { try { await pinEvent(ev); } catch (ex) { toast(ex.message, true); } } }, t("case.pin")) : null),

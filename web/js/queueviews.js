@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import { h, toast } from "./dom.js";
 import { copyText } from "./eventview.js";
+import { icon } from "./icons.js";
 import { t } from "./i18n.js";
 
 export const RANGES = ["", "1h", "24h", "7d", "30d"];
@@ -94,7 +95,7 @@ export function savedViews(qs) {
     t("view.save"));
   // The queue as it is now (filters, sort, grouping, the view picked) is in the address: copy it to share.
   const link = h("button", { type: "button", name: "copy-queue-link", title: t("view.copy_link"), "aria-label": t("view.copy_link"),
-    onclick: () => copyText(location.href) }, "🔗");
+    onclick: () => copyText(location.href) }, icon("link"));
   list();
   return h("span", { class: "row saved-views" }, pick, del, save, link);
 }

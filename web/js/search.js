@@ -130,8 +130,10 @@ export async function searchPage(view) {
       const isEvents = state.target === "events";
       const head = isEvents ? ["time", "host", "source", "message"] : ["last_seen", "severity", "rule", "host", "status"];
       const tbody = h("tbody", {}, isEvents ? eventRows(data.items) : alertRows(data.items));
-      results.replaceChildren(data.items.length ? h("table", { class: "results" }, h("thead", {}, h("tr", {}, head.map((c) => h("th", {}, t(`col.${c}`))))), tbody)
-        : h("div", { class: "empty" }, t("alerts.empty")));
+      // A new analyst learns from the page itself: what a row click gives, and why nothing matched.
+      results.replaceChildren(...(data.items.length ? [h("table", { class: "results" }, h("thead", {}, h("tr", {}, head.map((c) => h("th", {}, t(`col.${c}`))))), tbody),
+        h("div", { class: "small muted row-hint" }, t(isEvents ? "search.row_hint" : "search.row_hint_alerts"))]
+        : [h("div", { class: "empty" }, t("search.empty"))]));
       more.onclick = async () => {
         try { const d = await page(next); next = d.next; more.hidden = !next; tbody.append(...(isEvents ? eventRows(d.items) : alertRows(d.items))); } catch (ex) { toast(ex.message, true); }
       };

@@ -6,6 +6,7 @@ import { h, toast } from "./dom.js";
 import { t, fmtNum, TIME_ZONE } from "./i18n.js";
 import { session } from "./app.js";
 import { copyText } from "./eventview.js";
+import { icon } from "./icons.js";
 
 // --- time zones: the pickers show wall time in TIME_ZONE, the API gets UTC instants ---
 const PARTS = {};
@@ -105,7 +106,7 @@ export function enableZoom(container, buckets, intervalSecs, onZoom, { width = 8
 // --- saved searches ---
 export function savedSearches({ current, apply }) {
   const pick = h("select", { name: "saved", "aria-label": t("saved.pick") });
-  const del = h("button", { type: "button", class: "ghost", disabled: true, title: t("saved.delete") }, "🗑");
+  const del = h("button", { type: "button", class: "ghost", disabled: true, title: t("saved.delete"), "aria-label": t("saved.delete") }, icon("trash"));
   let items = [];
   const label = (s) => `${s.name}${s.shared ? ` · ${t("saved.shared_by", { who: s.owner })}` : ""}`;
   async function load(selectId) {
@@ -191,5 +192,5 @@ export function exportButtons(body) {
 }
 
 export function copyLinkButton() {
-  return h("button", { type: "button", name: "copy-link", title: t("search.copy_link"), onclick: () => copyText(location.href) }, "🔗");
+  return h("button", { type: "button", name: "copy-link", title: t("search.copy_link"), "aria-label": t("search.copy_link"), onclick: () => copyText(location.href) }, icon("link"));
 }
