@@ -39,6 +39,8 @@ from canhgac.api.notify_routes.views import router as notify_routes_router
 from canhgac.api.proxy_headers import TrustedProxyHeaders
 from canhgac.api.receipts.service import seal_loop
 from canhgac.api.receipts.views import router as receipts_router
+from canhgac.api.reports.service import mail_loop
+from canhgac.api.reports.views import router as reports_router
 from canhgac.api.request_metrics import RequestMetrics
 from canhgac.api.retention import retention_loop
 from canhgac.api.retro.runner import RetroRunner
@@ -111,6 +113,12 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
                 covering = asyncio.create_task(
                     coverage_loop(client, settings, policy, publish, stop_background), name="coverage"
                 )
+        # Scheduled reports and receipts by e-mail (api/reports/service.py), when a relay is configured.
+        mailing = (
+            asyncio.create_task(mail_loop(client, settings, stop_background), name="report-mail")
+            if settings.reports.smtp is not None
+            else None
+        )
         stop_polling = asyncio.Event()
 
         async def hunt_feed(feed_id: str, indicator_ids: list[str]) -> None:
@@ -131,7 +139,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
             await polling
             await hunting
             stop_background.set()
-            for task in (sealing, pruning, covering):
+            for task in (sealing, pruning, covering, mailing):
                 if task is not None:
                     await task
             if state.publisher is not None:
@@ -178,6 +186,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
         users_router,
         audit_router,
         receipts_router,
+        reports_router,
         compliance_router,
         notify_views.router,
         notify_routes_router,

@@ -18,6 +18,7 @@ from canhgac.core.compliance import ComplianceConfig
 from canhgac.core.errors import ConfigError
 from canhgac.core.host_silence import HostSilenceConfig
 from canhgac.core.notify_config import NotifyConfig
+from canhgac.core.report_config import ReportsConfig
 from canhgac.core.timezones import parse_zone
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -614,6 +615,8 @@ class Settings(BaseSettings):
     receipts: ReceiptsConfig = ReceiptsConfig()
     # Daily snapshots of the events and restore of a day (core/archive_config.py, core/archive.py).
     archive: ArchiveConfig = ArchiveConfig()
+    # Periodic reports, and the e-mail of reports and receipts (core/report_config.py).
+    reports: ReportsConfig = ReportsConfig()
     # Coverage by security level: the policy file and the rounds (core/compliance.py).
     compliance: ComplianceConfig = ComplianceConfig()
     cases: CasesConfig = CasesConfig()
