@@ -78,7 +78,7 @@ export async function systemPage(id, view) {
   view.mount(h("div", {}, h("div", { class: "pagehead" }, h("h1", {}, system.name),
     h("a", { href: "#/systems", class: "small" }, "← " + t("sys.title"))),
   h("div", { class: "panel" }, facts, system.description ? h("p", {}, system.description) : null),
-  h("div", { class: "panel flush" }, h("h2", {}, t("cov.title")),
+  h("div", { class: "panel flush" }, h("h2", { class: "cov-head" }, t("cov.title")),
     h("div", { class: "muted small filters" }, level
       ? t("cov.level_rule", { n: system.security_level, h: Math.round(level.missing_after_secs / 3600) }) : "",
     cov ? ` · ${t("cov.updated", { t: fmtTime(cov.updated_at) })}` : ""),
