@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 from canhgac.core.alert import AlertRule, Severity, alert_id, build_alert, iso
 from canhgac.core.config import CollectorsConfig, KafkaConfig, OpenSearchConfig, PipelineConfig, SourceConfig
@@ -259,11 +260,46 @@ class SourceHealthStage(Stage):
         Without a consumer (unit tests, before the first assignment of a lone replica) it owns all."""
         if self.consumer is None:
             return True
+        partition = self._partition_of(source_id)
+        return partition is not None and partition in self.owned_partitions
+
+    def _partition_of(self, source_id: str) -> int | None:
+        assert self.consumer is not None
         partitions = self.consumer.partitions_for_topic(self.kafka.topics.events)
         if not partitions:
-            return False
+            return None
         index = (murmur2(source_id.encode()) & 0x7FFFFFFF) % len(partitions)
-        return sorted(partitions)[index] in self.owned_partitions
+        return sorted(partitions)[index]
+
+    async def _read_to_end(self) -> set[int]:
+        """The events partitions this replica has read to their last fetched high watermark."""
+        assert self.consumer is not None
+        done = set()
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            if tp.topic != self.kafka.topics.events or highwater is None:  # nothing fetched yet
+                continue
+            try:
+                if await self.consumer.position(tp) >= highwater:
+                    done.add(tp.partition)
+            except KafkaError:  # revoked meanwhile
+                continue
+        return done
+
+    async def silence_alerts(self, now: datetime) -> list[dict[str, Any]]:
+        """New source- and host-silence alerts for the sources this replica watches and whose
+        partition it has read to the end: events it has not read yet (a backlog after a restart,
+        a rebalance or an outage of its own) are not the source's silence."""
+        if self.consumer is None:
+            watching = self.owns
+        else:
+            read = await self._read_to_end()
+
+            def watching(source_id: str) -> bool:
+                return self.owns(source_id) and self._partition_of(source_id) in read
+
+        alerts = self.tracker.check_silence(now, watching)
+        return alerts + self.hosts.check(self.clock(), self._zone_of, watching)
 
     def topics(self) -> list[str]:
         return [self.kafka.topics.events]
@@ -335,8 +371,7 @@ class SourceHealthStage(Stage):
         if self._restore_pending:  # newly owned sources: their last event as the previous owner saw it
             self._restore_pending = False
             await self._restore()
-        alerts = alerts + self.tracker.check_silence(now, self.owns)
-        alerts += self.hosts.check(self.clock(), self._zone_of, self.owns)
+        alerts = alerts + await self.silence_alerts(now)
         if alerts:
             await self.produce(self.kafka.topics.alerts, [(a["id"].encode(), orjson.dumps(a)) for a in alerts])
         items = [

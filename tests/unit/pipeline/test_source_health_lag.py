@@ -1,0 +1,65 @@
+"""Source health judges a silence only on partitions it has read to the end.
+
+Found by the chaos test: a source-health replica restarted (or whose stage crashed and restarted
+while an OpenSearch node was down) owned a source's events partition but had not read its backlog
+for 90 s; it raised "source silent" for a source that was sending all along. Events not yet read
+are not silence: a replica behind on a partition says nothing about its sources until it caught up.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from aiokafka import TopicPartition
+from aiokafka.partitioner import murmur2
+from canhgac.core.config import KafkaConfig, OpenSearchConfig, PipelineConfig, SourceConfig
+from canhgac.core.metrics import Metrics
+from canhgac.pipeline.source_health import SILENT_RULE_ID, SourceHealthStage
+
+PARTITIONS = 4
+
+
+class FakeConsumer:
+    """The consumer calls source health makes: partitions, assignment, high watermark, position."""
+
+    def __init__(self, topic: str, highwater: dict[int, int | None], position: dict[int, int]) -> None:
+        self.topic = topic
+        self._highwater = highwater
+        self._position = position
+
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        return set(range(PARTITIONS))
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition(self.topic, p) for p in self._position}
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return self._highwater.get(tp.partition)
+
+    async def position(self, tp: TopicPartition) -> int:
+        return self._position[tp.partition]
+
+
+def stage_owning_everything() -> tuple[SourceHealthStage, int]:
+    sources = [SourceConfig(id="srv-a", agency="so-tttt", expected_interval_secs=90)]
+    stage = SourceHealthStage(KafkaConfig(), OpenSearchConfig(), PipelineConfig(), Metrics(), sources)
+    stage.owned_partitions = set(range(PARTITIONS))
+    partition = (murmur2(b"srv-a") & 0x7FFFFFFF) % PARTITIONS
+    return stage, partition
+
+
+async def test_no_silence_while_the_sources_partition_has_unread_events() -> None:
+    stage, partition = stage_owning_everything()
+    later = datetime.now(UTC) + timedelta(seconds=300)  # long past srv-a's 90 s
+    topic = stage.kafka.topics.events
+    everything = dict.fromkeys(range(PARTITIONS), 10)
+    behind = FakeConsumer(topic, everything, {**everything, partition: 4})  # 6 events not read yet
+    stage.consumer = behind  # type: ignore[assignment]
+    assert await stage.silence_alerts(later) == []
+    unfetched = FakeConsumer(topic, {**everything, partition: None}, everything)  # nothing fetched yet
+    stage.consumer = unfetched  # type: ignore[assignment]
+    assert await stage.silence_alerts(later) == []
+    # Read to the end and still nothing from srv-a for longer than its interval: silent.
+    stage.consumer = FakeConsumer(topic, everything, everything)  # type: ignore[assignment]
+    (alert,) = await stage.silence_alerts(later)
+    assert alert["rule"]["id"] == SILENT_RULE_ID and alert["canhgac"]["group"] == {"canhgac.source_id": "srv-a"}
