@@ -18,7 +18,7 @@ function triggerText(job) {
   const what = trig.startsWith("feed:") ? t("hunt.trig.feed", { feed: trig.slice(5) }) : t(`hunt.trig.${trig}`);
   const target = job.kind === "rule" ? t("hunt.target_rule", { rule: job.rule_id || "?" })
     : t("hunt.target_iocs", { n: fmtNum(job.indicator_count ?? 0) });
-  return [h("div", {}, target), h("div", { class: "small muted" }, what, job.created_by ? ` · ${job.created_by}` : "")];
+  return [h("div", {}, target), h("div", { class: "small muted" }, what, job.created_by && job.created_by !== trig ? ` · ${job.created_by}` : "")];
 }
 
 function progressCell(job) {

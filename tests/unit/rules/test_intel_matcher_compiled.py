@@ -161,7 +161,7 @@ def test_compiled_readers_find_what_the_walk_found() -> None:
     rng = random.Random(15)
     loaded, planted = indicators(rng)
     matcher = IndicatorMatcher(loaded)
-    corpus = [event(rng, planted) for _ in range(4000)]
+    corpus = [event(rng, planted) for _ in range(2000)]
     compared = with_hits = 0
     for e in corpus:
         for agency in ("so-a", "so-b", None):
