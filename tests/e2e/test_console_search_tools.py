@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -169,6 +170,13 @@ async def shared_search_and_shared_link_in_english(console) -> None:  # type: ig
         await dialog.locator("input[name=saved-shared]").check()
         await dialog.get_by_role("button", name="Save").click()
         await expect(page.locator("#toast")).to_contain_text("Search saved")
+        # Export in English: NDJSON this time, one event per line.
+        async with page.expect_download() as download:
+            await page.click("button[name=export-ndjson]")
+        path = await (await download.value).path()
+        lines = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line]
+        assert [e["host"]["name"] for e in lines] == ["hospital01"]
+        await expect(page.locator("#toast")).to_contain_text("Exported 1 rows")
         # The field table in English: filter for.
         await page.locator(ROWS).first.locator("td.msg").click()
         await page.get_by_role("button", name="Filter for this value: user.name").click()
