@@ -80,7 +80,8 @@ async def test_declare_a_source_copy_its_config_and_see_its_first_event(test_set
             form = page.locator("#onb-form")
             await form.locator("input[name=id]").fill("ubnd-app01")
             await form.locator("input[name=agency]").fill("so-tttt")
-            await form.locator("input[name=allowed_addresses]").fill("10.20.30.40, 127.0.0.1")  # the test sends from loopback
+            # The address its syslog would come from, and loopback, where this test sends from.
+            await form.locator("input[name=allowed_addresses]").fill("10.20.30.40, 127.0.0.1")
             await form.locator("button[type=submit]").click()
 
             # The key, once, with a copy button.
