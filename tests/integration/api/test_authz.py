@@ -16,6 +16,8 @@ pytestmark = pytest.mark.integration
 
 ROLES = ("admin", "analyst", "viewer", "agency_viewer", "agency_analyst")
 READ = {r: 200 for r in ROLES}
+# Another agency's report (api/reports): an agency user gets its own agency's only.
+AGENCY_REFUSED = {"agency_viewer": 403, "agency_analyst": 403}
 # The agency analyst triages its own agency's alerts (alert-a is its agency's).
 TRIAGE = {"admin": 200, "analyst": 200, "viewer": 403, "agency_viewer": 403, "agency_analyst": 200}
 ADMIN = {"admin": 200, "analyst": 403, "viewer": 403, "agency_viewer": 403, "agency_analyst": 403}
@@ -190,6 +192,9 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
     ("GET", "/api/v1/meta"): ({}, READ, 401),
     ("GET", "/api/v1/receipts"): ({}, READ, 401),
     ("GET", "/api/v1/receipts/{source_id}/{day}"): ({}, {r: 404 for r in ROLES}, 401),
+    # Another agency's report: SOC roles get it, agency users a 403.
+    ("GET", "/api/v1/reports/figures"): ({"params": {"agency": "so-yte"}}, {**READ, **AGENCY_REFUSED}, 401),
+    ("GET", "/api/v1/reports/report.pdf"): ({"params": {"agency": "so-yte"}}, {**READ, **AGENCY_REFUSED}, 401),
     ("GET", "/api/v1/compliance/coverage"): ({}, READ, 401),
     ("GET", "/api/v1/compliance/coverage/{system_id}"): ({}, {r: 404 for r in ROLES}, 401),
     ("GET", "/api/v1/compliance/policy"): ({}, READ, 401),
