@@ -7,6 +7,7 @@ from canhgac.api.audit.service import audit
 from canhgac.api.auth.models import Principal
 from canhgac.api.deps import Reader, State
 from canhgac.api.reports.figures import PeriodKind, period_of, report_figures
+from canhgac.api.reports.models import ReportFigures
 from canhgac.api.reports.service import build_report, default_day, file_name
 from canhgac.core.errors import PermissionDenied
 from fastapi import APIRouter, Query, Request, Response
@@ -37,7 +38,7 @@ def _agency(principal: Principal, agency: str | None) -> str | None:
     return scope
 
 
-@router.get("/figures")
+@router.get("/figures", response_model=ReportFigures)
 async def figures(
     principal: Reader, state: State, period: Kind = "monthly", day: Day = None, agency: Agency = None
 ) -> dict[str, Any]:
