@@ -10,7 +10,9 @@ route and is offered, and allowed, only the channels the SOC gave its agency."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,6 +31,7 @@ CHANNELS = {
     "yte-mail": {"type": "email", "host": "127.0.0.1", "security": "none", "from_addr": "soc@x", "to": ["it@yte"]},
 }
 RECEIVED_TIMEOUT_MS = 90_000
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
 @pytest.fixture
@@ -127,6 +130,11 @@ async def test_declare_a_source_copy_its_config_and_see_its_first_event(test_set
             )
             await expect(page.locator("#onb-first")).to_contain_text("First event received at")
             await expect(page.locator("#onb-errors")).to_contain_text("0 / 1 (0.0%)")
+            await expect(page.locator("#onb-area")).not_to_contain_text("null")
+            if os.environ.get("CANHGAC_DOCS_SCREENSHOTS") == "1":  # docs/agencies.md's picture, on request
+                await page.set_viewport_size({"width": 1360, "height": 1250})
+                await page.evaluate("() => window.scrollTo(0, 0)")
+                await page.screenshot(path=str(DOCS_IMG / "console-onboarding.png"))
     finally:
         await client.close()
         runtime.request_stop()

@@ -40,11 +40,11 @@ function configsPanel(answer) {
   const where = h("div", { class: "small muted" });
   const note = h("div", { class: "small", id: "onb-config-note" });
   let current = null;
-  const tabs = SHIPPERS.map(([name, label]) => h("button", { type: "button", class: "ghost", dataset: { shipper: name },
+  const tabs = SHIPPERS.map(([name, label]) => h("button", { type: "button", class: "ghost", role: "tab", dataset: { shipper: name },
     onclick: () => show(name) }, label));
   const show = (name) => {
     current = answer.items.find((c) => c.shipper === name);
-    for (const b of tabs) b.className = b.dataset.shipper === name ? "ghost active" : "ghost";
+    for (const b of tabs) { b.className = b.dataset.shipper === name ? "primary" : "ghost"; b.setAttribute("aria-selected", String(b.dataset.shipper === name)); }
     pre.textContent = current.text;
     where.textContent = `${t("onb.file")}: ${current.file_name} · ${t("onb.doc")}: ${current.doc}`;
     note.replaceChildren(current.uses_key
@@ -67,7 +67,7 @@ function statusPanel(sourceId, view) {
   const render = (s) => {
     panel.dataset.received = String(s.received);
     const rate = s.last_hour_parse_error_rate;
-    body.replaceChildren(
+    body.replaceChildren(...[ // replaceChildren, unlike h(), would show a null as "null"
       h("p", {}, s.received
         ? h("span", { class: "badge st-closed", id: "onb-first" }, "✓ ", t("onb.received", { at: fmtTime(s.first_event_at) }))
         : h("span", { class: "badge", id: "onb-first" }, t("onb.waiting"))),
@@ -76,7 +76,8 @@ function statusPanel(sourceId, view) {
         ? t("onb.no_events_hour")
         : h("span", { class: rate > 0 ? "badge st-new" : "badge st-closed" },
           `${fmtNum(s.last_hour_parse_errors)} / ${fmtNum(s.last_hour_events)} (${(rate * 100).toFixed(1)}%)`)),
-      rate ? h("p", { class: "small" }, h("a", { href: `#/search?q=${encodeURIComponent(`canhgac.source_id:"${sourceId}" AND event.kind:pipeline_error`)}` }, t("onb.see_errors"))) : null);
+      rate ? h("p", { class: "small" }, h("a", { href: `#/search?q=${encodeURIComponent(`canhgac.source_id:"${sourceId}" AND event.kind:pipeline_error`)}` }, t("onb.see_errors"))) : null,
+    ].filter(Boolean));
   };
   let timer = null;
   const poll = async () => {
@@ -124,8 +125,8 @@ async function connect(sourceId, key, area, view) {
       await connect(sourceId, r.ingest_key, area, view);
     } catch (ex) { toast(ex.message, true); }
   } }, t("onb.rotate_fill")) : null;
-  area.replaceChildren(h("div", { class: "pagehead" }, h("h2", {}, t("onb.connect", { id: sourceId })), rotate),
-    key ? keyPanel(sourceId, key) : null, configsPanel(answer), status);
+  area.replaceChildren(...[h("div", { class: "pagehead" }, h("h2", {}, t("onb.connect", { id: sourceId })), rotate),
+    key ? keyPanel(sourceId, key) : null, configsPanel(answer), status].filter(Boolean));
   return stop;
 }
 
