@@ -17,6 +17,7 @@ def configs(source: SourceConfig, key: str | None = KEY, **onboarding: object) -
 
 
 def test_rsyslog_and_syslog_ng_are_the_documented_blocks() -> None:
+    """A failure here: docs/sources/ and api/sources/shippers.py differ; change both together."""
     got = configs(SourceConfig(id="web01", agency="so-tttt"))
     assert got["rsyslog"] == doc_configs("rsyslog.md")["60-canhgac-relp.conf"]
     assert got["syslog-ng"] == doc_configs("syslog-ng.md")["canhgac.conf"]
