@@ -4,12 +4,13 @@ nodes, secured, replication factor 3, min.insync.replicas 2, one index replica).
 Two replicas of every stage (normalizer, indexer, detector + its correlator, alert-indexer,
 source-health) as `canhgac run` processes (grouped in two "ingest" and two "detect" processes in
 CI; CANHGAC_CHAOS_LAYOUT=split: one process per stage replica), two collector processes (HTTP
-ingest) and one notifier run against it. A steady load of syslog lines goes through the
-collectors from four sources of two agencies, each batch with an Idempotency-Key and retried (on
-the other collector) until acknowledged; brute-force attacks send their five failed logins
-alternately from two servers, so each correlation spans two sources (two Kafka partitions,
-possibly two detector replicas). While it runs, one Kafka broker, one OpenSearch node, one
-collector and one replica of each stage are killed with SIGKILL at random moments and restarted.
+ingest) and two notifier replicas (one elected owner, one standby) run against it. A steady load
+of syslog lines goes through the collectors from four sources of two agencies, each batch with an
+Idempotency-Key and retried (on the other collector) until acknowledged; brute-force attacks send
+their five failed logins alternately from two servers, so each correlation spans two sources (two
+Kafka partitions, possibly two detector replicas). While it runs, one Kafka broker, one OpenSearch node, one
+collector, one replica of each stage and the notifier replica that owns the notifier at that
+moment are killed with SIGKILL at random moments and restarted.
 At the end:
 
 - every acknowledged line is in OpenSearch exactly once (and every line was acknowledged);
@@ -17,8 +18,11 @@ At the end:
   event delivered twice is counted once);
 - the declared source that never sends raised its "source silent" alert, and no source raised one
   while it was sending;
-- every correlation alert was notified (to a local webhook) exactly once. The notifier is not
-  killed: its replicas' handover is tests/integration/test_notifier_replicas.py.
+- every correlation alert was notified (to a local webhook receiver) under one idempotency key
+  of its own, none lost; a key delivered more than once is only one the killed owner had sent
+  after its last state snapshot, sent again by the next owner after the kill: the notifier's
+  promise is at-least-once with the same `Idempotency-Key` (docs/notifications.md, "Replicas"),
+  so a receiver that drops a repeated key sees each alert exactly once.
 
 CANHGAC_CHAOS_SECS sets how long the chaos lasts (default 120, the CI profile); longer runs kill
 and restart the targets again, round after round (docs/operations.md, "The chaos test").
@@ -36,11 +40,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -50,10 +55,13 @@ from canhgac.core.config import Settings, SourceConfig
 from canhgac.core.kafka import make_admin, make_reader
 from canhgac.core.store import make_client
 from canhgac.pipeline.source_health import SILENT_RULE_ID
+from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
+from opensearchpy.exceptions import TransportError
 
 from tests.conftest import REPO, eventually, free_port
 from tests.integration.notify.support import LocalHttpServer
 
+T = TypeVar("T")
 pytestmark = [pytest.mark.chaos, pytest.mark.integration]
 
 CLUSTER_SH = REPO / "deploy" / "local" / "cluster.sh"
@@ -92,6 +100,7 @@ PAIRS = (("srv-a", "srv-b"), ("srv-c", "srv-d"))
 QUIET = "srv-quiet"
 ACTIVE_INTERVAL_SECS = 90
 NOISE_RE = re.compile(r"check seq=(\d+)")
+OWNER_TERM = "notifier: owner; state restored"
 FAILURE_RE = re.compile(r"Failed password for canbo01 from (\S+) port (\d+)")
 
 
@@ -332,6 +341,29 @@ def token(text: str) -> tuple[str, ...]:
 
 
 async def stored_tokens(settings: Settings) -> Counter[tuple[str, ...]]:
+    return await while_node_rejoins(lambda: _stored_tokens(settings))
+
+
+async def stored_alerts(settings: Settings) -> list[dict[str, Any]]:
+    return await while_node_rejoins(lambda: _stored_alerts(settings))
+
+
+async def while_node_rejoins(read: Callable[[], Awaitable[T]]) -> T:
+    """A read, retried while a restarted OpenSearch node answers 503 ("OpenSearch Security not
+    initialized") or refuses connections: the cluster survives one node, the test's reads too."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            return await read()
+        except (OpenSearchConnectionError, TransportError) as exc:
+            if isinstance(exc, OpenSearchConnectionError) or exc.status_code == 503:
+                if time.monotonic() < deadline:
+                    await asyncio.sleep(2)
+                    continue
+            raise
+
+
+async def _stored_tokens(settings: Settings) -> Counter[tuple[str, ...]]:
     client = make_client(settings.opensearch, component="admin")
     index = f"{settings.opensearch.index_prefix}.*"
     seen: Counter[tuple[str, ...]] = Counter()
@@ -354,7 +386,7 @@ async def stored_tokens(settings: Settings) -> Counter[tuple[str, ...]]:
         await client.close()
 
 
-async def stored_alerts(settings: Settings) -> list[dict[str, Any]]:
+async def _stored_alerts(settings: Settings) -> list[dict[str, Any]]:
     client = make_client(settings.opensearch, component="admin")
     index = settings.opensearch.alerts_index
     try:
@@ -389,21 +421,33 @@ async def test_chaos_on_the_local_cluster(cluster: Cluster, tmp_path: Path) -> N
             cfg = write_config(settings, tmp_path / f"{name}.yml", tmp_path / f"var-{name}", metrics)
             args = ["--stages", ",".join(stages), "--no-collectors", "--no-api"]
             procs.append(Proc(name, args, cfg, tmp_path / f"{name}.log", metrics))
-    # One notifier (not killed: its replicas' handover has its own test), sending each correlation
-    # alert to a local webhook receiver.
+    # Two notifier replicas (an elected owner and a standby, each with its own data dir), sending
+    # each correlation alert to a local webhook receiver; the owner of the moment is killed.
     hook = await LocalHttpServer().start()
     notify = {
         "channels": {"hook": {"type": "webhook", "url": f"{hook.url}/hook"}},
         "routes": [{"name": "chaos", "match": {"rule_ids": [RULE_ID]}, "channels": ["hook"]}, {"name": "rest"}],
     }
-    metrics = free_port()
-    cfg = write_config(settings, tmp_path / "notifier.yml", tmp_path / "var-notifier", metrics, notify=notify)
-    args = ["--stages", "notifier", "--no-collectors", "--no-api"]
-    procs.append(Proc("notifier", args, cfg, tmp_path / "notifier.log", metrics))
+    for replica in "ab":
+        name, metrics = f"notifier-{replica}", free_port()
+        cfg = write_config(settings, tmp_path / f"{name}.yml", tmp_path / f"var-{name}", metrics, notify=notify)
+        args = ["--stages", "notifier", "--no-collectors", "--no-api"]
+        procs.append(Proc(name, args, cfg, tmp_path / f"{name}.log", metrics))
     by_name = {p.name: p for p in procs}
+    notifiers = [by_name["notifier-a"], by_name["notifier-b"]]
+    # Each kill of the owner: (webhook requests received when it was dead, when a new owner had
+    # restored the state). A repeat of a send must straddle one of these.
+    owner_kills: list[tuple[int, int]] = []
 
     def notified() -> Counter[str]:
         return Counter(i for r in hook.requests for i in orjson.loads(r.body).get("alert_ids", []))
+
+    def terms() -> int:
+        """How many owner terms the notifier replicas' logs show (each starts with a restore)."""
+        return sum(notifier_log(p).count(OWNER_TERM) for p in notifiers)
+
+    async def current_owner() -> Proc | None:
+        return next((p for p in notifiers if notifier_role(p) == "owner"), None)
 
     load = Load(collector_ports)
     stop_load, stop_attacks = asyncio.Event(), asyncio.Event()
@@ -428,6 +472,24 @@ async def test_chaos_on_the_local_cluster(cluster: Cluster, tmp_path: Path) -> N
                 note(f"restart {target}")
                 await asyncio.to_thread(cluster.run, f"start-{kind}", number)
                 note(f"{target} back")
+        elif target == "notifier-owner":
+            owner: Proc = await eventually(current_owner, timeout_secs=120, interval_secs=1)
+            before = terms()
+            note(f"kill -9 {owner.name} (the notifier's owner)")
+            await owner.kill()
+            killed_at = len(hook.requests)
+            await asyncio.sleep(rng.uniform(3, 10))
+            note(f"restart {owner.name}")
+            await owner.start()
+
+            # The new owner (the standby, or the restarted replica if Kafka elects it) restores.
+            async def new_term() -> bool:
+                return terms() > before
+
+            await eventually(new_term, timeout_secs=180, interval_secs=1)
+            owner_kills.append((killed_at, len(hook.requests)))
+            new_owner = await current_owner()
+            note(f"notifier: new owner {new_owner.name if new_owner else '?'}, state restored")
         else:
             proc = by_name[target]
             note(f"kill -9 {target}")
@@ -467,6 +529,7 @@ async def test_chaos_on_the_local_cluster(cluster: Cluster, tmp_path: Path) -> N
             for r in range(rounds):
                 targets = [f"kafka-{rng.randint(1, 3)}", f"opensearch-{rng.randint(1, 3)}"]
                 targets += [f"{g}-{rng.choice('ab')}" for g in ("collectors", *GROUPS)]
+                targets.append("notifier-owner")
                 for target in targets:
                     at = r * round_secs + rng.uniform(0.05, 0.6) * round_secs
                     chaos.append(asyncio.create_task(episode(target, at)))
@@ -499,9 +562,15 @@ async def test_chaos_on_the_local_cluster(cluster: Cluster, tmp_path: Path) -> N
             alerts = await stored_alerts(settings)
             fired = {a["canhgac"]["group"].get("source.ip") for a in alerts if a["rule"]["id"] == RULE_ID}
             silent = [a for a in alerts if a["rule"]["id"] == SILENT_RULE_ID]
+            waiting_for[:] = [f"{len(expected - fired)} attacks without an alert", f"silent alerts: {len(silent)}"]
             return alerts if expected <= fired and silent else None
 
-        await eventually(all_alerts, timeout_secs=180, interval_secs=3)
+        waiting_for: list[str] = []  # what the wait below still lacks, shown if it times out
+
+        try:
+            await eventually(all_alerts, timeout_secs=180, interval_secs=3)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {waiting_for}") from None
         note("every expected alert is stored")
         alert_ids = {a["id"] for a in await stored_alerts(settings) if a["rule"]["id"] == RULE_ID}
 
@@ -548,9 +617,31 @@ async def test_chaos_on_the_local_cluster(cluster: Cluster, tmp_path: Path) -> N
     for address, (alert,) in correlations.items():
         assert alert["agency"] == load.attacks[address]
 
-    twice_sent = {i: n for i, n in notified().items() if n > 1}
-    assert not twice_sent, f"alerts notified more than once: {twice_sent}"
+    # Notifications: at-least-once with the same idempotency key (docs/notifications.md, "Replicas").
+    # None lost: every correlation alert was delivered, and nothing else was.
     assert set(notified()) == {a["id"] for found in correlations.values() for a in found}
+    # One key per alert, one alert per key: a receiver that drops a repeated key sees each once.
+    keys: dict[str, set[str]] = {}
+    positions: dict[str, list[int]] = {}
+    for n, request in enumerate(hook.requests):
+        key = request.headers["idempotency-key"]
+        for alert_id in orjson.loads(request.body)["alert_ids"]:
+            keys.setdefault(alert_id, set()).add(key)
+        positions.setdefault(key, []).append(n)
+    assert not {i: k for i, k in keys.items() if len(k) != 1}, "alerts notified under several keys"
+    assert len(positions) == len(keys), "one idempotency key for several alerts"
+    # A key sent twice is only a send the killed owner made after its last snapshot, repeated by
+    # the next owner: its first copy arrived before that owner had restored, its repeat after the
+    # kill. Without an owner killed in between, nothing is sent twice.
+    repeats = {k: at for k, at in positions.items() if len(at) > 1}
+    print(f"[chaos] {len(hook.requests)} webhook requests, {len(positions)} keys, repeated: {repeats}")
+    unexplained = {
+        k: at
+        for k, at in repeats.items()
+        if len(at) - 1 > len(owner_kills)
+        or not all(any(a < took_over and b >= killed for killed, took_over in owner_kills) for a, b in pairwise(at))
+    }
+    assert not unexplained, f"notifications repeated without an owner kill between them: {unexplained}"
 
     silent = Counter(a["canhgac"]["group"]["canhgac.source_id"] for a in alerts if a["rule"]["id"] == SILENT_RULE_ID)
     # The quiet source's silence is raised (once, or twice when its owner died between raising it
@@ -568,6 +659,25 @@ async def test_chaos_on_the_local_cluster(cluster: Cluster, tmp_path: Path) -> N
         < load.last_sent[a["canhgac"]["group"]["canhgac.source_id"]] + timedelta(seconds=ACTIVE_INTERVAL_SECS)
     ]
     assert not false_silent, f"source-silent alerts for sources that were sending: {false_silent}"
+
+
+def notifier_log(proc: Proc) -> str:
+    return proc.log.read_text(errors="replace") if proc.log.exists() else ""
+
+
+def notifier_role(proc: Proc) -> str:
+    """owner | standby | none: the replica's newest election line (its log spans its restarts)."""
+    if not proc.alive():
+        return "none"
+    state = "none"
+    for line in notifier_log(proc).splitlines():
+        if OWNER_TERM in line:
+            state = "owner"
+        elif "notifier: standby" in line:
+            state = "standby"
+        elif "notifier: stepped down" in line:
+            state = "none"
+    return state
 
 
 async def ready(metrics_port: int) -> bool:
