@@ -171,6 +171,8 @@ async def test_agency_analyst_adds_and_removes_its_route(console) -> None:  # ty
         row = page.locator("#route-table tbody tr[data-key='so-tttt/truc-ca']")
         await expect(row).to_contain_text("High")
         await expect(row).to_contain_text("tttt-mail")
+        if os.environ.get("CANHGAC_DOCS_SCREENSHOTS") == "1":
+            await page.screenshot(path=str(DOCS_IMG / "console-notify-routes.png"))
 
         # Another agency's channel, asked for through the console's own API client: refused.
         status = await page.evaluate(
