@@ -160,6 +160,12 @@ async def shared_search_and_shared_link_in_english(console) -> None:  # type: ig
         by="test",
     )
     async with browser_page(base, "hoa", lang="en") as page:
+        # The rule's condition on the field it fired on, in English.
+        await page.goto(base + "/#/alerts/alert-match")
+        await page.locator("td.msg").first.click()
+        matched = page.locator(".event-detail tr.matched")
+        await expect(matched.locator(".badge")).to_have_text("rule matched")
+        await expect(matched.locator("code.cond")).to_have_text('keyword: "Failed password for"')
         await page.click("nav a[href='#/search']")
         await page.fill("input[name=q]", "host.name:hospital01")
         await page.keyboard.press("Enter")
