@@ -323,19 +323,30 @@ class SourceHealthStage(Stage):
             self.tracker.sync(self.registry.sources(), datetime.now(UTC))
 
     async def _restore(self) -> None:
+        """Last event and raised silence of every tracked source, as the previous owner wrote them.
+
+        Read by id (a realtime get): a search would miss a snapshot written within the index's
+        refresh interval, and a replica taking a partition over a moment after its previous owner
+        raised a silence would raise it again under its own start time (another alert id)."""
         assert self.client is not None
-        try:
-            found = await self.client.search(index=self.index_name, body={"size": 1000}, ignore_unavailable=True)
-        except Exception:  # no index yet or OpenSearch down: start from "now", alerts may come late
-            return
-        for hit in found["hits"]["hits"]:
-            last_seen = hit["_source"].get("last_seen")
-            if last_seen:
-                self.tracker.restore_last_seen(hit["_id"], datetime.fromisoformat(last_seen.replace("Z", "+00:00")))
-            silent_since = hit["_source"].get("silent_since")
-            if silent_since:
-                since = datetime.fromisoformat(silent_since.replace("Z", "+00:00"))
-                self.tracker.restore_silence(hit["_id"], since, datetime.now(UTC))
+        ids = list(self.tracker.stats)
+        for start in range(0, len(ids), 1000):
+            try:
+                found = await self.client.mget(index=self.index_name, body={"ids": ids[start : start + 1000]})
+            except Exception:  # no index yet or OpenSearch down: start from "now", alerts may come late
+                return
+            for doc in found["docs"]:
+                if doc.get("found"):
+                    self._restore_one(doc["_id"], doc["_source"])
+
+    def _restore_one(self, source_id: str, snapshot: dict[str, Any]) -> None:
+        last_seen = snapshot.get("last_seen")
+        if last_seen:
+            self.tracker.restore_last_seen(source_id, datetime.fromisoformat(last_seen.replace("Z", "+00:00")))
+        silent_since = snapshot.get("silent_since")
+        if silent_since:
+            since = datetime.fromisoformat(silent_since.replace("Z", "+00:00"))
+            self.tracker.restore_silence(source_id, since, datetime.now(UTC))
 
     async def close(self) -> None:
         await self.registry.close()

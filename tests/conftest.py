@@ -42,10 +42,31 @@ OPENSEARCH = os.environ.get("CANHGAC_TEST_OPENSEARCH") or SERVICES.get("opensear
 SECURED = "security" in SERVICES.get("kafka", {})
 
 
+# Ports for the servers tests start: below the kernel's ephemeral range (32768+, where every
+# client connection, e.g. to Kafka, takes its local port, so a port asked from the kernel can be
+# taken again before the test binds it) and one slice per pytest-xdist worker, so two workers never
+# pick the same port. Clear of the services (19092, 19200), cluster.sh (23400+) and the chaos
+# test (23500-23999).
+_PORT_LOW, _PORT_SLICE = 24000, 2000
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw3").removeprefix("gw")  # not under xdist: its own slice
+_port_slice = int(_worker) % 4 if _worker.isdigit() else 3
+_port_next = _PORT_LOW + _port_slice * _PORT_SLICE + (os.getpid() % _PORT_SLICE)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nobody listens on now, from this worker's slice, not handed out before in this process."""
+    global _port_next
+    base = _PORT_LOW + _port_slice * _PORT_SLICE
+    for _ in range(_PORT_SLICE):
+        port = _port_next
+        _port_next = base + (_port_next - base + 1) % _PORT_SLICE
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {base}-{base + _PORT_SLICE - 1}")
 
 
 def _reachable(host: str, port: int) -> bool:
