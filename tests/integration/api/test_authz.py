@@ -129,6 +129,9 @@ MATRIX: dict[tuple[str, str], tuple[dict, dict[str, int], int]] = {
     ("POST", "/api/v1/sources/{source_id}/key"): ({}, {**ADMIN, "admin": 404}, 401),
     ("PATCH", "/api/v1/sources/{source_id}"): ({"json": {"enabled": False}}, {**ADMIN, "admin": 404}, 401),
     ("DELETE", "/api/v1/sources/{source_id}"): ({}, {**ADMIN, "admin": 404}, 401),
+    # onboarding reads (any reader, its agency's sources only): no such source for everyone
+    ("POST", "/api/v1/sources/{source_id}/shipper-configs"): ({"json": {}}, {r: 404 for r in ROLES}, 401),
+    ("GET", "/api/v1/sources/{source_id}/onboarding"): ({}, {r: 404 for r in ROLES}, 401),
     # Threat intel: indicators are tuning (analysts add them), feeds hold credentials (admins).
     ("GET", "/api/v1/intel/indicators"): ({}, TUNING_READ, 401),
     ("POST", "/api/v1/intel/indicators"): (
