@@ -15,4 +15,18 @@ trap cleanup EXIT
 # The tests find the services' addresses and credentials in $CANHGAC_RUN_DIR/canhgac.yml, written
 # by services.sh (tests/conftest.py): they run as each component's principal, secured by default.
 # pytest exits 5 when no test ran: that fails this script, as it should.
-.venv/bin/python -m pytest -p no:cacheprovider "$@"
+pytest=(.venv/bin/python -m pytest -p no:cacheprovider)
+for arg in "$@"; do
+  if [[ "$arg" != -* ]]; then  # a path or an option's value: run exactly what was asked, in one process
+    "${pytest[@]}" "$@"
+    exit $?
+  fi
+done
+# The whole suite, in two phases. Most tests wait on the servers, not the CPU, and each isolates its
+# topics, indices and ports: two workers (a test file per worker at a time) share the machine. Then,
+# alone, the tests that stop or kill the shared servers, run their own cluster, or use a machine-wide
+# resource (markers disruptive, chaos, serial in pyproject.toml).
+status=0
+"${pytest[@]}" -n 2 --dist loadfile -m "not disruptive and not chaos and not serial" "$@" || status=$?
+"${pytest[@]}" -m "disruptive or chaos or serial" "$@" || status=$?
+exit "$status"

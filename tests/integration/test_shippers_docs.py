@@ -35,7 +35,7 @@ from tests.integration.shippers import (
     swap,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 HOST = "tthdl-app01"
 
 

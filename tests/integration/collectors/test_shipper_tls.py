@@ -21,7 +21,7 @@ from tests.conftest import eventually
 from tests.integration.collectors.helpers import read_raw
 from tests.integration.shippers import SyslogNg, disk_buffer_files_cleaned, doc_configs, make_pki, swap
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 HANDSHAKE_SECS = 1.0
 
 

@@ -30,7 +30,7 @@ from tests.integration.shippers import (
     swap,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 LINES = 4000
 RESTARTS = 3
 
