@@ -8,12 +8,15 @@ ingest) and two notifier replicas (one elected owner, one standby) run against i
 of syslog lines goes through the collectors from four sources of two agencies, each batch with an
 Idempotency-Key and retried (on the other collector) until acknowledged; brute-force attacks send
 their five failed logins alternately from two servers, so each correlation spans two sources (two
-Kafka partitions, possibly two detector replicas). While it runs, one Kafka broker, one OpenSearch node, one
+Kafka partitions, possibly two detector replicas); a fifth source writes over syslog TCP to the
+same collectors (no acknowledgement: a line is owed only if its collector was not killed around
+its write). While it runs, one Kafka broker, one OpenSearch node, one
 collector, one replica of each stage and the notifier replica that owns the notifier at that
 moment are killed with SIGKILL at random moments and restarted.
 At the end:
 
-- every acknowledged line is in OpenSearch exactly once (and every line was acknowledged);
+- every acknowledged line is in OpenSearch exactly once (and every line was acknowledged); every
+  owed syslog TCP line is stored, none twice;
 - every attack raised exactly one correlation alert, naming its five events and counting 5 (an
   event delivered twice is counted once);
 - the declared source that never sends raised its "source silent" alert, and no source raised one
@@ -98,6 +101,11 @@ level: high
 SOURCES = {"srv-a": "so-tttt", "srv-b": "so-tttt", "srv-c": "ubnd-huyen", "srv-d": "ubnd-huyen"}
 PAIRS = (("srv-a", "srv-b"), ("srv-c", "srv-d"))
 QUIET = "srv-quiet"
+# A fifth source sends over syslog TCP (the collectors' second input kind): no acknowledgement, so
+# a line is owed to the store only if its collector was not killed around its sending.
+TCP_SOURCE = "srv-tcp"
+TCP_RE = re.compile(r"probe tcp=(\d+)")
+TCP_AT_RISK = (-5.0, 20.0)  # seconds around a line's write in which its collector's kill may lose it
 ACTIVE_INTERVAL_SECS = 90
 NOISE_RE = re.compile(r"check seq=(\d+)")
 OWNER_TERM = "notifier: owner; state restored"
@@ -171,12 +179,21 @@ def cluster_settings(cluster: Cluster, tmp_path: Path, rules: Path) -> Settings:
         for sid, agency in SOURCES.items()
     ]
     sources.append(SourceConfig(id=QUIET, agency="so-tttt", transports=("http",), expected_interval_secs=30))
+    sources.append(
+        SourceConfig(
+            id=TCP_SOURCE,
+            agency="so-tttt",
+            transports=("syslog_tcp",),
+            allowed_addresses=("127.0.0.1",),
+            expected_interval_secs=3600,
+        )
+    )
     return Settings(
         kafka={**services["kafka"], "topics": {**services["kafka"]["topics"], "partitions": 4}},
         opensearch=services["opensearch"],
         sources=tuple(sources),
         collectors={
-            "syslog_tcp": {"enabled": False},
+            "syslog_tcp": {"enabled": True, "host": "127.0.0.1", "port": 0, "default_source_id": None},
             "http": {"enabled": True, "host": "127.0.0.1", "port": 0},
         },
         api={"host": "127.0.0.1", "port": 0},
@@ -250,6 +267,7 @@ def write_config(
     data_dir: Path,
     metrics_port: int,
     http_port: int | None = None,
+    tcp_port: int | None = None,
     notify: dict[str, Any] | None = None,
 ) -> Path:
     data = settings.model_dump(mode="json")
@@ -259,6 +277,10 @@ def write_config(
     data["metrics_listener"]["port"] = metrics_port
     if http_port is not None:
         data["collectors"]["http"]["port"] = http_port
+    if tcp_port is not None:
+        data["collectors"]["syslog_tcp"]["port"] = tcp_port
+    else:
+        data["collectors"]["syslog_tcp"]["enabled"] = False
     path.write_text(yaml.safe_dump(data))
     return path
 
@@ -268,6 +290,9 @@ class Load:
     """The sender: lines per source, batches acknowledged or retried until they are."""
 
     collector_ports: list[int]
+    tcp_ports: list[int] = field(default_factory=list)
+    # TCP sequence number -> (collector index, when its write was drained): no acknowledgement.
+    tcp_sent: dict[str, tuple[int, float]] = field(default_factory=dict)
     sent: Counter[tuple[str, ...]] = field(default_factory=Counter)  # token -> lines acknowledged
     unacked_batches: int = 0
     attacks: dict[str, str] = field(default_factory=dict)  # attacker address -> agency
@@ -299,6 +324,37 @@ class Load:
             batch_no += 1
             await self.deliver(http, source, f"{source}-{batch_no}", lines, batch_no)
             await asyncio.sleep(0.5)
+
+    async def send_tcp(self, stop: asyncio.Event) -> None:
+        """Two lines every half second over syslog TCP, 20 writes per connection, alternating the
+        collectors; a failed write moves to the other collector (the line may be lost: no ack)."""
+        n, collector = 0, 0
+        while not stop.is_set():
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.tcp_ports[collector])
+            except OSError:
+                self.refusals["tcp-connect"] += 1
+                collector = 1 - collector
+                await asyncio.sleep(0.5)
+                continue
+            try:
+                for _ in range(20):
+                    if stop.is_set():
+                        break
+                    numbers = [n + 1, n + 2]
+                    n += 2
+                    text = "".join(self.line(TCP_SOURCE, "probe", f"probe tcp={i}") + "\n" for i in numbers)
+                    for i in numbers:  # written (maybe lost with its collector): before the write
+                        self.tcp_sent[str(i)] = (collector, time.monotonic())
+                    writer.write(text.encode())
+                    await writer.drain()
+                    await asyncio.sleep(0.5)
+                writer.close()
+                await writer.wait_closed()
+            except OSError:
+                self.refusals["tcp-write"] += 1
+                writer.close()
+            collector = 1 - collector
 
     async def deliver(self, http: httpx.AsyncClient, source: str, key: str, lines: list[str], n: int) -> None:
         made = datetime.now(UTC)
@@ -332,7 +388,9 @@ class Load:
 
 
 def token(text: str) -> tuple[str, ...]:
-    """What identifies a line of the load: its noise sequence number, or attacker and port."""
+    """What identifies a line of the load: its noise or TCP sequence number, or attacker and port."""
+    if m := TCP_RE.search(text):
+        return ("tcp", m.group(1))
     if m := NOISE_RE.search(text):
         return ("noise", m.group(1))
     if m := FAILURE_RE.search(text):
@@ -410,10 +468,11 @@ async def test_chaos_on_the_local_cluster(cluster: Cluster, tmp_path: Path) -> N
     (rules / "chaos.yml").write_text(RULE)
     settings = cluster_settings(cluster, tmp_path, rules)
     procs: list[Proc] = []
-    collector_ports = [free_port(), free_port()]
+    collector_ports, tcp_ports = [free_port(), free_port()], [free_port(), free_port()]
     for i, port in enumerate(collector_ports):
         name, metrics = f"collectors-{'ab'[i]}", free_port()
-        cfg = write_config(settings, tmp_path / f"{name}.yml", tmp_path / f"var-{name}", metrics, http_port=port)
+        var = tmp_path / f"var-{name}"
+        cfg = write_config(settings, tmp_path / f"{name}.yml", var, metrics, http_port=port, tcp_port=tcp_ports[i])
         procs.append(Proc(name, ["--stages", "", "--no-api"], cfg, tmp_path / f"{name}.log", metrics))
     for group, stages in GROUPS.items():
         for replica in "ab":
@@ -449,7 +508,18 @@ async def test_chaos_on_the_local_cluster(cluster: Cluster, tmp_path: Path) -> N
     async def current_owner() -> Proc | None:
         return next((p for p in notifiers if notifier_role(p) == "owner"), None)
 
-    load = Load(collector_ports)
+    load = Load(collector_ports, tcp_ports)
+
+    def tcp_owed() -> set[tuple[str, ...]]:
+        """TCP lines whose collector was not killed from TCP_AT_RISK[0] before to [1] after."""
+        early, late = TCP_AT_RISK
+        return {
+            ("tcp", i)
+            for i, (c, at) in load.tcp_sent.items()
+            if not any(at + early <= k <= at + late for k in collector_kills[c])
+        }
+
+    collector_kills: dict[int, list[float]] = {0: [], 1: []}  # collector index -> kill times
     stop_load, stop_attacks = asyncio.Event(), asyncio.Event()
     events: list[str] = []
     t_start = time.monotonic()
@@ -493,6 +563,8 @@ async def test_chaos_on_the_local_cluster(cluster: Cluster, tmp_path: Path) -> N
         else:
             proc = by_name[target]
             note(f"kill -9 {target}")
+            if target.startswith("collectors-"):
+                collector_kills["ab".index(target[-1])].append(time.monotonic())
             await proc.kill()
             await asyncio.sleep(rng.uniform(3, 10))
             note(f"restart {target}")
@@ -520,6 +592,7 @@ async def test_chaos_on_the_local_cluster(cluster: Cluster, tmp_path: Path) -> N
 
         async with httpx.AsyncClient(timeout=30) as http:
             senders = [asyncio.create_task(load.send_source(http, s, stop_load)) for s in SOURCES]
+            senders.append(asyncio.create_task(load.send_tcp(stop_load)))
             attacker = asyncio.create_task(attacks())
             # Targets: a broker, an OpenSearch node, a collector and one replica of each stage,
             # each killed at a random moment of each round (several rounds when CHAOS_SECS is long).
@@ -549,7 +622,7 @@ async def test_chaos_on_the_local_cluster(cluster: Cluster, tmp_path: Path) -> N
         async def all_stored() -> Counter[tuple[str, ...]] | None:
             seen = await stored_tokens(settings)
             missing = set(load.sent) - set(seen)
-            return seen if not missing else None
+            return seen if not missing and tcp_owed() <= set(seen) else None
 
         await eventually(all_stored, timeout_secs=240, interval_secs=3)
         note("every acknowledged line is stored")
@@ -596,7 +669,15 @@ async def test_chaos_on_the_local_cluster(cluster: Cluster, tmp_path: Path) -> N
 
     sent = set(load.sent)
     assert not [t for t in seen if t[0] == "other"], "stored events the load never sent"
-    assert set(seen) == sent, f"missing {len(sent - set(seen))}, unexpected {len(set(seen) - sent)}"
+    # Syslog TCP: every line owed is stored, no line the sender did not write, none twice (below).
+    tcp_seen = {t for t in seen if t[0] == "tcp"}
+    owed = tcp_owed()
+    print(f"[chaos] syslog TCP: {len(load.tcp_sent)} lines written, {len(owed)} owed, {len(tcp_seen)} stored")
+    assert owed, "no syslog TCP line was owed: the TCP sender did not work"
+    assert owed <= tcp_seen, f"syslog TCP lines lost: {len(owed - tcp_seen)}"
+    assert tcp_seen <= {("tcp", i) for i in load.tcp_sent}, "stored TCP lines never written"
+    http_seen = {t for t in seen if t[0] != "tcp"}
+    assert http_seen == sent, f"missing {len(sent - http_seen)}, unexpected {len(http_seen - sent)}"
     twice = {t: n for t, n in seen.items() if n > 1}
     assert not twice, f"{len(twice)} lines stored more than once, e.g. {list(twice.items())[:5]}"
 
