@@ -172,6 +172,10 @@ const STRINGS = {
     "att.title": "Tên (tuỳ chọn)", "att.attach": "Đính kèm", "att.rows": "{shown} / {total} dòng được lưu", "att.show": "Xem các dòng",
     // Information systems and coverage by security level (systems.js)
     "nav.systems": "Hệ thống", "sys.title": "Hệ thống thông tin", "sys.empty": "Chưa khai báo hệ thống nào.",
+    "sys.id": "Mã hệ thống", "sys.new": "Thêm hệ thống", "sys.import": "Nhập CSV", "sys.edit": "Sửa", "sys.delete": "Xoá",
+    "sys.save": "Lưu", "sys.contacts_form": "Liên hệ (mỗi dòng: tên | email | điện thoại | vai trò)",
+    "sys.delete_confirm": "Xoá hệ thống {name} khỏi danh mục?", "sys.import_ok": "Đã nhập: {c} mới, {u} cập nhật.",
+    "sys.import_line": "Dòng {n}:",
     "sys.name": "Hệ thống", "sys.level": "Cấp độ", "sys.level_n": "Cấp {n}", "sys.agency": "Cơ quan chủ quản", "sys.criticality": "Mức quan trọng",
     "sys.crit.low": "Thấp", "sys.crit.medium": "Trung bình", "sys.crit.high": "Cao", "sys.crit.vital": "Đặc biệt quan trọng",
     "sys.hosts": "Máy chủ", "sys.sources": "Nguồn log", "sys.contacts": "Liên hệ",
@@ -413,6 +417,10 @@ const STRINGS = {
     "att.title": "Name (optional)", "att.attach": "Attach", "att.rows": "{shown} of {total} rows kept", "att.show": "Show rows",
     // Information systems and coverage by security level (systems.js)
     "nav.systems": "Systems", "sys.title": "Information systems", "sys.empty": "No systems declared yet.",
+    "sys.id": "System id", "sys.new": "New system", "sys.import": "Import CSV", "sys.edit": "Edit", "sys.delete": "Delete",
+    "sys.save": "Save", "sys.contacts_form": "Contacts (one a line: name | email | phone | role)",
+    "sys.delete_confirm": "Delete system {name} from the inventory?", "sys.import_ok": "Imported: {c} new, {u} updated.",
+    "sys.import_line": "Line {n}:",
     "sys.name": "System", "sys.level": "Level", "sys.level_n": "Level {n}", "sys.agency": "Owner agency", "sys.criticality": "Criticality",
     "sys.crit.low": "Low", "sys.crit.medium": "Medium", "sys.crit.high": "High", "sys.crit.vital": "Vital",
     "sys.hosts": "Hosts", "sys.sources": "Log sources", "sys.contacts": "Contacts",

@@ -6,6 +6,7 @@
 import { api } from "./api.js";
 import { h } from "./dom.js";
 import { t, fmtTime } from "./i18n.js";
+import { listTools, systemTools } from "./systemsmanage.js";
 
 const catName = (c) => t(`cov.cat.${c}`);
 
@@ -46,7 +47,7 @@ export async function systemsPage(view) {
     ? h("table", { id: "systems-table" }, h("thead", {}, h("tr", {}, [t("sys.name"), t("sys.level"), t("sys.agency"),
       t("sys.criticality"), t("cov.required"), t("cov.state")].map((c) => h("th", {}, c)))), h("tbody", {}, rows))
     : h("div", { class: "empty" }, t("sys.empty"));
-  view.mount(h("div", {}, h("div", { class: "pagehead" }, h("h1", {}, t("sys.title"))),
+  view.mount(h("div", {}, h("div", { class: "pagehead" }, h("h1", {}, t("sys.title"))), listTools(),
     h("div", { class: "panel flush" }, h("div", { class: "muted small filters" }, t("cov.help")), table)));
 }
 
@@ -77,6 +78,7 @@ export async function systemPage(id, view) {
       " · ", t("cov.missing_since", { t: fmtTime(a.missing_since) })))) : null;
   view.mount(h("div", {}, h("div", { class: "pagehead" }, h("h1", {}, system.name),
     h("a", { href: "#/systems", class: "small" }, "← " + t("sys.title"))),
+  systemTools(system, () => systemPage(id, view)),
   h("div", { class: "panel" }, facts, system.description ? h("p", {}, system.description) : null),
   h("div", { class: "panel flush" }, h("h2", { class: "cov-head" }, t("cov.title")),
     h("div", { class: "muted small filters" }, level
