@@ -68,7 +68,7 @@ export async function searchPage(view) {
   const results = h("div", { class: "panel flush" });
   const more = h("button", { type: "button", hidden: true }, t("alerts.more"));
   let next = null;
-  let runs = 0; // only the latest query's answers are shown: an earlier, slower one is dropped
+  let runs = 0, topRuns = 0; // only the latest query's answers are shown: an earlier, slower one is dropped
 
   const window_ = () => {
     if (state.range === "abs" && state.from && state.to) return { start: state.from, end: state.to };
@@ -97,15 +97,17 @@ export async function searchPage(view) {
   async function runTop() {
     topSel.value = state.topField;
     const w = window_();
-    const mine = runs;
+    // Its own sequence too: a search's top values (the default field) answered after the analyst
+    // picked another field must not replace that field's values.
+    const mine = runs, mineTop = ++topRuns;
     try {
       const data = await api(`/api/v1/${state.target}/top`, { method: "POST", body: { field: state.topField, query: state.query || "*", ...w, size: 10 } });
-      if (mine !== runs) return;
+      if (mine !== runs || mineTop !== topRuns) return;
       top.replaceChildren(data.values.length ? barList(data.values, { onClick: (v) => {
         state.query = `${state.topField}:"${String(v).replace(/(["\\])/g, "\\$1")}"` + (state.query && state.query !== "*" ? ` AND (${state.query})` : "");
         q.value = state.query; run();
       } }) : h("div", { class: "muted" }, t("dash.nodata")));
-    } catch (ex) { if (mine === runs) top.replaceChildren(h("div", { class: "error" }, ex.message)); }
+    } catch (ex) { if (mine === runs && mineTop === topRuns) top.replaceChildren(h("div", { class: "error" }, ex.message)); }
   }
 
   async function run() {

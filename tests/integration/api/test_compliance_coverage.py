@@ -158,9 +158,14 @@ async def test_a_required_category_that_stops_raises_one_alert_and_clears(api) -
 
         indexed = await eventually(stored, timeout_secs=60)
         assert indexed["system"]["id"] == "portal"  # placed on its system by the alert indexer
-        async with api.client("admin") as admin:
-            coverage = (await admin.get("/api/v1/alerts", params={"rule_id": COVERAGE_RULE_ID})).json()["items"]
-        assert [a["id"] for a in coverage if a["rule"]["id"] == COVERAGE_RULE_ID] == [alert["id"]]
+
+        async def listed_coverage() -> list[str] | None:  # a search: sees the alert after the index refreshes
+            async with api.client("admin") as admin:
+                items = (await admin.get("/api/v1/alerts", params={"rule_id": COVERAGE_RULE_ID})).json()["items"]
+            ids = [a["id"] for a in items if a["rule"]["id"] == COVERAGE_RULE_ID]
+            return ids or None
+
+        assert await eventually(listed_coverage, timeout_secs=30) == [alert["id"]]
 
         async with api.client("agency_viewer") as scoped:
             portal_now = (await scoped.get("/api/v1/compliance/coverage/portal")).json()
