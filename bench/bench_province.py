@@ -2,6 +2,7 @@
 (whole SigmaHQ corpus + the bundled packs) -> indexer / alert indexer, one process per stage.
 
   python bench/bench_province.py [--sources 200] [--rate 400] [--duration 150] [--partitions 4]
+                                 [--layout split|all-in-one] [--replicas 1]
 
 Declares `--sources` sources in the settings (issue 13 item 6): 70 % Linux/network syslog senders
 over TCP, each connecting from its own loopback address (127.1.x.y, matched by
@@ -12,8 +13,11 @@ bursts), sudo, cron, postfix; the Windows mix: the SigmaHQ conformance events
 "realistic" stream). Every event carries the time it was sent, so an alert's latency is the time
 its record reached canhgac.alerts.v1 (read here) minus its `last_seen` (the newest event it counts).
 
-Processes: `canhgac run --stages '' --no-api` (collectors only) and `--instance` normalizer,
-detector, indexer, alert-indexer. Every 10 s it prints events/s in (accepted into the raw topic),
+Processes (`--layout split`, the default): `canhgac run --stages '' --no-api` (collectors only) and
+`--instance` normalizer, detector, indexer, alert-indexer, `--replicas` of each (STAGE-1, STAGE-2, …:
+one consumer group per stage, so the replicas share its partitions). `--layout all-in-one`: a
+single `canhgac run --stages normalizer,indexer,detector,alert-indexer --no-api` process (collectors
+and the four stages: the saturation figure of one process). Every 10 s it prints events/s in (accepted into the raw topic),
 alerts out, p50/p99 event->alert latency of the alerts of the window, consumer lag per stage and the
 CPU% of each process. At the end (after the groups caught up): CPU seconds per 1,000 events per
 stage, from /proc/<pid>/stat (user + system), less each process's idle CPU measured before the load
@@ -242,6 +246,8 @@ async def main() -> None:
     ap.add_argument("--duration", type=int, default=150, help="seconds of load")
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--keep", action="store_true", help="keep the run's topics and indices")
+    ap.add_argument("--layout", choices=("split", "all-in-one"), default="split")
+    ap.add_argument("--replicas", type=int, default=1, help="processes per stage (split layout)")
     a = ap.parse_args()
     run = uuid.uuid4().hex[:8]
     n_windows = a.sources * 3 // 10
@@ -255,10 +261,17 @@ async def main() -> None:
     config = workdir / "canhgac.yml"
     config.write_text(yaml.safe_dump(data))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    commands = {
-        "collectors": [*CANHGAC, "--config", str(config), "run", "--stages", "", "--no-api"],
-        **{s: [*CANHGAC, "--config", str(config), "run", "--instance", s] for s in STAGES},
-    }
+    run_cmd = [*CANHGAC, "--config", str(config), "run"]
+    if a.layout == "all-in-one":
+        commands = {"all-in-one": [*run_cmd, "--stages", ",".join(STAGES), "--no-api"]}
+        stage_logs = {s: ["all-in-one"] for s in STAGES}
+    else:
+        replicas = [(s, f"{s}-{k}" if a.replicas > 1 else s) for s in STAGES for k in range(1, a.replicas + 1)]
+        commands = {
+            "collectors": [*run_cmd, "--stages", "", "--no-api"],
+            **{name: [*run_cmd, "--instance", name] for _, name in replicas},
+        }
+        stage_logs = {s: [name for stage, name in replicas if stage == s] for s in STAGES}
     logs = {name: workdir / f"{name}.log" for name in commands}
     procs = {
         name: subprocess.Popen(cmd, stdout=open(logs[name], "wb"), stderr=subprocess.STDOUT, cwd=str(REPO), env=env)
@@ -270,7 +283,9 @@ async def main() -> None:
     try:
         print(f"workdir {workdir}; waiting for the stages (the detector loads the SigmaHQ corpus) ...", flush=True)
         deadline = time.monotonic() + 600
-        while not all(f"stage {s} consuming" in logs[s].read_text(errors="replace") for s in STAGES):
+        while not all(
+            f"stage {s} consuming" in logs[name].read_text(errors="replace") for s in STAGES for name in stage_logs[s]
+        ):
             dead = [n for n, p in procs.items() if p.poll() is not None]
             if dead or time.monotonic() > deadline:
                 raise SystemExit(f"not started: {dead or 'timeout'}; see {workdir}")
@@ -419,7 +434,8 @@ async def main() -> None:
         print(
             f"\ncommit {commit}, {platform.machine()}, {os.cpu_count()} CPUs, load average "
             f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {a.sources} sources ({n_syslog} syslog TCP, "
-            f"{n_windows} Windows over HTTP), {a.partitions} partitions"
+            f"{n_windows} Windows over HTTP), {a.partitions} partitions; layout {a.layout}"
+            + (f", {a.replicas} processes per stage" if a.layout == "split" else "")
         )
         print(
             f"offered {a.rate} ev/s for {load_secs:.0f} s (achieved {(sent['syslog'] + sent['windows']) / load_secs:,.0f}): sent {sent['syslog']:,} syslog + {sent['windows']:,} Windows; "
