@@ -238,6 +238,7 @@ class SourceHealthStage(Stage):
         self.check_interval_secs = check_interval_secs
         self.client: AsyncOpenSearch | None = None
         self._next_check = 0.0
+        # Alerts returned by the tracker and not yet acknowledged by Kafka (see _publish).
         self._pending_alerts: list[dict[str, Any]] = []
         # Several replicas: each raises "source silent" only for the sources of its partitions.
         self.owned_partitions: set[int] = set()
@@ -382,9 +383,15 @@ class SourceHealthStage(Stage):
         if self._restore_pending:  # newly owned sources: their last event as the previous owner saw it
             self._restore_pending = False
             await self._restore()
-        alerts = alerts + await self.silence_alerts(now)
-        if alerts:
-            await self.produce(self.kafka.topics.alerts, [(a["id"].encode(), orjson.dumps(a)) for a in alerts])
+        # The tracker marks a silence (or its end) as alerted when it returns the alert, so an alert
+        # whose produce failed (a broker down) stays pending and is sent again with the next publish:
+        # the stage is retried on the same tracker, which would not raise it a second time. Alert
+        # ids are deterministic, so a resend after a produce that did land rewrites the same alert.
+        self._pending_alerts += alerts + await self.silence_alerts(now)
+        if self._pending_alerts:
+            pending = [(a["id"].encode(), orjson.dumps(a)) for a in self._pending_alerts]
+            await self.produce(self.kafka.topics.alerts, pending)
+            self._pending_alerts = []
         items = [
             BulkItem({"index": {"_index": self.index_name, "_id": sid}}, stats.snapshot(now))
             for sid, stats in self.tracker.stats.items()

@@ -9,10 +9,14 @@ are not silence: a replica behind on a partition says nothing about its sources 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import orjson
+import pytest
 from aiokafka import TopicPartition
 from aiokafka.partitioner import murmur2
 from canhgac.core.config import KafkaConfig, OpenSearchConfig, PipelineConfig, SourceConfig
+from canhgac.core.errors import BackendUnavailable
 from canhgac.core.metrics import Metrics
 from canhgac.pipeline.source_health import SILENT_RULE_ID, SourceHealthStage
 
@@ -63,3 +67,44 @@ async def test_no_silence_while_the_sources_partition_has_unread_events() -> Non
     stage.consumer = FakeConsumer(topic, everything, everything)  # type: ignore[assignment]
     (alert,) = await stage.silence_alerts(later)
     assert alert["rule"]["id"] == SILENT_RULE_ID and alert["canhgac"]["group"] == {"canhgac.source_id": "srv-a"}
+
+
+class FlakyKafka:
+    """`produce` refusing its first call (a broker down), then acknowledging."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.produced: list[dict[str, Any]] = []
+
+    async def produce(self, topic: str, items: list[tuple[bytes | None, bytes]]) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            raise BackendUnavailable("Kafka produce failed: broker down")
+        self.produced += [orjson.loads(value) for _, value in items]
+
+
+class NoErrorsBulk:
+    async def bulk(self, body: bytes, refresh: str) -> dict[str, object]:
+        lines = body.count(b"\n") // 2  # an action line and a document per snapshot
+        return {"errors": False, "items": [{"index": {"status": 200}}] * lines}
+
+
+async def test_a_silence_whose_alert_could_not_be_produced_is_sent_with_the_next_publish() -> None:
+    """Found by the chaos test (no "source silent" alert for the quiet source): the tracker marked
+    the silence as alerted, the produce failed during a broker kill, and the stage's retry on the
+    same tracker never raised it again."""
+    stage, _ = stage_owning_everything()
+    topic = stage.kafka.topics.events
+    stage.consumer = FakeConsumer(topic, dict.fromkeys(range(PARTITIONS), 10), dict.fromkeys(range(PARTITIONS), 10))  # type: ignore[assignment]
+    stage.tracker.started_at -= timedelta(seconds=300)  # srv-a silent for long past its 90 s
+    stage.tracker.stats["srv-a"].watched_since = stage.tracker.started_at
+    kafka = FlakyKafka()
+    stage.produce = kafka.produce  # type: ignore[method-assign]
+    stage.client = NoErrorsBulk()  # type: ignore[assignment]
+    with pytest.raises(BackendUnavailable):
+        await stage._publish([])
+    await stage._publish([])  # the stage retried: the same tracker, the silence already marked
+    (alert,) = kafka.produced
+    assert alert["rule"]["id"] == SILENT_RULE_ID and alert["canhgac"]["group"] == {"canhgac.source_id": "srv-a"}
+    await stage._publish([])
+    assert len(kafka.produced) == 1, "an alert Kafka acknowledged is not sent again"
