@@ -401,6 +401,9 @@ class RulesConfig(Strict):
     # Correlation windows follow event time; an event this much older than its Kafka partition's
     # newest goes to the late path (its alerts say `correlation.late`) instead of the main windows.
     correlation_allowed_lateness_secs: int = Field(default=60, ge=0)
+    # The correlator writes a partition's windows to its changelog at most this often (and when its
+    # input goes idle); after a replica dies its successor recounts at most this much input.
+    correlation_checkpoint_interval_secs: float = Field(default=2.0, ge=0)
     # Compiled rules are kept between restarts (rules/rule_cache.py), per rule file by its content
     # hash, in a folder only this service's user may write; empty: <data_dir>/rules-cache.
     compiled_cache: bool = True
