@@ -47,6 +47,13 @@ class Metrics:
             ["rule"],
             registry=r,
         )
+        self.correlation_checkpoint_bytes = Gauge(
+            "canhgac_correlation_checkpoint_bytes",
+            "Size of the newest correlation checkpoint this replica wrote, by input partition (the "
+            "changelog refuses records over 16 MiB)",
+            ["partition"],
+            registry=r,
+        )
         self.errors = Counter("canhgac_errors_total", "Errors by stage and kind", ["stage", "kind"], registry=r)
         self.dropped = Counter(
             "canhgac_events_dropped_total",

@@ -54,6 +54,9 @@ from canhgac.rules.correlation import CorrelationEngine
 log = logging.getLogger(__name__)
 
 OFFSET_HEADER = "input-offset"
+# Checkpoints get at most about 1/CHECKPOINT_SHARE_DIVISOR of the stage's time: a partition whose
+# windows take long to encode is checkpointed less often than the configured interval.
+CHECKPOINT_SHARE_DIVISOR = 10
 RESTORE_TIMEOUT_SECS = 60.0
 
 
@@ -76,6 +79,7 @@ class PartitionState:
     committed_offset: int = -1  # what this replica last committed for the partition
     checkpointed_at: float = float("-inf")  # time.monotonic() of the newest checkpoint written
     windows_closed: bool = False  # windows closed while idle since the newest checkpoint
+    checkpoint_secs: float = 0.0  # what encoding the newest checkpoint took (process time)
 
     def __post_init__(self) -> None:
         if self.checkpointed_offset < 0:
@@ -238,11 +242,15 @@ class CorrelatorStage(DetectorStage):
         """Write the checkpoint of every owned partition with counted records the changelog does
         not hold, when the interval since its last one has passed (`force`: now)."""
         interval = self.rules_cfg.correlation_checkpoint_interval_secs
+        share = CHECKPOINT_SHARE_DIVISOR * len(self.owned)
         now = time.monotonic()
         due = [
             (p, s)
             for p, s in self.owned.items()
-            if s is not None and s.dirty and p not in self._owed and (force or now - s.checkpointed_at >= interval)
+            if s is not None
+            and s.dirty
+            and p not in self._owed
+            and (force or now - s.checkpointed_at >= max(interval, s.checkpoint_secs * share))
         ]
         await asyncio.gather(*(self._checkpoint(p, s) for p, s in due))
 
@@ -278,10 +286,14 @@ class CorrelatorStage(DetectorStage):
         assert self.producer is not None, "stage not started"
         if self.owned.get(partition) is not state:
             return  # revoked meanwhile: the new owner's checkpoint must not be overwritten by ours
+        started = time.process_time()
+        value = state.engine.checkpoint()
+        state.checkpoint_secs = time.process_time() - started
+        self.metrics.correlation_checkpoint_bytes.labels(str(partition)).set(len(value))
         try:
             sent = await self.producer.send(
                 self.kafka.topics.correlation_state,
-                value=state.engine.checkpoint(),
+                value=value,
                 key=str(partition).encode(),
                 partition=partition,
                 headers=[(OFFSET_HEADER, str(state.next_offset).encode())],

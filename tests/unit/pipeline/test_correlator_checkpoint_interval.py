@@ -69,3 +69,21 @@ async def test_a_partition_owing_alerts_is_handed_over_without_a_checkpoint(tmp_
         await stage.process(records)  # type: ignore[arg-type]
     await stage.checkpoint_before_handover({0})
     assert kafka.checkpoints == [] and stage.consumer.offsets == []  # type: ignore[attr-defined]
+
+
+async def test_a_partition_slow_to_encode_is_checkpointed_less_often(tmp_path: Path) -> None:
+    """Checkpoints keep to about a tenth of the stage's time, whatever the configured interval."""
+    stage, kafka = correlator(tmp_path, "gte: 100")
+    stage.rules_cfg = stage.rules_cfg.model_copy(update={"correlation_checkpoint_interval_secs": 0.0})
+    t0 = datetime.now(UTC) - timedelta(seconds=30)
+    records = routed(stage, [t0 + timedelta(seconds=i) for i in range(4)])
+    await stage.process(records[:2])  # type: ignore[arg-type]
+    assert kafka.checkpoints == [(0, 2)]
+    state = stage.owned[0]
+    assert state is not None
+    state.checkpoint_secs = 0.5  # its windows took half a second to encode
+    await stage.process(records[2:3])  # type: ignore[arg-type]
+    assert kafka.checkpoints == [(0, 2)], "not within 10 × 0.5 s of the last one"
+    state.checkpointed_at -= 6.0
+    await stage.process(records[3:])  # type: ignore[arg-type]
+    assert kafka.checkpoints == [(0, 2), (0, 4)]
