@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 from canhgac.core.alert import Severity, Status, severity_of
-from canhgac.core.errors import ConfigError, NotFound
+from canhgac.core.errors import BackendUnavailable, ConfigError, NotFound
 from canhgac.core.event import get_path
 from canhgac.core.ids import derived_id, new_id
 from canhgac.core.notify_config import NotifyConfig, RouteConfig
@@ -103,6 +103,9 @@ class NotifierService:
         self.planner = Planner(config, self.state, outbox)
         self.dispatcher = Dispatcher(config, outbox, self.state, self.clock, self.notifiers)
         self._on_internal_alert = on_internal_alert
+        # Internal alerts the sink has not acknowledged yet (Kafka down), by id: the channel's streak
+        # is already marked alerted, so they are handed over again on each run until it takes them.
+        self._unpublished: dict[str, dict[str, Any]] = {}
         self._last_prune = 0.0
         self._lock = asyncio.Lock()
         self.agency_routes: tuple[RouteConfig, ...] = ()
@@ -213,12 +216,24 @@ class NotifierService:
         report.internal_alerts = tally.internal_alerts
         for internal in tally.internal_alerts:
             log.error("notification channel failing: %s", internal["notify"])
-            if self._on_internal_alert is not None:
-                await self._on_internal_alert(internal)
-            else:
-                await self.handle_alert(internal)
+            self._unpublished[str(internal["id"])] = internal
+        await self._raise_internal()
         self._prune(now)
         return report
+
+    async def _raise_internal(self) -> None:
+        """Hand the unpublished internal alerts over; one the sink refused stays for the next run
+        (its id is stable for the streak, so a repeat after a send that did land is a no-op)."""
+        for alert_id, internal in list(self._unpublished.items()):
+            if self._on_internal_alert is None:
+                await self.handle_alert(internal)
+            else:
+                try:
+                    await self._on_internal_alert(internal)
+                except BackendUnavailable as exc:
+                    log.warning("internal alert %s not published yet (next run again): %s", alert_id, exc)
+                    return
+            del self._unpublished[alert_id]
 
     async def run(self, stop: asyncio.Event, *, interval_secs: float = 2.0) -> None:
         """The periodic loop, for a process that does not drive run_due() itself."""
