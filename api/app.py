@@ -124,8 +124,12 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
         async def hunt_feed(feed_id: str, indicator_ids: list[str]) -> None:
             await enqueue_indicators(client, settings, indicator_ids, trigger=f"feed:{feed_id}", by=f"feed:{feed_id}")
 
+        async def publish_acknowledged(alert: dict[str, Any]) -> bool:
+            """A feed's stale alert: True once Kafka acknowledged it (else the poller raises it again)."""
+            return state.publisher is not None and await state.publisher.publish(alert)
+
         polling = asyncio.create_task(
-            poll_loop(client, settings.opensearch, state.publish_alert, stop_polling, hunt=hunt_feed),
+            poll_loop(client, settings.opensearch, publish_acknowledged, stop_polling, hunt=hunt_feed),
             name="intel-feeds",
         )
         # Retro-hunts run here, one job at a time (api/retro/runner.py), stopped with the poller.

@@ -306,3 +306,15 @@ async def mark_stale(
         return None
     log.warning("threat-intel feed %s is stale (no success since %s)", doc["id"], iso(since))
     return alert
+
+
+async def unmark_stale(client: AsyncOpenSearch, cfg: OpenSearchConfig, feed_id: str, stale_alert_id: str) -> None:
+    """Forget the feed's stale alert after its publish failed (Kafka down), so the next round raises
+    it again: recorded, it would never be. Only if the feed still names that alert."""
+    feeds = Index(client, cfg.intel_feeds_index)
+    try:
+        current = await feeds.get_versioned(feed_id)
+        if current.source.get("stale_alert") == stale_alert_id:
+            await feeds.update(feed_id, {"stale_alert": None}, version=current, refresh="wait_for")
+    except (NotFound, Conflict):
+        return  # deleted, or written meanwhile (a success ended the outage, or another poller)

@@ -1,7 +1,8 @@
 """The feed poller: runs in the API process (the API owns the config indices), polls each enabled
 feed when its interval has passed since its last attempt, and raises a feed's "stale" alert once per
 outage. Several API replicas may poll the same feed: writes are idempotent (derived ids), only the
-work is repeated."""
+work is repeated. The stale alert is recorded on the feed before it is published; a publish Kafka
+did not acknowledge removes the record, so the next round raises it again."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from canhgac.api.intel.feeds import due_feeds, list_feeds, mark_stale, poll_feed
+from canhgac.api.intel.feeds import due_feeds, list_feeds, mark_stale, poll_feed, unmark_stale
 from canhgac.core.config import OpenSearchConfig
 from canhgac.core.errors import BackendUnavailable
 from opensearchpy import AsyncOpenSearch
@@ -22,12 +23,13 @@ CHECK_INTERVAL_SECS = 5.0
 
 
 Hunt = Callable[[str, list[str]], Awaitable[Any]]  # (feed id, indicator ids stored) -> retro-hunt
+Publish = Callable[[dict[str, Any]], Awaitable[bool]]  # True once Kafka acknowledged the alert
 
 
 async def poll_due(
     client: AsyncOpenSearch,
     cfg: OpenSearchConfig,
-    publish: Callable[[dict[str, Any]], Awaitable[None]],
+    publish: Publish,
     hunt: Hunt | None = None,
 ) -> None:
     for doc in await due_feeds(client, cfg, datetime.now(UTC)):
@@ -36,14 +38,14 @@ async def poll_due(
             await hunt(str(doc["id"]), result["indicator_ids"])
     for doc in await list_feeds(client, cfg):
         alert = await mark_stale(client, cfg, doc, datetime.now(UTC))
-        if alert is not None:
-            await publish(alert)
+        if alert is not None and not await publish(alert):
+            await unmark_stale(client, cfg, str(doc["id"]), str(alert["id"]))
 
 
 async def poll_loop(
     client: AsyncOpenSearch,
     cfg: OpenSearchConfig,
-    publish: Callable[[dict[str, Any]], Awaitable[None]],
+    publish: Publish,
     stop: asyncio.Event,
     check_interval_secs: float = CHECK_INTERVAL_SECS,
     hunt: Hunt | None = None,

@@ -402,8 +402,9 @@ async def test_feed_failing_goes_stale_with_one_alert(api) -> None:  # type: ign
         assert created.status_code == 201, created.text
         published: list[dict[str, Any]] = []
 
-        async def publish(alert: dict[str, Any]) -> None:
+        async def publish(alert: dict[str, Any]) -> bool:
             published.append(alert)
+            return True
 
         state = api.app.state.canhgac
         await asyncio.sleep(1.2)
