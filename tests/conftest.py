@@ -164,6 +164,36 @@ async def eventually(check, timeout_secs: float = 60.0, interval_secs: float = 0
     raise AssertionError(f"condition not met within {timeout_secs}s; last value: {last!r}")
 
 
+# The files of the tests marked serial (syslog-ng keeps its disk buffers in the machine-wide
+# /var/lib/syslog-ng): pytest-xdist runs them as one unit of work, one after another
+# (pytest_xdist_make_scheduler); pytest_collection_modifyitems keeps this list true to the markers.
+SERIAL_FILES = frozenset(
+    {
+        "tests/integration/test_shippers_docs.py",
+        "tests/integration/collectors/test_shipper_tls.py",
+        "tests/integration/collectors/test_tcp_restart.py",
+    }
+)
+
+
 def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
     """Tests that stop or kill the shared Kafka/OpenSearch run last, so nothing else sees it."""
     items.sort(key=lambda item: 1 if item.get_closest_marker("disruptive") else 0)
+    unlisted = {i.nodeid.split("::")[0] for i in items if i.get_closest_marker("serial")} - SERIAL_FILES
+    if unlisted:
+        raise pytest.UsageError(f"tests marked serial in files missing from tests/conftest.py SERIAL_FILES: {unlisted}")
+
+
+def pytest_xdist_make_scheduler(config, log):  # type: ignore[no-untyped-def]
+    """`--dist loadfile`, with the serial files as one unit (xdist's own loadgroup does not work
+    with pytest 9: it renames node ids through an attribute pytest no longer reads)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FileOrSerialScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "serial" if path in SERIAL_FILES else path
+
+    return FileOrSerialScheduling(config, log)

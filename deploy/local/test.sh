@@ -22,11 +22,14 @@ for arg in "$@"; do
     exit $?
   fi
 done
-# The whole suite, in two phases. Most tests wait on the servers, not the CPU, and each isolates its
-# topics, indices and ports: two workers (a test file per worker at a time) share the machine. Then,
-# alone, the tests that stop or kill the shared servers, run their own cluster, or use a machine-wide
-# resource (markers disruptive, chaos, serial in pyproject.toml).
+# The whole suite, in two phases. First, alone, the tests that stop or kill the shared servers or
+# run their own cluster (markers disruptive, chaos in pyproject.toml): run first, Kafka restarts
+# after its kill -9 with only their topics to recover, not the thousands the other tests create.
+# Then everything else on two workers: most tests wait on the servers, not the CPU, and each
+# isolates its topics, indices and ports. A test file is a unit of work (its module fixtures set
+# up once); the files of the tests marked serial (syslog-ng's disk buffers are machine-wide) are
+# one unit, so they run one after another (tests/conftest.py, SERIAL_FILES).
 status=0
-"${pytest[@]}" -n 2 --dist loadfile -m "not disruptive and not chaos and not serial" "$@" || status=$?
-"${pytest[@]}" -m "disruptive or chaos or serial" "$@" || status=$?
+"${pytest[@]}" -m "disruptive or chaos" "$@" || status=$?
+"${pytest[@]}" -n 2 --dist loadfile -m "not disruptive and not chaos" "$@" || status=$?
 exit "$status"
