@@ -18,6 +18,8 @@ from pathlib import Path
 
 from canhgac.core.safe_yaml import load_all
 from canhgac.core.store import EVENT_PROPERTIES
+from canhgac.core.watchlists import WatchList
+from canhgac.rules.convert_lists import list_pipeline
 from canhgac.rules.engine import CATEGORY_PARENTS
 from canhgac.rules.loader import Rejection, _pipeline, _reject, iter_rule_files
 from canhgac.rules.matchers import regex_predicate
@@ -51,10 +53,14 @@ TYPED_FIELDS = sorted(_typed_fields(EVENT_PROPERTIES))
 
 
 def query_pipeline(
-    placeholders: Mapping[str, Sequence[str]] | None, source_names: dict[str, str] | None = None
+    placeholders: Mapping[str, Sequence[str]] | None,
+    source_names: dict[str, str] | None = None,
+    lists: Mapping[str, WatchList] | None = None,
 ) -> ProcessingPipeline:
     """The stream matcher's field mapping, then `.ci` on every string field. `source_names` maps
-    the fields one source names differently (source_fields.py), for that source's branch."""
+    the fields one source names differently (source_fields.py), for that source's branch. With
+    `lists`, a value naming a watch list becomes its values (convert_lists.py); without, such a rule
+    is rejected (an unresolved placeholder)."""
     ci = ProcessingPipeline(
         name="canhgac case-insensitive sub-fields",
         priority=100,  # after the field mapping
@@ -66,7 +72,10 @@ def query_pipeline(
             )
         ],
     )
-    return _pipeline(placeholders, source_names) + ci
+    pipeline = _pipeline(placeholders, source_names)
+    if lists is not None:
+        pipeline = pipeline + list_pipeline(lists)
+    return pipeline + ci
 
 
 def _lucene_term(value: str) -> str:
@@ -107,23 +116,25 @@ def _convert(rule: SigmaRule, pipeline: ProcessingPipeline) -> list[str]:
     return [str(q) for q in OpensearchLuceneBackend(processing_pipeline=pipeline).convert_rule(copy.deepcopy(rule))]
 
 
-def _queries(rule: SigmaRule, placeholders: Mapping[str, Sequence[str]] | None) -> list[str]:
+def _queries(
+    rule: SigmaRule, placeholders: Mapping[str, Sequence[str]] | None, lists: Mapping[str, WatchList] | None = None
+) -> list[str]:
     """The rule's queries; with source-dependent field names (source_fields.py), one branch per
     source that names them differently, and the Sigma names for every other source — what the
     stream compiler's per-event dispatch reads."""
     ls = rule.logsource
     per_service = source_names({"product": ls.product, "category": ls.category, "service": ls.service})
     if not per_service:
-        return _convert(rule, query_pipeline(placeholders))
+        return _convert(rule, query_pipeline(placeholders, None, lists))
     services = " OR ".join(_lucene_term(s) for s in sorted(per_service))
     branches = [
         f"(NOT canhgac.logsource.service.ci:({services})) AND ({q})"
-        for q in _convert(rule, query_pipeline(placeholders))
+        for q in _convert(rule, query_pipeline(placeholders, None, lists))
     ]
     for service, names in sorted(per_service.items()):
         branches += [
             f"canhgac.logsource.service.ci:{_lucene_term(service)} AND ({q})"
-            for q in _convert(rule, query_pipeline(placeholders, names))
+            for q in _convert(rule, query_pipeline(placeholders, names, lists))
         ]
     return [" OR ".join(f"({b})" for b in branches)]
 
@@ -140,8 +151,10 @@ def convert_rules(
     paths: Iterable[str | Path],
     placeholders: Mapping[str, Sequence[str]] | None = None,
     rejected: list[Rejection] | None = None,
+    lists: Mapping[str, WatchList] | None = None,
 ) -> Iterator[Converted]:
-    """One Converted per rule; rules the backend cannot express are appended to `rejected`."""
+    """One Converted per rule; rules the backend cannot express are appended to `rejected`. With
+    `lists` (name -> list as stored now), watch lists named by rules are expanded into the queries."""
     for path in iter_rule_files(paths):
         name = str(path)
         try:
@@ -158,7 +171,7 @@ def convert_rules(
                 continue
             try:
                 check_regexes(rule)
-                queries = _queries(rule, placeholders)
+                queries = _queries(rule, placeholders, lists)
             except Exception as exc:  # the backend raises many kinds; each rejects one rule
                 if rejected is not None:
                     rejected.append(_reject(name, rule, exc))

@@ -9,7 +9,7 @@ from typing import Any
 from canhgac.core.config import OpenSearchConfig
 from canhgac.core.errors import BackendUnavailable, InvalidRequest
 from canhgac.core.index import Index
-from canhgac.core.watchlists import LISTS, MAX_LIST_VALUES, ListType, normalise_value
+from canhgac.core.watchlists import LISTS, MAX_LIST_VALUES, ListType, WatchList, normalise_value
 from opensearchpy import AsyncOpenSearch
 
 
@@ -105,3 +105,18 @@ async def refresh_process_lists(client: AsyncOpenSearch, cfg: OpenSearchConfig) 
     except BackendUnavailable:
         return  # the last copy; a rule test is not worth failing over it
     LISTS.replace_from_docs(docs)
+
+
+async def stored_lists(client: AsyncOpenSearch, cfg: OpenSearchConfig) -> dict[str, WatchList]:
+    """Every list as stored now, by name, for expanding into a rule's converted query (back-tests,
+    retro-hunts: rules/convert_lists.py); a document that does not read is skipped, as by the
+    detector. Unreadable lists fail the caller (BackendUnavailable): a query without them would
+    answer wrongly."""
+    lists: dict[str, WatchList] = {}
+    for doc in await _index(client, cfg).read_all():
+        try:
+            listed = WatchList.model_validate(doc)
+        except ValueError:
+            continue
+        lists[listed.name] = listed
+    return lists

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from canhgac.api.events.service import AGENCY_FIELD, TIME_FIELD, events_pattern
+from canhgac.api.lists.service import stored_lists
 from canhgac.api.query_guard import MAX_DETERMINIZED_STATES
 from canhgac.api.retro.alerts import Match, Pending, indicator_matches, rule_block
 from canhgac.api.retro.models import JobKind, JobState
@@ -202,7 +203,9 @@ class RetroRunner:
         if text is None:
             await self._finish(job, JobState.FAILED, {"error": f"no rule {rule_id}"})
             return None
-        converted, rejected = await asyncio.to_thread(convert_text, self.settings, text, rule_id)
+        # Watch lists the rule names are expanded as they are now (rules/convert_lists.py).
+        lists = await stored_lists(self.client, self.settings.opensearch)
+        converted, rejected = await asyncio.to_thread(convert_text, self.settings, text, rule_id, "<pasted>", lists)
         if not converted:
             # A watch list's rejection says what to do about it; the others' reason is enough.
             reasons = "; ".join(r.message if r.reason == "watch list" else r.reason for r in rejected)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from canhgac.api.audit.service import audit
 from canhgac.api.auth.models import Principal
 from canhgac.api.deps import State, Tuner, TuningReader
+from canhgac.api.lists.service import stored_lists
 from canhgac.api.retro import service
 from canhgac.api.retro.models import HuntRequest, JobList, JobOut, JobsStarted
 from canhgac.api.rules.backtest import convert_path, convert_text
@@ -61,12 +62,14 @@ async def start(body: HuntRequest, principal: Tuner, request: Request, state: St
         if not text and body.rule_id not in files:
             raise NotFound(f"no rule {body.rule_id}")
         # Refused now (400, saying why) rather than queued to fail: a rule that does not convert to
-        # a query, such as one naming a watch list (%list:NAME%).
+        # a query, such as one naming an address list on a text field (rules/convert_lists.py).
+        # The job converts it again when it runs, with the lists as they are then.
+        lists = await stored_lists(client, settings.opensearch)
         if text:
-            converted, rejected = await asyncio.to_thread(convert_text, settings, text, body.rule_id)
+            converted, rejected = await asyncio.to_thread(convert_text, settings, text, body.rule_id, "<pasted>", lists)
         else:
             converted, rejected = await asyncio.to_thread(
-                convert_path, settings, FilePath(files[body.rule_id]), body.rule_id
+                convert_path, settings, FilePath(files[body.rule_id]), body.rule_id, lists
             )
         if not converted:
             raise RuleRejected(

@@ -9,13 +9,14 @@ regex automata, and the page size limit of the search API.
 from __future__ import annotations
 
 import asyncio
-import re
 import tempfile
+from collections.abc import Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from canhgac.api.events.service import AGENCY_FIELD, TIME_FIELD, events_pattern
+from canhgac.api.lists.service import stored_lists
 from canhgac.api.query_guard import MAX_DETERMINIZED_STATES
 from canhgac.api.rules import correlation_backtest
 from canhgac.api.rules.models import Backtest
@@ -23,6 +24,7 @@ from canhgac.api.rules.service import file_rule_ids, placeholders_of, rule_docs
 from canhgac.api.search import run_search, scope_filter, time_range
 from canhgac.core.config import Settings
 from canhgac.core.errors import InvalidRequest, NotFound, RuleRejected
+from canhgac.core.watchlists import WatchList
 from canhgac.rules.convert import DEFAULT_FIELD, Converted, convert_rules
 from canhgac.rules.loader import Rejection, load_file
 from canhgac.rules.ruleset import uploaded_path
@@ -31,60 +33,50 @@ from opensearchpy import AsyncOpenSearch
 QUERY_TIMEOUT = "30s"
 
 
+Lists = Mapping[str, WatchList]
+
+
 def convert_text(
-    settings: Settings, text: str, rule_id: str | None, name: str = "<pasted>"
+    settings: Settings, text: str, rule_id: str | None, name: str = "<pasted>", lists: Lists | None = None
 ) -> tuple[list[Converted], list[Rejection]]:
     # convert_rules reads files; a private temporary file keeps one conversion path for everything.
     with tempfile.TemporaryDirectory(prefix="canhgac-backtest-") as tmp:
         path = Path(tmp) / "rule.yml"
         path.write_text(text, encoding="utf-8")
-        converted, rejected = convert_path(settings, path, rule_id)
+        converted, rejected = convert_path(settings, path, rule_id, lists)
     return converted, [replace(r, path=name) for r in rejected]
 
 
-LIST_PLACEHOLDER = re.compile(r"placeholder '(list:[^']+)'")
-
-
-def convert_path(settings: Settings, path: Path, rule_id: str | None) -> tuple[list[Converted], list[Rejection]]:
+def convert_path(
+    settings: Settings, path: Path, rule_id: str | None, lists: Lists | None = None
+) -> tuple[list[Converted], list[Rejection]]:
+    """The rule's queries. `lists` (api/lists/service.py `stored_lists`, read by the caller just
+    before) expands the watch lists a rule names into its queries, as they are now
+    (rules/convert_lists.py); a list's edit after that is the detector's."""
     rejected: list[Rejection] = []
-    converted = list(convert_rules([path], placeholders_of(settings) or None, rejected))
+    converted = list(convert_rules([path], placeholders_of(settings) or None, rejected, lists))
     if rule_id is not None:
         converted = [c for c in converted if c.rule_id == rule_id]
         rejected = [r for r in rejected if r.rule_id in (rule_id, None)]
-    return converted, [_explain_list(r) for r in rejected]
-
-
-def _explain_list(rejection: Rejection) -> Rejection:
-    """A rule naming a watch list (`%list:NAME%`) says so, not "unresolved placeholder": lists are
-    read per event by the detector, the query conversion does not expand them (docs/threat-intel.md)."""
-    found = LIST_PLACEHOLDER.search(rejection.message)
-    if found is None:
-        return rejection
-    return replace(
-        rejection,
-        reason="watch list",
-        message=(
-            f"the rule names the watch list %{found.group(1)}%: watch lists are matched per event by the "
-            "detector only; back-tests and retro-hunts cannot expand them into a query (not supported yet)"
-        ),
-    )
+    return converted, rejected
 
 
 async def _convert(
     client: AsyncOpenSearch, settings: Settings, body: Backtest
 ) -> tuple[list[Converted], list[Rejection]]:
+    lists = await stored_lists(client, settings.opensearch)
     if body.yaml is not None:
-        return await asyncio.to_thread(convert_text, settings, body.yaml, None)
+        return await asyncio.to_thread(convert_text, settings, body.yaml, None, "<pasted>", lists)
     assert body.rule_id is not None
     uploaded = {d["id"]: d for d in await rule_docs(client, settings.opensearch.rules_index)}.get(body.rule_id)
     if uploaded and uploaded.get("yaml"):
         return await asyncio.to_thread(
-            convert_text, settings, uploaded["yaml"], body.rule_id, uploaded_path(body.rule_id)
+            convert_text, settings, uploaded["yaml"], body.rule_id, uploaded_path(body.rule_id), lists
         )
     files = await asyncio.to_thread(file_rule_ids, settings)
     if body.rule_id not in files:
         raise NotFound(f"no rule {body.rule_id}")
-    return await asyncio.to_thread(convert_path, settings, Path(files[body.rule_id]), body.rule_id)
+    return await asyncio.to_thread(convert_path, settings, Path(files[body.rule_id]), body.rule_id, lists)
 
 
 async def _correlation_backtest(

@@ -9,18 +9,20 @@ a base rule had more), within the backtest's capped time range.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from canhgac.api.events.service import AGENCY_FIELD, TIME_FIELD, events_pattern
+from canhgac.api.lists.service import stored_lists
 from canhgac.api.query_guard import MAX_DETERMINIZED_STATES
 from canhgac.api.rules.service import file_library, placeholders_of
 from canhgac.api.search import run_search, scope_filter, time_range
 from canhgac.core.config import Settings
 from canhgac.core.errors import InvalidRequest, RuleRejected
+from canhgac.core.watchlists import WatchList
 from canhgac.rules.convert import DEFAULT_FIELD, Converted, convert_rules
 from canhgac.rules.correlation import CorrelationEngine
 from canhgac.rules.correlation_spec import compile_rule, keys_of
@@ -86,9 +88,9 @@ def plan(settings: Settings, pasted: FileResult, rule_id: str | None) -> Plan | 
     return Plan(target, used, list({m.id: m for m in base.values()}.values()))
 
 
-def _convert(settings: Settings, meta: RuleMeta) -> list[Converted]:
+def _convert(settings: Settings, meta: RuleMeta, lists: Mapping[str, WatchList]) -> list[Converted]:
     rejected: list[Any] = []
-    found = convert_rules([Path(meta.path)], placeholders_of(settings) or None, rejected)
+    found = convert_rules([Path(meta.path)], placeholders_of(settings) or None, rejected, lists)
     converted = [c for c in found if c.rule_id == meta.id]
     if not converted:
         raise RuleRejected(
@@ -123,8 +125,9 @@ async def run(
     events: dict[str, tuple[dict[str, Any], list[RuleMeta]]] = {}
     queries: list[str] = []
     truncated = False
+    lists = await stored_lists(client, settings.opensearch)  # expanded into base rules' queries
     for meta in the_plan.base:
-        converted = await asyncio.to_thread(_convert, settings, meta)
+        converted = await asyncio.to_thread(_convert, settings, meta, lists)
         queries += [c.query for c in converted]
         should = [
             {
