@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -107,6 +108,40 @@ class Api:
         assert resp.status_code == 200, resp.text
         client.headers["X-CSRF-Token"] = resp.json()["csrf_token"]
         return client
+
+
+@contextlib.asynccontextmanager
+async def refreshing(settings: Any, every_secs: float = 0.1) -> AsyncIterator[None]:
+    """Refresh the test's indices every `every_secs` meanwhile. Most API writes wait for the next
+    refresh (refresh="wait_for") to answer, up to the indices' 1 s interval: a refresh by anyone
+    releases them, so a test making hundreds of writes waits for these instead. What the writes do
+    and what becomes visible is unchanged; only sooner."""
+    from canhgac.core.store import make_client
+
+    cfg = settings.opensearch
+    names = ",".join(
+        f"{name}*"
+        for name in (cfg.index_prefix, cfg.alerts_index, cfg.sources_index, cfg.config_index_prefix, cfg.audit_index)
+    )
+    client = make_client(cfg, component="admin")
+    stop = asyncio.Event()
+
+    async def loop() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(Exception):  # a refresh that failed is only a slower answer
+                await client.indices.refresh(
+                    index=names, expand_wildcards="all", allow_no_indices=True, ignore_unavailable=True
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every_secs)
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+        await client.close()
 
 
 async def seed(settings: Any) -> None:

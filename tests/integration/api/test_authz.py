@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
-from tests.integration.api.conftest import AGENCY_A, PASSWORD
+from tests.integration.api.conftest import AGENCY_A, PASSWORD, refreshing
 
 pytestmark = pytest.mark.integration
 
@@ -304,23 +304,26 @@ async def test_every_route_is_in_the_matrix(api) -> None:  # type: ignore[no-unt
 
 async def test_authorisation_matrix(api) -> None:  # type: ignore[no-untyped-def]
     failures = []
-    for (method, path), (kwargs, expected, anonymous) in MATRIX.items():
-        if path.endswith("/stream"):
-            continue  # ASGITransport buffers whole bodies; the stream is covered over a real socket below
-        async with api.client() as anon:
-            resp = await call(anon, method, path, kwargs, "anon")
-            if resp.status_code != anonymous:
-                failures.append((method, path, "anonymous", resp.status_code, anonymous))
-        for role in ROLES:
-            if path == "/api/v1/auth/logout":
-                continue  # would revoke the token the next rows use: checked at the end
-            async with api.client(role) as client:
-                resp = await call(client, method, path, kwargs, role)
-            want = expected[role]
-            if path == "/api/v1/alerts/{alert_id}/status" and role == "admin":
-                want = 200
-            if resp.status_code != want and not (want == 200 and path.endswith("/status") and resp.status_code == 409):
-                failures.append((method, path, role, resp.status_code, want, resp.text[:200]))
+    async with refreshing(api.settings):  # a hundred writes, each waiting for a refresh
+        for (method, path), (kwargs, expected, anonymous) in MATRIX.items():
+            if path.endswith("/stream"):
+                continue  # ASGITransport buffers whole bodies; the stream is covered over a real socket below
+            async with api.client() as anon:
+                resp = await call(anon, method, path, kwargs, "anon")
+                if resp.status_code != anonymous:
+                    failures.append((method, path, "anonymous", resp.status_code, anonymous))
+            for role in ROLES:
+                if path == "/api/v1/auth/logout":
+                    continue  # would revoke the token the next rows use: checked at the end
+                async with api.client(role) as client:
+                    resp = await call(client, method, path, kwargs, role)
+                want = expected[role]
+                if path == "/api/v1/alerts/{alert_id}/status" and role == "admin":
+                    want = 200
+                if resp.status_code != want and not (
+                    want == 200 and path.endswith("/status") and resp.status_code == 409
+                ):
+                    failures.append((method, path, role, resp.status_code, want, resp.text[:200]))
     for role in ROLES:
         async with api.client(role) as client:
             assert (await client.post("/api/v1/auth/logout")).status_code == 204
