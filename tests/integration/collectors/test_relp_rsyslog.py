@@ -20,15 +20,16 @@ import uuid
 from collections import defaultdict
 from pathlib import Path
 
+import orjson
 import pytest
+from aiokafka import TopicPartition
 from canhgac.collectors.relp.protocol import RelpParser, frame
 from canhgac.core.config import SourceConfig
-from canhgac.core.kafka import ensure_topics
+from canhgac.core.kafka import ensure_topics, make_reader
 from canhgac.core.store import make_client
 
 from canhgac.runtime import Runtime
 from tests.conftest import eventually, free_port
-from tests.integration.collectors.helpers import read_raw
 from tests.integration.shippers import CollectorProcess, Rsyslogd, doc_configs, swap
 
 pytestmark = pytest.mark.integration
@@ -58,20 +59,39 @@ def seq_of(message: str) -> int:
 
 
 async def kafka_lines(settings) -> dict[int, set[str]]:  # type: ignore[no-untyped-def]
-    """Raw ids seen in Kafka for each line."""
+    """Raw ids seen in Kafka for each line: every record in the raw topic now (read to the end
+    offsets taken when called, outside any group)."""
+    topic = settings.kafka.topics.raw
+    reader = make_reader(settings.kafka, component="admin", client_suffix="relp-test")
+    await reader.start()
     ids: dict[int, set[str]] = defaultdict(set)
-    for record in await read_raw(settings, LINES, timeout_secs=15, settle_secs=0.5):
-        if "seq=" in record["message"]:
-            ids[seq_of(record["message"])].add(record["id"])
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(settings.kafka.topics.partitions)]
+        reader.assign(partitions)
+        await reader.seek_to_beginning(*partitions)
+        end = await reader.end_offsets(partitions)
+        deadline = asyncio.get_running_loop().time() + 60
+        while any([await reader.position(tp) < end[tp] for tp in partitions]):
+            assert asyncio.get_running_loop().time() < deadline, "the raw topic could not be read to its end"
+            for records in (await reader.getmany(*partitions, timeout_ms=500, max_records=5000)).values():
+                for record in records:
+                    raw = orjson.loads(record.value)
+                    if "seq=" in raw["message"]:
+                        ids[seq_of(raw["message"])].add(raw["id"])
+    finally:
+        await reader.stop()
     return ids
 
 
 async def until_in_kafka(  # type: ignore[no-untyped-def]
-    settings, expected: int = LINES, timeout_secs: float = 150, quiet_secs: float = 25
+    settings, expected: int = LINES, timeout_secs: float = 150, quiet_secs: float = 25, last: int | None = None
 ) -> dict[int, set[str]]:
     """Kafka's lines once all are there, or once none has arrived for `quiet_secs` (real rsyslog
     may have dropped a few by itself: waiting for those would only wait out `timeout_secs`).
-    `quiet_secs` is five of the documented config's 5-second resume intervals."""
+    `quiet_secs` is five of the documented config's 5-second resume intervals. With `last` (the
+    line logged after all the others), once that line is there and nothing more arrived for a
+    few seconds: rsyslog's disk queue is first in, first out, with one worker, so every line
+    before it was sent (or dropped) before it."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_secs
     seen, changed_at = -1, loop.time()
@@ -79,9 +99,10 @@ async def until_in_kafka(  # type: ignore[no-untyped-def]
         ids = await kafka_lines(settings)
         if len(ids) != seen:
             seen, changed_at = len(ids), loop.time()
-        if len(ids) >= expected or loop.time() > deadline or loop.time() - changed_at > quiet_secs:
+        quiet = loop.time() - changed_at
+        if len(ids) >= expected or loop.time() > deadline or quiet > quiet_secs or (last in ids and quiet > 3):
             return ids
-        await asyncio.sleep(2)
+        await asyncio.sleep(1)
 
 
 async def indexed(settings, expected: int) -> list[dict]:  # type: ignore[no-untyped-def]
@@ -239,6 +260,7 @@ async def feed_rsyslog(rsyslog: Rsyslogd, collector: CollectorProcess, port: int
             await asyncio.to_thread(collector.start, port)
         if i % 50 == 0:
             await asyncio.sleep(0.02)
+    rsyslog.log("relp-test", 4242, line(LINES))  # the last line: once in Kafka, rsyslog sent all before it
 
 
 async def test_rsyslog_over_relp_clean_restarts_store_nothing_twice(test_settings, tmp_path: Path) -> None:
@@ -251,7 +273,7 @@ async def test_rsyslog_over_relp_clean_restarts_store_nothing_twice(test_setting
     try:
         with rsyslog:
             await feed_rsyslog(rsyslog, collector, port, {1000: "restart", 2000: "restart"})
-            ids = await until_in_kafka(settings)
+            ids = await until_in_kafka(settings, expected=LINES + 1, last=LINES)
     finally:
         collector.stop()
     missing = set(range(LINES)) - set(ids)
@@ -271,7 +293,7 @@ async def test_rsyslog_over_relp_kill_9_stores_nothing_twice(test_settings, tmp_
     try:
         with rsyslog:
             await feed_rsyslog(rsyslog, collector, port, {1000: "kill", 2000: "kill"})
-            ids = await until_in_kafka(settings, timeout_secs=120)
+            ids = await until_in_kafka(settings, expected=LINES + 1, timeout_secs=120, last=LINES)
     finally:
         collector.stop()
     missing = set(range(LINES)) - set(ids)
