@@ -12,7 +12,7 @@ from canhgac.api.indices import ensure_api_indices
 from canhgac.api.sources import service
 from canhgac.api.sources.models import SourceCreate, SourceUpdate
 from canhgac.core.store import make_client
-from canhgac.pipeline.source_health import SILENT_RULE_ID
+from canhgac.pipeline.source_health import SILENT_RULE_ID, SourceHealthStage
 
 from canhgac.demo_feed import send_lines
 from canhgac.runtime import Runtime
@@ -29,6 +29,11 @@ async def test_api_declared_source_going_silent_raises_the_alert(test_settings) 
     runtime = Runtime(settings, stages=("normalizer", "alert-indexer", "source-health"), api=False)
     task = asyncio.create_task(runtime.run())
     await asyncio.wait_for(runtime.started.wait(), 120)
+    # Silences are checked every 5 s (the stage's default); every 0.5 s here, so each of the three
+    # waits below ends soon after the interval has passed instead of up to 5 s later.
+    health = next(stage for stage in runtime.stages if stage.name == SourceHealthStage.name)
+    assert isinstance(health, SourceHealthStage)
+    health.check_interval_secs = 0.5
     client = make_client(settings.opensearch, component="admin")
     cfg = settings.opensearch
     try:
