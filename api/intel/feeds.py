@@ -206,10 +206,41 @@ FETCHERS = {FeedKind.TAXII: fetch_taxii, FeedKind.MISP: fetch_misp, FeedKind.MIS
 
 
 async def poll_feed(client: AsyncOpenSearch, cfg: OpenSearchConfig, feed_id: str) -> dict[str, Any]:
-    """Poll once now: store what is new, record the outcome on the feed (success or error)."""
-    doc = await get_feed(client, cfg, feed_id)
+    """Poll once now (by hand): store what is new, record the outcome on the feed (success or error).
+    The attempt is recorded before the fetch, so a poller that listed the feed as due a moment ago
+    skips it (`poll_if_due`)."""
     feeds = Index(client, cfg.intel_feeds_index)
     started = _now()
+    doc = await get_feed(client, cfg, feed_id)
+    await feeds.update(feed_id, {"last_attempt_at": iso(started)}, missing=f"no feed {feed_id}", retry_on_conflict=3)
+    return await _poll(feeds, client, cfg, doc, started)
+
+
+async def poll_if_due(client: AsyncOpenSearch, cfg: OpenSearchConfig, feed_id: str) -> dict[str, Any] | None:
+    """The poller's poll of a feed it listed as due: None when the feed, read again now, is no longer
+    due (polled by hand or by another API replica since the listing) or another poller claimed it
+    first (the claim is the attempt's time, written with the version read). Without this, a poll by
+    hand that ended between the listing and this poll was followed at once by a second fetch, from
+    the cursor that poll had just moved."""
+    feeds = Index(client, cfg.intel_feeds_index)
+    started = _now()
+    try:
+        current = await feeds.get_versioned(feed_id)
+    except NotFound:
+        return None  # deleted since the listing
+    if not is_due(current.source, started):
+        return None
+    try:
+        await feeds.update(feed_id, {"last_attempt_at": iso(started)}, version=current)
+    except (NotFound, Conflict):
+        return None
+    return await _poll(feeds, client, cfg, {**current.source, "id": feed_id}, started)
+
+
+async def _poll(
+    feeds: Index, client: AsyncOpenSearch, cfg: OpenSearchConfig, doc: dict[str, Any], started: datetime
+) -> dict[str, Any]:
+    feed_id = str(doc["id"])
     try:
         parsed, cursor = await FETCHERS[FeedKind(doc["kind"])](doc)
         docs = service.store_candidates(
@@ -273,13 +304,15 @@ def stale_alert(doc: dict[str, Any], since: datetime, now: datetime) -> dict[str
     ).to_document()
 
 
+def is_due(doc: dict[str, Any], now: datetime) -> bool:
+    last = parse_time(doc.get("last_attempt_at"))
+    return bool(doc.get("enabled", True)) and (
+        last is None or (now - last).total_seconds() >= int(doc["interval_secs"])
+    )
+
+
 async def due_feeds(client: AsyncOpenSearch, cfg: OpenSearchConfig, now: datetime) -> list[dict[str, Any]]:
-    due = []
-    for doc in await list_feeds(client, cfg):
-        last = parse_time(doc.get("last_attempt_at"))
-        if doc.get("enabled", True) and (last is None or (now - last).total_seconds() >= int(doc["interval_secs"])):
-            due.append(doc)
-    return due
+    return [doc for doc in await list_feeds(client, cfg) if is_due(doc, now)]
 
 
 async def mark_stale(

@@ -1,7 +1,8 @@
 """The feed poller: runs in the API process (the API owns the config indices), polls each enabled
 feed when its interval has passed since its last attempt, and raises a feed's "stale" alert once per
-outage. Several API replicas may poll the same feed: writes are idempotent (derived ids), only the
-work is repeated. The stale alert is recorded on the feed before it is published; a publish Kafka
+outage. Several API replicas may list the same feed as due: the first to claim it (the attempt's
+time written with the version read) polls it, the others skip it; writes are idempotent anyway
+(derived ids). The stale alert is recorded on the feed before it is published; a publish Kafka
 did not acknowledge removes the record, so the next round raises it again."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from canhgac.api.intel.feeds import due_feeds, list_feeds, mark_stale, poll_feed, unmark_stale
+from canhgac.api.intel.feeds import due_feeds, list_feeds, mark_stale, poll_if_due, unmark_stale
 from canhgac.core.config import OpenSearchConfig
 from canhgac.core.errors import BackendUnavailable
 from opensearchpy import AsyncOpenSearch
@@ -33,8 +34,8 @@ async def poll_due(
     hunt: Hunt | None = None,
 ) -> None:
     for doc in await due_feeds(client, cfg, datetime.now(UTC)):
-        result = await poll_feed(client, cfg, str(doc["id"]))
-        if hunt is not None and result.get("indicator_ids"):
+        result = await poll_if_due(client, cfg, str(doc["id"]))  # None: polled or claimed meanwhile
+        if result is not None and hunt is not None and result.get("indicator_ids"):
             await hunt(str(doc["id"]), result["indicator_ids"])
     for doc in await list_feeds(client, cfg):
         alert = await mark_stale(client, cfg, doc, datetime.now(UTC))

@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from canhgac.api.intel.feeds import poll_if_due
 from canhgac.core.config import RetroHuntConfig
 from canhgac.core.store import events_index, make_client
 
@@ -396,18 +397,34 @@ async def misp_rest_search_to_stream_alert(api: Any, misp_rest: tuple[str, MispS
         )
         assert created.status_code == 201, created.text
         assert "headers" not in created.json()
-        first = (await admin.post("/api/v1/intel/feeds/misp-rest/poll")).json()
-        assert first["status"] == "ok" and first["stored"] == 2, first
-        asked = misp.requests[-1]
+
+        # The API's poller polls a new feed within seconds: the test waits for that first poll
+        # rather than racing it with one by hand (whichever ran second asked from the cursor the
+        # other had moved, and `misp.requests[-1]` was not always the poll the test made).
+        async def polled() -> dict[str, Any] | None:
+            listed = await admin.get("/api/v1/intel/feeds")
+            if listed.status_code != 200:  # 503 while the new indicators index's shard starts
+                return None
+            feed = next(f for f in listed.json()["items"] if f["id"] == "misp-rest")
+            return feed if feed["last_success_at"] else None
+
+        feed = await eventually(polled, timeout_secs=30)
+        assert feed["last_count"] == 2 and feed["last_error"] is None, feed
+        assert len(misp.requests) == 1, misp.requests  # one poll, one page
+        asked = misp.requests[0]
         assert asked["path"] == "/attributes/restSearch" and asked["auth"] == MISP_KEY
         assert asked["body"]["returnFormat"] == "json" and asked["body"]["last"] == "30d"
         assert asked["body"]["to_ids"] is True and "timestamp" not in asked["body"]
 
-        # Next poll: only what changed since the newest attribute seen.
+        # Polled by hand: only what changed since the newest attribute seen, in one more request.
         misp.attributes.append(attribute("sha256", "cd" * 32, True, "dropper", now - 10))
         second = (await admin.post("/api/v1/intel/feeds/misp-rest/poll")).json()
-        assert second["stored"] == 1 and misp.requests[-1]["body"]["timestamp"] == now - 90 + 1
-        assert "last" not in misp.requests[-1]["body"]
+        assert second["status"] == "ok" and second["stored"] == 1, second
+        assert len(misp.requests) == 2, misp.requests
+        assert misp.requests[1]["body"]["timestamp"] == now - 90 + 1 and "last" not in misp.requests[1]["body"]
+        # The poller, holding a listing from before that poll, does not fetch the feed again.
+        assert await poll_if_due(api.app.state.canhgac.opensearch, settings.opensearch, "misp-rest") is None
+        assert len(misp.requests) == 2, misp.requests
         listed = (await admin.get("/api/v1/intel/indicators", params={"value": "198.51.100.88", "type": "ipv4"})).json()
         item = listed["items"][0]
         assert listed["total"] == 1 and item["feed"] == "misp-rest" and item["confidence"] == 75
