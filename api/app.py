@@ -125,7 +125,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
             await enqueue_indicators(client, settings, indicator_ids, trigger=f"feed:{feed_id}", by=f"feed:{feed_id}")
 
         async def publish_acknowledged(alert: dict[str, Any]) -> bool:
-            """A feed's stale alert: True once Kafka acknowledged it (else the poller raises it again)."""
+            """A feed's stale alert, a retro alert: True once Kafka acknowledged it (else the poller
+            raises it again, the retro-hunt runner publishes it again before the job finishes)."""
             return state.publisher is not None and await state.publisher.publish(alert)
 
         polling = asyncio.create_task(
@@ -134,7 +135,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, *, console: b
         )
         # Retro-hunts run here, one job at a time (api/retro/runner.py), stopped with the poller.
         hunting = asyncio.create_task(
-            RetroRunner(client, settings, state.publish_alert).run(stop_polling), name="retro-hunts"
+            RetroRunner(client, settings, publish_acknowledged).run(stop_polling), name="retro-hunts"
         )
         try:
             yield

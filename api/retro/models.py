@@ -72,6 +72,9 @@ class JobOut(BaseModel):
     alerts_raised: int = Field(default=0, description="new retro alerts")
     alerts_existing: int = Field(default=0, description="groups already alerted (by the stream or an earlier hunt)")
     truncated: str | None = Field(default=None, description="max_events or max_alerts when a bound stopped it")
+    unpublished: list[str] = Field(
+        default=[], description="new retro alerts Kafka has not acknowledged yet; the job finishes once none is left"
+    )
     error: str | None = None
     cancel_requested: bool = False
     cancelled_by: str | None = None

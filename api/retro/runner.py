@@ -13,6 +13,10 @@ Bounded (`max_events_per_job`, `max_alerts_per_job`), cancellable (the job's fla
 every page), paced (after a page that took t seconds it sleeps t × (1/max_duty_cycle − 1), at least
 `min_pause_secs`), and resumable: after each page the job records where its earliest unwritten
 window starts, and a job taken again (restart, lost lease) reads from there.
+
+Nothing stored is left unheard: a new alert is published through an acknowledged publish (True
+once Kafka has it); the ids Kafka did not acknowledge are kept in the job's `unpublished` and
+published again (as stored) before the job finishes, every `check_interval_secs` until none is left.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ SORT = [
     {TIME_FIELD: {"order": "asc", "unmapped_type": "date"}},
     {"event.id": {"order": "asc", "unmapped_type": "keyword"}},
 ]
-Publish = Callable[[dict[str, Any]], Awaitable[None]]
+Publish = Callable[[dict[str, Any]], Awaitable[bool]]  # True once Kafka acknowledged
 
 
 @dataclass
@@ -157,9 +161,30 @@ class RetroRunner:
             resume_from = cursor.get("resume_from") if at == int(cursor["segment"]) else None
             outcome = await self._segment(job, at, len(segments), segments[at], resume_from, inventory, stop)
             if outcome is not None:
+                await self._publish_pending(job, stop)
                 await self._finish(job, JobState(outcome[0]), outcome[1])
                 return
+        await self._publish_pending(job, stop)
         await self._finish(job, JobState.DONE, {})
+
+    async def _publish_pending(self, job: dict[str, Any], stop: asyncio.Event) -> None:
+        """Publish again, as stored now, the alerts Kafka did not acknowledge, until none is left:
+        the job stays running (its lease renewed) meanwhile, and is taken again after a restart."""
+        alerts = Index(self.client, self.settings.opensearch.alerts_index)
+        while job.get("unpublished"):
+            left = []
+            for alert_id in job["unpublished"]:
+                document = await alerts.find(alert_id)  # gone (retention): nothing left to tell
+                if document is not None and not await self.publish({**document, "id": alert_id}):
+                    left.append(alert_id)
+            await self._current(job)  # LeaseLost when another runner took the job
+            lease = iso(datetime.now(UTC) + timedelta(seconds=self.cfg.lease_secs))
+            await self._update(job, {"unpublished": left, "lease_until": lease})
+            if left:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self.cfg.check_interval_secs)
+                if stop.is_set():
+                    raise JobStopped
 
     async def _segments(self, job: dict[str, Any]) -> list[Segment] | None:
         if job["kind"] == JobKind.RULE:
@@ -327,6 +352,7 @@ class RetroRunner:
                     "events_matched": job["events_matched"],
                     "alerts_raised": job.get("alerts_raised", 0),
                     "alerts_existing": job.get("alerts_existing", 0),
+                    "unpublished": job.get("unpublished", []),
                     "lease_until": iso(datetime.now(UTC) + timedelta(seconds=self.cfg.lease_secs)),
                 },
             )
@@ -368,7 +394,8 @@ class RetroRunner:
         self, job: dict[str, Any], pending: dict[str, Pending], ids: list[str], inventory: Inventory
     ) -> None:
         """Create these alerts (each once: an id already in the index is left as it is), then
-        publish the new ones to the alerts topic for the notifier."""
+        publish the new ones to the alerts topic for the notifier (the ids Kafka did not
+        acknowledge kept in the job's `unpublished`, recorded with its progress)."""
         if not ids:
             return
         index = self.settings.opensearch.alerts_index
@@ -394,4 +421,5 @@ class RetroRunner:
         job["alerts_raised"] = int(job.get("alerts_raised", 0)) + len(created)
         job["alerts_existing"] = int(job.get("alerts_existing", 0)) + existing
         for document in created:
-            await self.publish(document)
+            if not await self.publish(document):
+                job["unpublished"] = [*job.get("unpublished", []), str(document["id"])]

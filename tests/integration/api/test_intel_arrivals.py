@@ -245,8 +245,9 @@ async def resumed_when_its_runner_is_lost(api: Any) -> None:
         )
         published: list[dict[str, Any]] = []
 
-        async def publish(alert: dict[str, Any]) -> None:
+        async def publish(alert: dict[str, Any]) -> bool:
             published.append(alert)
+            return True
 
         other = RetroRunner(state.opensearch, api.settings, publish)
         assert await other.run_once(asyncio.Event()) == job_id
