@@ -221,7 +221,8 @@ async def api(api_settings) -> AsyncIterator[Api]:  # type: ignore[no-untyped-de
     await seed(api_settings)
     await ensure_topics(api_settings.kafka)  # alert changes are published, as in a real deployment
     try:
-        async with app.router.lifespan_context(app):
+        # The refresher: the users' writes below and the test's own wait for refreshes (refreshing()).
+        async with app.router.lifespan_context(app), refreshing(api_settings):
             state = app.state.canhgac
             harness = Api(app=app, settings=api_settings)
 

@@ -10,7 +10,8 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
-from tests.integration.api.conftest import AGENCY_A, PASSWORD, refreshing
+from tests.conftest import eventually
+from tests.integration.api.conftest import AGENCY_A, PASSWORD
 
 pytestmark = pytest.mark.integration
 
@@ -304,26 +305,24 @@ async def test_every_route_is_in_the_matrix(api) -> None:  # type: ignore[no-unt
 
 async def test_authorisation_matrix(api) -> None:  # type: ignore[no-untyped-def]
     failures = []
-    async with refreshing(api.settings):  # a hundred writes, each waiting for a refresh
-        for (method, path), (kwargs, expected, anonymous) in MATRIX.items():
-            if path.endswith("/stream"):
-                continue  # ASGITransport buffers whole bodies; the stream is covered over a real socket below
-            async with api.client() as anon:
-                resp = await call(anon, method, path, kwargs, "anon")
-                if resp.status_code != anonymous:
-                    failures.append((method, path, "anonymous", resp.status_code, anonymous))
-            for role in ROLES:
-                if path == "/api/v1/auth/logout":
-                    continue  # would revoke the token the next rows use: checked at the end
-                async with api.client(role) as client:
-                    resp = await call(client, method, path, kwargs, role)
-                want = expected[role]
-                if path == "/api/v1/alerts/{alert_id}/status" and role == "admin":
-                    want = 200
-                if resp.status_code != want and not (
-                    want == 200 and path.endswith("/status") and resp.status_code == 409
-                ):
-                    failures.append((method, path, role, resp.status_code, want, resp.text[:200]))
+    # A hundred writes, each waiting for an index refresh: the `api` fixture's refresher releases them.
+    for (method, path), (kwargs, expected, anonymous) in MATRIX.items():
+        if path.endswith("/stream"):
+            continue  # ASGITransport buffers whole bodies; the stream is covered over a real socket below
+        async with api.client() as anon:
+            resp = await call(anon, method, path, kwargs, "anon")
+            if resp.status_code != anonymous:
+                failures.append((method, path, "anonymous", resp.status_code, anonymous))
+        for role in ROLES:
+            if path == "/api/v1/auth/logout":
+                continue  # would revoke the token the next rows use: checked at the end
+            async with api.client(role) as client:
+                resp = await call(client, method, path, kwargs, role)
+            want = expected[role]
+            if path == "/api/v1/alerts/{alert_id}/status" and role == "admin":
+                want = 200
+            if resp.status_code != want and not (want == 200 and path.endswith("/status") and resp.status_code == 409):
+                failures.append((method, path, role, resp.status_code, want, resp.text[:200]))
     for role in ROLES:
         async with api.client(role) as client:
             assert (await client.post("/api/v1/auth/logout")).status_code == 204
@@ -467,6 +466,9 @@ async def test_login_rate_limit(api) -> None:  # type: ignore[no-untyped-def]
         limited = await c.post("/api/v1/auth/login", json={"username": "viewer", "password": PASSWORD})
         assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
     async with api.client("admin") as admin:
-        await asyncio.sleep(1.5)
-        audit = (await admin.get("/api/v1/audit", params={"action": "auth.login"})).json()
-        assert any(a["outcome"] == "failure" and a["actor"]["username"] == "viewer" for a in audit["items"])
+
+        async def failure_audited() -> bool:
+            audit = (await admin.get("/api/v1/audit", params={"action": "auth.login"})).json()
+            return any(a["outcome"] == "failure" and a["actor"]["username"] == "viewer" for a in audit["items"])
+
+        await eventually(failure_audited, timeout_secs=30, interval_secs=0.2)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.api.conftest import refreshing
-
 pytestmark = pytest.mark.integration
 
 SKIP = {
@@ -47,8 +45,8 @@ async def test_no_server_errors_from_schema_driven_requests(api) -> None:  # typ
 
     loaded = schemathesis.openapi.from_dict(schema)
     operations = [op.ok() for op in loaded.get_all_operations()]
-    # Most writes and deletes wait for the next index refresh (1 s): a refresher releases them sooner.
-    async with api.client("admin") as client, refreshing(api.settings):
+    # Most writes and deletes wait for the next index refresh: the `api` fixture's refresher releases them.
+    async with api.client("admin") as client:
         for operation in operations:
             if operation.path in SKIP:
                 continue
