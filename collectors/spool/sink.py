@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 from aiokafka.partitioner import DefaultPartitioner
 from canhgac.collectors.spool.segments import SegmentSpool, encode_record
 from canhgac.core.config import KafkaConfig, SpoolConfig
@@ -211,7 +211,20 @@ class SpoolingSink:
                     self._go_spooling(exc)
                     self._spool_batch(batch)
                     continue
-                sent.add_done_callback(lambda f, b=batch: self._batch_done(f, b))
+                # aiokafka keeps retrying a batch whose broker died for as long as its metadata still
+                # names that broker: without a deadline its submitters (an HTTP request) would wait
+                # until Kafka came back. Past kafka_timeout_ms the batch is spooled (acknowledged
+                # once fsync'd); if Kafka takes it later too, the copy is one raw id twice, which the
+                # normalizer's event ids make one stored event.
+                overdue = asyncio.get_running_loop().call_later(
+                    self.cfg.kafka_timeout_ms / 1000, self._batch_overdue, sent, batch
+                )
+                sent.add_done_callback(lambda f, b=batch, t=overdue: (t.cancel(), self._batch_done(f, b)))
+
+    def _batch_overdue(self, sent: asyncio.Future[object], batch: _Open) -> None:
+        if not sent.done():
+            self._go_spooling(KafkaTimeoutError(f"batch not acknowledged in {self.cfg.kafka_timeout_ms} ms"))
+            self._spool_batch(batch)
 
     def _batch_done(self, sent: asyncio.Future[object], batch: _Open) -> None:
         exc = None if sent.cancelled() else sent.exception()
@@ -219,12 +232,17 @@ class SpoolingSink:
             self._go_spooling(exc or asyncio.CancelledError())
             self._spool_batch(batch)
             return
+        if batch.spooled:
+            return  # overdue, spooled, then taken by Kafka after all: counted when the spool replays it
         self.metrics.produced.labels(self.stage, self.topic).inc(len(batch.records))
         if not batch.done.done():
             batch.done.set_result(None)
 
     def _spool_batch(self, batch: _Open) -> None:
         """Records Kafka did not take: into the spool; the batch's waiters resolve when fsync'd."""
+        if batch.spooled:
+            return
+        batch.spooled = True
         try:
             spooled = self._enqueue(batch.records)
         except Overloaded as exc:
@@ -402,12 +420,13 @@ async def _all(*futures: asyncio.Future[None]) -> None:
 class _Open:
     """A producer batch being filled for one partition, and the future its submitters wait on."""
 
-    __slots__ = ("builder", "done", "records")
+    __slots__ = ("builder", "done", "records", "spooled")
 
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self.builder = producer.create_batch()
         self.records: list[Record] = []
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.spooled = False  # handed to the spool (once: a late failure must not spool it again)
 
 
 def _copy_outcome(source: asyncio.Future[None], target: asyncio.Future[None]) -> None:
