@@ -591,11 +591,8 @@ case "${1:-}" in
   stop) stop ;;
   stop-opensearch) if pid="$(opensearch_pid)"; then stop_pid OpenSearch "$pid"; fi; rm -f "$OPENSEARCH_RUN/opensearch.pid" ;;
   kill-kafka) if pid="$(kafka_pid)"; then log "killing Kafka (SIGKILL, pid $pid)"; kill -KILL "$pid"; fi; rm -f "$KAFKA_RUN/kafka.pid" ;;
-  # Kafka alone again after kill-kafka (its topics, users and ACLs are in its own metadata): no
-  # OpenSearch security apply, no topic setup — what the Kafka-kill test restarts with.
-  start-kafka) start_kafka; wait_healthy "${2:-180}" ;;
   status) status ;;
   reset) stop; rm -rf "$KAFKA_RUN" "$OPENSEARCH_RUN" "$SECRETS" "$SERVICES_CONFIG" "$RUN_DIR/mode" ;;
   kafka-java) shift; kafka_java "$@" ;;
-  *) echo "usage: $0 fetch|start|stop|status|reset|stop-opensearch|kill-kafka|start-kafka" >&2; exit 2 ;;
+  *) echo "usage: $0 fetch|start|stop|status|reset|stop-opensearch|kill-kafka" >&2; exit 2 ;;
 esac

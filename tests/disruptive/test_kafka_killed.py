@@ -73,7 +73,7 @@ async def test_acknowledged_events_survive_a_kafka_kill(test_settings, tmp_path)
                     await asyncio.to_thread(services, "kill-kafka")
                     killed = True
                 if batch == RESTART_AT and not restarted:
-                    await asyncio.to_thread(services, "start-kafka")
+                    await asyncio.to_thread(services, "start")
                     restarted = True
                 seqs = range(batch * PER_REQUEST, (batch + 1) * PER_REQUEST)
                 body = "\n".join(f'{{"seq": {s}, "message": "ho so {s} da cap nhat"}}' for s in seqs)
