@@ -219,14 +219,15 @@ class SpoolingSink:
                 overdue = asyncio.get_running_loop().call_later(
                     self.cfg.kafka_timeout_ms / 1000, self._batch_overdue, sent, batch
                 )
-                sent.add_done_callback(lambda f, b=batch, t=overdue: (t.cancel(), self._batch_done(f, b)))
+                sent.add_done_callback(lambda f, b=batch, t=overdue: self._batch_done(f, b, t))
 
     def _batch_overdue(self, sent: asyncio.Future[object], batch: _Open) -> None:
         if not sent.done():
             self._go_spooling(KafkaTimeoutError(f"batch not acknowledged in {self.cfg.kafka_timeout_ms} ms"))
             self._spool_batch(batch)
 
-    def _batch_done(self, sent: asyncio.Future[object], batch: _Open) -> None:
+    def _batch_done(self, sent: asyncio.Future[object], batch: _Open, overdue: asyncio.TimerHandle) -> None:
+        overdue.cancel()
         exc = None if sent.cancelled() else sent.exception()
         if sent.cancelled() or exc is not None:
             self._go_spooling(exc or asyncio.CancelledError())
