@@ -94,8 +94,8 @@ class PartitionState:
 @dataclass
 class Owed:
     """What a partition's counted records still owe Kafka, in the order it is sent: alerts (each
-    with the event that last raised it; None for a window closed while idle), dead letters, and
-    the partition's checkpoint."""
+    with the event that last raised it; None for a window closed while idle), then dead letters.
+    The partition's checkpoint follows when due (PartitionState.dirty), never while it owes these."""
 
     state: PartitionState
     dead: DeadLetters
@@ -256,18 +256,12 @@ class CorrelatorStage(DetectorStage):
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         """The stage loop's commit, held back to what each partition's newest checkpoint covers."""
-        covered: dict[TopicPartition, int] = {}
-        for tp, offset in offsets.items():
-            state = self.owned.get(tp.partition)
-            if state is not None:
-                covered[tp] = min(offset, state.checkpointed_offset)
-        covered = {tp: o for tp, o in covered.items() if o > 0}
+        states = {tp: s for tp in offsets if (s := self.owned.get(tp.partition)) is not None}
+        covered = {tp: o for tp, s in states.items() if (o := min(offsets[tp], s.checkpointed_offset)) > 0}
         if covered:
             await super()._commit(consumer, covered)
             for tp, offset in covered.items():
-                state = self.owned.get(tp.partition)
-                if state is not None:
-                    state.committed_offset = max(state.committed_offset, offset)
+                states[tp].committed_offset = max(states[tp].committed_offset, offset)
 
     async def _commit_checkpointed(self, states: dict[int, PartitionState]) -> None:
         """Commit what checkpoints written outside a batch cover (idle, before a handover)."""
