@@ -12,12 +12,16 @@ pick an error of `canhgac.core.errors`; the translation lives here instead:
 | any other 4xx on a search                          | `InvalidRequest`: the query is the caller's     |
 | any other 4xx elsewhere                            | `BackendUnavailable`: we built that request     |
 
+A search that meets only shards still starting (a data stream the indexer created a moment ago)
+is asked again a few times before its 503 counts; every other error is translated at once.
+
 401 and 403 mean our own credentials or a blocked (read-only) index: an operator's problem, never
 the caller's. The API maps these errors to HTTP in one place (canhgac.api.errors).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +33,10 @@ from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import TransportError
 
 log = logging.getLogger(__name__)
+
+# A search that meets a shard still starting is asked again after these pauses (a new data stream's
+# primary starts within a few hundred milliseconds); past them the 503 is the answer.
+SHARDS_STARTING_DELAYS_SECS = (0.1, 0.3, 1.0)
 
 # Config indices hold a handful of documents each; thousands would be a sign of misuse, not a need.
 MAX_CONFIG_DOCS = 10_000
@@ -53,6 +61,15 @@ def reason(exc: TransportError) -> str:
     if causes and isinstance(causes[0], dict):
         return str(causes[0].get("reason") or causes[0].get("type"))
     return str(error.get("reason") or exc.error)
+
+
+def _shards_starting(exc: TransportError) -> bool:
+    """OpenSearch's answer to a search that met only shards not started yet: a data stream or index
+    created a moment ago (the indexer's first event of a dataset). It names no failed shard."""
+    if exc.status_code != 503 or exc.error != "search_phase_execution_exception":
+        return False
+    error = exc.info.get("error") if isinstance(exc.info, dict) else None
+    return isinstance(error, dict) and not error.get("failed_shards") and not error.get("root_cause")
 
 
 def translate(
@@ -141,14 +158,21 @@ class Index:
         return await self._search(body, query=True, **params)
 
     async def _search(self, body: dict[str, Any], *, query: bool, **params: Any) -> dict[str, Any]:
-        try:
-            with translated(query=query):
+        for delay in (*SHARDS_STARTING_DELAYS_SECS, None):
+            try:
                 result: dict[str, Any] = await self.client.search(
                     index=self.name, body=body, ignore_unavailable=True, allow_no_indices=True, **params
                 )
-        except NotFound:
-            return {"hits": {"total": {"value": 0, "relation": "eq"}, "hits": []}}
-        return result
+            except TransportError as exc:
+                if delay is not None and _shards_starting(exc):
+                    await asyncio.sleep(delay)
+                    continue
+                error = translate(exc, query=query)
+                if isinstance(error, NotFound):
+                    return {"hits": {"total": {"value": 0, "relation": "eq"}, "hits": []}}
+                raise error from exc
+            return result
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def read_all(self, query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Every document of a (small) config index, with `_id` as `id` when missing; [] when the

@@ -25,7 +25,9 @@ async def collect_all_events(api: httpx.AsyncClient) -> list[dict]:
     items: list[dict] = []
     body: dict = {"query": "*", "size": 500}
     while True:
-        page = (await api.post("/api/v1/events/search", json=body)).json()
+        response = await api.post("/api/v1/events/search", json=body)
+        assert response.status_code == 200, response.text
+        page = response.json()
         items += page["items"]
         if not page["next"]:
             return items

@@ -152,6 +152,40 @@ async def test_search_of_a_missing_index_is_empty_and_tolerates_missing_indices(
     assert params["ignore_unavailable"] == "true" and params["allow_no_indices"] == "true"
 
 
+# What OpenSearch answers a search that meets a shard still starting (a data stream created a
+# moment ago by the indexer): no failed shard named, no root cause.
+SHARDS_STARTING = (
+    503,
+    {
+        "error": {
+            "root_cause": [],
+            "type": "search_phase_execution_exception",
+            "reason": "all shards failed",
+            "phase": "query",
+            "grouped": True,
+            "failed_shards": [],
+        },
+        "status": 503,
+    },
+)
+EMPTY_HITS = (200, {"hits": {"total": {"value": 0, "relation": "eq"}, "hits": []}})
+
+
+async def test_a_search_meeting_a_shard_still_starting_is_asked_again() -> None:
+    backend = Backend(SHARDS_STARTING, SHARDS_STARTING, EMPTY_HITS)
+    result = await backend.index("logs-*").search({"query": {"match_all": {}}})
+    assert result["hits"]["hits"] == []
+    assert len(backend.requests) == 3
+
+
+async def test_a_shard_that_never_starts_is_the_backends_fault() -> None:
+    backend = Backend(SHARDS_STARTING)
+    with pytest.raises(BackendUnavailable) as caught:
+        await backend.index("logs-*").search({"query": {"match_all": {}}})
+    assert "all shards failed" in caught.value.message
+    assert len(backend.requests) == 4  # the first ask and three more, then the 503 is the answer
+
+
 async def test_read_all_gives_ids_and_treats_a_refusal_as_the_backends_fault() -> None:
     hits = {"hits": {"total": {"value": 1}, "hits": [{"_id": "r1", "_source": {"enabled": False}}]}}
     assert await Backend((200, hits)).index().read_all() == [{"id": "r1", "enabled": False}]
