@@ -75,6 +75,7 @@ class JobOut(BaseModel):
     unpublished: list[str] = Field(
         default=[], description="new retro alerts Kafka has not acknowledged yet; the job finishes once none is left"
     )
+    unpublished_count: int = Field(default=0, description="how many alerts `unpublished` holds (the console shows it)")
     error: str | None = None
     cancel_requested: bool = False
     cancelled_by: str | None = None

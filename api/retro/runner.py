@@ -17,6 +17,10 @@ window starts, and a job taken again (restart, lost lease) reads from there.
 Nothing stored is left unheard: a new alert is published through an acknowledged publish (True
 once Kafka has it); the ids Kafka did not acknowledge are kept in the job's `unpublished` and
 published again (as stored) before the job finishes, every `check_interval_secs` until none is left.
+The ids are recorded there before their alerts are written, so a job interrupted between the two
+(OpenSearch gone, the process killed) and resumed publishes them too (a copy may then be published
+twice: receivers dedupe on the alert's id). A job that fails publishes them before it says `failed`:
+meanwhile it stays running with its `error`, and a runner taking it again only publishes them.
 """
 
 from __future__ import annotations
@@ -73,6 +77,10 @@ class LeaseLost(Exception):
     """Another runner took the job (this one was taken for dead): stop without writing."""
 
 
+class HuntFailed(Exception):
+    """The job cannot run (its rule is gone or not convertible): it fails with this message."""
+
+
 class RetroRunner:
     def __init__(self, client: AsyncOpenSearch, settings: Settings, publish: Publish) -> None:
         self.client = client
@@ -107,9 +115,6 @@ class RetroRunner:
         except BackendUnavailable:
             await self._release_quietly(job)
             raise
-        except (CanhgacError, ValueError, KeyError, TypeError) as exc:
-            log.warning("retro-hunt %s failed: %s", job["id"], exc)
-            await self._finish(job, JobState.FAILED, {"error": f"{type(exc).__name__}: {exc}"[:1000]})
         return str(job["id"])
 
     async def _release_quietly(self, job: dict[str, Any]) -> None:
@@ -148,13 +153,35 @@ class RetroRunner:
     # ------------------------------------------------------------------------------- one job
 
     async def _execute(self, job: dict[str, Any], stop: asyncio.Event) -> None:
+        if job.get("error"):  # it failed, and was stopped while it published its alerts: only those
+            await self._fail(job, str(job["error"]), stop)
+            return
+        try:
+            await self._search(job, stop)
+        except BackendUnavailable:
+            raise  # the job stays running, to be taken again
+        except HuntFailed as exc:
+            await self._fail(job, str(exc)[:1000], stop)
+        except (CanhgacError, ValueError, KeyError, TypeError) as exc:
+            await self._fail(job, f"{type(exc).__name__}: {exc}"[:1000], stop)
+
+    async def _fail(self, job: dict[str, Any], error: str, stop: asyncio.Event) -> None:
+        """Finish the job `failed` with its error, once Kafka acknowledged the alerts it holds in
+        `unpublished`: until then it stays running with the error recorded (taken again after a
+        restart, it goes straight here)."""
+        log.warning("retro-hunt %s failed: %s", job["id"], error)
+        if job.get("unpublished"):
+            await self._current(job)  # LeaseLost when another runner took the job
+            await self._update(job, {"error": error, "unpublished": job["unpublished"]})
+            await self._publish_pending(job, stop)
+        await self._finish(job, JobState.FAILED, {"error": error})
+
+    async def _search(self, job: dict[str, Any], stop: asyncio.Event) -> None:
         if not job.get("range_end"):
             end = datetime.now(UTC)
             start = end - timedelta(days=int(job["lookback_days"]))
             await self._update(job, {"started_at": iso(end), "range_start": iso(start), "range_end": iso(end)})
         segments = await self._segments(job)
-        if segments is None:
-            return  # finished (failed) with its reason
         cursor = job.get("cursor") or {"segment": 0, "resume_from": None}
         inventory = Inventory(await Index(self.client, systems_index(self.settings.opensearch)).read_all())
         for at in range(int(cursor["segment"]), len(segments)):
@@ -186,7 +213,7 @@ class RetroRunner:
                 if stop.is_set():
                     raise JobStopped
 
-    async def _segments(self, job: dict[str, Any]) -> list[Segment] | None:
+    async def _segments(self, job: dict[str, Any]) -> list[Segment]:
         if job["kind"] == JobKind.RULE:
             return await self._rule_segments(job)
         return await self._indicator_segments(job)
@@ -222,12 +249,11 @@ class RetroRunner:
                 segments.append(Segment(query, indicator_matches(IndicatorMatcher(chunk), str(job["id"]), arrived)))
         return segments
 
-    async def _rule_segments(self, job: dict[str, Any]) -> list[Segment] | None:
+    async def _rule_segments(self, job: dict[str, Any]) -> list[Segment]:
         rule_id = str(job["rule_id"])
         text = job.get("rule_yaml") or await self._rule_text(rule_id)
         if text is None:
-            await self._finish(job, JobState.FAILED, {"error": f"no rule {rule_id}"})
-            return None
+            raise HuntFailed(f"no rule {rule_id}")
         # Watch lists the rule names are expanded as they are now (rules/convert_lists.py).
         lists = await stored_lists(self.client, self.settings.opensearch)
         converted, rejected = await asyncio.to_thread(convert_text, self.settings, text, rule_id, "<pasted>", lists)
@@ -235,8 +261,7 @@ class RetroRunner:
             # A watch list's rejection says what to do about it; the others' reason is enough.
             reasons = "; ".join(r.message if r.reason == "watch list" else r.reason for r in rejected)
             reasons = reasons or "not a detection rule"
-            await self._finish(job, JobState.FAILED, {"error": f"not convertible to a query: {reasons}"[:1000]})
-            return None
+            raise HuntFailed(f"not convertible to a query: {reasons}")
         block = rule_block(text, rule_id, converted[0].title)
         retro = RetroInfo(kind="rule", job=str(job["id"]), arrived_at=job.get("arrived_at"))
         should = [
@@ -394,10 +419,15 @@ class RetroRunner:
         self, job: dict[str, Any], pending: dict[str, Pending], ids: list[str], inventory: Inventory
     ) -> None:
         """Create these alerts (each once: an id already in the index is left as it is), then
-        publish the new ones to the alerts topic for the notifier (the ids Kafka did not
-        acknowledge kept in the job's `unpublished`, recorded with its progress)."""
+        publish the new ones to the alerts topic for the notifier. Their ids are recorded in the
+        job's `unpublished` first and leave it once Kafka acknowledged them (or the alert was
+        there already, not this job's): an interruption in between leaves them to publish again."""
         if not ids:
             return
+        waiting = list(job.get("unpublished") or [])
+        new = [alert_id for alert_id in ids if alert_id not in waiting]
+        await self._current(job)  # LeaseLost when another runner took the job
+        await self._update(job, {"unpublished": [*waiting, *new]})
         index = self.settings.opensearch.alerts_index
         documents = {}
         body: list[dict[str, Any]] = []
@@ -410,16 +440,20 @@ class RetroRunner:
             result = await self.client.bulk(body=body)
         created: list[dict[str, Any]] = []
         existing = 0
+        heard: set[str] = set()
         for item in result["items"]:
             outcome = item["create"]
             if outcome.get("status") in (200, 201):
                 created.append(documents[outcome["_id"]])
             elif outcome.get("status") == 409:
                 existing += 1
+                if outcome["_id"] in new:  # raised by the stream or another hunt (this job's own are in `waiting`)
+                    heard.add(str(outcome["_id"]))
             else:
                 raise BackendUnavailable(f"retro alert {outcome['_id']} not written: {outcome.get('error')}")
         job["alerts_raised"] = int(job.get("alerts_raised", 0)) + len(created)
         job["alerts_existing"] = int(job.get("alerts_existing", 0)) + existing
         for document in created:
-            if not await self.publish(document):
-                job["unpublished"] = [*job.get("unpublished", []), str(document["id"])]
+            if await self.publish(document):
+                heard.add(str(document["id"]))
+        job["unpublished"] = [alert_id for alert_id in job["unpublished"] if alert_id not in heard]

@@ -155,7 +155,8 @@ async def enqueue_rule(
 
 
 def public(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k not in ("indicator_ids", "rule_yaml", "cursor")}
+    out = {k: v for k, v in doc.items() if k not in ("indicator_ids", "rule_yaml", "cursor")}
+    return out | {"unpublished_count": len(doc.get("unpublished") or [])}
 
 
 async def list_jobs(client: AsyncOpenSearch, cfg: OpenSearchConfig, size: int) -> list[dict[str, Any]]:

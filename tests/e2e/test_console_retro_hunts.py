@@ -1,7 +1,8 @@
 """The console's retro-hunt page in a real browser (Debian's chromium) against the real API on the
 real OpenSearch: jobs as the runner leaves them (running, queued, done) are listed with their
-trigger, state, progress, times and hits; cancelling the queued job cancels it at once, cancelling
-the running one leaves it "cancel requested"; Vietnamese, then English."""
+trigger, state, progress, times and hits (and the alerts still waiting to be published); cancelling
+the queued job cancels it at once, cancelling the running one leaves it "cancel requested";
+Vietnamese, then English."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ async def seed_jobs(client: Any, settings: Any) -> None:
             "events_scanned": 2100,
             "events_matched": 3,
             "alerts_raised": 2,
+            "unpublished": ["a-refused-1", "a-refused-2"],  # Kafka has not acknowledged them yet
         },
         {
             **base,
@@ -101,12 +103,14 @@ async def test_retro_hunt_jobs_listed_and_cancelled(console) -> None:  # type: i
         await expect(running).to_contain_text("Đang chạy")
         await expect(running).to_contain_text("42 %")
         await expect(running).to_contain_text("truy vấn 2/4")
+        await expect(running.locator(".hunt-unpublished")).to_have_text("2 cảnh báo chờ gửi đi")
         await expect(queued).to_contain_text("Luật r-webshell")
         await expect(queued).to_contain_text("Đang chờ")
         await expect(done).to_contain_text("Hoàn tất")
         await expect(done.locator(".hunt-hits")).to_have_text("4")
         await expect(done).to_contain_text("1 nhóm đã có cảnh báo")
         await expect(done.locator(".hunt-cancel")).to_have_count(0)
+        await expect(done.locator(".hunt-unpublished")).to_have_count(0)
         # Newest first, as the API lists them.
         assert await table.locator("tbody tr").evaluate_all("rows => rows.map(r => r.dataset.job)") == [
             "hunt-queued",
@@ -127,5 +131,6 @@ async def test_retro_hunt_jobs_listed_and_cancelled(console) -> None:  # type: i
         await expect(page.locator("h1")).to_have_text("Retro-hunts")
         await expect(running).to_contain_text("Running")
         await expect(running).to_contain_text("cancel requested")
+        await expect(running.locator(".hunt-unpublished")).to_have_text("2 alerts waiting to be published")
         await expect(queued).to_contain_text("Cancelled")
         await expect(done).to_contain_text("indicator file imported")

@@ -201,6 +201,7 @@ const STRINGS = {
     "hunt.st.queued": "Đang chờ", "hunt.st.running": "Đang chạy", "hunt.st.done": "Hoàn tất", "hunt.st.cancelled": "Đã huỷ", "hunt.st.failed": "Lỗi",
     "hunt.trig.indicator.add": "thêm chỉ dấu", "hunt.trig.indicator.import": "nhập tệp chỉ dấu", "hunt.trig.feed": "nguồn tin {feed}",
     "hunt.trig.rule.upload": "tải luật lên", "hunt.trig.rule.replace": "sửa luật", "hunt.trig.manual": "chạy thủ công",
+    "hunt.unpublished": "{n} cảnh báo chờ gửi đi", "hunt.unpublished_help": "Kafka chưa xác nhận các cảnh báo này; chúng được gửi lại định kỳ và lượt truy quét chỉ kết thúc khi đã gửi hết.",
     // Threat intel, lists and lookup tables (intel.js, tables.js)
     "nav.indicators": "Chỉ dấu IOC", "nav.lists": "Danh sách", "nav.lookups": "Bảng tra cứu",
     "ioc.title": "Chỉ dấu tấn công (IOC)", "ioc.value": "Giá trị", "ioc.type": "Loại", "ioc.any_type": "Mọi loại", "ioc.feed": "Nguồn tin",
@@ -446,6 +447,7 @@ const STRINGS = {
     "hunt.st.queued": "Queued", "hunt.st.running": "Running", "hunt.st.done": "Done", "hunt.st.cancelled": "Cancelled", "hunt.st.failed": "Failed",
     "hunt.trig.indicator.add": "indicator added", "hunt.trig.indicator.import": "indicator file imported", "hunt.trig.feed": "feed {feed}",
     "hunt.trig.rule.upload": "rule uploaded", "hunt.trig.rule.replace": "rule changed", "hunt.trig.manual": "started by hand",
+    "hunt.unpublished": "{n} alerts waiting to be published", "hunt.unpublished_help": "Kafka has not acknowledged these alerts yet; they are published again periodically and the hunt finishes only once all are out.",
     // Threat intel, lists and lookup tables (intel.js, tables.js)
     "nav.indicators": "Indicators", "nav.lists": "Lists", "nav.lookups": "Lookup tables",
     "ioc.title": "Indicators of compromise", "ioc.value": "Value", "ioc.type": "Type", "ioc.any_type": "Any type", "ioc.feed": "Feed",

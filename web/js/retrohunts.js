@@ -1,7 +1,8 @@
 // Retro-hunt jobs (docs/threat-intel.md): what started each hunt (indicators or a rule), its state
 // and progress, when it started and finished, and what it found; a job not finished can be
-// cancelled. Through /api/v1/retro-hunts; times shown in Vietnam time. The page refreshes itself
-// every few seconds while a job is queued or running.
+// cancelled, and how many of its alerts still wait to be published. Through /api/v1/retro-hunts;
+// times shown in Vietnam time. The page refreshes itself every few seconds while a job is queued
+// or running.
 import { api } from "./api.js";
 import { h, toast } from "./dom.js";
 import { t, fmtTime, fmtNum } from "./i18n.js";
@@ -38,6 +39,12 @@ function stateBadge(job) {
     job.error ? h("div", { class: "small error" }, job.error) : null];
 }
 
+// Alerts the job raised that Kafka has not acknowledged yet (published again until none is left).
+function unpublishedNote(job) {
+  const n = job.unpublished_count ?? (job.unpublished || []).length;
+  return n ? h("div", { class: "small error hunt-unpublished", title: t("hunt.unpublished_help") }, t("hunt.unpublished", { n: fmtNum(n) })) : null;
+}
+
 export async function retroHuntsPage(view) {
   let timer = null;
   let stopped = false;
@@ -65,7 +72,8 @@ export async function retroHuntsPage(view) {
       h("td", { class: "nowrap small" }, job.started_at ? fmtTime(job.started_at) : "—"),
       h("td", { class: "nowrap small" }, job.finished_at ? fmtTime(job.finished_at) : "—"),
       h("td", {}, h("b", { class: "hunt-hits" }, fmtNum(job.alerts_raised ?? 0)),
-        h("div", { class: "small muted" }, t("hunt.hits_detail", { matched: fmtNum(job.events_matched ?? 0), existing: fmtNum(job.alerts_existing ?? 0) }))),
+        h("div", { class: "small muted" }, t("hunt.hits_detail", { matched: fmtNum(job.events_matched ?? 0), existing: fmtNum(job.alerts_existing ?? 0) })),
+        unpublishedNote(job)),
       h("td", {}, tune && ACTIVE.has(job.state) && !(job.state === "running" && job.cancel_requested)
         ? h("button", { type: "button", class: "ghost hunt-cancel", onclick: () => cancel(job) }, t("hunt.cancel")) : null)));
     const table = rows.length
