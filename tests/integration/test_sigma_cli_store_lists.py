@@ -34,6 +34,7 @@ async def test_the_cli_reads_the_stored_lists_of_its_config(
     from canhgac.core.store import make_client
 
     monkeypatch.setattr(LISTS, "_lists", dict(LISTS._lists))  # `match` sets the process's live lists
+    monkeypatch.setattr(LISTS, "version", LISTS.version)
     cfg = test_settings.opensearch
     client = make_client(cfg, component="admin")
     try:

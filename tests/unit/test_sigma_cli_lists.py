@@ -49,6 +49,7 @@ ACCOUNTS = {"name": "accounts", "type": "string", "values": ["Backup"], "count":
 def live_lists(monkeypatch: pytest.MonkeyPatch) -> None:
     """`match` sets the process's live lists: put them back afterwards."""
     monkeypatch.setattr(LISTS, "_lists", dict(LISTS._lists))
+    monkeypatch.setattr(LISTS, "version", LISTS.version)
 
 
 def write(path: Path, data: Any) -> str:
