@@ -6,19 +6,14 @@ to fail (503) or an answer to come late holds or answers that one request in the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
-import shutil
-import tempfile
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import uvicorn
 
-from tests.e2e.test_console import ARGS, CHROMIUM, EXPECT_TIMEOUT_MS, Server
+from tests.e2e.console_harness import browser_page, serve_api
 from tests.integration.api.conftest import PASSWORD, cleanup, iso, make_alert, make_event, seed
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +29,6 @@ async def console(test_settings):  # type: ignore[no-untyped-def]
     """The API (with the console) on the real OpenSearch: admin `lan`, analyst `hoa`, the seeded
     alerts alert-a (so-tttt, web01) and alert-b (so-yte, hospital01). Live streams end after 3 s
     (the browser reconnects), as they do every 5 minutes in production."""
-    from canhgac.api.app import create_app
     from canhgac.api.indices import ensure_api_indices
     from canhgac.api.users.models import UserCreate
     from canhgac.api.users.service import create_user
@@ -55,66 +49,12 @@ async def console(test_settings):  # type: ignore[no-untyped-def]
             UserCreate(username=username, role=role, password=PASSWORD),
             by="test",
         )
-    server = Server(
-        uvicorn.Config(
-            create_app(settings),
-            host="127.0.0.1",
-            port=settings.api.port,
-            log_level="warning",
-            timeout_graceful_shutdown=1,
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110
-        await asyncio.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{settings.api.port}", client, settings
+        async with serve_api(settings) as base:
+            yield base, client, settings
     finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 30)
         await client.close()
         await cleanup(settings)
-
-
-@contextlib.asynccontextmanager
-async def browser_page(
-    base: str,
-    user: str | None = "lan",
-    *,
-    width: int = 1360,
-    height: int = 860,
-    timezone_id: str | None = None,
-    lang: str = "vi",
-) -> AsyncIterator[Any]:
-    """A fresh chromium profile, logged in as `user` (in `lang`), on the queue."""
-    from playwright.async_api import async_playwright, expect
-
-    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
-    profile = tempfile.mkdtemp(prefix="canhgac-chromium-")
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            headless=True,
-            args=ARGS,
-            viewport={"width": width, "height": height},
-            locale="vi-VN",
-            timezone_id=timezone_id,
-        )
-        try:
-            page = browser.pages[0] if browser.pages else await browser.new_page()
-            page.set_default_timeout(EXPECT_TIMEOUT_MS)
-            await page.add_init_script(f"localStorage.setItem('canhgac.lang', '{lang}')")
-            if user:
-                await page.goto(base + "/")
-                await page.fill("#login-user", user)
-                await page.fill("#login-pass", PASSWORD)
-                await page.click("button[type=submit]")
-                await expect(page.locator("h1")).to_have_text("Hàng đợi cảnh báo" if lang == "vi" else "Alert queue")
-            yield page
-        finally:
-            await browser.close()
-            shutil.rmtree(profile, ignore_errors=True)
 
 
 async def put_alert(client: Any, settings: Any, alert_id: str, ts: datetime | None = None, **fields: Any) -> None:
