@@ -22,8 +22,9 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from canhgac.core.errors import CanhgacError, ConfigError, RuleError
-from canhgac.core.watchlists import WatchList, normalise_value
+from canhgac.api.lists.service import checked_values
+from canhgac.core.errors import CanhgacError, ConfigError, InvalidRequest, RuleError
+from canhgac.core.watchlists import WatchList
 
 Loader = Callable[[], Mapping[str, WatchList]]
 
@@ -64,15 +65,10 @@ def _watch_list(entry: Any, where: str) -> WatchList:
     values = entry.get("values")
     if kind not in ("ip", "string") or not isinstance(values, list):
         raise ConfigError(f"list {name!r}: `type` must be ip or string and `values` an array", where=where)
-    normalised: dict[str, None] = {}
-    bad: list[str] = []
-    for value in values:
-        try:
-            normalised[normalise_value(kind, str(value))] = None
-        except ValueError as exc:
-            bad.append(str(exc))
-    if bad:
-        raise ConfigError(f"list {name!r}: {len(bad)} bad values: " + "; ".join(bad[:5]), where=where)
+    try:
+        normalised = checked_values(kind, [str(value) for value in values])  # as PUT /api/v1/lists/NAME
+    except InvalidRequest as exc:
+        raise ConfigError(f"list {name!r}: {exc.message}", where=where) from exc
     try:
         return WatchList.model_validate({"name": name, "type": kind, "values": tuple(normalised)})
     except ValidationError as exc:
