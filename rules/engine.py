@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from canhgac.core.event import logsource_of
+from canhgac.rules import native as native_routes
 from canhgac.rules.context import EventContext
 from canhgac.rules.model import CompiledRule, RuleMeta
 from canhgac.rules.plan import firing_conditions, firing_fields
@@ -50,8 +51,11 @@ def applies(rule_ls: LogsourceKey, product: str | None, categories: frozenset[st
 
 
 class Engine:
-    def __init__(self, rules: Iterable[CompiledRule]) -> None:
+    def __init__(self, rules: Iterable[CompiledRule], native: bool | None = None) -> None:
+        """`native`: evaluate routes in native code (native.py); None = when the extension is
+        installed and not switched off, False = the Python engine alone."""
         self.rules: list[CompiledRule] = list(rules)
+        self.native = native_routes.wanted() if native is None else native and native_routes.available()
         self._logsources = [rule_logsource(r) for r in self.rules]
         self._routes: dict[tuple[str | None, frozenset[str], str | None], RouteIndex] = {}
         self._routes_by_raw: dict[tuple[Any, Any, Any], RouteIndex] = {}
@@ -88,13 +92,15 @@ class Engine:
         if route is None:
             indices = [i for i, rl in enumerate(self._logsources) if applies(rl, product, categories, service)]
             route = RouteIndex(self.rules, indices)
+            if self.native:
+                route.native = native_routes.compile_route(self.rules, route, service)
             self._routes[key] = route
         return route
 
-    def _failed(self, rule: CompiledRule) -> None:
+    def _failed(self, rule: CompiledRule, error: BaseException | None = None) -> None:
         # a matcher bug must cost one rule on one event, never the stream
         self.evaluation_errors += 1
-        log.exception("rule %s failed on an event", rule.meta.id)
+        log.error("rule %s failed on an event", rule.meta.id, exc_info=error if error is not None else True)
 
     def _evaluate(self, indices: Iterable[int], ctx: EventContext) -> list[CompiledRule]:
         rules, found = self.rules, []
@@ -115,6 +121,13 @@ class Engine:
         route = self._route(event)
         if not route.rules:
             return []
+        if route.native is not None:
+            done = route.native.match_event(event)
+            if done is not None:  # else an event only the Python engine reads exactly (native.py)
+                found, failures = done
+                for index, error in failures:
+                    self._failed(self.rules[index], error)
+                return [self.rules[i] for i in found]
         ctx = EventContext(event)
         return self._evaluate(route.candidates(ctx), ctx)
 

@@ -132,7 +132,7 @@ class RouteIndex:
     """The pre-filter of one route: `candidates(ctx)` → indices into the engine's rule list, in
     load order, a superset of the rules that match."""
 
-    __slots__ = ("_full", "_groups", "_start", "_width", "fields", "rules")
+    __slots__ = ("_full", "_groups", "_start", "_width", "fields", "native", "rules")
 
     def __init__(self, rules: Sequence[CompiledRule], indices: Sequence[int]) -> None:
         self.rules = tuple(indices)
@@ -148,6 +148,13 @@ class RouteIndex:
                 (leaf, path, fi.exact or None, match, fi.substring_bits, fi.chars, fi.numbers or None)
             )
         self._groups = tuple((parent, tuple(leaves)) for parent, leaves in groups.items())
+        # The same route in native code (native.py), set by the engine when it has one.
+        self.native: Any = None
+
+    @property
+    def start_bits(self) -> int:
+        """Clause bits set before any literal is seen (rules with fewer clauses than LAYERS)."""
+        return self._start
 
     @staticmethod
     def _scan(fi: FieldIndex, ctx: EventContext) -> int:

@@ -26,6 +26,18 @@ if [[ ! -f "$stamp" ]]; then
   rm -f .venv/.installed-* && touch "$stamp"
 fi
 
+# The rule engine's native matcher (native/, Rust via PyO3): built with cargo from crates.io at the
+# versions of native/Cargo.lock, by maturin (pinned in native/pyproject.toml). rustup puts cargo in
+# ~/.cargo/bin, which a non-login shell may not have on its PATH.
+[[ -d "$HOME/.cargo/bin" ]] && PATH="$HOME/.cargo/bin:$PATH"
+native_stamp=".venv/.native-$(cat native/Cargo.toml native/Cargo.lock native/pyproject.toml native/src/*.rs | sha256sum | cut -c1-16)"
+if [[ ! -f "$native_stamp" ]]; then
+  command -v cargo >/dev/null || { log "Rust (cargo) is required to build the native matcher in native/"; exit 1; }
+  log "building the native matcher (native/, cargo + maturin)"
+  .venv/bin/python -m pip install -q ./native
+  rm -f .venv/.native-* && touch "$native_stamp"
+fi
+
 command -v java >/dev/null || { log "Java 17 is required for Kafka and OpenSearch"; exit 1; }
 command -v mvn >/dev/null || { log "Maven (mvn) is required to fetch Kafka and OpenSearch"; exit 1; }
 # Debian packages: unzip and curl for the services, chromium for the console's browser tests
