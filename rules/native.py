@@ -32,7 +32,7 @@ from canhgac.rules.prefilter import RouteIndex
 from canhgac.rules.regex_engine import _INLINE, translate
 
 try:
-    import canhgac_native
+    import canhgac_native  # type: ignore[import-untyped,import-not-found,unused-ignore]
 except ImportError:  # not built: the Python engine alone
     canhgac_native = None
 
@@ -209,7 +209,8 @@ def node(plan: Plan, service: str | None, tables: _Tables) -> Node:
     if kind == "never":
         return ("never",)
     if kind == "per_source":
-        chosen: Plan = dict(plan[2]).get(service, plan[1])
+        branches: dict[str | None, Plan] = dict(plan[2])
+        chosen: Plan = branches.get(service) or plan[1]
         return node(chosen, service, tables)
     if kind == "leaf":
         builder, args = plan[1], plan[2]
@@ -220,7 +221,13 @@ def node(plan: Plan, service: str | None, tables: _Tables) -> Node:
                 return _regex(args, plan, tables)
             if builder == "fieldref":
                 ref = args[1]
-                return ("fieldref", tables.field(args[0]), tables.field(ref.field), bool(ref.starts_with), bool(ref.ends_with))
+                return (
+                    "fieldref",
+                    tables.field(args[0]),
+                    tables.field(ref.field),
+                    bool(ref.starts_with),
+                    bool(ref.ends_with),
+                )
             if builder == "null":
                 return ("null", tables.field(args[0]))
             if builder == "exists":
@@ -250,7 +257,11 @@ def _compile(rules: Sequence[CompiledRule], route: RouteIndex, service: str | No
         spec = tables.specs[tables.field(path)]
         if fi.exact:
             spec[2] = [(text, _hits(bits, width)) for text, bits in fi.exact.items()]
-        substrings = [(utf8(t), _hits(b, width)) for t, b in zip(fi.substrings.literals, fi.substring_bits, strict=True)] if fi.substrings else []
+        substrings = (
+            [(utf8(t), _hits(b, width)) for t, b in zip(fi.substrings.literals, fi.substring_bits, strict=True)]
+            if fi.substrings
+            else []
+        )
         substrings += [(utf8(char), _hits(bits, width)) for char, bits in fi.chars]
         if substrings:
             spec[3] = substrings

@@ -36,9 +36,11 @@ def matches(
     result = load(rule(detection, logsource), placeholders)
     assert not result.rejected, result.rejected
     assert len(result.rules) == 1
-    engine = Engine(result.rules)
+    engine = Engine(result.rules, native=False)
     ev = event(fields)
     fast = bool(engine.match(ev))
-    # the pre-filtered path and the plain evaluator must always agree
+    # the pre-filtered path and the plain evaluator must always agree, and so must the native
+    # engine (rules/native.py; test_native_engine.py checks it is built)
     assert fast == bool(engine.match_all_applicable(ev))
+    assert fast == bool(Engine(result.rules, native=True).match(ev))
     return fast

@@ -1,0 +1,251 @@
+"""The native route (native/src/lib.rs via rules/native.py) decides exactly as the Python engine.
+
+The Python engine is the reference: every check here evaluates both on the same events. Events
+the native side does not read exactly as Python does must come back to Python (None), never be
+decided differently.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from canhgac.pipeline.normalize.windows import from_evtx_json
+from canhgac.rules import native
+from canhgac.rules.engine import Engine
+from canhgac.rules.loader import load_rules
+from canhgac.rules.regex_engine import compile_regex
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from .support import event, load, rule
+
+CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "conformance" / "sigmahq"
+
+
+def test_the_native_matcher_is_built() -> None:
+    # deploy/local/install.sh builds it; without it every check below would compare Python with itself
+    assert native.available(), "canhgac_native is not installed: run deploy/local/install.sh"
+
+
+def _engines(detection: str, logsource: str = "product: test") -> tuple[Engine, Engine]:
+    result = load(rule(detection, logsource))
+    assert not result.rejected, result.rejected
+    fast = Engine(result.rules, native=True)
+    return fast, Engine(result.rules, native=False)
+
+
+def _decide(engines: tuple[Engine, Engine], ev: dict[str, Any]) -> tuple[bool, bool | None]:
+    """(the Python engine's verdict, the native route's own: None when it handed the event back)."""
+    fast, reference = engines
+    expected = bool(reference.match(ev))
+    assert bool(fast.match(ev)) == expected
+    route = fast._route(ev)
+    assert route.native is not None
+    done = route.native.match_event(ev)
+    return expected, None if done is None else bool(done[0])
+
+
+DETECTION = """
+sel_img:
+  Image|endswith: '\\cmd.exe'
+sel_cli:
+  CommandLine|contains|all: ['/c', 'whoami']
+sel_cased:
+  Name|cased: 'Admin'
+sel_re:
+  CommandLine|re: '\\d{3}\\s\\w+'
+sel_ref:
+  ParentImage|fieldref: Image
+filter_null:
+  User: null
+condition: (sel_img and sel_cli and not filter_null) or sel_cased or sel_re or (sel_ref and sel_img)
+"""
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected", "native_decides"),
+    [
+        ({"Image": "C:\\Windows\\CMD.EXE", "CommandLine": "cmd /c WhoAmI", "User": "x"}, True, True),
+        ({"Image": "C:\\Windows\\cmd.exe", "CommandLine": "cmd /c whoami"}, False, True),  # User null
+        ({"Name": "Admin"}, True, True),
+        ({"Name": "admin"}, False, True),  # cased
+        ({"CommandLine": "run 123 job"}, True, True),
+        ({"CommandLine": "run ١٢٣ job"}, False, True),  # RE2's \d is ASCII: Arabic-Indic digits are not
+        ({"CommandLine": "run 123\u00a0job"}, False, True),  # nor is \s a no-break space
+        ({"Image": "c:\\a\\cmd.exe", "ParentImage": "C:\\A\\CMD.exe"}, True, True),
+        ({"Image": "STRASSE\\cmd.exe", "CommandLine": "/c whoami", "User": "ß"}, True, True),  # casefold
+        ({"Image": 12, "User": 0}, False, True),  # ints read as their text
+        # values only the Python engine reads: handed back, decided the same
+        ({"Image": ["a", "C:\\cmd.exe"], "CommandLine": "/c whoami", "User": "u"}, True, None),
+        ({"Image": 1.5}, False, None),
+        ({"Image": True}, False, None),
+        ({"Image": 2**70}, False, None),
+        ({"Name": "Admin\ud800"}, False, None),  # a lone surrogate (hand-made JSON)
+        ({"a.b": "x", "Name": "Admin"}, True, None),  # a dotted top-level key overrides nested values
+    ],
+)
+def test_native_and_python_agree_and_odd_values_go_back_to_python(
+    fields: dict[str, Any], expected: bool, native_decides: bool | None
+) -> None:
+    verdict, native_verdict = _decide(_engines(DETECTION), event(fields))
+    assert verdict is expected
+    assert native_verdict == (expected if native_decides else None)
+
+
+def test_aliased_fields_take_the_branch_of_the_routes_source() -> None:
+    # Image reads NewProcessName on Security events (rules/fieldmap.py): per_source resolved per route
+    detection = "sel:\n  Image|endswith: '\\\\calc.exe'\ncondition: sel"
+    engines = _engines(detection, "product: windows\n    category: process_creation")
+    security = {
+        "winlog": {"event_data": {"NewProcessName": "C:\\calc.exe"}},
+        "canhgac": {"logsource": {"product": "windows", "category": "process_creation", "service": "security"}},
+    }
+    sysmon = {
+        "winlog": {"event_data": {"Image": "C:\\calc.exe", "NewProcessName": "C:\\x.exe"}},
+        "canhgac": {"logsource": {"product": "windows", "category": "process_creation", "service": "sysmon"}},
+    }
+    assert _decide(engines, security) == (True, True)
+    assert _decide(engines, sysmon) == (True, True)
+    security["winlog"]["event_data"] = {"Image": "C:\\calc.exe"}  # type: ignore[index]
+    assert _decide(engines, security) == (False, False)
+
+
+def test_a_condition_that_raises_costs_that_rule_on_that_event_only(caplog: pytest.LogCaptureFixture) -> None:
+    text = (
+        rule("sel:\n  a: x\ncondition: sel")
+        + "---\n"
+        + rule("sel:\n  a|re: 'x'\ncondition: sel").replace(
+            "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+        )
+    )
+    result = load(text)
+    engine = Engine(result.rules, native=True)
+    regex_rule = next(r for r in engine.rules if r.meta.id.startswith("2222"))
+    ev = event({"a": "x"})
+    assert [r.meta.id[:4] for r in engine.match_rules(ev)] == ["1111", "2222"]
+
+    def broken(_ctx: Any) -> bool:
+        raise RuntimeError("matcher bug")
+
+    # a hand-made rule without a plan is one Python closure on the native route
+    regex_rule.plan = None
+    regex_rule.predicate = broken
+    engine = Engine(result.rules, native=True)
+    with caplog.at_level(logging.ERROR):
+        assert [r.meta.id[:4] for r in engine.match_rules(ev)] == ["1111"]
+    assert engine.evaluation_errors == 1
+    assert "matcher bug" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("pattern", "translated"),
+    [
+        (r"\d+\s\w\b", r"[0-9]+[\t\n\f\r ][0-9A-Za-z_](?-u:\b)"),
+        (r"[\d.]+", r"[[0-9].]+"),
+        (r"[[]x", r"[\[]x"),
+        (r"[]a]", r"[\]a]"),
+        (r"[[:alpha:]]+", r"[[:alpha:]]+"),
+        (r"(?i)a.b$", r"(?i)a.b$"),
+        (r"\pL", None),  # Unicode tables of two engines: left to RE2
+        (r"\Qa.b\E", None),
+        (r"[a&&b]", None),  # a set operation in the native syntax, two members in RE2
+        (r"[\b]", None),
+    ],
+)
+def test_regex_translation(pattern: str, translated: str | None) -> None:
+    assert native.native_regex(pattern) == translated
+
+
+_TEXTS = st.text(alphabet=st.sampled_from("aZ09_ \t\n\u00a0١é.-\\[]:ſKk"), max_size=12)
+_PATTERNS = st.sampled_from(
+    [r"\d", r"\w+\b", r"^\s", r"\S$", r"[\d\s]", r"(?i)k", r"(?i)s", r"\bZ", r"\B9", r"[^\w]", r"(?m)^a$", r"(?s)a.b"]
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pattern=_PATTERNS, text=_TEXTS)
+@example(pattern=r"\d", text="١")
+@example(pattern=r"(?i)k", text="\u212a")
+def test_translated_regexes_find_what_re2_finds(pattern: str, text: str) -> None:
+    translated = native.native_regex(pattern)
+    assert translated is not None
+    result = load(rule(f"sel:\n  a|re: '{pattern}'\ncondition: sel"))
+    fast = Engine(result.rules, native=True)
+    ev = event({"a": text})
+    assert bool(fast.match(ev)) == compile_regex(pattern).search(text)
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.integers(-5, 5),
+    st.sampled_from(["", "x", "X", "cmd.exe", "C:\\Windows\\cmd.exe", "/c whoami", "ß", "SS", "İ", "admin", "Admin"]),
+    st.lists(st.sampled_from(["x", "cmd.exe"]), max_size=2),
+)
+_FIELDS = st.dictionaries(st.sampled_from(["Image", "CommandLine", "User", "Name", "ParentImage"]), _VALUES)
+_DETECTIONS = [
+    DETECTION,
+    "sel:\n  Image|startswith: ['c:\\\\', 'x']\n  User|exists: true\ncondition: sel",
+    "sel:\n  Image: '*cmd*'\nfilter:\n  CommandLine: ''\ncondition: sel and not filter",
+    "sel:\n  User: ['ss', 'İ', 0, 3]\ncondition: sel",
+    "sel:\n  Name|contains: x\n  Image|fieldref|endswith: Name\ncondition: sel",
+    "sel:\n  CommandLine|windash|contains: '-c'\ncondition: sel or not 1 of sel*",
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(which=st.integers(0, len(_DETECTIONS) - 1), fields=_FIELDS)
+def test_native_and_python_agree_on_random_events(which: int, fields: dict[str, Any]) -> None:
+    _decide(_engines(_DETECTIONS[which]), event(fields))
+
+
+@pytest.fixture(scope="module")
+def corpus_rules() -> list[Any]:
+    assert CORPUS.exists(), f"conformance corpus not found at {CORPUS}"
+    return load_rules([CORPUS / "rules"]).rules
+
+
+def _corpus_events() -> list[dict[str, Any]]:
+    """The conformance events, each also with ordinary values in the fields most rules read and
+    with 1 KB of extra command-line text (as bench/bench_sigma.py streams them)."""
+    raw = [
+        orjson.loads(line)
+        for f in sorted((CORPUS / "dev" / "events").glob("*.ndjson"))
+        for line in f.read_bytes().splitlines()
+        if line.strip()
+    ]
+    out = [from_evtx_json(obj) for obj in raw]
+    rng = random.Random(3)
+    for obj in raw:
+        data = obj["Event"].get("EventData") or {}
+        n = rng.randrange(1000)
+        for key in ("Image", "ParentImage", "TargetFilename", "TargetObject"):
+            if isinstance(data.get(key), str):
+                data[key] = f"C:\\Program Files\\Vendor{n}\\app{n}.exe"
+        if isinstance(data.get("CommandLine"), str):
+            data["CommandLine"] += " " + " ".join(f"--option{i} value{i}" for i in range(80))
+        out.append(from_evtx_json(obj))
+    return out
+
+
+def test_the_whole_corpus_decides_alike_on_the_native_route(corpus_rules: list[Any]) -> None:
+    fast = Engine(corpus_rules, native=True)
+    reference = Engine(corpus_rules, native=False)
+    events = _corpus_events()
+    handed_back, matched = 0, 0
+    for ev in events:
+        expected = [meta.id for meta in reference.match_all_applicable(ev)]
+        assert [r.meta.id for r in fast.match_rules(ev)] == expected, ev
+        route = fast._route(ev)
+        if route.native is None or route.native.match_event(ev) is None:
+            handed_back += 1
+        matched += bool(expected)
+    assert fast.evaluation_errors == reference.evaluation_errors == 0
+    # every Windows route is native, and the evtx parser's events are read natively, not handed back
+    assert all(route.native is not None for route in fast._routes.values())
+    assert handed_back == 0
+    assert matched >= 100  # the conformance events are attacks: most match
