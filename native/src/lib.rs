@@ -16,24 +16,118 @@
 //! refused (`match_event` returns None) and the Python engine takes it, so no event is ever
 //! evaluated by different rules.
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::{dfa, nfa, Anchored, MatchKind, StartKind};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
 use std::collections::{HashMap, HashSet};
 
-/// Where a literal's hit goes: the rule's position in the route and the clause (layer) it serves.
-#[derive(Clone, Copy)]
-struct Hit {
-    position: u32,
-    layer_bit: u8,
+/// The clause bits one literal sets, in the per-event bitmap of `layers × words` u64s (clause k
+/// of the rule at position p is bit p of layer k): a few words, or, for a literal hundreds of
+/// rules share (`\\`, `.exe`), the whole bitmap OR-ed at once.
+enum Hits {
+    Sparse(Vec<(u32, u64)>),
+    Dense(Vec<u64>),
 }
 
-type Hits = Vec<Hit>;
+// A literal serving more than this many (word, mask) pairs is stored as a whole bitmap.
+const DENSE_AFTER: usize = 24;
+
+impl Hits {
+    #[inline]
+    fn mark(&self, bitmap: &mut [u64]) {
+        match self {
+            Hits::Sparse(pairs) => {
+                for &(word, mask) in pairs {
+                    bitmap[word as usize] |= mask;
+                }
+            }
+            Hits::Dense(words) => {
+                for (target, bits) in bitmap.iter_mut().zip(words) {
+                    *target |= bits;
+                }
+            }
+        }
+    }
+}
+
+/// All literals of one field in one automaton (Aho-Corasick, standard semantics: a state knows
+/// every literal ending there). A DFA — one table lookup per byte — unless it would take more than
+/// DFA_MAX_BYTES; then the contiguous NFA, smaller and a little slower.
+enum Literals {
+    Dfa(dfa::DFA),
+    Nfa(nfa::contiguous::NFA),
+}
+
+const DFA_MAX_BYTES: usize = 48 << 20;
+
+impl Literals {
+    fn build(patterns: &[Vec<u8>]) -> Result<Self, String> {
+        let built = dfa::DFA::builder()
+            .match_kind(MatchKind::Standard)
+            .start_kind(StartKind::Unanchored)
+            .build(patterns)
+            .map_err(|e| e.to_string())?;
+        if built.memory_usage() <= DFA_MAX_BYTES {
+            return Ok(Literals::Dfa(built));
+        }
+        let built = nfa::contiguous::NFA::builder()
+            .match_kind(MatchKind::Standard)
+            .build(patterns)
+            .map_err(|e| e.to_string())?;
+        Ok(Literals::Nfa(built))
+    }
+
+    fn memory_usage(&self) -> usize {
+        match self {
+            Literals::Dfa(a) => a.memory_usage(),
+            Literals::Nfa(a) => a.memory_usage(),
+        }
+    }
+
+    /// The match states the text passes through (with repeats): every literal found is in the
+    /// match list of one of them. One transition per byte, instead of one report per occurrence
+    /// of every literal (short literals such as `\\` or `.` occur many times in each text).
+    fn visit(&self, text: &[u8], out: &mut Vec<StateID>) {
+        match self {
+            Literals::Dfa(a) => visit_states(a, text, out),
+            Literals::Nfa(a) => visit_states(a, text, out),
+        }
+    }
+
+    fn for_each_literal(&self, state: StateID, mut found: impl FnMut(usize)) {
+        match self {
+            Literals::Dfa(a) => {
+                (0..a.match_len(state)).for_each(|i| found(a.match_pattern(state, i).as_usize()))
+            }
+            Literals::Nfa(a) => {
+                (0..a.match_len(state)).for_each(|i| found(a.match_pattern(state, i).as_usize()))
+            }
+        }
+    }
+}
+
+fn visit_states<A: Automaton>(automaton: &A, text: &[u8], out: &mut Vec<StateID>) {
+    let Ok(mut state) = automaton.start_state(Anchored::No) else {
+        return;
+    };
+    for &byte in text {
+        state = automaton.next_state(Anchored::No, state, byte);
+        if automaton.is_special(state) {
+            if automaton.is_dead(state) {
+                return;
+            }
+            if automaton.is_match(state) {
+                out.push(state);
+            }
+        }
+    }
+}
 
 struct Prefilter {
     exact: HashMap<String, Hits>,
-    substrings: Option<AhoCorasick>,
+    substrings: Option<Literals>,
     substring_hits: Vec<Hits>,
     numbers: HashMap<u64, Hits>,
 }
@@ -69,11 +163,38 @@ struct Strings {
     contains: Vec<String>,
 }
 
-/// One field's value as the matchers see it: absent (missing or null) or one text.
-enum Value {
+/// One field's value as the matchers see it: absent (missing or null) or one text — a Python
+/// str (borrowed; `folded` only when folding changes it) or an int's decimal text.
+enum Value<'py> {
     Absent,
-    Text { original: String, folded: String, int: Option<i64> },
+    Str {
+        text: Bound<'py, PyString>,
+        folded: Option<String>,
+    },
+    Int {
+        text: String,
+        number: i64,
+    },
 }
+
+impl Value<'_> {
+    /// (original, folded) text; None when absent.
+    #[inline]
+    fn texts(&self) -> Option<(&str, &str)> {
+        match self {
+            Value::Absent => None,
+            // to_str succeeded when the value was read (read()), and a str is immutable
+            Value::Str { text, folded } => {
+                let original = text.to_str().unwrap_or("");
+                Some((original, folded.as_deref().unwrap_or(original)))
+            }
+            Value::Int { text, .. } => Some((text, text)),
+        }
+    }
+}
+
+/// (engine indices of the rules that match, [(engine index, error)] of those whose Python condition raised)
+type Decision = (Vec<usize>, Vec<(usize, PyErr)>);
 
 /// Why an event leaves the native path: Python takes it (Fallback) or a Python call failed.
 enum Refusal {
@@ -103,15 +224,15 @@ struct Event<'py> {
     py: Python<'py>,
     dict: Bound<'py, PyDict>,
     parents: Vec<Option<Option<Bound<'py, PyDict>>>>,
-    values: Vec<Option<Value>>,
+    values: Vec<Option<Value<'py>>>,
     context: Option<Bound<'py, PyAny>>,
 }
 
 #[pyclass(frozen, module = "canhgac_native")]
 struct NativeRoute {
     width: usize,
-    full: u8,
-    start: Vec<u8>,
+    layers: usize,
+    start: Vec<u64>,
     parents: Vec<Vec<Py<PyString>>>,
     fields: Vec<Field>,
     rules: Vec<(usize, Node)>,
@@ -120,16 +241,32 @@ struct NativeRoute {
     most_substrings: usize,
 }
 
+/// (position, layer) pairs → the bits they set (see Hits).
 fn hits_of(list: &Bound<'_, PyAny>, width: usize, layers: usize) -> PyResult<Hits> {
-    let mut out = Vec::new();
+    let words = width.div_ceil(64);
+    let mut pairs: Vec<(u32, u64)> = Vec::new();
     for item in list.try_iter()? {
         let (position, layer): (usize, usize) = item?.extract()?;
         if position >= width || layer >= layers {
-            return Err(PyValueError::new_err(format!("hit ({position}, {layer}) outside the route")));
+            return Err(PyValueError::new_err(format!(
+                "hit ({position}, {layer}) outside the route"
+            )));
         }
-        out.push(Hit { position: position as u32, layer_bit: 1 << layer });
+        let word = (layer * words + position / 64) as u32;
+        let mask = 1u64 << (position % 64);
+        match pairs.iter_mut().find(|(w, _)| *w == word) {
+            Some((_, bits)) => *bits |= mask,
+            None => pairs.push((word, mask)),
+        }
     }
-    Ok(out)
+    if pairs.len() <= DENSE_AFTER {
+        return Ok(Hits::Sparse(pairs));
+    }
+    let mut dense = vec![0u64; layers * words];
+    for (word, mask) in pairs {
+        dense[word as usize] |= mask;
+    }
+    Ok(Hits::Dense(dense))
 }
 
 fn node_of(spec: &Bound<'_, PyAny>, fields: usize) -> PyResult<Node> {
@@ -138,7 +275,9 @@ fn node_of(spec: &Bound<'_, PyAny>, fields: usize) -> PyResult<Node> {
     let field_at = |index: usize| -> PyResult<usize> {
         let field: usize = tuple.get_item(index)?.extract()?;
         if field >= fields {
-            return Err(PyValueError::new_err(format!("field {field} not in the route")));
+            return Err(PyValueError::new_err(format!(
+                "field {field} not in the route"
+            )));
         }
         Ok(field)
     };
@@ -159,10 +298,18 @@ fn node_of(spec: &Bound<'_, PyAny>, fields: usize) -> PyResult<Node> {
         "null" => Node::Null(field_at(1)?),
         "exists" => Node::Exists(field_at(1)?, tuple.get_item(2)?.extract()?),
         "python" => Node::Python(tuple.get_item(1)?.unbind()),
-        "fieldref" => Node::FieldRef(field_at(1)?, field_at(2)?, tuple.get_item(3)?.extract()?, tuple.get_item(4)?.extract()?),
+        "fieldref" => Node::FieldRef(
+            field_at(1)?,
+            field_at(2)?,
+            tuple.get_item(3)?.extract()?,
+            tuple.get_item(4)?.extract()?,
+        ),
         "regex" => {
             let pattern: String = tuple.get_item(2)?.extract()?;
-            match regex::RegexBuilder::new(&pattern).size_limit(64 << 20).build() {
+            match regex::RegexBuilder::new(&pattern)
+                .size_limit(64 << 20)
+                .build()
+            {
                 Ok(compiled) => Node::Regex(field_at(1)?, Box::new(compiled)),
                 // not in this engine's syntax: the Python closure (RE2) evaluates it
                 Err(_) => Node::Python(tuple.get_item(3)?.unbind()),
@@ -172,7 +319,11 @@ fn node_of(spec: &Bound<'_, PyAny>, fields: usize) -> PyResult<Node> {
             field: field_at(1)?,
             cased: tuple.get_item(2)?.extract()?,
             anything: tuple.get_item(3)?.extract()?,
-            exact: tuple.get_item(4)?.extract::<Vec<String>>()?.into_iter().collect(),
+            exact: tuple
+                .get_item(4)?
+                .extract::<Vec<String>>()?
+                .into_iter()
+                .collect(),
             prefixes: tuple.get_item(5)?.extract()?,
             suffixes: tuple.get_item(6)?.extract()?,
             contains: tuple.get_item(7)?.extract()?,
@@ -182,13 +333,13 @@ fn node_of(spec: &Bound<'_, PyAny>, fields: usize) -> PyResult<Node> {
 }
 
 impl Strings {
-    fn holds(&self, value: &Value) -> bool {
-        let Value::Text { original, folded, .. } = value else {
+    fn holds(&self, value: &Value<'_>) -> bool {
+        let Some((original, folded)) = value.texts() else {
             return false;
         };
         let text = if self.cased { original } else { folded };
         self.anything
-            || self.exact.contains(text.as_str())
+            || self.exact.contains(text)
             || self.prefixes.iter().any(|p| text.starts_with(p.as_str()))
             || self.suffixes.iter().any(|s| text.ends_with(s.as_str()))
             || self.contains.iter().any(|c| text.contains(c.as_str()))
@@ -196,7 +347,11 @@ impl Strings {
 }
 
 impl<'py> Event<'py> {
-    fn parent(&mut self, route: &NativeRoute, index: usize) -> PyResult<Option<Bound<'py, PyDict>>> {
+    fn parent(
+        &mut self,
+        route: &NativeRoute,
+        index: usize,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
         if let Some(known) = &self.parents[index] {
             return Ok(known.clone());
         }
@@ -222,14 +377,14 @@ impl<'py> Event<'py> {
         Ok(result)
     }
 
-    fn value(&mut self, route: &NativeRoute, index: usize) -> Result<&Value, Refusal> {
+    fn value(&mut self, route: &NativeRoute, index: usize) -> Result<&Value<'py>, Refusal> {
         if self.values[index].is_none() {
             let field = &route.fields[index];
             let value = match self.parent(route, field.parent)? {
                 None => Value::Absent,
                 Some(parent) => match parent.get_item(field.leaf.bind(self.py))? {
                     None => Value::Absent,
-                    Some(raw) => read(&raw)?,
+                    Some(raw) => read(raw)?,
                 },
             };
             self.values[index] = Some(value);
@@ -239,80 +394,123 @@ impl<'py> Event<'py> {
 
     fn context(&mut self, route: &NativeRoute) -> PyResult<Bound<'py, PyAny>> {
         if self.context.is_none() {
-            self.context = Some(route.context_class.bind(self.py).call1((self.dict.clone(),))?);
+            self.context = Some(
+                route
+                    .context_class
+                    .bind(self.py)
+                    .call1((self.dict.clone(),))?,
+            );
         }
         Ok(self.context.as_ref().unwrap().clone())
     }
 }
 
 /// A scalar the way EventContext.texts/lowers read it, or Fallback for anything else.
-fn read(raw: &Bound<'_, PyAny>) -> Result<Value, Refusal> {
+fn read<'py>(raw: Bound<'py, PyAny>) -> Result<Value<'py>, Refusal> {
     if raw.is_none() {
         return Ok(Value::Absent);
     }
-    if let Ok(text) = raw.cast_exact::<PyString>() {
-        let original = text.to_str().map_err(|_| Refusal::Fallback)?; // lone surrogates
-        let folded = if original.is_ascii() {
-            original.to_ascii_lowercase()
-        } else {
-            // str.casefold: the fold the rules' literals were made with (context.fold)
-            let folded = text.call_method0("casefold")?;
-            folded.cast::<PyString>().map_err(PyErr::from)?.to_str().map_err(|_| Refusal::Fallback)?.to_owned()
-        };
-        return Ok(Value::Text { original: original.to_owned(), folded, int: None });
-    }
+    let raw = match raw.cast_into_exact::<PyString>() {
+        Ok(text) => {
+            let original = text.to_str().map_err(|_| Refusal::Fallback)?; // lone surrogates
+            let folded = if !original.is_ascii() {
+                // str.casefold: the fold the rules' literals were made with (context.fold)
+                let folded = text.call_method0("casefold")?;
+                Some(
+                    folded
+                        .cast::<PyString>()
+                        .map_err(PyErr::from)?
+                        .to_str()
+                        .map_err(|_| Refusal::Fallback)?
+                        .to_owned(),
+                )
+            } else if original.bytes().any(|b| b.is_ascii_uppercase()) {
+                Some(original.to_ascii_lowercase())
+            } else {
+                None
+            };
+            return Ok(Value::Str { text, folded });
+        }
+        Err(err) => err.into_inner(),
+    };
     if raw.is_exact_instance_of::<PyInt>() {
         let number: i64 = raw.extract().map_err(|_| Refusal::Fallback)?; // past i64: Python's
-        let text = number.to_string();
-        return Ok(Value::Text { original: text.clone(), folded: text, int: Some(number) });
+        return Ok(Value::Int {
+            text: number.to_string(),
+            number,
+        });
     }
     Err(Refusal::Fallback)
 }
 
 impl NativeRoute {
-    fn scan(&self, event: &mut Event<'_>, hits: &mut [u8]) -> Result<(), Refusal> {
+    fn scan(&self, event: &mut Event<'_>, bitmap: &mut [u64]) -> Result<(), Refusal> {
         let py = event.py;
         let mut seen = vec![0u64; self.most_substrings.div_ceil(64)];
+        let mut found_here: Vec<u32> = Vec::new();
+        let mut states: Vec<StateID> = Vec::new();
         for index in 0..self.fields.len() {
-            let Some(prefilter) = &self.fields[index].prefilter else { continue };
-            let Value::Text { original, folded, int } = event.value(self, index)? else { continue };
-            let mut mark = |list: &Hits| {
-                for hit in list {
-                    hits[hit.position as usize] |= hit.layer_bit;
-                }
+            let Some(prefilter) = &self.fields[index].prefilter else {
+                continue;
+            };
+            let value = event.value(self, index)?;
+            let Some((original, folded)) = value.texts() else {
+                continue;
             };
             if !prefilter.numbers.is_empty() {
-                let number = match int {
-                    Some(n) if (-EXACT_INT..=EXACT_INT).contains(n) => Some(*n as f64),
-                    Some(_) => return Err(Refusal::Fallback),
-                    None => number_of_text(original, py, &self.as_number)?,
+                let number = match value {
+                    Value::Int { number, .. } if (-EXACT_INT..=EXACT_INT).contains(number) => {
+                        Some(*number as f64)
+                    }
+                    Value::Int { .. } => return Err(Refusal::Fallback),
+                    _ => number_of_text(original, py, &self.as_number)?,
                 };
                 if let Some(found) = number.and_then(|n| prefilter.numbers.get(&number_key(n))) {
-                    mark(found);
+                    found.mark(bitmap);
                 }
             }
-            if let Some(found) = prefilter.exact.get(folded.as_str()) {
-                mark(found);
+            if let Some(found) = prefilter.exact.get(folded) {
+                found.mark(bitmap);
             }
             if let Some(automaton) = &prefilter.substrings {
-                // Overlapping search reports every occurrence; a literal's rules are marked once
-                // (`\\` occurs ten times in a path and serves hundreds of rules).
-                let mut found_here: Vec<u32> = Vec::new();
-                for found in automaton.find_overlapping_iter(folded.as_bytes()) {
-                    let pattern = found.pattern().as_usize();
-                    let (word, bit) = (pattern / 64, 1u64 << (pattern % 64));
-                    if seen[word] & bit == 0 {
-                        seen[word] |= bit;
-                        found_here.push(pattern as u32);
-                        mark(&prefilter.substring_hits[pattern]);
-                    }
+                automaton.visit(folded.as_bytes(), &mut states);
+                states.sort_unstable();
+                states.dedup();
+                for &state in &states {
+                    automaton.for_each_literal(state, |pattern| {
+                        let (word, bit) = (pattern / 64, 1u64 << (pattern % 64));
+                        if seen[word] & bit == 0 {
+                            seen[word] |= bit;
+                            found_here.push(pattern as u32);
+                            prefilter.substring_hits[pattern].mark(bitmap);
+                        }
+                    });
                 }
-                for pattern in found_here {
+                states.clear();
+                for pattern in found_here.drain(..) {
                     seen[pattern as usize / 64] = 0;
                 }
             }
         }
         Ok(())
+    }
+
+    /// Positions whose every layer is set, ascending.
+    fn decode(&self, bitmap: &[u64]) -> Vec<usize> {
+        let words = self.width.div_ceil(64);
+        let mut out = Vec::new();
+        for word in 0..words {
+            let mut all = bitmap[word];
+            for layer in 1..self.layers {
+                all &= bitmap[layer * words + word];
+            }
+            while all != 0 {
+                let bit = all.trailing_zeros() as usize;
+                out.push(word * 64 + bit);
+                all &= all - 1;
+            }
+        }
+        out
     }
 
     fn holds(&self, node: &Node, event: &mut Event<'_>) -> Result<bool, Refusal> {
@@ -337,25 +535,27 @@ impl NativeRoute {
             Node::Never => false,
             Node::Strings(strings) => strings.holds(event.value(self, strings.field)?),
             Node::Null(field) => matches!(event.value(self, *field)?, Value::Absent),
-            Node::Exists(field, wanted) => !matches!(event.value(self, *field)?, Value::Absent) == *wanted,
+            Node::Exists(field, wanted) => {
+                !matches!(event.value(self, *field)?, Value::Absent) == *wanted
+            }
             Node::FieldRef(field, other, starts, ends) => {
-                let mine = match event.value(self, *field)? {
-                    Value::Text { folded, .. } => folded.clone(),
-                    Value::Absent => return Ok(false),
+                let mine = match event.value(self, *field)?.texts() {
+                    Some((_, folded)) => folded.to_owned(),
+                    None => return Ok(false),
                 };
-                match event.value(self, *other)? {
-                    Value::Absent => false,
-                    Value::Text { folded: theirs, .. } => match (starts, ends) {
-                        (false, false) => mine == *theirs,
-                        (true, true) => mine.contains(theirs.as_str()),
-                        (true, false) => mine.starts_with(theirs.as_str()),
-                        (false, true) => mine.ends_with(theirs.as_str()),
+                match event.value(self, *other)?.texts() {
+                    None => false,
+                    Some((_, theirs)) => match (starts, ends) {
+                        (false, false) => mine == theirs,
+                        (true, true) => mine.contains(theirs),
+                        (true, false) => mine.starts_with(theirs),
+                        (false, true) => mine.ends_with(theirs),
                     },
                 }
             }
-            Node::Regex(field, compiled) => match event.value(self, *field)? {
-                Value::Text { original, .. } => compiled.is_match(original),
-                Value::Absent => false,
+            Node::Regex(field, compiled) => match event.value(self, *field)?.texts() {
+                Some((original, _)) => compiled.is_match(original),
+                None => false,
             },
             Node::Python(predicate) => {
                 let context = event.context(self)?;
@@ -366,12 +566,22 @@ impl NativeRoute {
 }
 
 /// numeric.as_number of a text: plain digits here, anything else by Python's own definition.
-fn number_of_text(text: &str, py: Python<'_>, as_number: &Py<PyAny>) -> Result<Option<f64>, Refusal> {
+fn number_of_text(
+    text: &str,
+    py: Python<'_>,
+    as_number: &Py<PyAny>,
+) -> Result<Option<f64>, Refusal> {
     if !text.is_empty() && text.len() <= 15 && text.bytes().all(|b| b.is_ascii_digit()) {
-        return Ok(Some(text.parse::<u64>().map_err(|_| Refusal::Fallback)? as f64));
+        return Ok(Some(
+            text.parse::<u64>().map_err(|_| Refusal::Fallback)? as f64
+        ));
     }
     let found = as_number.bind(py).call1((text,))?;
-    Ok(if found.is_none() { None } else { Some(found.extract::<f64>()?) })
+    Ok(if found.is_none() {
+        None
+    } else {
+        Some(found.extract::<f64>()?)
+    })
 }
 
 #[pymethods]
@@ -395,23 +605,29 @@ impl NativeRoute {
         if layers == 0 || layers > 8 {
             return Err(PyValueError::new_err("layers must be 1 to 8"));
         }
-        let mut start_bits = vec![0u8; width];
-        for hit in hits_of(start, width, layers)? {
-            start_bits[hit.position as usize] |= hit.layer_bit;
-        }
+        let mut start_bits = vec![0u64; layers * width.div_ceil(64)];
+        hits_of(start, width, layers)?.mark(&mut start_bits);
         let parents: Vec<Vec<Py<PyString>>> = parents
             .into_iter()
-            .map(|parts| parts.into_iter().map(|p| PyString::intern(p.py(), p.to_str().unwrap_or("")).unbind()).collect())
+            .map(|parts| {
+                parts
+                    .into_iter()
+                    .map(|p| PyString::intern(p.py(), p.to_str().unwrap_or("")).unbind())
+                    .collect()
+            })
             .collect();
         let mut field_list = Vec::new();
         for spec in fields.iter() {
             let spec = spec.cast::<PyTuple>()?;
             let parent: usize = spec.get_item(0)?.extract()?;
             if parent >= parents.len() {
-                return Err(PyValueError::new_err(format!("parent {parent} not in the route")));
+                return Err(PyValueError::new_err(format!(
+                    "parent {parent} not in the route"
+                )));
             }
             let leaf: String = spec.get_item(1)?.extract()?;
-            let (exact, substrings, numbers) = (spec.get_item(2)?, spec.get_item(3)?, spec.get_item(4)?);
+            let (exact, substrings, numbers) =
+                (spec.get_item(2)?, spec.get_item(3)?, spec.get_item(4)?);
             let prefilter = if exact.is_none() && substrings.is_none() && numbers.is_none() {
                 None
             } else {
@@ -425,14 +641,18 @@ impl NativeRoute {
                     for item in exact.try_iter()? {
                         let item = item?;
                         let key: String = item.get_item(0)?.extract()?;
-                        table.exact.insert(key, hits_of(&item.get_item(1)?, width, layers)?);
+                        table
+                            .exact
+                            .insert(key, hits_of(&item.get_item(1)?, width, layers)?);
                     }
                 }
                 if !numbers.is_none() {
                     for item in numbers.try_iter()? {
                         let item = item?;
                         let key: f64 = item.get_item(0)?.extract()?;
-                        table.numbers.insert(number_key(key), hits_of(&item.get_item(1)?, width, layers)?);
+                        table
+                            .numbers
+                            .insert(number_key(key), hits_of(&item.get_item(1)?, width, layers)?);
                     }
                 }
                 if !substrings.is_none() {
@@ -440,28 +660,24 @@ impl NativeRoute {
                     for item in substrings.try_iter()? {
                         let item = item?;
                         patterns.push(item.get_item(0)?.extract()?);
-                        table.substring_hits.push(hits_of(&item.get_item(1)?, width, layers)?);
+                        table
+                            .substring_hits
+                            .push(hits_of(&item.get_item(1)?, width, layers)?);
                     }
                     if !patterns.is_empty() {
-                        let kind = match std::env::var("CANHGAC_AC_KIND").as_deref() {
-                            Ok("nfa") => Some(AhoCorasickKind::NoncontiguousNFA),
-                            Ok("cnfa") => Some(AhoCorasickKind::ContiguousNFA),
-                            Ok("auto") => None,
-                            _ => Some(AhoCorasickKind::DFA),
-                        };
-                        let automaton = AhoCorasick::builder()
-                            .match_kind(MatchKind::Standard)
-                            .kind(kind)
-                            .prefilter(std::env::var("CANHGAC_AC_PREFILTER").is_ok())
-                            .build(&patterns)
-                            .or_else(|_| AhoCorasick::builder().match_kind(MatchKind::Standard).build(&patterns))
-                            .map_err(|e| PyValueError::new_err(format!("literal automaton: {e}")))?;
+                        let automaton = Literals::build(&patterns).map_err(|e| {
+                            PyValueError::new_err(format!("literal automaton: {e}"))
+                        })?;
                         table.substrings = Some(automaton);
                     }
                 }
                 Some(table)
             };
-            field_list.push(Field { parent, leaf: PyString::intern(spec.py(), &leaf).unbind(), prefilter });
+            field_list.push(Field {
+                parent,
+                leaf: PyString::intern(spec.py(), &leaf).unbind(),
+                prefilter,
+            });
         }
         let mut rule_list = Vec::new();
         for item in rules.iter() {
@@ -478,7 +694,7 @@ impl NativeRoute {
             .unwrap_or(0);
         Ok(NativeRoute {
             width,
-            full: ((1u16 << layers) - 1) as u8,
+            layers,
             start: start_bits,
             parents,
             fields: field_list,
@@ -491,8 +707,14 @@ impl NativeRoute {
 
     /// (engine indices of the rules that match in load order, [(engine index, exception)] of
     /// the rules whose Python condition raised), or None: the Python engine must take the event.
-    fn match_event<'py>(&self, py: Python<'py>, event: &Bound<'py, PyAny>) -> PyResult<Option<(Vec<usize>, Vec<(usize, PyErr)>)>> {
-        let Ok(dict) = event.cast_exact::<PyDict>() else { return Ok(None) };
+    fn match_event<'py>(
+        &self,
+        py: Python<'py>,
+        event: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Decision>> {
+        let Ok(dict) = event.cast_exact::<PyDict>() else {
+            return Ok(None);
+        };
         for key in dict.keys() {
             // a top-level key holding a dotted name overrides the nested value (context.lookup)
             match key.cast_exact::<PyString>() {
@@ -507,17 +729,14 @@ impl NativeRoute {
             values: (0..self.fields.len()).map(|_| None).collect(),
             context: None,
         };
-        let mut hits = self.start.clone();
-        match self.scan(&mut state, &mut hits) {
+        let mut bitmap = self.start.clone();
+        match self.scan(&mut state, &mut bitmap) {
             Ok(()) => {}
             Err(Refusal::Fallback) => return Ok(None),
             Err(Refusal::Error(err)) => return Err(err),
         }
         let (mut found, mut failed) = (Vec::new(), Vec::new());
-        for (position, bits) in hits.iter().enumerate().take(self.width) {
-            if *bits != self.full {
-                continue;
-            }
+        for position in self.decode(&bitmap) {
             let (index, node) = &self.rules[position];
             match self.holds(node, &mut state) {
                 Ok(true) => found.push(*index),
@@ -529,10 +748,29 @@ impl NativeRoute {
         Ok(Some((found, failed)))
     }
 
+    /// Bytes the route's literal automata take (the cost of its pre-filter in memory).
+    fn memory_bytes(&self) -> usize {
+        self.fields
+            .iter()
+            .filter_map(|f| {
+                f.prefilter
+                    .as_ref()
+                    .and_then(|p| p.substrings.as_ref())
+                    .map(Literals::memory_usage)
+            })
+            .sum()
+    }
+
     /// Engine indices of the rules the pre-filter lets through (a superset of the matches), or
     /// None when the Python engine must take the event.
-    fn candidates<'py>(&self, py: Python<'py>, event: &Bound<'py, PyAny>) -> PyResult<Option<Vec<usize>>> {
-        let Ok(dict) = event.cast_exact::<PyDict>() else { return Ok(None) };
+    fn candidates<'py>(
+        &self,
+        py: Python<'py>,
+        event: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Vec<usize>>> {
+        let Ok(dict) = event.cast_exact::<PyDict>() else {
+            return Ok(None);
+        };
         let mut state = Event {
             py,
             dict: dict.clone(),
@@ -540,10 +778,13 @@ impl NativeRoute {
             values: (0..self.fields.len()).map(|_| None).collect(),
             context: None,
         };
-        let mut hits = self.start.clone();
-        match self.scan(&mut state, &mut hits) {
+        let mut bitmap = self.start.clone();
+        match self.scan(&mut state, &mut bitmap) {
             Ok(()) => Ok(Some(
-                hits.iter().enumerate().filter(|(_, b)| **b == self.full).map(|(p, _)| self.rules[p].0).collect(),
+                self.decode(&bitmap)
+                    .into_iter()
+                    .map(|p| self.rules[p].0)
+                    .collect(),
             )),
             Err(Refusal::Fallback) => Ok(None),
             Err(Refusal::Error(err)) => Err(err),
