@@ -2,8 +2,11 @@
 
     python bench/bench_sigma.py [--shared ../shared] [--seconds 5]
 
-Streams are raw evtx_dump JSON lines; the timed loop includes orjson parsing, the Windows parser
-and Engine.match. "realistic" = conformance events plus 20 benign variants of each (fields
+Streams are raw evtx_dump JSON lines. Two timed loops: "parse + match" = orjson parsing, the
+Windows parser (with its ECS mapping) and Engine.match; "detector stage" = orjson parsing of the
+already-normalized event and Engine.match, which is what the detector process does per event (the
+normaliser runs the Windows parser). Each is timed for the engine as built (the native routes of
+rules/native.py when canhgac_native is installed) and for the Python engine alone (baseline). "realistic" = conformance events plus 20 benign variants of each (fields
 rewritten to ordinary values, mostly matching nothing); "attack-dense" = conformance events
 repeated; "+1KB CommandLine" = the realistic stream with 1 KB of ordinary option text appended to
 every CommandLine. The straightforward evaluator runs every applicable rule on every event; both
@@ -73,16 +76,26 @@ def with_long_commandline(line: bytes) -> bytes:
     return orjson.dumps(obj)
 
 
-def run(engine: Engine, lines: list[bytes], seconds: float, naive: bool = False) -> tuple[float, float]:
+def run(
+    engine: Engine, lines: list[bytes], seconds: float, naive: bool = False, normalized: bool = False
+) -> tuple[float, float]:
+    """(events/s, p99 µs) of parse + match, or of the detector stage when `lines` are normalized
+    events (`normalized`)."""
     match = engine.match_all_applicable if naive else engine.match
     count, per_event = 0, []
     deadline = time.perf_counter() + seconds
     start = time.perf_counter()
     while time.perf_counter() < deadline:
-        for line in lines:
-            t0 = time.perf_counter()
-            match(from_evtx_json(orjson.loads(line)))
-            per_event.append(time.perf_counter() - t0)
+        if normalized:
+            for line in lines:
+                t0 = time.perf_counter()
+                match(orjson.loads(line))
+                per_event.append(time.perf_counter() - t0)
+        else:
+            for line in lines:
+                t0 = time.perf_counter()
+                match(from_evtx_json(orjson.loads(line)))
+                per_event.append(time.perf_counter() - t0)
         count += len(lines)
     took = time.perf_counter() - start
     per_event.sort()
@@ -116,6 +129,8 @@ def main() -> None:
     load_secs = time.perf_counter() - t0
     rss_after_load = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     engine = Engine(loaded.rules)
+    python_engine = Engine(loaded.rules, native=False)
+    kind = "native routes (canhgac_native)" if engine.native else "Python (canhgac_native not built)"
     attack = [
         line
         for f in sorted((conf / "dev" / "events").glob("*.ndjson"))
@@ -128,23 +143,39 @@ def main() -> None:
     random.Random(7).shuffle(realistic)
     long_text = [with_long_commandline(line) for line in realistic]
 
-    # identical matches, fast vs straightforward
+    # identical matches: the engine as built, the Python engine and the straightforward evaluator
     for line in realistic + long_text:
         ev = from_evtx_json(orjson.loads(line))
-        assert [m.id for m in engine.match(ev)] == [m.id for m in engine.match_all_applicable(ev)]
+        expected = [m.id for m in python_engine.match_all_applicable(ev)]
+        assert [m.id for m in engine.match(ev)] == expected
+        assert [m.id for m in python_engine.match(ev)] == expected
     print(
         f"rules: {len(loaded.rules)} loaded, {len(loaded.rejected)} rejected; load {load_secs:.1f}s; "
-        f"max RSS after load {rss_after_load:.0f} MiB"
+        f"max RSS after load {rss_after_load:.0f} MiB; engine: {kind}"
     )
     for name, lines in (("realistic", realistic), ("attack-dense", attack), ("+1KB CommandLine", long_text)):
-        engine.match(from_evtx_json(orjson.loads(lines[0])))  # warm route caches
-        runs = sorted((run(engine, lines, a.seconds) for _ in range(a.runs)), key=lambda r: r[0])
-        rate, p99 = runs[len(runs) // 2]
+        normalized = [orjson.dumps(from_evtx_json(orjson.loads(line))) for line in lines]
+        figures = []
+        for which in (engine, python_engine):
+            which.match(from_evtx_json(orjson.loads(lines[0])))  # warm route caches
+            for is_normalized, stream in ((False, lines), (True, normalized)):
+                runs = sorted(
+                    (run(which, stream, a.seconds, normalized=is_normalized) for _ in range(a.runs)),
+                    key=lambda r: r[0],
+                )
+                figures.append((runs[len(runs) // 2], [r for r, _ in runs]))
         naive_rate, _ = run(engine, lines, a.seconds, naive=True)
-        each = f" (runs: {' / '.join(f'{r:,.0f}' for r, _ in runs)}; median)" if a.runs > 1 else ""
+        (rate, p99), rates = figures[0]
+        (stage, stage_p99), stage_rates = figures[1]
+        (py_rate, _), _ = figures[2]
+        (py_stage, _), _ = figures[3]
+        each = f" (runs: {' / '.join(f'{r:,.0f}' for r in rates)}; median)" if a.runs > 1 else ""
+        stage_each = f" (runs: {' / '.join(f'{r:,.0f}' for r in stage_rates)})" if a.runs > 1 else ""
         print(
-            f"{name:13s} {len(loaded.rules)} rules: {rate:,.0f} ev/s{each}, p99 {p99:.0f} us; straightforward "
-            f"{naive_rate:,.0f} ev/s; speed-up {rate / naive_rate:.1f}x"
+            f"{name:13s} {len(loaded.rules)} rules: parse + match {rate:,.0f} ev/s{each}, p99 {p99:.0f} us; "
+            f"detector stage {stage:,.0f} ev/s{stage_each}, p99 {stage_p99:.0f} us; Python engine: parse + match "
+            f"{py_rate:,.0f}, detector stage {py_stage:,.0f} ev/s; straightforward {naive_rate:,.0f} ev/s; "
+            f"speed-up over the Python engine {rate / py_rate:.1f}x (parse + match), {stage / py_stage:.1f}x (stage)"
         )
     print(f"of which parsing (orjson + Windows parser): {parse_cost(realistic, a.seconds / 3):.1f} us/event")
     rng = random.Random(1)
@@ -168,13 +199,18 @@ def main() -> None:
     print(f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
-def cpu_rate(engine: Engine, lines: list[bytes], seconds: float) -> tuple[float, float]:
-    """(events/s wall, events/s of process CPU time) of the timed loop."""
+def cpu_rate(engine: Engine, lines: list[bytes], seconds: float, normalized: bool = False) -> tuple[float, float]:
+    """(events/s wall, events/s of process CPU time) of the timed loop (the detector stage's when
+    `lines` are normalized events)."""
     count, deadline = 0, time.perf_counter() + seconds
     start, cpu_start = time.perf_counter(), time.process_time()
     while time.perf_counter() < deadline:
-        for line in lines:
-            engine.match(from_evtx_json(orjson.loads(line)))
+        if normalized:
+            for line in lines:
+                engine.match(orjson.loads(line))
+        else:
+            for line in lines:
+                engine.match(from_evtx_json(orjson.loads(line)))
         count += len(lines)
     return count / (time.perf_counter() - start), count / (time.process_time() - cpu_start)
 
@@ -201,12 +237,16 @@ def versus_rsigma(
         repeat = max(1, 50_000 // len(flat))  # the stream, not loading the rules, takes most of a run
         figures = rsigma_compare.measure(binary, rules_dir, work, flat * repeat, runs)
         ours = [cpu_rate(engine, lines, seconds) for _ in range(runs)]
+        normalized = [orjson.dumps(from_evtx_json(orjson.loads(line))) for line in lines]
+        stage = [cpu_rate(engine, normalized, seconds, normalized=True) for _ in range(runs)]
         print(
             f"{name}: rsigma {_runs(figures.rate('wall'))} wall, {_runs(figures.rate('cpu'))} CPU "
             f"({figures.events:,} pre-flattened events a run, less its start-up: "
             f"{statistics.median(t.wall for t in figures.startup):.2f} s wall, "
             f"{statistics.median(t.cpu for t in figures.startup):.2f} s CPU); "
-            f"Canhgac {_runs([w for w, _ in ours])} wall, {_runs([c for _, c in ours])} CPU"
+            f"Canhgac parse + match {_runs([w for w, _ in ours])} wall, {_runs([c for _, c in ours])} CPU; "
+            f"Canhgac detector stage (normalized events) {_runs([w for w, _ in stage])} wall, "
+            f"{_runs([c for _, c in stage])} CPU"
         )
     ours_per_event = [[m.id for m in engine.match(from_evtx_json(orjson.loads(line)))] for line in realistic]
     stream = work / "compare.ndjson"
