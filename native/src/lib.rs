@@ -56,6 +56,11 @@ impl Hits {
 /// every literal ending there). A DFA — one table lookup per byte — while it stays small; past
 /// DFA_MAX_BYTES the contiguous NFA, because a big DFA misses the CPU cache on most bytes: Sysmon
 /// process_creation's CommandLine literals (9,648) make a 77 MB DFA, slower here than the NFA.
+enum Literals {
+    Dfa(dfa::DFA),
+    Nfa(nfa::contiguous::NFA),
+}
+
 const DFA_MAX_BYTES: usize = 8 << 20;
 
 impl Literals {
