@@ -62,20 +62,29 @@ enum Literals {
 }
 
 const DFA_MAX_BYTES: usize = 8 << 20;
+const DFA_MAX_LITERAL_BYTES: usize = 64 << 10;
 
 impl Literals {
     fn build(patterns: &[Vec<u8>]) -> Result<Self, String> {
-        let built = dfa::DFA::builder()
+        let trie = nfa::noncontiguous::Builder::new()
             .match_kind(MatchKind::Standard)
-            .start_kind(StartKind::Unanchored)
             .build(patterns)
             .map_err(|e| e.to_string())?;
-        if built.memory_usage() <= DFA_MAX_BYTES {
-            return Ok(Literals::Dfa(built));
+        // A DFA has about one state per literal byte; past DFA_MAX_LITERAL_BYTES it cannot stay
+        // under DFA_MAX_BYTES, and building it (seconds for the big sets) is skipped.
+        if patterns.iter().map(Vec::len).sum::<usize>() <= DFA_MAX_LITERAL_BYTES {
+            let built = dfa::Builder::new()
+                .match_kind(MatchKind::Standard)
+                .start_kind(StartKind::Unanchored)
+                .build_from_noncontiguous(&trie)
+                .map_err(|e| e.to_string())?;
+            if built.memory_usage() <= DFA_MAX_BYTES {
+                return Ok(Literals::Dfa(built));
+            }
         }
-        let built = nfa::contiguous::NFA::builder()
+        let built = nfa::contiguous::Builder::new()
             .match_kind(MatchKind::Standard)
-            .build(patterns)
+            .build_from_noncontiguous(&trie)
             .map_err(|e| e.to_string())?;
         Ok(Literals::Nfa(built))
     }
@@ -150,8 +159,17 @@ enum Node {
     // field, the field it is compared with (folded), starts_with, ends_with (matchers.fieldref_predicate)
     FieldRef(usize, usize, bool, bool),
     // a rule's regular expression on the field's original text, searched (not anchored)
-    Regex(usize, Box<regex::Regex>),
+    Regex(Box<Regex>),
     Python(Py<PyAny>),
+}
+
+/// A regular expression compiled on its first evaluation (a route holds a hundred; most never
+/// meet a candidate event). One the native syntax refuses is evaluated by its Python closure (RE2).
+struct Regex {
+    field: usize,
+    pattern: String,
+    compiled: std::sync::OnceLock<Option<regex::Regex>>,
+    fallback: Py<PyAny>,
 }
 
 struct Strings {
@@ -305,17 +323,12 @@ fn node_of(spec: &Bound<'_, PyAny>, fields: usize) -> PyResult<Node> {
             tuple.get_item(3)?.extract()?,
             tuple.get_item(4)?.extract()?,
         ),
-        "regex" => {
-            let pattern: String = tuple.get_item(2)?.extract()?;
-            match regex::RegexBuilder::new(&pattern)
-                .size_limit(64 << 20)
-                .build()
-            {
-                Ok(compiled) => Node::Regex(field_at(1)?, Box::new(compiled)),
-                // not in this engine's syntax: the Python closure (RE2) evaluates it
-                Err(_) => Node::Python(tuple.get_item(3)?.unbind()),
-            }
-        }
+        "regex" => Node::Regex(Box::new(Regex {
+            field: field_at(1)?,
+            pattern: tuple.get_item(2)?.extract()?,
+            compiled: std::sync::OnceLock::new(),
+            fallback: tuple.get_item(3)?.unbind(),
+        })),
         "strings" => Node::Strings(Box::new(Strings {
             field: field_at(1)?,
             cased: tuple.get_item(2)?.extract()?,
@@ -554,10 +567,28 @@ impl NativeRoute {
                     },
                 }
             }
-            Node::Regex(field, compiled) => match event.value(self, *field)?.texts() {
-                Some((original, _)) => compiled.is_match(original),
-                None => false,
-            },
+            Node::Regex(regex) => {
+                let compiled = regex.compiled.get_or_init(|| {
+                    regex::RegexBuilder::new(&regex.pattern)
+                        .size_limit(64 << 20)
+                        .build()
+                        .ok()
+                });
+                match compiled {
+                    Some(compiled) => match event.value(self, regex.field)?.texts() {
+                        Some((original, _)) => compiled.is_match(original),
+                        None => false,
+                    },
+                    None => {
+                        let context = event.context(self)?;
+                        regex
+                            .fallback
+                            .bind(event.py)
+                            .call1((context,))?
+                            .is_truthy()?
+                    }
+                }
+            }
             Node::Python(predicate) => {
                 let context = event.context(self)?;
                 predicate.bind(event.py).call1((context,))?.is_truthy()?

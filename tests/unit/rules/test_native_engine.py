@@ -249,3 +249,37 @@ def test_the_whole_corpus_decides_alike_on_the_native_route(corpus_rules: list[A
     assert all(route.native is not None for route in fast._routes.values())
     assert handed_back == 0
     assert matched >= 100  # the conformance events are attacks: most match
+
+
+def test_plan_strings_are_read_as_string_shape_reads_them(corpus_rules: list[Any]) -> None:
+    """native._shape reads plan.string_parts' tuples directly: the same shape as matchers.string_shape
+    on all 50,000 string values of the corpus, cased and folded."""
+    from canhgac.rules.matchers import string_shape
+    from canhgac.rules.plan import sigma_string
+
+    values: list[Any] = []
+
+    def walk(plan: Any) -> None:
+        if plan[0] in ("and", "or"):
+            for part in plan[1]:
+                walk(part)
+        elif plan[0] == "not":
+            walk(plan[1])
+        elif plan[0] == "per_source":
+            walk(plan[1])
+            for _, branch in plan[2]:
+                walk(branch)
+        elif plan[0] == "leaf" and plan[1] == "strings":
+            values.extend(plan[2][1])
+
+    for compiled in corpus_rules:
+        walk(compiled.plan)
+    assert len(values) > 40_000
+    for value in values:
+        for cased in (False, True):
+            ours = native._shape(value, cased)
+            theirs = string_shape(sigma_string(value), fold_wildcard=not cased)
+            if ours[0] == "wildcard":  # a Glob object each time: compare its kind only
+                assert theirs[0] == "wildcard"
+            else:
+                assert ours == theirs, value
