@@ -765,7 +765,9 @@ impl NativeRoute {
         match self.scan(&mut state, &mut bitmap) {
             Ok(()) => {}
             Err(Refusal::Fallback) => return Ok(None),
-            Err(Refusal::Error(err)) => return Err(err),
+            // reading a field failed in Python (a casefold, numeric.as_number): the Python engine
+            // takes the event and reads it its own way, as it did before this route existed
+            Err(Refusal::Error(_)) => return Ok(None),
         }
         let (mut found, mut failed) = (Vec::new(), Vec::new());
         for position in self.decode(&bitmap) {
@@ -819,7 +821,7 @@ impl NativeRoute {
                     .collect(),
             )),
             Err(Refusal::Fallback) => Ok(None),
-            Err(Refusal::Error(err)) => Err(err),
+            Err(Refusal::Error(_)) => Ok(None),
         }
     }
 }
