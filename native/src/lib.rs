@@ -509,6 +509,35 @@ impl NativeRoute {
         Ok(())
     }
 
+    /// The event read and scanned, with the positions of its candidate rules; None when the
+    /// Python engine must take the event: not a dict, a top-level key holding a dotted name (it
+    /// overrides the nested value, context.lookup), a value read differently (Fallback) or a field
+    /// read that failed in Python (a casefold, numeric.as_number), which Python reads its own way.
+    fn scanned<'py>(
+        &self,
+        py: Python<'py>,
+        event: &Bound<'py, PyAny>,
+    ) -> Option<(Event<'py>, Vec<usize>)> {
+        let dict = event.cast_exact::<PyDict>().ok()?;
+        for key in dict.keys() {
+            match key.cast_exact::<PyString>() {
+                Ok(name) if !name.to_str().map(|s| s.contains('.')).unwrap_or(true) => {}
+                _ => return None,
+            }
+        }
+        let mut state = Event {
+            py,
+            dict: dict.clone(),
+            parents: vec![None; self.parents.len()],
+            values: (0..self.fields.len()).map(|_| None).collect(),
+            context: None,
+        };
+        let mut bitmap = self.start.clone();
+        self.scan(&mut state, &mut bitmap).ok()?;
+        let positions = self.decode(&bitmap);
+        Some((state, positions))
+    }
+
     /// Positions whose every layer is set, ascending.
     fn decode(&self, bitmap: &[u64]) -> Vec<usize> {
         let words = self.width.div_ceil(64);
@@ -744,33 +773,11 @@ impl NativeRoute {
         py: Python<'py>,
         event: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Decision>> {
-        let Ok(dict) = event.cast_exact::<PyDict>() else {
+        let Some((mut state, positions)) = self.scanned(py, event) else {
             return Ok(None);
         };
-        for key in dict.keys() {
-            // a top-level key holding a dotted name overrides the nested value (context.lookup)
-            match key.cast_exact::<PyString>() {
-                Ok(name) if !name.to_str().map(|s| s.contains('.')).unwrap_or(true) => {}
-                _ => return Ok(None),
-            }
-        }
-        let mut state = Event {
-            py,
-            dict: dict.clone(),
-            parents: vec![None; self.parents.len()],
-            values: (0..self.fields.len()).map(|_| None).collect(),
-            context: None,
-        };
-        let mut bitmap = self.start.clone();
-        match self.scan(&mut state, &mut bitmap) {
-            Ok(()) => {}
-            Err(Refusal::Fallback) => return Ok(None),
-            // reading a field failed in Python (a casefold, numeric.as_number): the Python engine
-            // takes the event and reads it its own way, as it did before this route existed
-            Err(Refusal::Error(_)) => return Ok(None),
-        }
         let (mut found, mut failed) = (Vec::new(), Vec::new());
-        for position in self.decode(&bitmap) {
+        for position in positions {
             let (index, node) = &self.rules[position];
             match self.holds(node, &mut state) {
                 Ok(true) => found.push(*index),
@@ -802,27 +809,9 @@ impl NativeRoute {
         py: Python<'py>,
         event: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Vec<usize>>> {
-        let Ok(dict) = event.cast_exact::<PyDict>() else {
-            return Ok(None);
-        };
-        let mut state = Event {
-            py,
-            dict: dict.clone(),
-            parents: vec![None; self.parents.len()],
-            values: (0..self.fields.len()).map(|_| None).collect(),
-            context: None,
-        };
-        let mut bitmap = self.start.clone();
-        match self.scan(&mut state, &mut bitmap) {
-            Ok(()) => Ok(Some(
-                self.decode(&bitmap)
-                    .into_iter()
-                    .map(|p| self.rules[p].0)
-                    .collect(),
-            )),
-            Err(Refusal::Fallback) => Ok(None),
-            Err(Refusal::Error(_)) => Ok(None),
-        }
+        Ok(self
+            .scanned(py, event)
+            .map(|(_, positions)| positions.into_iter().map(|p| self.rules[p].0).collect()))
     }
 }
 
