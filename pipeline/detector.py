@@ -352,6 +352,12 @@ class DetectorStage(Stage):
         routed: list[tuple[bytes | None, bytes]] = []
         newest: dict[int, datetime] = {}  # source partition -> newest matched event time
         for record in records:
+            # Most events match nothing: the native routes read them from their bytes, and only
+            # an event that matched, that the intel lookup reads, or that the native reader
+            # leaves to orjson (None) is decoded (Engine.match_json).
+            matched = engine.match_json(record.value)
+            if matched is not None and not matched and not intel.size:
+                continue
             try:
                 event = orjson.loads(record.value)
             except orjson.JSONDecodeError as exc:
@@ -360,7 +366,8 @@ class DetectorStage(Stage):
             if not isinstance(event, dict):
                 dead.add(record.key, "bad_event", "event is not a JSON object", record.value)
                 continue
-            matched = engine.match(event)
+            if matched is None:
+                matched = engine.match(event)
             if matched and exceptions:
                 # Excepted matches feed neither alerts nor correlations: the analyst said "not this".
                 matched = self._not_excepted(matched, event, exceptions, now)

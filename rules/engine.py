@@ -131,6 +131,34 @@ class Engine:
         ctx = EventContext(event)
         return self._evaluate(route.candidates(ctx), ctx)
 
+    def match_json(self, raw: bytes) -> list[RuleMeta] | None:
+        """The rules that match the normalized event whose JSON bytes are `raw`, read without
+        making it a dict (the detector's hot path: most events match nothing and are never
+        decoded); None when the caller must decode it and call `match` — the native routes are
+        off, the bytes are for orjson to judge (native.parse_json), the event's route is not yet
+        known, or the route hands the event to the Python engine."""
+        if not self.native:
+            return None
+        event = native_routes.parse_json(raw)
+        if event is None:
+            return None
+        # logsource() is None when not plain strings; a route not yet resolved is resolved by
+        # `match` on the decoded event, then cached
+        route = self._routes_by_raw.get(event.logsource())
+        if route is None:
+            return None
+        if not route.rules:
+            return []
+        if route.native is None:
+            return None
+        done = route.native.match_json(event)
+        if done is None:
+            return None
+        found, failures = done
+        for index, error in failures:
+            self._failed(self.rules[index], error)
+        return [self.rules[i].meta for i in found]
+
     def firing_fields(self, rule_id: str, event: dict[str, Any]) -> list[str]:
         """The event's fields whose conditions of rule `rule_id` hold (plan.firing_fields); [] for
         a rule this engine does not hold or whose plan is not kept."""

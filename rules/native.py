@@ -22,6 +22,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from canhgac.rules.context import EventContext, fold
 from canhgac.rules.literal_set import utf8
 from canhgac.rules.matchers import _RE_FLAGS, string_shape
@@ -315,7 +316,16 @@ def _compile(rules: Sequence[CompiledRule], route: RouteIndex, service: str | No
         nodes,
         EventContext,
         as_number,
+        orjson.loads,
     )
 
 
-__all__ = ["ENV_SWITCH", "LazyLeaf", "available", "compile_route", "node", "wanted"]
+def parse_json(raw: bytes) -> Any:
+    """A normalized event's JSON bytes read natively (native/src/json.rs) for `match_json`, or None
+    when the extension is missing or orjson must read them (invalid JSON, a lone surrogate …)."""
+    if canhgac_native is None or type(raw) is not bytes:
+        return None
+    return canhgac_native.JsonEvent.parse(raw)
+
+
+__all__ = ["ENV_SWITCH", "LazyLeaf", "available", "compile_route", "node", "parse_json", "wanted"]

@@ -16,11 +16,14 @@
 //! refused (`match_event` returns None) and the Python engine takes it, so no event is ever
 //! evaluated by different rules.
 
+mod json;
+
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::{dfa, nfa, Anchored, MatchKind, StartKind};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 /// The clause bits one literal sets, in the per-event bitmap of `layers × words` u64s (clause k
@@ -145,6 +148,7 @@ struct Prefilter {
 struct Field {
     parent: usize,
     leaf: Py<PyString>,
+    leaf_name: String,
     prefilter: Option<Prefilter>,
 }
 
@@ -183,11 +187,16 @@ struct Strings {
 }
 
 /// One field's value as the matchers see it: absent (missing or null) or one text — a Python
-/// str (borrowed; `folded` only when folding changes it) or an int's decimal text.
-enum Value<'py> {
+/// str (borrowed; `folded` only when folding changes it), a string of a JSON event (borrowed
+/// from it, json.rs) or an int's decimal text.
+enum Value<'py, 'a> {
     Absent,
     Str {
         text: Bound<'py, PyString>,
+        folded: Option<String>,
+    },
+    Text {
+        text: Cow<'a, str>,
         folded: Option<String>,
     },
     Int {
@@ -196,7 +205,7 @@ enum Value<'py> {
     },
 }
 
-impl Value<'_> {
+impl Value<'_, '_> {
     /// (original, folded) text; None when absent.
     #[inline]
     fn texts(&self) -> Option<(&str, &str)> {
@@ -206,6 +215,9 @@ impl Value<'_> {
             Value::Str { text, folded } => {
                 let original = text.to_str().unwrap_or("");
                 Some((original, folded.as_deref().unwrap_or(original)))
+            }
+            Value::Text { text, folded } => {
+                Some((text.as_ref(), folded.as_deref().unwrap_or(text.as_ref())))
             }
             Value::Int { text, .. } => Some((text, text)),
         }
@@ -239,12 +251,92 @@ fn number_key(value: f64) -> u64 {
     }
 }
 
-struct Event<'py> {
+/// Where an event's fields are read from: a Python dict, or a JSON event's tree (json.rs).
+enum Source<'py, 'a> {
+    Dict(Bound<'py, PyDict>),
+    Json(&'a JsonEvent, &'a [u8]),
+}
+
+/// An object on a field's path, looked up once per event.
+enum Parent<'py> {
+    Dict(Bound<'py, PyDict>),
+    Json(json::Node),
+}
+
+struct Event<'py, 'a> {
     py: Python<'py>,
-    dict: Bound<'py, PyDict>,
-    parents: Vec<Option<Option<Bound<'py, PyDict>>>>,
-    values: Vec<Option<Value<'py>>>,
+    source: Source<'py, 'a>,
+    parents: Vec<Option<Option<Parent<'py>>>>,
+    values: Vec<Option<Value<'py, 'a>>>,
     context: Option<Bound<'py, PyAny>>,
+}
+
+/// A normalized event read from its JSON bytes (json.rs), for `NativeRoute.match_json`.
+#[pyclass(frozen, module = "canhgac_native")]
+struct JsonEvent {
+    raw: Py<PyBytes>,
+    doc: json::Doc,
+}
+
+#[pymethods]
+impl JsonEvent {
+    /// The event, or None when orjson must read it (json.rs parse).
+    #[staticmethod]
+    fn parse(raw: Bound<'_, PyBytes>) -> Option<JsonEvent> {
+        let doc = json::parse(raw.as_bytes())?;
+        Some(JsonEvent {
+            raw: raw.unbind(),
+            doc,
+        })
+    }
+
+    /// The value a route reads at `path` (for tests: it must equal what the Python engine reads
+    /// from orjson's dict): a str or int, None when missing or null, Ellipsis for a value the
+    /// route refuses (an object, float, bool, list or integer past i64).
+    fn value_at(&self, py: Python<'_>, path: Vec<String>) -> PyResult<Py<PyAny>> {
+        let input = self.raw.as_bytes(py);
+        let mut node = Some(self.doc.root);
+        for part in &path {
+            node = node.and_then(|n| self.doc.get(input, n, part));
+        }
+        Ok(match node.map(|n| self.doc.view(input, n)) {
+            None | Some(json::View::Null) => py.None(),
+            Some(json::View::Int(number)) => number.into_pyobject(py)?.into_any().unbind(),
+            Some(json::View::Str(text)) => PyString::new(py, &text).into_any().unbind(),
+            Some(json::View::Object | json::View::Other) => py.Ellipsis(),
+        })
+    }
+
+    /// (product, category, service) of `canhgac.logsource`, each a str or None (missing or
+    /// null), as Engine._route keys its routes; None when it is not an object or holds another type.
+    #[allow(clippy::type_complexity)]
+    fn logsource(
+        &self,
+        py: Python<'_>,
+    ) -> Option<(Option<String>, Option<String>, Option<String>)> {
+        let input = self.raw.as_bytes(py);
+        let ours = self.doc.get(input, self.doc.root, "canhgac")?;
+        let ls = self.doc.get(input, ours, "logsource")?;
+        if ls.kind() != json::Kind::Object {
+            return None;
+        }
+        let part = |name: &str| -> Result<Option<String>, ()> {
+            match self
+                .doc
+                .get(input, ls, name)
+                .map(|n| self.doc.view(input, n))
+            {
+                None | Some(json::View::Null) => Ok(None),
+                Some(json::View::Str(text)) => Ok(Some(text.into_owned())),
+                Some(_) => Err(()),
+            }
+        };
+        Some((
+            part("product").ok()?,
+            part("category").ok()?,
+            part("service").ok()?,
+        ))
+    }
 }
 
 #[pyclass(frozen, module = "canhgac_native")]
@@ -255,8 +347,10 @@ struct NativeRoute {
     parents: Vec<Vec<Py<PyString>>>,
     fields: Vec<Field>,
     rules: Vec<(usize, Node)>,
+    parent_names: Vec<Vec<String>>,
     context_class: Py<PyAny>,
     as_number: Py<PyAny>,
+    loads: Py<PyAny>,
     most_substrings: usize,
 }
 
@@ -347,7 +441,7 @@ fn node_of(spec: &Bound<'_, PyAny>, fields: usize) -> PyResult<Node> {
 }
 
 impl Strings {
-    fn holds(&self, value: &Value<'_>) -> bool {
+    fn holds(&self, value: &Value<'_, '_>) -> bool {
         let Some((original, folded)) = value.texts() else {
             return false;
         };
@@ -360,89 +454,140 @@ impl Strings {
     }
 }
 
-impl<'py> Event<'py> {
-    fn parent(
-        &mut self,
-        route: &NativeRoute,
-        index: usize,
-    ) -> PyResult<Option<Bound<'py, PyDict>>> {
-        if let Some(known) = &self.parents[index] {
-            return Ok(known.clone());
+impl<'py, 'a> Event<'py, 'a> {
+    fn new(py: Python<'py>, route: &NativeRoute, source: Source<'py, 'a>) -> Self {
+        Event {
+            py,
+            source,
+            parents: (0..route.parents.len()).map(|_| None).collect(),
+            values: (0..route.fields.len()).map(|_| None).collect(),
+            context: None,
         }
-        let mut node: Bound<'py, PyDict> = self.dict.clone();
-        let mut found = Some(());
-        for part in &route.parents[index] {
-            match node.get_item(part.bind(self.py))? {
-                Some(child) => match child.cast_into::<PyDict>() {
-                    Ok(dict) => node = dict,
-                    Err(_) => {
-                        found = None;
-                        break;
-                    }
-                },
-                None => {
-                    found = None;
-                    break;
-                }
-            }
-        }
-        let result = found.map(|_| node);
-        self.parents[index] = Some(result.clone());
-        Ok(result)
     }
 
-    fn value(&mut self, route: &NativeRoute, index: usize) -> Result<&Value<'py>, Refusal> {
+    /// The object at parent path `index` (rules/context.py lookup: a missing or non-object step
+    /// ends the walk), None when there is none.
+    fn parent(&mut self, route: &NativeRoute, index: usize) -> PyResult<Option<Parent<'py>>> {
+        if let Some(known) = &self.parents[index] {
+            return Ok(match known {
+                Some(Parent::Dict(dict)) => Some(Parent::Dict(dict.clone())),
+                Some(Parent::Json(node)) => Some(Parent::Json(*node)),
+                None => None,
+            });
+        }
+        let found = match &self.source {
+            Source::Dict(root) => {
+                let mut node = Some(root.clone());
+                for part in &route.parents[index] {
+                    node = match node.as_ref().map(|n| n.get_item(part.bind(self.py))) {
+                        Some(Ok(Some(child))) => child.cast_into::<PyDict>().ok(),
+                        Some(Err(err)) => return Err(err),
+                        _ => None,
+                    };
+                    if node.is_none() {
+                        break;
+                    }
+                }
+                node.map(Parent::Dict)
+            }
+            Source::Json(event, input) => {
+                let mut node = Some(event.doc.root);
+                for part in &route.parent_names[index] {
+                    node = node
+                        .and_then(|n| event.doc.get(input, n, part))
+                        .filter(|n| n.kind() == json::Kind::Object);
+                }
+                node.map(Parent::Json)
+            }
+        };
+        self.parents[index] = Some(match &found {
+            Some(Parent::Dict(dict)) => Some(Parent::Dict(dict.clone())),
+            Some(Parent::Json(node)) => Some(Parent::Json(*node)),
+            None => None,
+        });
+        Ok(found)
+    }
+
+    fn value(&mut self, route: &NativeRoute, index: usize) -> Result<&Value<'py, 'a>, Refusal> {
         if self.values[index].is_none() {
             let field = &route.fields[index];
             let value = match self.parent(route, field.parent)? {
                 None => Value::Absent,
-                Some(parent) => match parent.get_item(field.leaf.bind(self.py))? {
+                Some(Parent::Dict(parent)) => match parent.get_item(field.leaf.bind(self.py))? {
                     None => Value::Absent,
                     Some(raw) => read(raw)?,
                 },
+                Some(Parent::Json(parent)) => {
+                    let Source::Json(event, input) = self.source else {
+                        unreachable!("a JSON parent comes from a JSON event")
+                    };
+                    let found = event.doc.get(input, parent, &field.leaf_name);
+                    match found.map(|n| event.doc.view(input, n)) {
+                        None | Some(json::View::Null) => Value::Absent,
+                        Some(json::View::Int(number)) => Value::Int {
+                            text: number.to_string(),
+                            number,
+                        },
+                        Some(json::View::Str(text)) => {
+                            let folded = fold(&text, || {
+                                PyString::new(self.py, &text).call_method0("casefold")
+                            })?;
+                            Value::Text { text, folded }
+                        }
+                        Some(_) => return Err(Refusal::Fallback),
+                    }
+                }
             };
             self.values[index] = Some(value);
         }
         Ok(self.values[index].as_ref().unwrap())
     }
 
+    /// The EventContext the Python conditions take; a JSON event is decoded (orjson) the first time.
     fn context(&mut self, route: &NativeRoute) -> PyResult<Bound<'py, PyAny>> {
         if self.context.is_none() {
-            self.context = Some(
-                route
-                    .context_class
+            let dict = match &self.source {
+                Source::Dict(dict) => dict.clone().into_any(),
+                Source::Json(event, _) => route
+                    .loads
                     .bind(self.py)
-                    .call1((self.dict.clone(),))?,
-            );
+                    .call1((event.raw.bind(self.py),))?,
+            };
+            self.context = Some(route.context_class.bind(self.py).call1((dict,))?);
         }
         Ok(self.context.as_ref().unwrap().clone())
     }
 }
 
+/// The folded text when folding changes it: ASCII lower-casing here, else str.casefold from
+/// Python (the fold the rules' literals were made with, context.fold).
+fn fold<'py>(
+    original: &str,
+    casefold: impl FnOnce() -> PyResult<Bound<'py, PyAny>>,
+) -> Result<Option<String>, Refusal> {
+    if !original.is_ascii() {
+        let folded = casefold()?;
+        let folded = folded.cast::<PyString>().map_err(PyErr::from)?;
+        return Ok(Some(
+            folded.to_str().map_err(|_| Refusal::Fallback)?.to_owned(),
+        ));
+    }
+    Ok(if original.bytes().any(|b| b.is_ascii_uppercase()) {
+        Some(original.to_ascii_lowercase())
+    } else {
+        None
+    })
+}
+
 /// A scalar the way EventContext.texts/lowers read it, or Fallback for anything else.
-fn read<'py>(raw: Bound<'py, PyAny>) -> Result<Value<'py>, Refusal> {
+fn read<'py, 'a>(raw: Bound<'py, PyAny>) -> Result<Value<'py, 'a>, Refusal> {
     if raw.is_none() {
         return Ok(Value::Absent);
     }
     let raw = match raw.cast_into_exact::<PyString>() {
         Ok(text) => {
             let original = text.to_str().map_err(|_| Refusal::Fallback)?; // lone surrogates
-            let folded = if !original.is_ascii() {
-                // str.casefold: the fold the rules' literals were made with (context.fold)
-                let folded = text.call_method0("casefold")?;
-                Some(
-                    folded
-                        .cast::<PyString>()
-                        .map_err(PyErr::from)?
-                        .to_str()
-                        .map_err(|_| Refusal::Fallback)?
-                        .to_owned(),
-                )
-            } else if original.bytes().any(|b| b.is_ascii_uppercase()) {
-                Some(original.to_ascii_lowercase())
-            } else {
-                None
-            };
+            let folded = fold(original, || text.call_method0("casefold"))?;
             return Ok(Value::Str { text, folded });
         }
         Err(err) => err.into_inner(),
@@ -458,7 +603,7 @@ fn read<'py>(raw: Bound<'py, PyAny>) -> Result<Value<'py>, Refusal> {
 }
 
 impl NativeRoute {
-    fn scan(&self, event: &mut Event<'_>, bitmap: &mut [u64]) -> Result<(), Refusal> {
+    fn scan(&self, event: &mut Event<'_, '_>, bitmap: &mut [u64]) -> Result<(), Refusal> {
         let py = event.py;
         let mut seen = vec![0u64; self.most_substrings.div_ceil(64)];
         let mut found_here: Vec<u32> = Vec::new();
@@ -517,7 +662,7 @@ impl NativeRoute {
         &self,
         py: Python<'py>,
         event: &Bound<'py, PyAny>,
-    ) -> Option<(Event<'py>, Vec<usize>)> {
+    ) -> Option<(Event<'py, 'static>, Vec<usize>)> {
         let dict = event.cast_exact::<PyDict>().ok()?;
         for key in dict.keys() {
             match key.cast_exact::<PyString>() {
@@ -525,17 +670,32 @@ impl NativeRoute {
                 _ => return None,
             }
         }
-        let mut state = Event {
-            py,
-            dict: dict.clone(),
-            parents: vec![None; self.parents.len()],
-            values: (0..self.fields.len()).map(|_| None).collect(),
-            context: None,
-        };
+        self.scanned_from(Event::new(py, self, Source::Dict(dict.clone())))
+    }
+
+    fn scanned_from<'py, 'a>(
+        &self,
+        mut state: Event<'py, 'a>,
+    ) -> Option<(Event<'py, 'a>, Vec<usize>)> {
         let mut bitmap = self.start.clone();
         self.scan(&mut state, &mut bitmap).ok()?;
         let positions = self.decode(&bitmap);
         Some((state, positions))
+    }
+
+    /// The candidates at `positions` evaluated; None when the Python engine must take the event.
+    fn decide(&self, mut state: Event<'_, '_>, positions: Vec<usize>) -> Option<Decision> {
+        let (mut found, mut failed) = (Vec::new(), Vec::new());
+        for position in positions {
+            let (index, node) = &self.rules[position];
+            match self.holds(node, &mut state) {
+                Ok(true) => found.push(*index),
+                Ok(false) => {}
+                Err(Refusal::Fallback) => return None,
+                Err(Refusal::Error(err)) => failed.push((*index, err)),
+            }
+        }
+        Some((found, failed))
     }
 
     /// Positions whose every layer is set, ascending.
@@ -556,7 +716,7 @@ impl NativeRoute {
         out
     }
 
-    fn holds(&self, node: &Node, event: &mut Event<'_>) -> Result<bool, Refusal> {
+    fn holds(&self, node: &Node, event: &mut Event<'_, '_>) -> Result<bool, Refusal> {
         Ok(match node {
             Node::And(parts) => {
                 for part in parts {
@@ -650,7 +810,8 @@ impl NativeRoute {
     /// width: rules in the route; layers: clauses per rule (model.MAX_CLAUSES);
     /// start: (position, layer) hits before any literal; parents: path parts of each parent
     /// object; fields: (parent index, leaf name, exact, substrings, numbers) where each table is a
-    /// list of (key, [(position, layer)]) or None; rules: (engine rule index, node) by position.
+    /// list of (key, [(position, layer)]) or None; rules: (engine rule index, node) by position;
+    /// context_class: EventContext; as_number: numeric.as_number; loads: orjson.loads.
     #[new]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -662,12 +823,17 @@ impl NativeRoute {
         rules: &Bound<'_, PyList>,
         context_class: Py<PyAny>,
         as_number: Py<PyAny>,
+        loads: Py<PyAny>,
     ) -> PyResult<Self> {
         if layers == 0 || layers > 8 {
             return Err(PyValueError::new_err("layers must be 1 to 8"));
         }
         let mut start_bits = vec![0u64; layers * width.div_ceil(64)];
         hits_of(start, width, layers)?.mark(&mut start_bits);
+        let parent_names: Vec<Vec<String>> = parents
+            .iter()
+            .map(|parts| parts.iter().map(|p| p.to_string()).collect())
+            .collect();
         let parents: Vec<Vec<Py<PyString>>> = parents
             .into_iter()
             .map(|parts| {
@@ -737,6 +903,7 @@ impl NativeRoute {
             field_list.push(Field {
                 parent,
                 leaf: PyString::intern(spec.py(), &leaf).unbind(),
+                leaf_name: leaf,
                 prefilter,
             });
         }
@@ -760,8 +927,10 @@ impl NativeRoute {
             parents,
             fields: field_list,
             rules: rule_list,
+            parent_names,
             context_class,
             as_number,
+            loads,
             most_substrings,
         })
     }
@@ -773,20 +942,19 @@ impl NativeRoute {
         py: Python<'py>,
         event: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Decision>> {
-        let Some((mut state, positions)) = self.scanned(py, event) else {
-            return Ok(None);
-        };
-        let (mut found, mut failed) = (Vec::new(), Vec::new());
-        for position in positions {
-            let (index, node) = &self.rules[position];
-            match self.holds(node, &mut state) {
-                Ok(true) => found.push(*index),
-                Ok(false) => {}
-                Err(Refusal::Fallback) => return Ok(None),
-                Err(Refusal::Error(err)) => failed.push((*index, err)),
-            }
-        }
-        Ok(Some((found, failed)))
+        Ok(self
+            .scanned(py, event)
+            .and_then(|(state, positions)| self.decide(state, positions)))
+    }
+
+    /// match_event on an event read from its JSON bytes (JsonEvent.parse): Python objects are
+    /// made only for the texts a Python condition or a non-ASCII fold needs.
+    fn match_json(&self, py: Python<'_>, event: &Bound<'_, JsonEvent>) -> Option<Decision> {
+        let event = event.get();
+        let input = event.raw.as_bytes(py);
+        let state = Event::new(py, self, Source::Json(event, input));
+        self.scanned_from(state)
+            .and_then(|(state, positions)| self.decide(state, positions))
     }
 
     /// Bytes the route's literal automata take (the cost of its pre-filter in memory).
@@ -818,5 +986,6 @@ impl NativeRoute {
 #[pymodule]
 fn canhgac_native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<NativeRoute>()?;
+    module.add_class::<JsonEvent>()?;
     Ok(())
 }

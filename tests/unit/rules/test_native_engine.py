@@ -7,6 +7,7 @@ decided differently.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from pathlib import Path
@@ -39,15 +40,33 @@ def _engines(detection: str, logsource: str = "product: test") -> tuple[Engine, 
     return fast, Engine(result.rules, native=False)
 
 
+def _encodings(ev: dict[str, Any]) -> list[bytes]:
+    """The event's JSON as orjson writes it and in other valid styles (escaped non-ASCII, spaces)."""
+    out = [
+        json.dumps(ev, ensure_ascii=True).encode(),
+        json.dumps(ev, indent=1, ensure_ascii=False).encode("utf-8", "surrogatepass"),
+    ]
+    try:
+        out.append(orjson.dumps(ev))
+    except TypeError:  # past 64 bits, a lone surrogate: orjson refuses to write it
+        pass
+    return out
+
+
 def _decide(engines: tuple[Engine, Engine], ev: dict[str, Any]) -> tuple[bool, bool | None]:
-    """(the Python engine's verdict, the native route's own: None when it handed the event back)."""
+    """(the Python engine's verdict, the native route's own: None when it handed the event back).
+    The byte path (Engine.match_json, the detector's) decides as the dict path on every encoding."""
     fast, reference = engines
     expected = bool(reference.match(ev))
     assert bool(fast.match(ev)) == expected
     route = fast._route(ev)
     assert route.native is not None
     done = route.native.match_event(ev)
-    return expected, None if done is None else bool(done[0])
+    verdict = None if done is None else bool(done[0])
+    for raw in _encodings(ev):
+        found = fast.match_json(raw)
+        assert (None if found is None else bool(found)) == verdict, raw
+    return expected, verdict
 
 
 DETECTION = """
@@ -243,6 +262,9 @@ def test_the_whole_corpus_decides_alike_on_the_native_route(corpus_rules: list[A
         route = fast._route(ev)
         if route.native is None or route.native.match_event(ev) is None:
             handed_back += 1
+        # the detector's byte path: the normalizer's output read natively, never handed back
+        found = fast.match_json(orjson.dumps(ev))
+        assert found is not None and [meta.id for meta in found] == expected, ev
         matched += bool(expected)
     assert fast.evaluation_errors == reference.evaluation_errors == 0
     # every Windows route is native, and the evtx parser's events are read natively, not handed back
@@ -283,3 +305,137 @@ def test_plan_strings_are_read_as_string_shape_reads_them(corpus_rules: list[Any
                 assert theirs[0] == "wildcard"
             else:
                 assert ours == theirs, value
+
+
+# The JSON reader (native/src/json.rs): what it reads equals what the Python engine reads from
+# orjson's dict, and it never accepts a document orjson refuses (the detector would then skip
+# the dead-letter queue for it).
+
+
+def _python_reads(obj: Any, path: list[str]) -> Any:
+    """context.lookup on orjson's dict, as the native route sees it: str, int, None, or Ellipsis
+    for what it hands back to the Python engine."""
+    node = obj
+    for part in path:
+        node = node.get(part) if isinstance(node, dict) else None
+        if node is None:
+            return None
+    if isinstance(node, str) or (type(node) is int and -(2**63) <= node < 2**63):
+        return node
+    return ...
+
+
+_KEYS = st.sampled_from(["a", "b", "Image", "é", 'k"q', "x.y", ""])
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**64), max_value=2**64),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12),
+)
+_JSON = st.recursive(
+    _SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=4), max_leaves=12
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    obj=st.dictionaries(st.sampled_from(["a", "b", "Image", "é", 'k"q', ""]), _JSON, max_size=5),
+    style=st.sampled_from(["orjson", "ascii", "indent"]),
+    path=st.lists(_KEYS, min_size=1, max_size=3),
+)
+def test_the_json_reader_reads_what_orjson_reads(obj: dict[str, Any], style: str, path: list[str]) -> None:
+    try:
+        raw = {
+            "orjson": lambda: orjson.dumps(obj),
+            "ascii": lambda: json.dumps(obj).encode(),
+            "indent": lambda: json.dumps(obj, indent=2, ensure_ascii=False).encode(),
+        }[style]()
+    except TypeError:  # orjson writes no integer past 64 bits
+        return
+    event = native.parse_json(raw)
+    if any(abs(v) >= 2**64 for v in _ints(obj)):
+        assert event is None  # orjson refuses to read it: so does the native reader
+        return
+    assert event is not None, raw
+    assert event.value_at(path) == _python_reads(orjson.loads(raw), path)
+
+
+def _ints(obj: Any) -> list[int]:
+    if isinstance(obj, dict):
+        return [i for v in obj.values() for i in _ints(v)]
+    if isinstance(obj, list):
+        return [i for v in obj for i in _ints(v)]
+    return [obj] if type(obj) is int else []
+
+
+@pytest.mark.parametrize(
+    ("raw", "path", "expected"),
+    [
+        (b'{"a": "x", "a": "y"}', ["a"], "y"),  # a repeated key: the last one, as in a dict
+        (b'{"p": {"a": "1"}, "p": {"b": "2"}}', ["p", "a"], None),  # the last object replaces the first
+        (b'{"p": {"a": "1"}, "p": {"b": "2"}}', ["p", "b"], "2"),
+        (b'{"p": {"x.y": "1"}}', ["p", "x.y"], "1"),  # a dotted key below the top level is a plain key
+        (b'{"p": "C:\\\\W\\u00e9\\ud83d\\ude00\\n\\"q\\/"}', ["p"], 'C:\\W\u00e9\U0001f600\n"q/'),
+        (b'{"p": -0, "q": 9223372036854775807, "r": 9223372036854775808, "s": 1e2, "t": true}', ["p"], 0),
+        (b'{"p": -0, "q": 9223372036854775807, "r": 9223372036854775808}', ["q"], 2**63 - 1),
+        (b'{"p": 1, "r": 9223372036854775808}', ["r"], ...),  # past i64: the Python engine reads it
+        (b'{"s": 1e2}', ["s"], ...),
+        (b'{"t": true, "l": []}', ["l"], ...),
+        (b'{"o": {}}', ["o"], ...),
+        (b'{"n": null}', ["n", "deeper"], None),
+        (b' \t\r\n{ "a" : [ 1 , { "b" : 2 } ] , "c" : "d" } \n', ["c"], "d"),
+    ],
+)
+def test_the_json_reader_on_edge_cases(raw: bytes, path: list[str], expected: Any) -> None:
+    assert _python_reads(orjson.loads(raw), path) == expected  # the reference first
+    event = native.parse_json(raw)
+    assert event is not None
+    assert event.value_at(path) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a": 1,}',
+        b"{'a': 1}",
+        b'{"a": NaN}',
+        b'{"a": 01}',
+        b'{"a": 1.}',
+        b'{"a": -}',
+        b'{"a": "tab\there"}',  # a raw control character
+        b'{"a": "\\x41"}',  # an invalid escape
+        b'{"a": "\\u12"}',
+        b'{"a": "\\ud800"}',  # a lone surrogate: orjson reads it, the native reader leaves it to orjson
+        b'{"a": "\xff"}',  # not UTF-8
+        b'{"a": 1} {"b": 2}',
+        b'{"a": 18446744073709551616}',  # past u64
+        b'["not", "an", "object"]',
+        b'"text"',
+        b'{"a.b": "x"}',  # a dotted top-level key overrides the nested path (context.lookup)
+        b'{"a": ' * 70 + b"1" + b"}" * 70,  # deeper than the native reader goes
+        b"",
+        b'{"a": "unterminated}',
+    ],
+)
+def test_the_json_reader_leaves_to_orjson_what_it_does_not_read(raw: bytes) -> None:
+    assert native.parse_json(raw) is None
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_the_json_reader_accepts_nothing_orjson_refuses(data: st.DataObject) -> None:
+    """Bytes mutated from a valid event: whatever the native reader accepts, orjson reads as an object."""
+    raw = bytearray(orjson.dumps({"a": "C:\\x\u00e9", "b": [1, 2.5, True, None], "c": {"d": -7, "e": ""}}))
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(0, len(raw) - 1))
+        action = data.draw(st.sampled_from(["replace", "delete", "insert"]))
+        byte = data.draw(st.sampled_from(list(b'{}[]",:\\0129-+.eEtfnul \t\x00\x1f\x7f\xc3\xa9\xff')))
+        if action == "replace":
+            raw[at] = byte
+        elif action == "delete":
+            del raw[at]
+        else:
+            raw.insert(at, byte)
+    if native.parse_json(bytes(raw)) is not None:
+        assert isinstance(orjson.loads(bytes(raw)), dict), bytes(raw)
