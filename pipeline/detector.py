@@ -353,10 +353,10 @@ class DetectorStage(Stage):
         newest: dict[int, datetime] = {}  # source partition -> newest matched event time
         for record in records:
             # Most events match nothing: the native routes read them from their bytes, and only
-            # an event that matched, that the intel lookup reads, or that the native reader
-            # leaves to orjson (None) is decoded (Engine.match_json).
-            matched = engine.match_json(record.value)
-            if matched is not None and not matched and not intel.size:
+            # an event that matched or that the native reader leaves to orjson (None) is decoded
+            # (Engine.match_json). The intel lookup reads every event's dict: then decode first.
+            matched = None if intel.size else engine.match_json(record.value)
+            if matched is not None and not matched:
                 continue
             try:
                 event = orjson.loads(record.value)
