@@ -135,11 +135,15 @@ def verify_chain(
 
 
 def load_signing_key(path: str) -> bytes:
-    """The receipt signing key: a file of at least 32 random bytes (raw, or hex/base64 text)."""
+    """The receipt signing key: a file of at least 32 random bytes (raw, or hex/base64 text).
+    A text key loses the whitespace an editor or `echo` adds around it; a raw key is read whole —
+    random bytes start or end with a whitespace byte about one time in twenty."""
     try:
-        key = Path(path).read_bytes().strip()
+        key = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read the receipt signing key: {exc}", where=path) from exc
+    if all(0x20 <= b < 0x7F or b in b"\t\n\r" for b in key):
+        key = key.strip()
     if len(key) < MIN_KEY_BYTES:
         raise ConfigError(f"the receipt signing key must hold at least {MIN_KEY_BYTES} bytes", where=path)
     return key
