@@ -40,6 +40,14 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.detector_reads = Counter(
+            "canhgac_detector_events_read_total",
+            "Events the detector matched, by how it read them: `bytes` (natively from the JSON, decoded "
+            "only when a rule matched) or `decoded` (orjson first: threat-intel indicators loaded, or an "
+            "event the byte path hands back — a value only the Python engine reads, invalid JSON …)",
+            ["read"],
+            registry=r,
+        )
         self.correlation_late_events = Counter(
             "canhgac_correlation_late_events_total",
             "Events older than their partition's event time minus the allowed lateness, sent to the "

@@ -54,7 +54,8 @@ class Record:
 async def test_only_matched_and_unreadable_events_are_decoded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert native.available(), "canhgac_native is not installed: run deploy/local/install.sh"
     s = Settings()
-    stage = DetectorStage(s.kafka, s.pipeline, RulesConfig(), Metrics(), data_dir=tmp_path)
+    metrics = Metrics()
+    stage = DetectorStage(s.kafka, s.pipeline, RulesConfig(), metrics, data_dir=tmp_path)
     stage.reload_if_changed()
     assert stage.engine is not None and stage.engine.native
     expected = sorted(m.id for m in stage.engine.match(ATTACK))
@@ -88,3 +89,8 @@ async def test_only_matched_and_unreadable_events_are_decoded(tmp_path: Path, mo
     assert sorted({a["rule"]["id"] for a in alerts}) == expected
     assert sum(a["count"] for a in alerts) == 2 * len(expected)  # the attack and its listed twin
     assert [d["reason"] for d in dead] == ["bad_event", "bad_event"]
+    reads = {
+        read: metrics.registry.get_sample_value("canhgac_detector_events_read_total", {"read": read})
+        for read in ("bytes", "decoded")
+    }
+    assert reads == {"bytes": 3, "decoded": 3}  # quiet, attack, quiet | listed, bad, array
