@@ -258,6 +258,7 @@ enum Source<'py, 'a> {
 }
 
 /// An object on a field's path, looked up once per event.
+#[derive(Clone)]
 enum Parent<'py> {
     Dict(Bound<'py, PyDict>),
     Json(json::Node),
@@ -469,11 +470,7 @@ impl<'py, 'a> Event<'py, 'a> {
     /// ends the walk), None when there is none.
     fn parent(&mut self, route: &NativeRoute, index: usize) -> PyResult<Option<Parent<'py>>> {
         if let Some(known) = &self.parents[index] {
-            return Ok(match known {
-                Some(Parent::Dict(dict)) => Some(Parent::Dict(dict.clone())),
-                Some(Parent::Json(node)) => Some(Parent::Json(*node)),
-                None => None,
-            });
+            return Ok(known.clone());
         }
         let found = match &self.source {
             Source::Dict(root) => {
@@ -500,11 +497,7 @@ impl<'py, 'a> Event<'py, 'a> {
                 node.map(Parent::Json)
             }
         };
-        self.parents[index] = Some(match &found {
-            Some(Parent::Dict(dict)) => Some(Parent::Dict(dict.clone())),
-            Some(Parent::Json(node)) => Some(Parent::Json(*node)),
-            None => None,
-        });
+        self.parents[index] = Some(found.clone());
         Ok(found)
     }
 
