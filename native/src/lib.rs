@@ -17,6 +17,7 @@
 //! evaluated by different rules.
 
 mod json;
+mod windows;
 
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::{dfa, nfa, Anchored, MatchKind, StartKind};
@@ -980,5 +981,6 @@ impl NativeRoute {
 fn canhgac_native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<NativeRoute>()?;
     module.add_class::<JsonEvent>()?;
+    module.add_class::<windows::EvtxMapper>()?;
     Ok(())
 }

@@ -14,6 +14,7 @@ channel and EventID give the category (Sysmon 1 → process_creation, Security 4
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import tzinfo
 from types import MappingProxyType
@@ -25,7 +26,15 @@ from canhgac.core.errors import ParseError
 from canhgac.core.event import Event
 from canhgac.pipeline.normalize.base import parsers
 from canhgac.pipeline.normalize.timestamps import DEFAULT_TZ_NAME, parse_rfc3339, to_utc_iso, zone
-from canhgac.pipeline.normalize.windows_ecs import apply_ecs
+from canhgac.pipeline.normalize.windows_ecs import _number, apply_ecs, audit_outcome, native_tables
+
+try:
+    import canhgac_native  # type: ignore[import-untyped,import-not-found,unused-ignore]
+except ImportError:  # not built: the Python mapping alone
+    canhgac_native = None
+
+# Set to 0 to map evtx_dump records in Python alone (the reference), e.g. to compare the two.
+ENV_SWITCH = "CANHGAC_NATIVE_WINDOWS"
 
 SYSMON_CHANNEL = "microsoft-windows-sysmon/operational"
 
@@ -311,7 +320,17 @@ def _finish(event: Event, winlog: dict[str, Any]) -> Event:
 
 
 def from_evtx_json(obj: Any) -> Event:
-    """evtx_dump JSON ({"Event": {"System": …, "EventData": …}}) → event."""
+    """evtx_dump JSON ({"Event": {"System": …, "EventData": …}}) → event: in native code when
+    the extension is built (the same event; a record it leaves aside is mapped in Python)."""
+    if _NATIVE is not None:
+        event: Event | None = _NATIVE.event(obj)
+        if event is not None:
+            return event
+    return evtx_event_python(obj)
+
+
+def evtx_event_python(obj: Any) -> Event:
+    """from_evtx_json in Python: the definition that the native mapping follows."""
     root = obj.get("Event") if isinstance(obj, dict) else None
     if not isinstance(root, dict) or not isinstance(root.get("System"), dict):
         raise ParseError("not an evtx_dump record: no Event.System object")
@@ -350,6 +369,17 @@ def from_evtx_json(obj: Any) -> Event:
     if isinstance(timestamp, str):
         event["@timestamp"] = timestamp
     return _finish(event, winlog)
+
+
+def native_mapper() -> Any:
+    """The native evtx_dump mapping (native/src/windows.rs) built from this module's and
+    windows_ecs.py's tables, or None without the extension or with CANHGAC_NATIVE_WINDOWS=0."""
+    if canhgac_native is None or not hasattr(canhgac_native, "EvtxMapper") or os.environ.get(ENV_SWITCH) == "0":
+        return None
+    return canhgac_native.EvtxMapper(native_tables(), _derived, audit_outcome, _number, SYSMON_CHANNEL)
+
+
+_NATIVE = native_mapper()
 
 
 def from_winlogbeat(obj: Any) -> Event:

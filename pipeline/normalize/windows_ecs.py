@@ -77,6 +77,15 @@ def _put(event: Event, path: tuple[str, ...], value: Any) -> None:
 
 Setter = Callable[[Event, Any], None]
 
+# Each writer's kind and dotted path, for the native mapping (native/src/windows.rs): it writes
+# the kinds it knows the same way and calls any other writer as the Python function it is.
+WRITER_KINDS: dict[Writer, tuple[str, str]] = {}
+
+
+def _kind(write: Writer, kind: str, dotted: str = "") -> Writer:
+    WRITER_KINDS[write] = (kind, dotted)
+    return write
+
 
 def _setter(dotted: str) -> Setter:
     """`_put` for one dotted field, built once: this runs for every field of every Windows event."""
@@ -125,7 +134,7 @@ def keyword(dotted: str) -> Writer:
             node = child
         node.setdefault(leaf, text)
 
-    return write
+    return _kind(write, "keyword", dotted)
 
 
 def long(dotted: str) -> Writer:
@@ -136,7 +145,7 @@ def long(dotted: str) -> Writer:
         if number is not None:
             put(event, number)
 
-    return write
+    return _kind(write, "long", dotted)
 
 
 def pid(dotted: str) -> Writer:
@@ -155,7 +164,7 @@ def pid(dotted: str) -> Writer:
                 node = child
             node.setdefault(leaf, number)
 
-    return write
+    return _kind(write, "pid", dotted)
 
 
 def port(dotted: str) -> Writer:
@@ -166,7 +175,7 @@ def port(dotted: str) -> Writer:
         if number is not None and 0 < number <= 65535:
             put(event, number)
 
-    return write
+    return _kind(write, "port", dotted)
 
 
 def address(dotted: str) -> Writer:
@@ -199,7 +208,7 @@ def executable(prefix: str) -> Writer:
         node.setdefault("executable", text)
         node.setdefault("name", text.rsplit("\\", 1)[-1])
 
-    return write
+    return _kind(write, "executable", prefix)
 
 
 def user_name(prefix: str) -> Writer:
@@ -214,7 +223,7 @@ def user_name(prefix: str) -> Writer:
         _node(event, path).setdefault("name", name)
         add_related(event, "user", name)
 
-    return write
+    return _kind(write, "user_name", prefix)
 
 
 def domain_user(prefix: str) -> Writer:
@@ -232,7 +241,7 @@ def domain_user(prefix: str) -> Writer:
         node.setdefault("name", name)
         add_related(event, "user", name)
 
-    return write
+    return _kind(write, "domain_user", prefix)
 
 
 def member_name(prefix: str) -> Writer:
@@ -284,7 +293,7 @@ def hashes(prefix: str) -> Writer:
             related = event.setdefault("related", {}).setdefault("hash", [])
             related.extend(d for d in digests.values() if d not in related)
 
-    return write
+    return _kind(write, "hashes", prefix)
 
 
 def file_path(event: Event, value: Any) -> None:
@@ -392,6 +401,11 @@ def defender_path(event: Event, value: Any) -> None:
         file_path(event, text[6:])
     else:
         _put(event, ("file", "path"), text)
+
+
+_kind(file_path, "file_path")
+_kind(registry_path, "registry_path")
+_kind(registry_data, "registry_data")
 
 
 # ---- field groups (event-data name → writer) ------------------------------------------------------
@@ -710,3 +724,21 @@ def apply_ecs(event: Event, service: str | None, event_id: int | None, winlog: M
         value = data.get(name)
         if value is not None:
             write(event, value)
+
+
+def native_tables() -> list[tuple[Any, ...]]:
+    """EVENT_TABLES for the native mapping: (service, event id, categories, types, action,
+    outcome, [(event-data name, writer kind, dotted path, writer)]) per entry."""
+    return [
+        (
+            service,
+            event_id,
+            entry.category,
+            entry.type,
+            entry.action,
+            entry.outcome,
+            [(name, *WRITER_KINDS.get(write, ("python", "")), write) for name, write in entry.fields],
+        )
+        for service, table in EVENT_TABLES.items()
+        for event_id, entry in table.items()
+    ]

@@ -1,0 +1,959 @@
+//! Windows evtx_dump records turned into events in native code: the work of
+//! pipeline/normalize/windows.py's `from_evtx_json` and windows_ecs.py's `apply_ecs`, which was
+//! two thirds of the time of parse + match per Windows event in Python.
+//!
+//! Python stays the definition. The ECS tables come from windows_ecs.py (each field's writer with
+//! its kind and path), the logsource from windows.py's `_derived` (cached here per channel and
+//! event id, as there), and what is rare or subtle stays in Python: a writer of a kind not
+//! written here (addresses, DNS answers, group members, network flags, Defender paths) is called
+//! as the Python function it is, and so are `_number` on text that is not plain ASCII digits and
+//! `audit_outcome`. Where the Python code would read a value differently from this code (a
+//! shape other than evtx_dump's usual one, UserData, non-ASCII text that a writer lower- or
+//! upper-cases, a dict subclass) `EvtxMapper.event` returns None before anything is shared, and
+//! the caller runs the Python mapping: the result is the same event either way, which the tests
+//! check byte for byte on the corpus and on generated records.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
+use std::collections::HashMap;
+
+/// Windows writes these for "no value": the writers leave such fields out (windows_ecs._NONE_VALUES).
+const NONE_VALUES: [&str; 4] = ["", "-", "S-1-0-0", "{00000000-0000-0000-0000-000000000000}"];
+const HASH_ALGORITHMS: [&str; 5] = ["md5", "sha1", "sha256", "sha384", "sha512"];
+const HIVES: [(&str, &str); 10] = [
+    ("HKEY_CLASSES_ROOT", "HKCR"),
+    ("HKCR", "HKCR"),
+    ("HKEY_CURRENT_CONFIG", "HKCC"),
+    ("HKCC", "HKCC"),
+    ("HKEY_CURRENT_USER", "HKCU"),
+    ("HKCU", "HKCU"),
+    ("HKEY_LOCAL_MACHINE", "HKLM"),
+    ("HKLM", "HKLM"),
+    ("HKEY_USERS", "HKU"),
+    ("HKU", "HKU"),
+];
+const MAX_LONG: u128 = i64::MAX as u128;
+/// Logsources cached per (channel, event id), bounded like windows._DERIVED.
+const DERIVED_MAX: usize = 4096;
+
+/// What a field's writer does (windows_ecs.py's writer of the same name).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Keyword,
+    Long,
+    Pid,
+    Port,
+    Executable,
+    UserName,
+    DomainUser,
+    Hashes,
+    FilePath,
+    RegistryPath,
+    RegistryData,
+    /// called as the Python writer
+    Python,
+}
+
+struct Field {
+    name: Py<PyString>,
+    kind: Kind,
+    /// the leaf's parents (keyword, long, pid, port) or the prefix (executable, users, hashes)
+    path: Vec<Py<PyString>>,
+    leaf: Option<Py<PyString>>,
+    python: Py<PyAny>,
+}
+
+struct Spec {
+    category: Vec<Py<PyString>>,
+    types: Vec<Py<PyString>>,
+    action: Py<PyString>,
+    outcome: Option<Py<PyString>>,
+    fields: Vec<Field>,
+}
+
+/// A logsource dict (copied for each event) and its dataset.
+type Derived = (Py<PyDict>, Py<PyAny>);
+
+/// The evtx_dump mapping. `EvtxMapper.event(record)` is `from_evtx_json(record)`, or None when
+/// the record is left to it.
+#[pyclass(module = "canhgac_native")]
+pub struct EvtxMapper {
+    tables: HashMap<String, HashMap<i64, Spec>>,
+    derived: Py<PyAny>,
+    audit_outcome: Py<PyAny>,
+    number: Py<PyAny>,
+    sysmon_channel: String,
+    cache: HashMap<(String, Option<i64>), Derived>,
+}
+
+/// Stops the mapping: the record goes to the Python mapping (or an error was raised here, which
+/// the Python mapping raises the same way or reads differently).
+fn refuse() -> PyErr {
+    PyValueError::new_err("left to the Python mapping")
+}
+
+fn kind_of(name: &str) -> Kind {
+    match name {
+        "keyword" => Kind::Keyword,
+        "long" => Kind::Long,
+        "pid" => Kind::Pid,
+        "port" => Kind::Port,
+        "executable" => Kind::Executable,
+        "user_name" => Kind::UserName,
+        "domain_user" => Kind::DomainUser,
+        "hashes" => Kind::Hashes,
+        "file_path" => Kind::FilePath,
+        "registry_path" => Kind::RegistryPath,
+        "registry_data" => Kind::RegistryData,
+        _ => Kind::Python,
+    }
+}
+
+#[pymethods]
+impl EvtxMapper {
+    /// `tables`: (service, event id, categories, types, action, outcome, fields) per entry, each
+    /// field (event-data name, writer kind, dotted path, the Python writer); `derived`,
+    /// `audit_outcome`, `number`: windows._derived, windows_ecs.audit_outcome, windows_ecs._number.
+    #[new]
+    fn new(
+        py: Python<'_>,
+        tables: &Bound<'_, PyAny>,
+        derived: Py<PyAny>,
+        audit_outcome: Py<PyAny>,
+        number: Py<PyAny>,
+        sysmon_channel: String,
+    ) -> PyResult<Self> {
+        let mut by_service: HashMap<String, HashMap<i64, Spec>> = HashMap::new();
+        for entry in tables.try_iter()? {
+            #[allow(clippy::type_complexity)]
+            let (service, event_id, category, types, action, outcome, fields): (
+                String,
+                i64,
+                Vec<String>,
+                Vec<String>,
+                String,
+                Option<String>,
+                Vec<(String, String, String, Py<PyAny>)>,
+            ) = entry?.extract()?;
+            let strings = |items: &[String]| {
+                items
+                    .iter()
+                    .map(|s| PyString::intern(py, s).unbind())
+                    .collect()
+            };
+            let fields = fields
+                .into_iter()
+                .map(|(name, kind, dotted, python)| {
+                    let kind = kind_of(&kind);
+                    let mut path: Vec<Py<PyString>> = if dotted.is_empty() {
+                        Vec::new()
+                    } else {
+                        dotted
+                            .split('.')
+                            .map(|p| PyString::intern(py, p).unbind())
+                            .collect()
+                    };
+                    let leaf = match kind {
+                        Kind::Keyword | Kind::Long | Kind::Pid | Kind::Port => {
+                            Some(path.pop().ok_or_else(|| {
+                                PyValueError::new_err("a leaf writer needs a path")
+                            })?)
+                        }
+                        _ => None,
+                    };
+                    Ok(Field {
+                        name: PyString::intern(py, &name).unbind(),
+                        kind,
+                        path,
+                        leaf,
+                        python,
+                    })
+                })
+                .collect::<PyResult<Vec<_>>>()?;
+            let spec = Spec {
+                category: strings(&category),
+                types: strings(&types),
+                action: PyString::intern(py, &action).unbind(),
+                outcome: outcome.map(|o| PyString::intern(py, &o).unbind()),
+                fields,
+            };
+            by_service
+                .entry(service)
+                .or_default()
+                .insert(event_id, spec);
+        }
+        Ok(EvtxMapper {
+            tables: by_service,
+            derived,
+            audit_outcome,
+            number,
+            sysmon_channel,
+            cache: HashMap::new(),
+        })
+    }
+
+    /// The event of an evtx_dump record, or None when the Python mapping must make it.
+    fn event<'py>(
+        &mut self,
+        py: Python<'py>,
+        record: &Bound<'py, PyAny>,
+    ) -> Option<Bound<'py, PyDict>> {
+        self.map(py, record).ok()
+    }
+}
+
+/// A dict that is exactly a dict (what orjson makes), else None; a dict subclass is refused.
+fn exact_dict<'py>(value: Option<Bound<'py, PyAny>>) -> PyResult<Option<Bound<'py, PyDict>>> {
+    match value {
+        Some(value) if value.is_instance_of::<PyDict>() => Ok(Some(
+            value.cast_into_exact::<PyDict>().map_err(|_| refuse())?,
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// windows._attrs: the node's `#attributes` object, if it has one.
+fn attributes<'py>(node: Option<Bound<'py, PyAny>>) -> PyResult<Option<Bound<'py, PyDict>>> {
+    match exact_dict(node)? {
+        Some(node) => exact_dict(node.get_item(intern!(node.py(), "#attributes"))?),
+        None => Ok(None),
+    }
+}
+
+fn get<'py>(
+    dict: &Option<Bound<'py, PyDict>>,
+    key: &Bound<'py, PyString>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    match dict {
+        Some(dict) => Ok(dict.get_item(key)?.filter(|v| !v.is_none())),
+        None => Ok(None),
+    }
+}
+
+/// An empty dict with room for `size` keys: the event's big dicts, made without growing them
+/// key by key (what a Python dict display does).
+fn presized(py: Python<'_>, size: isize) -> Bound<'_, PyDict> {
+    // SAFETY: a new reference to a new dict (NULL only when out of memory, where PyDict::new panics too)
+    unsafe {
+        Bound::from_owned_ptr(py, pyo3::ffi::_PyDict_NewPresized(size))
+            .cast_into_unchecked::<PyDict>()
+    }
+}
+
+/// `dict.setdefault(key, value)` without its result: one lookup.
+fn set_default(
+    node: &Bound<'_, PyDict>,
+    key: &Bound<'_, PyString>,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    // SAFETY: three live objects; the result is a borrowed reference, or NULL with an exception set.
+    let found = unsafe { PyDict_SetDefault(node.as_ptr(), key.as_ptr(), value.as_ptr()) };
+    if found.is_null() {
+        return Err(PyErr::fetch(node.py()));
+    }
+    Ok(())
+}
+
+extern "C" {
+    // CPython's C API (not in pyo3-ffi): a borrowed reference to the value now under `key`.
+    fn PyDict_SetDefault(
+        dict: *mut pyo3::ffi::PyObject,
+        key: *mut pyo3::ffi::PyObject,
+        default: *mut pyo3::ffi::PyObject,
+    ) -> *mut pyo3::ffi::PyObject;
+}
+
+/// windows_ecs._node: the dict at `path`, made (or replacing a non-dict) where missing.
+fn node_at<'py>(event: &Bound<'py, PyDict>, path: &[Py<PyString>]) -> PyResult<Bound<'py, PyDict>> {
+    let py = event.py();
+    let mut node = event.clone();
+    for part in path {
+        node = child(&node, part.bind(py))?;
+    }
+    Ok(node)
+}
+
+/// `node[key]` when it is a dict, else a new dict put there.
+fn child<'py>(
+    node: &Bound<'py, PyDict>,
+    key: &Bound<'py, PyString>,
+) -> PyResult<Bound<'py, PyDict>> {
+    if let Some(found) = node.get_item(key)? {
+        if let Ok(found) = found.cast_into_exact::<PyDict>() {
+            return Ok(found);
+        }
+    }
+    let made = PyDict::new(node.py());
+    node.set_item(key, &made)?;
+    Ok(made)
+}
+
+/// Python's str.isspace for an ASCII byte (it counts the separators 0x1c–0x1f, Rust does not).
+fn py_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+fn py_strip(text: &str) -> &str {
+    text.trim_matches(py_space)
+}
+
+/// windows_ecs._text: the text of a value, None for "no value" or a type without one.
+fn text_of<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyString>>> {
+    if let Ok(text) = value.cast_exact::<PyString>() {
+        let s = text.to_str()?;
+        let edge = |c: Option<char>| matches!(c, Some(' ' | '\t' | '\r' | '\n'));
+        if NONE_VALUES.contains(&s)
+            || ((edge(s.chars().next()) || edge(s.chars().next_back()))
+                && NONE_VALUES.contains(&py_strip(s)))
+        {
+            return Ok(None);
+        }
+        return Ok(Some(text.clone()));
+    }
+    if value.is_none() || value.is_instance_of::<PyBool>() || !value.is_instance_of::<PyInt>() {
+        return Ok(None);
+    }
+    Ok(Some(value.str()?))
+}
+
+/// `text` after its last `sep` (all of it without one): str.rsplit(sep, 1)[-1].
+fn after_last(text: &str, sep: char) -> &str {
+    text.rfind(sep)
+        .map_or(text, |at| &text[at + sep.len_utf8()..])
+}
+
+/// The same text object when `part` is all of `text`, else a new string.
+fn piece<'py>(text: &Bound<'py, PyString>, whole: &str, part: &str) -> Bound<'py, PyString> {
+    if part.len() == whole.len() {
+        text.clone()
+    } else {
+        PyString::new(text.py(), part)
+    }
+}
+
+/// fieldvalues.add_related: `related.<kind>` gets the value once.
+fn add_related(
+    event: &Bound<'_, PyDict>,
+    kind: &Bound<'_, PyString>,
+    value: &Bound<'_, PyString>,
+) -> PyResult<()> {
+    if value.to_str()?.is_empty() {
+        return Ok(());
+    }
+    let py = event.py();
+    let related = match event.get_item(intern!(py, "related"))? {
+        Some(found) => found.cast_into_exact::<PyDict>().map_err(|_| refuse())?,
+        None => {
+            let made = PyDict::new(py);
+            event.set_item(intern!(py, "related"), &made)?;
+            made
+        }
+    };
+    let values = match related.get_item(kind)? {
+        Some(found) => found.cast_into_exact::<PyList>().map_err(|_| refuse())?,
+        None => {
+            let made = PyList::empty(py);
+            related.set_item(kind, &made)?;
+            made
+        }
+    };
+    if !values.contains(value)? {
+        values.append(value)?;
+    }
+    Ok(())
+}
+
+impl EvtxMapper {
+    fn map<'py>(
+        &mut self,
+        py: Python<'py>,
+        record: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let record = record.cast_exact::<PyDict>().map_err(|_| refuse())?;
+        let root = exact_dict(record.get_item(intern!(py, "Event"))?)?.ok_or_else(refuse)?;
+        let system = exact_dict(root.get_item(intern!(py, "System"))?)?.ok_or_else(refuse)?;
+        let system = Some(system);
+        if root.contains(intern!(py, "UserData"))? {
+            return Err(refuse());
+        }
+        let event_id = get(&system, intern!(py, "EventID"))?;
+        if event_id
+            .as_ref()
+            .is_some_and(|id| !id.is_exact_instance_of::<PyInt>())
+        {
+            return Err(refuse()); // a string or {"#text": …}: windows._int reads it
+        }
+        let provider = attributes(get(&system, intern!(py, "Provider"))?)?;
+
+        // winlog, its None values left out (as windows.py filters them)
+        let winlog = presized(py, 14);
+        let put = |key: &Bound<'py, PyString>, value: Option<Bound<'py, PyAny>>| -> PyResult<()> {
+            match value {
+                Some(value) => winlog.set_item(key, value),
+                None => Ok(()),
+            }
+        };
+        put(
+            intern!(py, "channel"),
+            get(&system, intern!(py, "Channel"))?,
+        )?;
+        put(intern!(py, "event_id"), event_id.clone())?;
+        put(
+            intern!(py, "provider_name"),
+            get(&provider, intern!(py, "Name"))?,
+        )?;
+        put(
+            intern!(py, "provider_guid"),
+            get(&provider, intern!(py, "Guid"))?,
+        )?;
+        put(
+            intern!(py, "computer_name"),
+            get(&system, intern!(py, "Computer"))?,
+        )?;
+        put(
+            intern!(py, "record_id"),
+            get(&system, intern!(py, "EventRecordID"))?,
+        )?;
+        put(intern!(py, "level"), get(&system, intern!(py, "Level"))?)?;
+        put(
+            intern!(py, "keywords"),
+            get(&system, intern!(py, "Keywords"))?,
+        )?;
+        put(intern!(py, "opcode"), get(&system, intern!(py, "Opcode"))?)?;
+        put(intern!(py, "task"), get(&system, intern!(py, "Task"))?)?;
+        put(
+            intern!(py, "version"),
+            get(&system, intern!(py, "Version"))?,
+        )?;
+        let execution = attributes(get(&system, intern!(py, "Execution"))?)?;
+        let pid = get(&execution, intern!(py, "ProcessID"))?;
+        let tid = get(&execution, intern!(py, "ThreadID"))?;
+        if pid.is_some() || tid.is_some() {
+            let process = PyDict::new(py);
+            process.set_item(intern!(py, "pid"), pid)?;
+            let thread = PyDict::new(py);
+            thread.set_item(intern!(py, "id"), tid)?;
+            process.set_item(intern!(py, "thread"), thread)?;
+            winlog.set_item(intern!(py, "process"), process)?;
+        }
+        if let Some(user) = get(
+            &attributes(get(&system, intern!(py, "Security"))?)?,
+            intern!(py, "UserID"),
+        )? {
+            if user.is_truthy()? {
+                let identifier = PyDict::new(py);
+                identifier.set_item(intern!(py, "identifier"), user)?;
+                winlog.set_item(intern!(py, "user"), identifier)?;
+            }
+        }
+        let event_data = match root.get_item(intern!(py, "EventData"))? {
+            Some(node) => {
+                let data = event_data_of(&node)?;
+                winlog.set_item(intern!(py, "event_data"), &data)?;
+                Some(data)
+            }
+            None => None,
+        };
+
+        let event = presized(py, 12);
+        if let Some(time) = get(
+            &attributes(get(&system, intern!(py, "TimeCreated"))?)?,
+            intern!(py, "SystemTime"),
+        )? {
+            if time.is_instance_of::<PyString>() {
+                event.set_item(intern!(py, "@timestamp"), time)?;
+            }
+        }
+        // windows._finish
+        let channel = winlog.get_item(intern!(py, "channel"))?;
+        let data_for_derive = match &event_data {
+            Some(data) => data.clone(),
+            None => PyDict::new(py),
+        };
+        let (logsource, dataset) = self.derived(py, channel, &event_id, &data_for_derive)?;
+        let canhgac = PyDict::new(py);
+        canhgac.set_item(intern!(py, "logsource"), &logsource)?;
+        event.set_item(intern!(py, "canhgac"), &canhgac)?;
+        event.set_item(intern!(py, "winlog"), &winlog)?;
+        let ecs_event = presized(py, 8);
+        event.set_item(intern!(py, "event"), &ecs_event)?;
+        if let Some(id) = &event_id {
+            ecs_event.set_item(intern!(py, "code"), id.str()?)?;
+        }
+        if let Some(provider) = winlog.get_item(intern!(py, "provider_name"))? {
+            if provider.is_truthy()? {
+                ecs_event.set_item(intern!(py, "provider"), provider)?;
+            }
+        }
+        if let Some(computer) = winlog.get_item(intern!(py, "computer_name"))? {
+            if computer.is_truthy()? {
+                let host = PyDict::new(py);
+                host.set_item(intern!(py, "name"), computer)?;
+                event.set_item(intern!(py, "host"), host)?;
+            }
+        }
+        canhgac.set_item(intern!(py, "dataset"), dataset)?;
+        let service = logsource.get_item(intern!(py, "service"))?;
+        self.apply_ecs(&event, &ecs_event, service, &event_id, &winlog, event_data)?;
+        Ok(event)
+    }
+
+    /// windows._derived, cached per (channel, event id) as there; Sysmon 12 (its category depends
+    /// on EventType) and non-ASCII channels are asked of Python every time.
+    fn derived<'py>(
+        &mut self,
+        py: Python<'py>,
+        channel: Option<Bound<'py, PyAny>>,
+        event_id: &Option<Bound<'py, PyAny>>,
+        event_data: &Bound<'py, PyDict>,
+    ) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyAny>)> {
+        let id: Option<i64> = match event_id {
+            Some(id) => Some(id.extract().map_err(|_| refuse())?),
+            None => None,
+        };
+        let key = match &channel {
+            Some(channel) => match channel.cast_exact::<PyString>() {
+                Ok(text) => {
+                    let text = text.to_str()?;
+                    let sysmon_12 =
+                        id == Some(12) && text.eq_ignore_ascii_case(&self.sysmon_channel);
+                    (text.is_ascii() && !sysmon_12).then(|| (text.to_owned(), id))
+                }
+                Err(_) => None,
+            },
+            None => None,
+        };
+        if let Some(key) = &key {
+            if let Some((logsource, dataset)) = self.cache.get(key) {
+                return Ok((logsource.bind(py).copy()?, dataset.bind(py).clone()));
+            }
+        }
+        let found = self
+            .derived
+            .bind(py)
+            .call1((channel, event_id, event_data))?;
+        let (logsource, dataset): (Bound<'py, PyDict>, Bound<'py, PyAny>) = found.extract()?;
+        if let Some(key) = key {
+            if self.cache.len() < DERIVED_MAX {
+                self.cache
+                    .insert(key, (logsource.copy()?.unbind(), dataset.clone().unbind()));
+            }
+        }
+        Ok((logsource, dataset))
+    }
+
+    /// windows_ecs.apply_ecs.
+    fn apply_ecs<'py>(
+        &self,
+        event: &Bound<'py, PyDict>,
+        ecs_event: &Bound<'py, PyDict>,
+        service: Option<Bound<'py, PyAny>>,
+        event_id: &Option<Bound<'py, PyAny>>,
+        winlog: &Bound<'py, PyDict>,
+        event_data: Option<Bound<'py, PyDict>>,
+    ) -> PyResult<()> {
+        let py = event.py();
+        let (Some(service), Some(event_id)) = (service, event_id) else {
+            return Ok(());
+        };
+        let service_name = service
+            .cast_exact::<PyString>()
+            .map_err(|_| refuse())?
+            .to_str()?;
+        let Some(table) = self.tables.get(service_name) else {
+            return Ok(());
+        };
+        let Some(spec) = event_id.extract::<i64>().ok().and_then(|id| table.get(&id)) else {
+            return Ok(());
+        };
+        let list = |items: &[Py<PyString>]| PyList::new(py, items.iter().map(|s| s.bind(py)));
+        ecs_event.set_item(intern!(py, "category"), list(&spec.category)?)?;
+        ecs_event.set_item(intern!(py, "type"), list(&spec.types)?)?;
+        ecs_event.set_item(intern!(py, "action"), spec.action.bind(py))?;
+        let outcome = match &spec.outcome {
+            Some(outcome) => Some(outcome.bind(py).clone().into_any()),
+            None if service_name == "security" => {
+                let keywords = winlog.get_item(intern!(py, "keywords"))?;
+                Some(self.audit_outcome.bind(py).call1((keywords,))?).filter(|o| !o.is_none())
+            }
+            None => None,
+        };
+        if let Some(outcome) = outcome {
+            set_default(ecs_event, intern!(py, "outcome"), &outcome)?;
+        }
+        let Some(data) = event_data else {
+            return Ok(());
+        };
+        if data.is_empty() {
+            return Ok(());
+        }
+        for field in &spec.fields {
+            if let Some(value) = data.get_item(field.name.bind(py))? {
+                if !value.is_none() {
+                    self.write(event, field, &value)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// windows_ecs._number: a non-negative long from an int or decimal / `0x` text.
+    fn number<'py>(&self, value: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let py = value.py();
+        if value.is_instance_of::<PyBool>() {
+            return Ok(None);
+        }
+        if value.is_instance_of::<PyInt>() {
+            return Ok(match value.extract::<i64>() {
+                Ok(n) if n >= 0 => Some(value.clone()),
+                _ => None,
+            });
+        }
+        let Ok(text) = value.cast_exact::<PyString>() else {
+            return self
+                .number
+                .bind(py)
+                .call1((value,))
+                .map(|n| Some(n).filter(|n| !n.is_none()));
+        };
+        let s = text.to_str()?;
+        if s.is_empty() || (s.is_ascii() && s.len() > 20) {
+            return Ok(None);
+        }
+        let (digits, radix) = match s.as_bytes() {
+            [b'0', b'x' | b'X', ..] => (&s[2..], 16),
+            _ => (s, 10),
+        };
+        let plain = !digits.is_empty()
+            && digits.bytes().all(|b| {
+                if radix == 16 {
+                    b.is_ascii_hexdigit()
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
+        if !plain {
+            // signs, underscores, spaces, other scripts' digits: Python's int() decides
+            let found = self.number.bind(py).call1((value,))?;
+            return Ok(Some(found).filter(|n| !n.is_none()));
+        }
+        let n = u128::from_str_radix(digits, radix).map_err(|_| refuse())?;
+        Ok((n <= MAX_LONG).then(|| PyInt::new(py, n as i64).into_any()))
+    }
+
+    fn write<'py>(
+        &self,
+        event: &Bound<'py, PyDict>,
+        field: &Field,
+        value: &Bound<'py, PyAny>,
+    ) -> PyResult<()> {
+        let py = event.py();
+        let python = || field.python.bind(py).call1((event, value)).map(|_| ());
+        match field.kind {
+            Kind::Python => python(),
+            Kind::Keyword => {
+                if let Some(text) = text_of(value)? {
+                    set_default(&node_at(event, &field.path)?, leaf(py, field), &text)?;
+                }
+                Ok(())
+            }
+            Kind::Long | Kind::Pid | Kind::Port => {
+                let Some(number) = self.number(value)? else {
+                    return Ok(());
+                };
+                let n: i64 = number.extract()?;
+                let keep = match field.kind {
+                    Kind::Pid => n != 0,
+                    Kind::Port => 0 < n && n <= 65535,
+                    _ => true,
+                };
+                if keep {
+                    set_default(&node_at(event, &field.path)?, leaf(py, field), &number)?;
+                }
+                Ok(())
+            }
+            Kind::Executable => {
+                let Some(text) = text_of(value)? else {
+                    return Ok(());
+                };
+                let s = text.to_str()?;
+                let name = piece(&text, s, after_last(s, '\\'));
+                let node = node_at(event, &field.path)?;
+                set_default(&node, intern!(py, "executable"), &text)?;
+                set_default(&node, intern!(py, "name"), &name)
+            }
+            Kind::UserName => {
+                let Some(text) = text_of(value)? else {
+                    return Ok(());
+                };
+                let s = text.to_str()?;
+                let before = s.split('@').next().unwrap_or(s);
+                let name = if before.is_empty() {
+                    text.clone()
+                } else {
+                    piece(&text, s, before)
+                };
+                set_default(&node_at(event, &field.path)?, intern!(py, "name"), &name)?;
+                add_related(event, intern!(py, "user"), &name)
+            }
+            Kind::DomainUser => {
+                let Some(text) = text_of(value)? else {
+                    return Ok(());
+                };
+                let s = text.to_str()?;
+                let (domain, name) = match s.rfind('\\') {
+                    Some(at) => (&s[..at], &s[at + 1..]),
+                    None => ("", s),
+                };
+                let name = piece(&text, s, name);
+                let node = node_at(event, &field.path)?;
+                if !domain.is_empty() {
+                    set_default(&node, intern!(py, "domain"), &PyString::new(py, domain))?;
+                }
+                set_default(&node, intern!(py, "name"), &name)?;
+                add_related(event, intern!(py, "user"), &name)
+            }
+            Kind::Hashes => self.hashes(event, field, value),
+            Kind::FilePath => file_path(event, value, python),
+            Kind::RegistryPath => {
+                let Some(text) = text_of(value)? else {
+                    return Ok(());
+                };
+                let s = text.to_str()?;
+                let (hive, key) = s.split_once('\\').unwrap_or((s, ""));
+                if !hive.is_ascii() {
+                    return python(); // str.upper() maps some non-ASCII letters to ASCII ones
+                }
+                let short = HIVES
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(hive))
+                    .map(|(_, short)| *short);
+                let node = child(event, intern!(py, "registry"))?;
+                set_default(&node, intern!(py, "path"), &text)?;
+                if let Some(short) = short {
+                    set_default(&node, intern!(py, "hive"), &PyString::new(py, short))?;
+                    if !key.is_empty() {
+                        set_default(&node, intern!(py, "key"), &PyString::new(py, key))?;
+                    }
+                }
+                set_default(
+                    &node,
+                    intern!(py, "value"),
+                    &piece(&text, s, after_last(s, '\\')),
+                )
+            }
+            Kind::RegistryData => {
+                let Some(text) = text_of(value)? else {
+                    return Ok(());
+                };
+                let s = text.to_str()?;
+                let closed = s.ends_with(')');
+                let (kind, data) = if s.starts_with("DWORD (0x") && closed {
+                    match self.number(PyString::new(py, &s[7..s.len() - 1]).as_any())? {
+                        Some(number) => ("SZ_DWORD", number.str()?),
+                        None => ("REG_SZ", text.clone()),
+                    }
+                } else if s.starts_with("QWORD (0x") && closed {
+                    return python();
+                } else if s == "Binary Data" {
+                    ("REG_BINARY", text.clone())
+                } else {
+                    ("REG_SZ", text.clone())
+                };
+                let node = child(event, intern!(py, "registry"))?;
+                if !node.contains(intern!(py, "data"))? {
+                    let data_node = PyDict::new(py);
+                    data_node.set_item(intern!(py, "strings"), PyList::new(py, [data])?)?;
+                    data_node.set_item(intern!(py, "type"), kind)?;
+                    node.set_item(intern!(py, "data"), data_node)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// windows_ecs.hashes: Sysmon's `SHA256=…,MD5=…,IMPHASH=…`.
+    fn hashes<'py>(
+        &self,
+        event: &Bound<'py, PyDict>,
+        field: &Field,
+        value: &Bound<'py, PyAny>,
+    ) -> PyResult<()> {
+        let py = event.py();
+        let Ok(text) = value.cast::<PyString>() else {
+            return Ok(());
+        };
+        let s = text.to_str()?;
+        if !s.contains('=') {
+            return Ok(());
+        }
+        if !s.is_ascii() {
+            return field.python.bind(py).call1((event, value)).map(|_| ()); // Unicode lower-casing
+        }
+        let lower = s.to_ascii_lowercase();
+        // a dict's order: a repeated algorithm keeps its first place and its last digest
+        let mut found: Vec<(&str, &str)> = Vec::new();
+        for pair in lower.split(',') {
+            let (algorithm, digest) = pair.split_once('=').unwrap_or((pair, ""));
+            let (algorithm, digest) = (py_strip(algorithm), py_strip(digest));
+            if digest.is_empty() || digest.trim_matches('0').is_empty() {
+                continue; // Sysmon writes zeros for "not computed"
+            }
+            match found.iter_mut().find(|(a, _)| *a == algorithm) {
+                Some(entry) => entry.1 = digest,
+                None => found.push((algorithm, digest)),
+            }
+        }
+        if let Some(at) = found.iter().position(|(a, _)| *a == "imphash") {
+            let (_, imphash) = found.remove(at);
+            let pe = extended(py, &field.path, intern!(py, "pe"));
+            set_default(
+                &node_at(event, &pe)?,
+                intern!(py, "imphash"),
+                &PyString::new(py, imphash),
+            )?;
+        }
+        found.retain(|(a, _)| HASH_ALGORITHMS.contains(a));
+        if found.is_empty() {
+            return Ok(());
+        }
+        let path = extended(py, &field.path, intern!(py, "hash"));
+        let node = node_at(event, &path)?;
+        let digests: Vec<Bound<'py, PyString>> =
+            found.iter().map(|(_, d)| PyString::new(py, d)).collect();
+        for ((algorithm, _), digest) in found.iter().zip(&digests) {
+            set_default(&node, &PyString::new(py, algorithm), digest)?;
+        }
+        // event.setdefault("related", {}).setdefault("hash", []) and the digests not yet in it
+        let related = match event.get_item(intern!(py, "related"))? {
+            Some(found) => found.cast_into_exact::<PyDict>().map_err(|_| refuse())?,
+            None => {
+                let made = PyDict::new(py);
+                event.set_item(intern!(py, "related"), &made)?;
+                made
+            }
+        };
+        let values = match related.get_item(intern!(py, "hash"))? {
+            Some(found) => found.cast_into_exact::<PyList>().map_err(|_| refuse())?,
+            None => {
+                let made = PyList::empty(py);
+                related.set_item(intern!(py, "hash"), &made)?;
+                made
+            }
+        };
+        for digest in digests {
+            if !values.contains(&digest)? {
+                values.append(digest)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `path` with one more part.
+fn extended(
+    py: Python<'_>,
+    path: &[Py<PyString>],
+    part: &Bound<'_, PyString>,
+) -> Vec<Py<PyString>> {
+    path.iter()
+        .map(|p| p.clone_ref(py))
+        .chain(std::iter::once(part.clone().unbind()))
+        .collect()
+}
+
+fn leaf<'a, 'py>(py: Python<'py>, field: &'a Field) -> &'a Bound<'py, PyString> {
+    field
+        .leaf
+        .as_ref()
+        .expect("leaf writers have a leaf")
+        .bind(py)
+}
+
+/// windows_ecs.file_path: file.path, directory, name and extension.
+fn file_path<'py>(
+    event: &Bound<'py, PyDict>,
+    value: &Bound<'py, PyAny>,
+    python: impl Fn() -> PyResult<()>,
+) -> PyResult<()> {
+    let py = event.py();
+    let Some(text) = text_of(value)? else {
+        return Ok(());
+    };
+    let s = text.to_str()?;
+    let (directory, name) = match s.rfind('\\') {
+        Some(at) => (Some(&s[..at]), &s[at + 1..]),
+        None => (None, s),
+    };
+    let stem = name.split(':').next().unwrap_or(name); // an alternate data stream: "x.iso:Zone.Identifier"
+    let extension = stem.rfind('.').map(|at| &stem[at + 1..]);
+    if extension.is_some_and(|e| !e.is_ascii()) {
+        return python(); // str.lower() of other scripts
+    }
+    let node = child(event, intern!(py, "file"))?;
+    set_default(&node, intern!(py, "path"), &text)?;
+    if let Some(directory) = directory {
+        set_default(
+            &node,
+            intern!(py, "directory"),
+            &PyString::new(py, directory),
+        )?;
+    }
+    set_default(&node, intern!(py, "name"), &piece(&text, s, name))?;
+    if let Some(extension) = extension {
+        set_default(
+            &node,
+            intern!(py, "extension"),
+            &PyString::new(py, &extension.to_ascii_lowercase()),
+        )?;
+    }
+    Ok(())
+}
+
+/// windows._data_fields for evtx_dump's usual mapping form (no `Data` list, no attributes, no
+/// nested objects): a copy, names with spaces (Defender's `Threat Name`) without them. Other
+/// forms go to the Python mapping.
+fn event_data_of<'py>(node: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    let py = node.py();
+    if !node.is_instance_of::<PyDict>() {
+        return Ok(PyDict::new(py));
+    }
+    let node = node.cast_exact::<PyDict>().map_err(|_| refuse())?;
+    let mut spaced = false;
+    for (key, value) in node.iter() {
+        let key = key
+            .cast_exact::<PyString>()
+            .map_err(|_| refuse())?
+            .to_str()?;
+        let plain = value.is_none()
+            || value.is_exact_instance_of::<PyString>()
+            || value.is_exact_instance_of::<PyInt>()
+            || value.is_exact_instance_of::<PyFloat>()
+            || value.is_exact_instance_of::<PyBool>()
+            || value.is_exact_instance_of::<PyList>();
+        if !plain || key == "Data" || key == "#attributes" {
+            return Err(refuse());
+        }
+        spaced |= key.contains(' ');
+    }
+    if !spaced {
+        return node.copy();
+    }
+    // key by key, as windows._data_fields does: a name that loses its spaces onto another's
+    // takes that one's place
+    let out = PyDict::new(py);
+    for (key, value) in node.iter() {
+        let name = key
+            .cast_exact::<PyString>()
+            .map_err(|_| refuse())?
+            .to_str()?;
+        if name.contains(' ') {
+            out.set_item(name.replace(' ', ""), value)?;
+        } else {
+            out.set_item(key, value)?;
+        }
+    }
+    Ok(out)
+}
