@@ -102,6 +102,21 @@ impl Doc {
         }
     }
 
+    /// The keys and values of `object` (an Object node) in document order, repeated keys included;
+    /// nothing for another node.
+    pub fn members<'a>(
+        &'a self,
+        input: &'a [u8],
+        object: Node,
+    ) -> impl Iterator<Item = (Cow<'a, str>, Node)> + 'a {
+        let members = if object.kind() == Kind::Object {
+            &self.members[object.range()]
+        } else {
+            &[]
+        };
+        members.iter().map(move |m| (text(input, m.key), m.value))
+    }
+
     /// The value under `key` in `object` (an Object node); None when missing or not an object.
     pub fn get(&self, input: &[u8], object: Node, key: &str) -> Option<Node> {
         if object.kind() != Kind::Object {

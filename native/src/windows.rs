@@ -13,10 +13,11 @@
 //! the caller runs the Python mapping: the result is the same event either way, which the tests
 //! check byte for byte on the corpus and on generated records.
 
+use crate::json::{self, Doc, Kind as JsonKind, Node};
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString};
 use std::collections::HashMap;
 
 /// Windows writes these for "no value": the writers leave such fields out (windows_ecs._NONE_VALUES).
@@ -194,13 +195,32 @@ impl EvtxMapper {
         })
     }
 
-    /// The event of an evtx_dump record, or None when the Python mapping must make it.
+    /// The event of an evtx_dump record (orjson's dict), or None when the Python mapping must
+    /// make it.
     fn event<'py>(
         &mut self,
         py: Python<'py>,
         record: &Bound<'py, PyAny>,
     ) -> Option<Bound<'py, PyDict>> {
-        self.map(py, record).ok()
+        let record = DictRecord::new(py, record).ok()?;
+        self.map(py, &record).ok()
+    }
+
+    /// The event of an evtx_dump record given as its JSON text (bytes or str), read natively
+    /// without making the record's dicts; None when orjson must read it (then `event`, or the
+    /// Python mapping): what json.rs leaves to orjson, a float, bool, list or integer past i64
+    /// in a value it reads, or a shape `event` would leave to Python.
+    fn event_json<'py>(
+        &mut self,
+        py: Python<'py>,
+        raw: &Bound<'py, PyAny>,
+    ) -> Option<Bound<'py, PyDict>> {
+        let input: &[u8] = match raw.cast::<PyBytes>() {
+            Ok(bytes) => bytes.as_bytes(),
+            Err(_) => raw.cast::<PyString>().ok()?.to_str().ok()?.as_bytes(),
+        };
+        let record = JsonRecord::new(py, input)?;
+        self.map(py, &record).ok()
     }
 }
 
@@ -369,23 +389,15 @@ impl EvtxMapper {
     fn map<'py>(
         &mut self,
         py: Python<'py>,
-        record: &Bound<'py, PyAny>,
+        record: &impl Record<'py>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let record = record.cast_exact::<PyDict>().map_err(|_| refuse())?;
-        let root = exact_dict(record.get_item(intern!(py, "Event"))?)?.ok_or_else(refuse)?;
-        let system = exact_dict(root.get_item(intern!(py, "System"))?)?.ok_or_else(refuse)?;
-        let system = Some(system);
-        if root.contains(intern!(py, "UserData"))? {
-            return Err(refuse());
-        }
-        let event_id = get(&system, intern!(py, "EventID"))?;
+        let event_id = record.value(intern!(py, "EventID"))?;
         if event_id
             .as_ref()
             .is_some_and(|id| !id.is_exact_instance_of::<PyInt>())
         {
             return Err(refuse()); // a string or {"#text": …}: windows._int reads it
         }
-        let provider = attributes(get(&system, intern!(py, "Provider"))?)?;
 
         // winlog, its None values left out (as windows.py filters them)
         let winlog = presized(py, 14);
@@ -397,39 +409,38 @@ impl EvtxMapper {
         };
         put(
             intern!(py, "channel"),
-            get(&system, intern!(py, "Channel"))?,
+            record.value(intern!(py, "Channel"))?,
         )?;
         put(intern!(py, "event_id"), event_id.clone())?;
         put(
             intern!(py, "provider_name"),
-            get(&provider, intern!(py, "Name"))?,
+            record.attribute(intern!(py, "Provider"), intern!(py, "Name"))?,
         )?;
         put(
             intern!(py, "provider_guid"),
-            get(&provider, intern!(py, "Guid"))?,
+            record.attribute(intern!(py, "Provider"), intern!(py, "Guid"))?,
         )?;
         put(
             intern!(py, "computer_name"),
-            get(&system, intern!(py, "Computer"))?,
+            record.value(intern!(py, "Computer"))?,
         )?;
         put(
             intern!(py, "record_id"),
-            get(&system, intern!(py, "EventRecordID"))?,
+            record.value(intern!(py, "EventRecordID"))?,
         )?;
-        put(intern!(py, "level"), get(&system, intern!(py, "Level"))?)?;
+        put(intern!(py, "level"), record.value(intern!(py, "Level"))?)?;
         put(
             intern!(py, "keywords"),
-            get(&system, intern!(py, "Keywords"))?,
+            record.value(intern!(py, "Keywords"))?,
         )?;
-        put(intern!(py, "opcode"), get(&system, intern!(py, "Opcode"))?)?;
-        put(intern!(py, "task"), get(&system, intern!(py, "Task"))?)?;
+        put(intern!(py, "opcode"), record.value(intern!(py, "Opcode"))?)?;
+        put(intern!(py, "task"), record.value(intern!(py, "Task"))?)?;
         put(
             intern!(py, "version"),
-            get(&system, intern!(py, "Version"))?,
+            record.value(intern!(py, "Version"))?,
         )?;
-        let execution = attributes(get(&system, intern!(py, "Execution"))?)?;
-        let pid = get(&execution, intern!(py, "ProcessID"))?;
-        let tid = get(&execution, intern!(py, "ThreadID"))?;
+        let pid = record.attribute(intern!(py, "Execution"), intern!(py, "ProcessID"))?;
+        let tid = record.attribute(intern!(py, "Execution"), intern!(py, "ThreadID"))?;
         if pid.is_some() || tid.is_some() {
             let process = PyDict::new(py);
             process.set_item(intern!(py, "pid"), pid)?;
@@ -438,30 +449,22 @@ impl EvtxMapper {
             process.set_item(intern!(py, "thread"), thread)?;
             winlog.set_item(intern!(py, "process"), process)?;
         }
-        if let Some(user) = get(
-            &attributes(get(&system, intern!(py, "Security"))?)?,
-            intern!(py, "UserID"),
-        )? {
+        if let Some(user) = record.attribute(intern!(py, "Security"), intern!(py, "UserID"))? {
             if user.is_truthy()? {
                 let identifier = PyDict::new(py);
                 identifier.set_item(intern!(py, "identifier"), user)?;
                 winlog.set_item(intern!(py, "user"), identifier)?;
             }
         }
-        let event_data = match root.get_item(intern!(py, "EventData"))? {
-            Some(node) => {
-                let data = event_data_of(&node)?;
-                winlog.set_item(intern!(py, "event_data"), &data)?;
-                Some(data)
-            }
-            None => None,
-        };
+        let event_data = record.event_data()?;
+        if let Some(data) = &event_data {
+            winlog.set_item(intern!(py, "event_data"), data)?;
+        }
 
         let event = presized(py, 12);
-        if let Some(time) = get(
-            &attributes(get(&system, intern!(py, "TimeCreated"))?)?,
-            intern!(py, "SystemTime"),
-        )? {
+        if let Some(time) =
+            record.attribute(intern!(py, "TimeCreated"), intern!(py, "SystemTime"))?
+        {
             if time.is_instance_of::<PyString>() {
                 event.set_item(intern!(py, "@timestamp"), time)?;
             }
@@ -956,4 +959,163 @@ fn event_data_of<'py>(node: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> 
         }
     }
     Ok(out)
+}
+
+/// An evtx_dump record as the mapping reads it: System's values and attributes, the EventData.
+trait Record<'py> {
+    /// `System[key]`, None when missing or null.
+    fn value(&self, key: &Bound<'py, PyString>) -> PyResult<Option<Bound<'py, PyAny>>>;
+    /// `System[key]["#attributes"][attribute]` (windows._attrs), None when missing or null.
+    fn attribute(
+        &self,
+        key: &Bound<'py, PyString>,
+        attribute: &Bound<'py, PyString>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>>;
+    /// windows._data_fields of EventData, None when the record has none.
+    fn event_data(&self) -> PyResult<Option<Bound<'py, PyDict>>>;
+}
+
+/// A record decoded by orjson.
+struct DictRecord<'py> {
+    root: Bound<'py, PyDict>,
+    system: Option<Bound<'py, PyDict>>,
+}
+
+impl<'py> DictRecord<'py> {
+    /// Refused unless {"Event": {"System": {…}}} without UserData (left to Python).
+    fn new(py: Python<'py>, record: &Bound<'py, PyAny>) -> PyResult<Self> {
+        let record = record.cast_exact::<PyDict>().map_err(|_| refuse())?;
+        let root = exact_dict(record.get_item(intern!(py, "Event"))?)?.ok_or_else(refuse)?;
+        let system = exact_dict(root.get_item(intern!(py, "System"))?)?.ok_or_else(refuse)?;
+        if root.contains(intern!(py, "UserData"))? {
+            return Err(refuse());
+        }
+        Ok(DictRecord {
+            root,
+            system: Some(system),
+        })
+    }
+}
+
+impl<'py> Record<'py> for DictRecord<'py> {
+    fn value(&self, key: &Bound<'py, PyString>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        get(&self.system, key)
+    }
+
+    fn attribute(
+        &self,
+        key: &Bound<'py, PyString>,
+        attribute: &Bound<'py, PyString>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        get(&attributes(get(&self.system, key)?)?, attribute)
+    }
+
+    fn event_data(&self) -> PyResult<Option<Bound<'py, PyDict>>> {
+        match self.root.get_item(intern!(self.root.py(), "EventData"))? {
+            Some(node) => event_data_of(&node).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// A record read from its JSON text by json.rs: values become Python objects only when read.
+struct JsonRecord<'py, 'a> {
+    py: Python<'py>,
+    input: &'a [u8],
+    doc: Doc,
+    root: Node,
+    system: Node,
+}
+
+impl<'py, 'a> JsonRecord<'py, 'a> {
+    /// None when orjson must read the text, or the record is not one `event` would map.
+    fn new(py: Python<'py>, input: &'a [u8]) -> Option<Self> {
+        let doc = json::parse(input)?;
+        let root = doc.get(input, doc.root, "Event")?;
+        let system = doc.get(input, root, "System")?;
+        if system.kind() != JsonKind::Object || doc.get(input, root, "UserData").is_some() {
+            return None;
+        }
+        Some(JsonRecord {
+            py,
+            input,
+            doc,
+            root,
+            system,
+        })
+    }
+
+    /// The value as orjson makes it; refused for what json.rs does not keep (floats, bools,
+    /// lists, integers past i64).
+    fn to_py(&self, node: Node) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        Ok(match self.doc.view(self.input, node) {
+            json::View::Null => py.None().into_bound(py),
+            json::View::Int(number) => PyInt::new(py, number).into_any(),
+            json::View::Str(text) => PyString::new(py, &text).into_any(),
+            json::View::Object => {
+                let dict = PyDict::new(py);
+                for (key, value) in self.doc.members(self.input, node) {
+                    dict.set_item(PyString::new(py, &key), self.to_py(value)?)?;
+                }
+                dict.into_any()
+            }
+            json::View::Other => return Err(refuse()),
+        })
+    }
+
+    fn found(&self, node: Option<Node>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        match node {
+            Some(node) if node.kind() != JsonKind::Null => self.to_py(node).map(Some),
+            _ => Ok(None),
+        }
+    }
+}
+
+impl<'py> Record<'py> for JsonRecord<'py, '_> {
+    fn value(&self, key: &Bound<'py, PyString>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.found(self.doc.get(self.input, self.system, key.to_str()?))
+    }
+
+    fn attribute(
+        &self,
+        key: &Bound<'py, PyString>,
+        attribute: &Bound<'py, PyString>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let attributes = self
+            .doc
+            .get(self.input, self.system, key.to_str()?)
+            .and_then(|node| self.doc.get(self.input, node, "#attributes"));
+        self.found(
+            attributes.and_then(|node| self.doc.get(self.input, node, attribute.to_str().ok()?)),
+        )
+    }
+
+    fn event_data(&self) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let py = self.py;
+        let Some(node) = self.doc.get(self.input, self.root, "EventData") else {
+            return Ok(None);
+        };
+        if node.kind() != JsonKind::Object {
+            return Ok(Some(PyDict::new(py))); // windows._data_fields of a non-object
+        }
+        // orjson's dict first (a repeated name: its first place, its last value), then
+        // event_data_of's checks and renaming as for a decoded record
+        let dict = PyDict::new(py);
+        let mut spaced = false;
+        for (key, value) in self.doc.members(self.input, node) {
+            if matches!(value.kind(), JsonKind::Object | JsonKind::Other) {
+                return Err(refuse());
+            }
+            spaced |= key.contains(' ');
+            dict.set_item(PyString::new(py, &key), self.to_py(value)?)?;
+        }
+        if spaced
+            || dict.contains(intern!(py, "Data"))?
+            || dict.contains(intern!(py, "#attributes"))?
+        {
+            return event_data_of(dict.as_any()).map(Some);
+        }
+        Ok(Some(dict))
+    }
 }

@@ -329,6 +329,21 @@ def from_evtx_json(obj: Any) -> Event:
     return evtx_event_python(obj)
 
 
+def from_evtx_text(raw: bytes | str) -> Event:
+    """An evtx_dump record given as JSON text → event: read natively without building the
+    record's dicts when the extension is built, else (or for what it leaves to orjson) decoded
+    and mapped by from_evtx_json."""
+    if _NATIVE is not None:
+        event: Event | None = _NATIVE.event_json(raw)
+        if event is not None:
+            return event
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ParseError(f"record is not JSON: {exc}") from exc
+    return from_evtx_json(obj)
+
+
 def evtx_event_python(obj: Any) -> Event:
     """from_evtx_json in Python: the definition that the native mapping follows."""
     root = obj.get("Event") if isinstance(obj, dict) else None
@@ -489,6 +504,8 @@ class EvtxJsonParser:
     name: ClassVar[str] = "windows-evtx-json"
 
     def parse(self, raw: RawEnvelope) -> Event:
+        if raw.payload is None and raw.message is not None:
+            return from_evtx_text(raw.message)
         return from_evtx_json(_record(raw))
 
 

@@ -6,6 +6,7 @@ numbers int() reads oddly, letters whose case maps into ASCII, repeated algorith
 from __future__ import annotations
 
 import copy
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -41,16 +42,28 @@ def _records() -> list[dict[str, Any]]:
     ]
 
 
+def _encodings(record: Any) -> list[bytes | str]:
+    """The record's JSON text as orjson writes it, ASCII-escaped and indented (bytes), and as str."""
+    text = orjson.dumps(record)
+    return [text, json.dumps(record).encode(), json.dumps(record, indent=1, ensure_ascii=False).encode(), text.decode()]
+
+
 def _same(mapper: Any, record: Any) -> bool:
-    """Whether the native mapping made the Python mapping's event (False: it left the record)."""
+    """Whether the native mapping made the Python mapping's event from the record's dict and from
+    its JSON text (False: it left the dict to Python)."""
     try:
         expected = windows.evtx_event_python(copy.deepcopy(record))
     except ParseError:
         assert mapper.event(record) is None  # the Python mapping raises its error
+        assert all(mapper.event_json(text) is None for text in _encodings(record))
         return False
     before = orjson.dumps(record)
     made = mapper.event(record)
     assert orjson.dumps(record) == before  # the record is read, never changed
+    for text in _encodings(record):
+        from_text = mapper.event_json(text)
+        if from_text is not None:
+            assert orjson.dumps(from_text) == orjson.dumps(expected)
     if made is None:
         return False
     assert orjson.dumps(made) == orjson.dumps(expected)
@@ -73,6 +86,7 @@ def test_the_corpus_maps_alike_and_nothing_is_left_aside(mapper: Any) -> None:
         variants.append(variant)
     mapped = [_same(mapper, record) for record in records + variants]
     assert len(mapped) >= 200 and all(mapped)
+    assert all(mapper.event_json(text) is not None for record in records + variants for text in _encodings(record))
 
 
 def test_the_golden_records_map_alike(mapper: Any) -> None:
@@ -94,10 +108,17 @@ def test_from_evtx_json_takes_the_native_mapping_and_the_switch_turns_it_off(
             calls.append(record)
             return None  # left aside: the Python mapping must still answer
 
+        def event_json(self, text: Any) -> Any:
+            return None
+
     monkeypatch.setattr(windows, "_NATIVE", Counting())
     record = _records()[0]
     assert windows.from_evtx_json(record) == windows.evtx_event_python(record)
     assert calls == [record]
+    assert windows.from_evtx_text(orjson.dumps(record)) == windows.evtx_event_python(record)
+    assert len(calls) == 2  # the text was left aside, then decoded and offered as a dict
+    with pytest.raises(ParseError, match="not JSON"):
+        windows.from_evtx_text(b"{not json")
     monkeypatch.setenv(windows.ENV_SWITCH, "0")
     assert windows.native_mapper() is None
 
@@ -250,3 +271,44 @@ def test_generated_records_are_mostly_mapped_natively(mapper: Any) -> None:
 )  # fmt: skip
 def test_odd_shapes(mapper: Any, record: Any) -> None:
     _same(mapper, record)
+
+
+_SYSTEM_TEXT = '"System":{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Level":4}'
+
+
+@pytest.mark.parametrize(
+    ("text", "native"),
+    [
+        ('{"Event":{SYSTEM,"EventData":{"A B":"x","AB":"y","A B":"z"}}}', True),  # repeated, renamed
+        ('{"Event":{SYSTEM,"EventData":{"Image":"a","Image":"C:\\\\b.exe"}}}', True),
+        ('{"Event":{SYSTEM,"EventData":{"\\u0049mage":"C:\\\\x\\u00e9\\\\\\ud83d\\ude00.EXE"}}}', True),
+        ('{"Event":{SYSTEM,"EventData":{"ProcessId":-0,"ParentProcessId":9223372036854775807}}}', True),
+        ('{"Event":{SYSTEM,"EventData":{"ProcessId":18446744073709551615}}}', False),  # past i64
+        ('{"Event":{SYSTEM,"EventData":{"ProcessId":1.5}}}', False),
+        ('{"Event":{SYSTEM,"EventData":{"Image":true,"User":[1]}}}', False),
+        ('{"Event":{SYSTEM,"EventData":{"Image":{"#text":"x"}}}}', False),
+        ('{"Event":{SYSTEM,"EventData":"text"}}', True),
+        ('{"Event":{SYSTEM,"EventData":null}}', True),
+        ('{"Event":{SYSTEM},"Event":{"System":{"EventID":4688,"Channel":"Security"}}}', True),
+        ('  {"Event" : { SYSTEM , "EventData" : { "Image" : "x" } } }  ', True),
+        ('{"Event":{"System":{"EventID":1,"Level":2.0,"Channel":"Security"}}}', False),
+        ('{"Event":{"System":{"EventID":"1","Channel":"Security"}}}', False),
+        ('{"Event":{"System":[]}}', False),
+        ('{"Event":{SYSTEM,"EventData":{"Image":"x"}},"a.b":1}', False),  # json.rs: orjson's
+        ('{"Event":{SYSTEM,"EventData":{"Image":"\\ud800"}}}', False),  # a lone surrogate
+        ('{"Event":{SYSTEM,"EventData":{"Image":"x"}}', False),  # not JSON
+    ],
+)
+def test_text_edge_cases(mapper: Any, text: str, native: bool) -> None:
+    text = text.replace("SYSTEM", _SYSTEM_TEXT)
+    made = mapper.event_json(text.encode())
+    assert (made is not None) == native
+    if made is not None:
+        assert orjson.dumps(made) == orjson.dumps(windows.evtx_event_python(orjson.loads(text)))
+    try:
+        expected = windows.evtx_event_python(orjson.loads(text))
+    except (orjson.JSONDecodeError, ParseError):
+        with pytest.raises(ParseError):
+            windows.from_evtx_text(text)
+    else:
+        assert orjson.dumps(windows.from_evtx_text(text)) == orjson.dumps(expected)
