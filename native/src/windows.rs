@@ -18,7 +18,9 @@ use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString};
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Windows writes these for "no value": the writers leave such fields out (windows_ecs._NONE_VALUES).
 const NONE_VALUES: [&str; 4] = ["", "-", "S-1-0-0", "{00000000-0000-0000-0000-000000000000}"];
@@ -87,6 +89,42 @@ pub struct EvtxMapper {
     number: Py<PyAny>,
     sysmon_channel: String,
     cache: HashMap<(String, Option<i64>), Derived>,
+    /// EventData names read from JSON text → their string, seeded with the tables' names: the
+    /// same few dozen names fill every record, and a table's own string object makes the
+    /// writers' lookups of it hit at once (no new string to hash, no text to compare).
+    names: Names,
+}
+
+type Names = HashMap<Box<[u8]>, Py<PyString>, BuildHasherDefault<Fx>>;
+/// Names kept at most (a sender's odd names past this are made each time).
+const NAMES_MAX: usize = 16384;
+
+/// FxHash (rustc's): names are short and trusted to be few, so a fast hash beats SipHash's
+/// protection here; the map is bounded by NAMES_MAX either way.
+#[derive(Default)]
+struct Fx(u64);
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.add(u64::from_le_bytes(chunk.try_into().unwrap()));
+        }
+        for &byte in chunks.remainder() {
+            self.add(byte as u64);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Fx {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
 }
 
 /// Stops the mapping: the record goes to the Python mapping (or an error was raised here, which
@@ -127,6 +165,7 @@ impl EvtxMapper {
         sysmon_channel: String,
     ) -> PyResult<Self> {
         let mut by_service: HashMap<String, HashMap<i64, Spec>> = HashMap::new();
+        let mut names = Names::default();
         for entry in tables.try_iter()? {
             #[allow(clippy::type_complexity)]
             let (service, event_id, category, types, action, outcome, fields): (
@@ -165,7 +204,11 @@ impl EvtxMapper {
                         _ => None,
                     };
                     Ok(Field {
-                        name: PyString::intern(py, &name).unbind(),
+                        name: {
+                            let interned = PyString::intern(py, &name).unbind();
+                            names.insert(name.as_bytes().into(), interned.clone_ref(py));
+                            interned
+                        },
                         kind,
                         path,
                         leaf,
@@ -192,6 +235,7 @@ impl EvtxMapper {
             number,
             sysmon_channel,
             cache: HashMap::new(),
+            names,
         })
     }
 
@@ -219,8 +263,11 @@ impl EvtxMapper {
             Ok(bytes) => bytes.as_bytes(),
             Err(_) => raw.cast::<PyString>().ok()?.to_str().ok()?.as_bytes(),
         };
-        let record = JsonRecord::new(py, input)?;
-        self.map(py, &record).ok()
+        let names = RefCell::new(std::mem::take(&mut self.names));
+        let event =
+            JsonRecord::new(py, input, &names).and_then(|record| self.map(py, &record).ok());
+        self.names = names.into_inner();
+        event
     }
 }
 
@@ -961,6 +1008,28 @@ fn event_data_of<'py>(node: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> 
     Ok(out)
 }
 
+/// A Python str of `text`; ASCII text is copied into a new compact string without the UTF-8
+/// decoder's scan (most of a Windows record's values are ASCII).
+fn py_string<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyString> {
+    if !text.is_ascii() {
+        return PyString::new(py, text);
+    }
+    // SAFETY: PyUnicode_New(n, 127) makes a compact ASCII string of n bytes (NUL-terminated by
+    // CPython) whose data we fill completely before anyone sees it.
+    unsafe {
+        let made = pyo3::ffi::PyUnicode_New(text.len() as pyo3::ffi::Py_ssize_t, 127);
+        if made.is_null() {
+            return PyString::new(py, text); // out of memory: let PyO3 report it
+        }
+        std::ptr::copy_nonoverlapping(
+            text.as_ptr(),
+            pyo3::ffi::PyUnicode_DATA(made) as *mut u8,
+            text.len(),
+        );
+        Bound::from_owned_ptr(py, made).cast_into_unchecked()
+    }
+}
+
 /// An evtx_dump record as the mapping reads it: System's values and attributes, the EventData.
 trait Record<'py> {
     /// `System[key]`, None when missing or null.
@@ -1022,6 +1091,7 @@ impl<'py> Record<'py> for DictRecord<'py> {
 struct JsonRecord<'py, 'a> {
     py: Python<'py>,
     input: &'a [u8],
+    names: &'a RefCell<Names>,
     doc: Doc,
     root: Node,
     system: Node,
@@ -1029,7 +1099,7 @@ struct JsonRecord<'py, 'a> {
 
 impl<'py, 'a> JsonRecord<'py, 'a> {
     /// None when orjson must read the text, or the record is not one `event` would map.
-    fn new(py: Python<'py>, input: &'a [u8]) -> Option<Self> {
+    fn new(py: Python<'py>, input: &'a [u8], names: &'a RefCell<Names>) -> Option<Self> {
         let doc = json::parse(input)?;
         let root = doc.get(input, doc.root, "Event")?;
         let system = doc.get(input, root, "System")?;
@@ -1039,6 +1109,7 @@ impl<'py, 'a> JsonRecord<'py, 'a> {
         Some(JsonRecord {
             py,
             input,
+            names,
             doc,
             root,
             system,
@@ -1052,7 +1123,7 @@ impl<'py, 'a> JsonRecord<'py, 'a> {
         Ok(match self.doc.view(self.input, node) {
             json::View::Null => py.None().into_bound(py),
             json::View::Int(number) => PyInt::new(py, number).into_any(),
-            json::View::Str(text) => PyString::new(py, &text).into_any(),
+            json::View::Str(text) => py_string(py, &text).into_any(),
             json::View::Object => {
                 let dict = PyDict::new(py);
                 for (key, value) in self.doc.members(self.input, node) {
@@ -1062,6 +1133,19 @@ impl<'py, 'a> JsonRecord<'py, 'a> {
             }
             json::View::Other => return Err(refuse()),
         })
+    }
+
+    /// The string of an EventData name, from `names` when it was seen before.
+    fn name(&self, key: &str) -> Bound<'py, PyString> {
+        let mut names = self.names.borrow_mut();
+        if let Some(found) = names.get(key.as_bytes()) {
+            return found.bind(self.py).clone();
+        }
+        let made = PyString::intern(self.py, key);
+        if names.len() < NAMES_MAX {
+            names.insert(key.as_bytes().into(), made.clone().unbind());
+        }
+        made
     }
 
     fn found(&self, node: Option<Node>) -> PyResult<Option<Bound<'py, PyAny>>> {
@@ -1108,7 +1192,7 @@ impl<'py> Record<'py> for JsonRecord<'py, '_> {
                 return Err(refuse());
             }
             spaced |= key.contains(' ');
-            dict.set_item(PyString::new(py, &key), self.to_py(value)?)?;
+            dict.set_item(self.name(&key), self.to_py(value)?)?;
         }
         if spaced
             || dict.contains(intern!(py, "Data"))?
