@@ -16,6 +16,7 @@
 //! refused (`match_event` returns None) and the Python engine takes it, so no event is ever
 //! evaluated by different rules.
 
+mod fx;
 mod json;
 mod windows;
 
@@ -140,7 +141,7 @@ fn visit_states<A: Automaton>(automaton: &A, text: &[u8], out: &mut Vec<StateID>
 }
 
 struct Prefilter {
-    exact: HashMap<String, Hits>,
+    exact: HashMap<String, Hits, fx::FxBuild>,
     substrings: Option<Literals>,
     substring_hits: Vec<Hits>,
     numbers: HashMap<u64, Hits>,
@@ -181,7 +182,7 @@ struct Strings {
     field: usize,
     cased: bool,
     anything: bool,
-    exact: HashSet<String>,
+    exact: HashSet<String, fx::FxBuild>,
     prefixes: Vec<String>,
     suffixes: Vec<String>,
     contains: Vec<String>,
@@ -853,7 +854,7 @@ impl NativeRoute {
                 None
             } else {
                 let mut table = Prefilter {
-                    exact: HashMap::new(),
+                    exact: HashMap::default(),
                     substrings: None,
                     substring_hits: Vec::new(),
                     numbers: HashMap::new(),

@@ -13,6 +13,7 @@
 //! the caller runs the Python mapping: the result is the same event either way, which the tests
 //! check byte for byte on the corpus and on generated records.
 
+use crate::fx::FxBuild;
 use crate::json::{self, Doc, Kind as JsonKind, Node};
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
@@ -20,7 +21,6 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 /// Windows writes these for "no value": the writers leave such fields out (windows_ecs._NONE_VALUES).
 const NONE_VALUES: [&str; 4] = ["", "-", "S-1-0-0", "{00000000-0000-0000-0000-000000000000}"];
@@ -95,37 +95,9 @@ pub struct EvtxMapper {
     names: Names,
 }
 
-type Names = HashMap<Box<[u8]>, Py<PyString>, BuildHasherDefault<Fx>>;
+type Names = HashMap<Box<[u8]>, Py<PyString>, FxBuild>;
 /// Names kept at most (a sender's odd names past this are made each time).
 const NAMES_MAX: usize = 16384;
-
-/// FxHash (rustc's): names are short and trusted to be few, so a fast hash beats SipHash's
-/// protection here; the map is bounded by NAMES_MAX either way.
-#[derive(Default)]
-struct Fx(u64);
-
-impl Hasher for Fx {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            self.add(u64::from_le_bytes(chunk.try_into().unwrap()));
-        }
-        for &byte in chunks.remainder() {
-            self.add(byte as u64);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-impl Fx {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
 
 /// Stops the mapping: the record goes to the Python mapping (or an error was raised here, which
 /// the Python mapping raises the same way or reads differently).
