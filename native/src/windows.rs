@@ -21,6 +21,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// Windows writes these for "no value": the writers leave such fields out (windows_ecs._NONE_VALUES).
 const NONE_VALUES: [&str; 4] = ["", "-", "S-1-0-0", "{00000000-0000-0000-0000-000000000000}"];
@@ -81,21 +82,22 @@ type Derived = (Py<PyDict>, Py<PyAny>);
 
 /// The evtx_dump mapping. `EvtxMapper.event(record)` is `from_evtx_json(record)`, or None when
 /// the record is left to it.
-#[pyclass(module = "canhgac_native")]
+#[pyclass(module = "canhgac_native", frozen)]
 pub struct EvtxMapper {
     tables: HashMap<String, HashMap<i64, Spec>>,
     derived: Py<PyAny>,
     audit_outcome: Py<PyAny>,
     number: Py<PyAny>,
     sysmon_channel: String,
-    cache: HashMap<(String, Option<i64>), Derived>,
+    cache: Mutex<Cache>,
     /// EventData names read from JSON text → their string, seeded with the tables' names: the
     /// same few dozen names fill every record, and a table's own string object makes the
     /// writers' lookups of it hit at once (no new string to hash, no text to compare).
-    names: Names,
+    names: Mutex<Names>,
 }
 
 type Names = HashMap<Box<[u8]>, Py<PyString>, FxBuild>;
+type Cache = HashMap<(String, Option<i64>), Derived>;
 /// Names kept at most (a sender's odd names past this are made each time).
 const NAMES_MAX: usize = 16384;
 
@@ -206,20 +208,23 @@ impl EvtxMapper {
             audit_outcome,
             number,
             sysmon_channel,
-            cache: HashMap::new(),
-            names,
+            cache: Mutex::new(HashMap::new()),
+            names: Mutex::new(names),
         })
     }
 
     /// The event of an evtx_dump record (orjson's dict), or None when the Python mapping must
     /// make it.
     fn event<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         record: &Bound<'py, PyAny>,
     ) -> Option<Bound<'py, PyDict>> {
+        // busy: another thread is inside a Python call of ours (a writer, `_derived`); it takes
+        // the Python mapping rather than waiting for the lock while holding the GIL
+        let mut cache = self.cache.try_lock().ok()?;
         let record = DictRecord::new(py, record).ok()?;
-        self.map(py, &record).ok()
+        self.map(py, &mut cache, &record).ok()
     }
 
     /// The event of an evtx_dump record given as its JSON text (bytes or str), read natively
@@ -227,7 +232,7 @@ impl EvtxMapper {
     /// Python mapping): what json.rs leaves to orjson, a float, bool, list or integer past i64
     /// in a value it reads, or a shape `event` would leave to Python.
     fn event_json<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         raw: &Bound<'py, PyAny>,
     ) -> Option<Bound<'py, PyDict>> {
@@ -235,10 +240,11 @@ impl EvtxMapper {
             Ok(bytes) => bytes.as_bytes(),
             Err(_) => raw.cast::<PyString>().ok()?.to_str().ok()?.as_bytes(),
         };
-        let names = RefCell::new(std::mem::take(&mut self.names));
-        let event =
-            JsonRecord::new(py, input, &names).and_then(|record| self.map(py, &record).ok());
-        self.names = names.into_inner();
+        let (mut cache, mut names) = (self.cache.try_lock().ok()?, self.names.try_lock().ok()?);
+        let names_now = RefCell::new(std::mem::take(&mut *names));
+        let event = JsonRecord::new(py, input, &names_now)
+            .and_then(|record| self.map(py, &mut cache, &record).ok());
+        *names = names_now.into_inner();
         event
     }
 }
@@ -406,8 +412,9 @@ fn add_related(
 
 impl EvtxMapper {
     fn map<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
+        cache: &mut Cache,
         record: &impl Record<'py>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let event_id = record.value(intern!(py, "EventID"))?;
@@ -494,7 +501,7 @@ impl EvtxMapper {
             Some(data) => data.clone(),
             None => PyDict::new(py),
         };
-        let (logsource, dataset) = self.derived(py, channel, &event_id, &data_for_derive)?;
+        let (logsource, dataset) = self.derived(py, cache, channel, &event_id, &data_for_derive)?;
         let canhgac = PyDict::new(py);
         canhgac.set_item(intern!(py, "logsource"), &logsource)?;
         event.set_item(intern!(py, "canhgac"), &canhgac)?;
@@ -525,8 +532,9 @@ impl EvtxMapper {
     /// windows._derived, cached per (channel, event id) as there; Sysmon 12 (its category depends
     /// on EventType) and non-ASCII channels are asked of Python every time.
     fn derived<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
+        cache: &mut Cache,
         channel: Option<Bound<'py, PyAny>>,
         event_id: &Option<Bound<'py, PyAny>>,
         event_data: &Bound<'py, PyDict>,
@@ -548,7 +556,7 @@ impl EvtxMapper {
             None => None,
         };
         if let Some(key) = &key {
-            if let Some((logsource, dataset)) = self.cache.get(key) {
+            if let Some((logsource, dataset)) = cache.get(key) {
                 return Ok((logsource.bind(py).copy()?, dataset.bind(py).clone()));
             }
         }
@@ -558,9 +566,8 @@ impl EvtxMapper {
             .call1((channel, event_id, event_data))?;
         let (logsource, dataset): (Bound<'py, PyDict>, Bound<'py, PyAny>) = found.extract()?;
         if let Some(key) = key {
-            if self.cache.len() < DERIVED_MAX {
-                self.cache
-                    .insert(key, (logsource.copy()?.unbind(), dataset.clone().unbind()));
+            if cache.len() < DERIVED_MAX {
+                cache.insert(key, (logsource.copy()?.unbind(), dataset.clone().unbind()));
             }
         }
         Ok((logsource, dataset))

@@ -8,6 +8,8 @@ from __future__ import annotations
 import copy
 import json
 import random
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -312,3 +314,34 @@ def test_text_edge_cases(mapper: Any, text: str, native: bool) -> None:
             windows.from_evtx_text(text)
     else:
         assert orjson.dumps(windows.from_evtx_text(text)) == orjson.dumps(expected)
+
+
+def test_threads_share_the_native_mapping() -> None:
+    """The mapping calls back into Python (writers, `_derived`), where another thread may run and
+    map too: it gets the same event (the busy mapping leaves the record to Python), never an error."""
+    records = _records()
+    expected = [orjson.dumps(windows.evtx_event_python(copy.deepcopy(r))) for r in records]
+    texts = [orjson.dumps(r) for r in records]
+    outcomes: list[bool] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(5):
+                outcomes.append([orjson.dumps(windows.from_evtx_text(t)) for t in texts] == expected)
+                outcomes.append([orjson.dumps(windows.from_evtx_json(r)) for r in records] == expected)
+        except BaseException as exc:
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as CPython allows
+    try:
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert len(outcomes) == 40 and all(outcomes)
