@@ -378,15 +378,11 @@ fn piece<'py>(text: &Bound<'py, PyString>, whole: &str, part: &str) -> Bound<'py
     }
 }
 
-/// fieldvalues.add_related: `related.<kind>` gets the value once.
-fn add_related(
-    event: &Bound<'_, PyDict>,
-    kind: &Bound<'_, PyString>,
-    value: &Bound<'_, PyString>,
-) -> PyResult<()> {
-    if value.to_str()?.is_empty() {
-        return Ok(());
-    }
+/// `event.setdefault("related", {}).setdefault(kind, [])`.
+fn related<'py>(
+    event: &Bound<'py, PyDict>,
+    kind: &Bound<'py, PyString>,
+) -> PyResult<Bound<'py, PyList>> {
     let py = event.py();
     let related = match event.get_item(intern!(py, "related"))? {
         Some(found) => found.cast_into_exact::<PyDict>().map_err(|_| refuse())?,
@@ -396,14 +392,26 @@ fn add_related(
             made
         }
     };
-    let values = match related.get_item(kind)? {
-        Some(found) => found.cast_into_exact::<PyList>().map_err(|_| refuse())?,
+    match related.get_item(kind)? {
+        Some(found) => found.cast_into_exact::<PyList>().map_err(|_| refuse()),
         None => {
             let made = PyList::empty(py);
             related.set_item(kind, &made)?;
-            made
+            Ok(made)
         }
-    };
+    }
+}
+
+/// fieldvalues.add_related: `related.<kind>` gets the value once.
+fn add_related(
+    event: &Bound<'_, PyDict>,
+    kind: &Bound<'_, PyString>,
+    value: &Bound<'_, PyString>,
+) -> PyResult<()> {
+    if value.to_str()?.is_empty() {
+        return Ok(());
+    }
+    let values = related(event, kind)?;
     if !values.contains(value)? {
         values.append(value)?;
     }
@@ -744,7 +752,7 @@ impl EvtxMapper {
                 set_default(&node, intern!(py, "name"), &name)?;
                 add_related(event, intern!(py, "user"), &name)
             }
-            Kind::Hashes => self.hashes(event, field, value),
+            Kind::Hashes => hashes(event, field, value),
             Kind::FilePath => file_path(event, value, python),
             Kind::RegistryPath => {
                 let Some(text) = text_of(value)? else {
@@ -802,83 +810,6 @@ impl EvtxMapper {
             }
         }
     }
-
-    /// windows_ecs.hashes: Sysmon's `SHA256=…,MD5=…,IMPHASH=…`.
-    fn hashes<'py>(
-        &self,
-        event: &Bound<'py, PyDict>,
-        field: &Field,
-        value: &Bound<'py, PyAny>,
-    ) -> PyResult<()> {
-        let py = event.py();
-        let Ok(text) = value.cast::<PyString>() else {
-            return Ok(());
-        };
-        let s = text.to_str()?;
-        if !s.contains('=') {
-            return Ok(());
-        }
-        if !s.is_ascii() {
-            return field.python.bind(py).call1((event, value)).map(|_| ()); // Unicode lower-casing
-        }
-        let lower = s.to_ascii_lowercase();
-        // a dict's order: a repeated algorithm keeps its first place and its last digest
-        let mut found: Vec<(&str, &str)> = Vec::new();
-        for pair in lower.split(',') {
-            let (algorithm, digest) = pair.split_once('=').unwrap_or((pair, ""));
-            let (algorithm, digest) = (py_strip(algorithm), py_strip(digest));
-            if digest.is_empty() || digest.trim_matches('0').is_empty() {
-                continue; // Sysmon writes zeros for "not computed"
-            }
-            match found.iter_mut().find(|(a, _)| *a == algorithm) {
-                Some(entry) => entry.1 = digest,
-                None => found.push((algorithm, digest)),
-            }
-        }
-        if let Some(at) = found.iter().position(|(a, _)| *a == "imphash") {
-            let (_, imphash) = found.remove(at);
-            let pe = extended(py, &field.path, intern!(py, "pe"));
-            set_default(
-                &node_at(event, &pe)?,
-                intern!(py, "imphash"),
-                &PyString::new(py, imphash),
-            )?;
-        }
-        found.retain(|(a, _)| HASH_ALGORITHMS.contains(a));
-        if found.is_empty() {
-            return Ok(());
-        }
-        let path = extended(py, &field.path, intern!(py, "hash"));
-        let node = node_at(event, &path)?;
-        let digests: Vec<Bound<'py, PyString>> =
-            found.iter().map(|(_, d)| PyString::new(py, d)).collect();
-        for ((algorithm, _), digest) in found.iter().zip(&digests) {
-            set_default(&node, &PyString::new(py, algorithm), digest)?;
-        }
-        // event.setdefault("related", {}).setdefault("hash", []) and the digests not yet in it
-        let related = match event.get_item(intern!(py, "related"))? {
-            Some(found) => found.cast_into_exact::<PyDict>().map_err(|_| refuse())?,
-            None => {
-                let made = PyDict::new(py);
-                event.set_item(intern!(py, "related"), &made)?;
-                made
-            }
-        };
-        let values = match related.get_item(intern!(py, "hash"))? {
-            Some(found) => found.cast_into_exact::<PyList>().map_err(|_| refuse())?,
-            None => {
-                let made = PyList::empty(py);
-                related.set_item(intern!(py, "hash"), &made)?;
-                made
-            }
-        };
-        for digest in digests {
-            if !values.contains(&digest)? {
-                values.append(digest)?;
-            }
-        }
-        Ok(())
-    }
 }
 
 /// `path` with one more part.
@@ -891,6 +822,66 @@ fn extended(
         .map(|p| p.clone_ref(py))
         .chain(std::iter::once(part.clone().unbind()))
         .collect()
+}
+
+/// windows_ecs.hashes: Sysmon's `SHA256=…,MD5=…,IMPHASH=…`.
+fn hashes<'py>(
+    event: &Bound<'py, PyDict>,
+    field: &Field,
+    value: &Bound<'py, PyAny>,
+) -> PyResult<()> {
+    let py = event.py();
+    let Ok(text) = value.cast::<PyString>() else {
+        return Ok(());
+    };
+    let s = text.to_str()?;
+    if !s.contains('=') {
+        return Ok(());
+    }
+    if !s.is_ascii() {
+        return field.python.bind(py).call1((event, value)).map(|_| ()); // Unicode lower-casing
+    }
+    let lower = s.to_ascii_lowercase();
+    // a dict's order: a repeated algorithm keeps its first place and its last digest
+    let mut found: Vec<(&str, &str)> = Vec::new();
+    for pair in lower.split(',') {
+        let (algorithm, digest) = pair.split_once('=').unwrap_or((pair, ""));
+        let (algorithm, digest) = (py_strip(algorithm), py_strip(digest));
+        if digest.is_empty() || digest.trim_matches('0').is_empty() {
+            continue; // Sysmon writes zeros for "not computed"
+        }
+        match found.iter_mut().find(|(a, _)| *a == algorithm) {
+            Some(entry) => entry.1 = digest,
+            None => found.push((algorithm, digest)),
+        }
+    }
+    if let Some(at) = found.iter().position(|(a, _)| *a == "imphash") {
+        let (_, imphash) = found.remove(at);
+        let pe = extended(py, &field.path, intern!(py, "pe"));
+        set_default(
+            &node_at(event, &pe)?,
+            intern!(py, "imphash"),
+            &PyString::new(py, imphash),
+        )?;
+    }
+    found.retain(|(a, _)| HASH_ALGORITHMS.contains(a));
+    if found.is_empty() {
+        return Ok(());
+    }
+    let path = extended(py, &field.path, intern!(py, "hash"));
+    let node = node_at(event, &path)?;
+    let digests: Vec<Bound<'py, PyString>> =
+        found.iter().map(|(_, d)| PyString::new(py, d)).collect();
+    for ((algorithm, _), digest) in found.iter().zip(&digests) {
+        set_default(&node, &PyString::new(py, algorithm), digest)?;
+    }
+    let values = related(event, intern!(py, "hash"))?;
+    for digest in digests {
+        if !values.contains(&digest)? {
+            values.append(digest)?;
+        }
+    }
+    Ok(())
 }
 
 fn leaf<'a, 'py>(py: Python<'py>, field: &'a Field) -> &'a Bound<'py, PyString> {
