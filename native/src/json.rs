@@ -334,7 +334,7 @@ impl Parser<'_> {
         if text.parse::<i64>().is_ok() {
             Some(Node::new(Kind::Int, start, at))
         } else {
-            // orjson reads integers up to u64 and refuses larger ones
+            // orjson reads integers up to u64 (and past either end as floats: left to it)
             text.parse::<u64>().ok().map(|_| OTHER)
         }
     }
