@@ -1,7 +1,7 @@
 """Feeds: where indicators come from on a schedule. A TAXII 2.1 collection or a MISP feed, stored in
 `<config_index_prefix>-intel-feeds` with its schedule, last attempt, last success, the count of its
-last poll and a cursor (TAXII `added_after`, the newest MISP event timestamp seen), so each poll
-asks only for what is new.
+last poll and a cursor (TAXII `added_after`; for MISP the newest timestamp seen and what carried
+it, `MispCursor`), so each poll asks only for what is new.
 
 A feed is **stale** when it is enabled and has had no successful poll for `stale_after_secs`
 (default three intervals): the feed list says so, the poller logs it, and raises one "feed stale"
@@ -11,6 +11,7 @@ alert (SOC's, per feed and outage) through the alerts topic.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +24,8 @@ from canhgac.core.errors import Conflict, InvalidRequest, NotFound
 from canhgac.core.index import Index
 from canhgac.rules.intel.formats import (
     Parsed,
+    misp_attributes,
+    misp_timestamp,
     parse_misp_attributes,
     parse_misp_event,
     parse_stix_objects,
@@ -145,42 +148,75 @@ async def fetch_taxii(doc: dict[str, Any]) -> tuple[Parsed, str | None]:
     return parsed, cursor
 
 
+@dataclass(frozen=True)
+class MispCursor:
+    """Where a MISP poll resumes: the newest timestamp seen and the uuids (of events or attributes)
+    seen with it. MISP's timestamps are whole seconds, so what changes in the same second as the
+    newest thing seen, after the poll that saw it, carries that same timestamp: asking only for
+    newer ones (`>`) skips it for ever (a feed event written in the second of the previous poll was
+    never fetched), asking from it (`>=`) alone fetches the seen ones again. Stored in the feed as
+    `<timestamp> <uuid>,<uuid>…`; a bare timestamp (cursors before) has no uuids, so what carries it
+    is fetched once more and stored under the same indicator ids."""
+
+    newest: int = 0
+    seen: frozenset[str] = frozenset()
+
+    @classmethod
+    def read(cls, text: str | None) -> MispCursor:
+        stamp, _, uuids = (text or "").partition(" ")
+        if not stamp.isdigit():
+            return cls()
+        return cls(int(stamp), frozenset(u for u in uuids.split(",") if u))
+
+    def is_new(self, timestamp: int, uuid: str) -> bool:
+        return timestamp > self.newest or (timestamp == self.newest and uuid not in self.seen)
+
+    def past(self, timestamp: int, uuid: str) -> MispCursor:
+        """This cursor moved past one more fetched thing."""
+        if timestamp > self.newest:
+            return MispCursor(timestamp, frozenset([uuid]))
+        if timestamp == self.newest:
+            return MispCursor(timestamp, self.seen | {uuid})
+        return self
+
+    def __str__(self) -> str:
+        return f"{self.newest} {','.join(sorted(self.seen))}".rstrip()
+
+
 async def fetch_misp(doc: dict[str, Any]) -> tuple[Parsed, str | None]:
-    """The manifest, then every event newer than the cursor (the newest event timestamp seen)."""
+    """The manifest, then every event the cursor has not seen (oldest first, at most
+    MAX_MISP_EVENTS a poll: the rest are the next poll's)."""
     base = doc["url"].rstrip("/")
     if base.endswith("/manifest.json"):
         base = base.removesuffix("/manifest.json")
-    since = int(doc.get("cursor") or 0)
+    start = cursor = MispCursor.read(doc.get("cursor"))
     parsed = Parsed()
-    newest = since
     async with _http(doc) as http:
         response = await http.get(f"{base}/manifest.json")
         response.raise_for_status()
         manifest = response.json()
         if not isinstance(manifest, dict):
             raise ValueError("manifest.json is not an object of events")
-        changed = sorted(
-            ((int(meta.get("timestamp") or 0), uuid) for uuid, meta in manifest.items() if isinstance(meta, dict)),
-        )
-        for timestamp, uuid in [c for c in changed if c[0] > since][:MAX_MISP_EVENTS]:
+        listed = sorted((misp_timestamp(meta), uuid) for uuid, meta in manifest.items() if isinstance(meta, dict))
+        for timestamp, uuid in [e for e in listed if start.is_new(*e)][:MAX_MISP_EVENTS]:
             event = await http.get(f"{base}/{uuid}.json")
             event.raise_for_status()
             parsed.extend(parse_misp_event(event.json()))
-            newest = max(newest, timestamp)
-    return parsed, str(newest)
+            cursor = cursor.past(timestamp, uuid)
+    return parsed, str(cursor)
 
 
 async def fetch_misp_rest(doc: dict[str, Any]) -> tuple[Parsed, str | None]:
     """A MISP instance's REST search (`POST <url>/attributes/restSearch`, the key in the feed's
     `Authorization` header): attributes for detection (`to_ids`) published in the last
-    MISP_REST_FIRST_DAYS days on the first poll (`last`), then those changed since the newest
-    attribute timestamp seen (`timestamp`), page by page."""
+    MISP_REST_FIRST_DAYS days on the first poll (`last`), then those changed from the cursor's
+    timestamp on (`timestamp`, which MISP reads as "at or after"), less those it has seen, page by
+    page."""
     base = doc["url"].rstrip("/")
     url = base if base.endswith("/attributes/restSearch") else f"{base}/attributes/restSearch"
-    since = int(doc.get("cursor") or 0)
-    window: dict[str, Any] = {"timestamp": since + 1} if since else {"last": f"{MISP_REST_FIRST_DAYS}d"}
+    start = cursor = MispCursor.read(doc.get("cursor"))
+    window: dict[str, Any] = {"timestamp": start.newest} if start.newest else {"last": f"{MISP_REST_FIRST_DAYS}d"}
     parsed = Parsed()
-    newest = since
     headers = {"Accept": "application/json", "Content-Type": "application/json"}
     async with _http(doc) as http:
         for page in range(1, MAX_PAGES + 1):
@@ -194,12 +230,14 @@ async def fetch_misp_rest(doc: dict[str, Any]) -> tuple[Parsed, str | None]:
             }
             response = await http.post(url, json=body, headers=headers)
             response.raise_for_status()
-            got, stamp, count = parse_misp_attributes(response.json())
-            parsed.extend(got)
-            newest = max(newest, stamp)
-            if count < MISP_REST_PAGE:
+            attributes = misp_attributes(response.json())
+            new = [a for a in attributes if start.is_new(misp_timestamp(a), str(a.get("uuid") or ""))]
+            parsed.extend(parse_misp_attributes(new))
+            for attribute in new:
+                cursor = cursor.past(misp_timestamp(attribute), str(attribute.get("uuid") or ""))
+            if len(attributes) < MISP_REST_PAGE:
                 break
-    return parsed, str(newest)
+    return parsed, str(cursor)
 
 
 FETCHERS = {FeedKind.TAXII: fetch_taxii, FeedKind.MISP: fetch_misp, FeedKind.MISP_REST: fetch_misp_rest}

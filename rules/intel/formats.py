@@ -250,30 +250,35 @@ def parse_misp_event(document: Any) -> Parsed:
     return parsed
 
 
-def parse_misp_attributes(document: Any) -> tuple[Parsed, int, int]:
-    """A MISP REST search answer (`POST /attributes/restSearch`, `returnFormat: json`):
-    `{"response": {"Attribute": [...]}}`, each attribute read as in an event (its `Event` summary
-    gives the info and threat level when MISP includes them, `Tag` the tags). Also the newest
-    attribute `timestamp` seen (0 when none: the next poll's cursor) and the number of attributes."""
+def misp_attributes(document: Any) -> list[dict[str, Any]]:
+    """The attributes of a MISP REST search answer (`POST /attributes/restSearch`, `returnFormat:
+    json`): `{"response": {"Attribute": [...]}}`, or the list of `{"Attribute": …}` older MISP
+    versions answer."""
     response = document.get("response") if isinstance(document, dict) else None
-    if isinstance(response, list):  # older MISP versions answer a list of {"Attribute": …}
+    if isinstance(response, list):
         attributes = [a for item in response if isinstance(item, dict) for a in [item.get("Attribute")]]
     elif isinstance(response, dict):
         attributes = list(response.get("Attribute") or [])
     else:
         raise ValueError("not a MISP restSearch answer (no `response`)")
+    return [a for a in attributes if isinstance(a, dict)]
+
+
+def misp_timestamp(item: Mapping[str, Any]) -> int:
+    """A MISP event's or attribute's `timestamp` (whole seconds, sent as text); 0 when missing."""
+    stamp = str(item.get("timestamp") or "")
+    return int(stamp) if stamp.isdigit() else 0
+
+
+def parse_misp_attributes(attributes: Iterable[dict[str, Any]]) -> Parsed:
+    """Attributes from a REST search, each read as in an event (its `Event` summary gives the info
+    and threat level when MISP includes them, `Tag` the tags)."""
     parsed = Parsed()
-    newest = 0
     for attribute in attributes:
-        if not isinstance(attribute, dict):
-            continue
         summary = attribute.get("Event")
         event: dict[str, Any] = summary if isinstance(summary, dict) else {}
         parsed.extend(parse_misp_event({"Event": {**event, "Attribute": [attribute], "Object": []}}))
-        stamp = str(attribute.get("timestamp") or "")
-        if stamp.isdigit():
-            newest = max(newest, int(stamp))
-    return parsed, newest, len(attributes)
+    return parsed
 
 
 # ------------------------------------------------------------------------------- CSV, plain lists

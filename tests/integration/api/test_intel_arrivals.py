@@ -417,12 +417,15 @@ async def misp_rest_search_to_stream_alert(api: Any, misp_rest: tuple[str, MispS
         assert asked["body"]["returnFormat"] == "json" and asked["body"]["last"] == "30d"
         assert asked["body"]["to_ids"] is True and "timestamp" not in asked["body"]
 
-        # Polled by hand: only what changed since the newest attribute seen, in one more request.
+        # Polled by hand: only what changed from the newest attribute seen on, in one more request,
+        # including one changed in that same second after the first poll (MISP's timestamps are
+        # whole seconds), less what the first poll stored.
         misp.attributes.append(attribute("sha256", "cd" * 32, True, "dropper", now - 10))
+        misp.attributes.append(attribute("domain", "same-second.bad.example", True, "", now - 90))
         second = (await admin.post("/api/v1/intel/feeds/misp-rest/poll")).json()
-        assert second["status"] == "ok" and second["stored"] == 1, second
+        assert second["status"] == "ok" and second["stored"] == 2, second
         assert len(misp.requests) == 2, misp.requests
-        assert misp.requests[1]["body"]["timestamp"] == now - 90 + 1 and "last" not in misp.requests[1]["body"]
+        assert misp.requests[1]["body"]["timestamp"] == now - 90 and "last" not in misp.requests[1]["body"]
         # The poller, holding a listing from before that poll, does not fetch the feed again.
         assert await poll_if_due(api.app.state.canhgac.opensearch, settings.opensearch, "misp-rest") is None
         assert len(misp.requests) == 2, misp.requests

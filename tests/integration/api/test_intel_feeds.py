@@ -152,10 +152,10 @@ def misp_feed(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         server.server_close()
 
 
-def write_misp_event(folder: Path, attributes: list[dict[str, Any]], info: str) -> str:
+def write_misp_event(folder: Path, attributes: list[dict[str, Any]], info: str, timestamp: str | None = None) -> str:
     """One event file and its manifest entry, in MISP's feed format (`<uuid>.json` + manifest.json)."""
     event_uuid = str(uuid.uuid4())
-    timestamp = str(int(datetime.now(UTC).timestamp()))
+    timestamp = timestamp or str(int(datetime.now(UTC).timestamp()))
     event = {
         "Event": {
             "uuid": event_uuid,
@@ -292,7 +292,7 @@ async def test_taxii_poll_to_alert(api, medallion: str) -> None:  # type: ignore
 async def test_misp_feed_over_http_to_alert(api, misp_feed: tuple[str, Path]) -> None:  # type: ignore[no-untyped-def]
     settings = api.settings
     url, folder = misp_feed
-    write_misp_event(
+    first = write_misp_event(
         folder,
         [
             {"type": "ip-src", "value": "198.51.100.23", "to_ids": True, "comment": "scanner"},
@@ -312,10 +312,14 @@ async def test_misp_feed_over_http_to_alert(api, misp_feed: tuple[str, Path]) ->
         result = (await admin.post("/api/v1/intel/feeds/misp-circl/poll")).json()
         assert result["status"] == "ok" and result["stored"] == 2, result
         assert result["skipped"] == {"not for detection (to_ids off)": 1}
-        # A new event in the feed: the next poll fetches only it.
-        write_misp_event(folder, [{"type": "sha256", "value": "ab" * 32, "to_ids": True}], "Dropper")
+        # A new event in the feed, written in the same second as the one the poll saw (MISP's
+        # timestamps are whole seconds; CI once wrote it so, and the poll skipped it for ever):
+        # the next poll fetches only it.
+        stamp = json.loads((folder / "manifest.json").read_text())[first]["timestamp"]
+        write_misp_event(folder, [{"type": "sha256", "value": "ab" * 32, "to_ids": True}], "Dropper", stamp)
         second = (await admin.post("/api/v1/intel/feeds/misp-circl/poll")).json()
-        assert second["stored"] == 1
+        assert second["stored"] == 1, second
+        assert (await admin.post("/api/v1/intel/feeds/misp-circl/poll")).json()["stored"] == 0
         listed = (await admin.get("/api/v1/intel/indicators", params={"value": "198.51.100.23", "type": "ipv4"})).json()
         assert listed["total"] == 1 and listed["items"][0]["severity"] == "high"
         assert "tlp:green" in listed["items"][0]["tags"]

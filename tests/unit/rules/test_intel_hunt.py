@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from canhgac.pipeline.alerts import AlertGrouper
 from canhgac.rules.convert import TYPED_FIELDS
 from canhgac.rules.intel.alerts import rule_for
-from canhgac.rules.intel.formats import parse_misp_attributes
+from canhgac.rules.intel.formats import misp_attributes, misp_timestamp, parse_misp_attributes
 from canhgac.rules.intel.hunt import prefilter, stream_alert_id
 from canhgac.rules.intel.indicators import Indicator, IndicatorType
 
@@ -70,10 +71,14 @@ def test_misp_rest_answer() -> None:
             ]
         }
     }
-    parsed, newest, count = parse_misp_attributes(answer)
-    assert count == 3 and newest == 1764000500
+    attributes = misp_attributes(answer)
+    assert [misp_timestamp(a) for a in attributes] == [1764000000, 1764000500, 1764000100]
+    parsed = parse_misp_attributes(attributes)
     [candidate] = parsed.candidates
     assert (candidate.type, candidate.value, candidate.reason) == (IndicatorType.IPV4, "192.0.2.7", "C2 servers")
     assert candidate.severity is not None and candidate.severity.value == "medium" and candidate.tags == ("tlp:green",)
     assert parsed.skipped == {"not for detection (to_ids off)": 1, "MISP type vulnerability": 1}
-    assert parse_misp_attributes({"response": {"Attribute": []}})[1:] == (0, 0)
+    assert misp_attributes({"response": {"Attribute": []}}) == []
+    assert misp_attributes({"response": [{"Attribute": answer["response"]["Attribute"][0]}]}) == attributes[:1]
+    with pytest.raises(ValueError, match="no `response`"):
+        misp_attributes({"errors": "nope"})
