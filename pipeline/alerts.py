@@ -27,6 +27,9 @@ from canhgac.core.alert import (
 from canhgac.core.event import Event, get_path
 
 MAX_EVENT_IDS = 100
+# A rule's matches on one agency and group key (host, user, address) fold into one alert per window
+# of event time, aligned to the epoch: matches either side of a boundary are two alerts.
+ALERT_WINDOW_SECS = 600
 DETECTOR = "detector"  # `by` of the history entry that creates the alert
 _RULE_FIELDS = ("id", "title", "level", "author", "tags", "references", "description")
 
@@ -64,7 +67,7 @@ class AlertState:
 class AlertGrouper:
     """Keeps the open windows' alerts in memory (bounded) and folds new matches into them."""
 
-    def __init__(self, window_secs: int = 600, max_open: int = 50_000) -> None:
+    def __init__(self, window_secs: int = ALERT_WINDOW_SECS, max_open: int = 50_000) -> None:
         self.window_secs = window_secs
         self.max_open = max_open
         self._open: OrderedDict[str, AlertState] = OrderedDict()

@@ -40,7 +40,7 @@ from canhgac.core.errors import BackendUnavailable
 from canhgac.core.event import get_path
 from canhgac.core.ids import id_time_ms
 from canhgac.core.metrics import Metrics
-from canhgac.pipeline.alerts import AlertGrouper, agency_of, parse_ts
+from canhgac.pipeline.alerts import ALERT_WINDOW_SECS, AlertGrouper, agency_of, parse_ts
 from canhgac.pipeline.intel_source import IntelSource
 from canhgac.pipeline.rule_config import RuleConfigSource
 from canhgac.pipeline.stage import Stage
@@ -131,7 +131,7 @@ class DetectorStage(Stage):
         rules: RulesConfig,
         metrics: Metrics,
         *,
-        alert_window_secs: int = 600,
+        alert_window_secs: int = ALERT_WINDOW_SECS,
         data_dir: str | Path = "var",
         opensearch: OpenSearchConfig | None = None,
     ) -> None:

@@ -6,7 +6,7 @@
 //! its kind and path), the logsource from windows.py's `_derived` (cached here per channel and
 //! event id, as there), and what is rare or subtle stays in Python: a writer of a kind not
 //! written here (addresses, DNS answers, group members, network flags, Defender paths) is called
-//! as the Python function it is, and so are `_number` on text that is not plain ASCII digits and
+//! as the Python function it is, and so are `long_number` on text that is not plain ASCII digits and
 //! `audit_outcome`. Where the Python code would read a value differently from this code (a
 //! shape other than evtx_dump's usual one, UserData, non-ASCII text that a writer lower- or
 //! upper-cases, a dict subclass) `EvtxMapper.event` returns None before anything is shared, and
@@ -97,7 +97,13 @@ pub struct EvtxMapper {
 }
 
 type Names = HashMap<Box<[u8]>, Py<PyString>, FxBuild>;
-type Cache = HashMap<(String, Option<i64>), Derived>;
+/// windows._derived's answers by channel, then event id: a hit is looked up by the record's own
+/// channel text (no key string made per record; one is made on a miss).
+#[derive(Default)]
+struct Cache {
+    by_channel: HashMap<String, HashMap<Option<i64>, Derived, FxBuild>, FxBuild>,
+    len: usize,
+}
 /// Names kept at most (a sender's odd names past this are made each time).
 const NAMES_MAX: usize = 16384;
 
@@ -128,7 +134,7 @@ fn kind_of(name: &str) -> Kind {
 impl EvtxMapper {
     /// `tables`: (service, event id, categories, types, action, outcome, fields) per entry, each
     /// field (event-data name, writer kind, dotted path, the Python writer); `derived`,
-    /// `audit_outcome`, `number`: windows._derived, windows_ecs.audit_outcome, windows_ecs._number.
+    /// `audit_outcome`, `number`: windows._derived, windows_ecs.audit_outcome, windows_ecs.long_number.
     #[new]
     fn new(
         py: Python<'_>,
@@ -208,7 +214,7 @@ impl EvtxMapper {
             audit_outcome,
             number,
             sysmon_channel,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Cache::default()),
             names: Mutex::new(names),
         })
     }
@@ -551,31 +557,36 @@ impl EvtxMapper {
             Some(id) => Some(id.extract().map_err(|_| refuse())?),
             None => None,
         };
-        let key = match &channel {
+        let text = match &channel {
             Some(channel) => match channel.cast_exact::<PyString>() {
-                Ok(text) => {
-                    let text = text.to_str()?;
-                    let sysmon_12 =
-                        id == Some(12) && text.eq_ignore_ascii_case(&self.sysmon_channel);
-                    (text.is_ascii() && !sysmon_12).then(|| (text.to_owned(), id))
-                }
+                Ok(text) => Some(text.to_str()?),
                 Err(_) => None,
             },
             None => None,
         };
-        if let Some(key) = &key {
-            if let Some((logsource, dataset)) = cache.get(key) {
+        let cacheable = text.filter(|text| {
+            let sysmon_12 = id == Some(12) && text.eq_ignore_ascii_case(&self.sysmon_channel);
+            text.is_ascii() && !sysmon_12
+        });
+        if let Some(text) = cacheable {
+            let hit = cache.by_channel.get(text).and_then(|ids| ids.get(&id));
+            if let Some((logsource, dataset)) = hit {
                 return Ok((logsource.bind(py).copy()?, dataset.bind(py).clone()));
             }
         }
+        let key = cacheable.map(str::to_owned);
         let found = self
             .derived
             .bind(py)
             .call1((channel, event_id, event_data))?;
         let (logsource, dataset): (Bound<'py, PyDict>, Bound<'py, PyAny>) = found.extract()?;
         if let Some(key) = key {
-            if cache.len() < DERIVED_MAX {
-                cache.insert(key, (logsource.copy()?.unbind(), dataset.clone().unbind()));
+            if cache.len < DERIVED_MAX {
+                let kept = (logsource.copy()?.unbind(), dataset.clone().unbind());
+                let ids = cache.by_channel.entry(key).or_default();
+                if ids.insert(id, kept).is_none() {
+                    cache.len += 1;
+                }
             }
         }
         Ok((logsource, dataset))
@@ -636,7 +647,7 @@ impl EvtxMapper {
         Ok(())
     }
 
-    /// windows_ecs._number: a non-negative long from an int or decimal / `0x` text.
+    /// windows_ecs.long_number: a non-negative long from an int or decimal / `0x` text.
     fn number<'py>(&self, value: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let py = value.py();
         if value.is_instance_of::<PyBool>() {

@@ -26,7 +26,7 @@ from canhgac.core.errors import ParseError
 from canhgac.core.event import Event
 from canhgac.pipeline.normalize.base import parsers
 from canhgac.pipeline.normalize.timestamps import DEFAULT_TZ_NAME, parse_rfc3339, to_utc_iso, zone
-from canhgac.pipeline.normalize.windows_ecs import _number, apply_ecs, audit_outcome, native_tables
+from canhgac.pipeline.normalize.windows_ecs import apply_ecs, audit_outcome, long_number, native_tables
 
 try:
     import canhgac_native  # type: ignore[import-untyped,import-not-found,unused-ignore]
@@ -337,11 +337,7 @@ def from_evtx_text(raw: bytes | str) -> Event:
         event: Event | None = _NATIVE.event_json(raw)
         if event is not None:
             return event
-    try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ParseError(f"record is not JSON: {exc}") from exc
-    return from_evtx_json(obj)
+    return from_evtx_json(_decode(raw))
 
 
 def evtx_event_python(obj: Any) -> Event:
@@ -391,7 +387,7 @@ def native_mapper() -> Any:
     windows_ecs.py's tables, or None without the extension or with CANHGAC_NATIVE_WINDOWS=0."""
     if canhgac_native is None or not hasattr(canhgac_native, "EvtxMapper") or os.environ.get(ENV_SWITCH) == "0":
         return None
-    return canhgac_native.EvtxMapper(native_tables(), _derived, audit_outcome, _number, SYSMON_CHANNEL)
+    return canhgac_native.EvtxMapper(native_tables(), _derived, audit_outcome, long_number, SYSMON_CHANNEL)
 
 
 _NATIVE = native_mapper()
@@ -493,8 +489,12 @@ def _record(raw: RawEnvelope) -> Any:
         return raw.payload
     if raw.message is None:
         raise ParseError("record has neither payload nor message")
+    return _decode(raw.message)
+
+
+def _decode(text: bytes | str) -> Any:
     try:
-        return orjson.loads(raw.message)
+        return orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise ParseError(f"record is not JSON: {exc}") from exc
 

@@ -45,7 +45,7 @@ def _text(value: Any) -> str | None:
     return None
 
 
-def _number(value: Any) -> int | None:
+def long_number(value: Any) -> int | None:
     """Decimal or `0x` hex (Security writes process ids in hex), as evtx, Winlogbeat or NXLog carry it."""
     if isinstance(value, bool):
         return None
@@ -141,7 +141,7 @@ def long(dotted: str) -> Writer:
     put = _setter(dotted)
 
     def write(event: Event, value: Any) -> None:
-        number = _number(value)
+        number = long_number(value)
         if number is not None:
             put(event, number)
 
@@ -154,7 +154,7 @@ def pid(dotted: str) -> Writer:
     path = tuple(parent)
 
     def write(event: Event, value: Any) -> None:
-        number = _number(value)
+        number = long_number(value)
         if number:
             node = event
             for part in path:
@@ -171,7 +171,7 @@ def port(dotted: str) -> Writer:
     put = _setter(dotted)
 
     def write(event: Event, value: Any) -> None:
-        number = _number(value)
+        number = long_number(value)
         if number is not None and 0 < number <= 65535:
             put(event, number)
 
@@ -341,12 +341,12 @@ def registry_data(event: Event, value: Any) -> None:
     kind = "REG_SZ"
     data = text
     if text.startswith("DWORD (0x") and text.endswith(")"):
-        number = _number(text[7:-1])
+        number = long_number(text[7:-1])
         if number is not None:
             kind, data = "SZ_DWORD", str(number)
     elif text.startswith("QWORD (0x") and text.endswith(")"):
         high, _, low = text[7:-1].partition("-")
-        hi, lo = _number(high), _number(low)
+        hi, lo = long_number(high), long_number(low)
         if hi is not None and lo is not None:
             kind, data = "SZ_QWORD", str((hi << 32) + lo)
     elif text == "Binary Data":
