@@ -124,10 +124,7 @@ class Engine:
         if route.native is not None:
             done = route.native.match_event(event)
             if done is not None:  # else an event only the Python engine reads exactly (native.py)
-                found, failures = done
-                for index, error in failures:
-                    self._failed(self.rules[index], error)
-                return [self.rules[i] for i in found]
+                return self._native_found(done)
         ctx = EventContext(event)
         return self._evaluate(route.candidates(ctx), ctx)
 
@@ -154,10 +151,15 @@ class Engine:
         done = route.native.match_json(event)
         if done is None:
             return None
+        return [rule.meta for rule in self._native_found(done)]
+
+    def _native_found(self, done: tuple[list[int], list[tuple[int, BaseException]]]) -> list[CompiledRule]:
+        """A native route's answer: its matching rules; a rule that raised is counted and logged
+        as the Python evaluation does (`_failed`)."""
         found, failures = done
         for index, error in failures:
             self._failed(self.rules[index], error)
-        return [self.rules[i].meta for i in found]
+        return [self.rules[i] for i in found]
 
     def firing_fields(self, rule_id: str, event: dict[str, Any]) -> list[str]:
         """The event's fields whose conditions of rule `rule_id` hold (plan.firing_fields); [] for

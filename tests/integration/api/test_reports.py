@@ -151,7 +151,12 @@ def api_settings(test_settings, smtp, seeded, tmp_path: Path):  # type: ignore[n
         "smtp": {"host": "127.0.0.1", "port": smtp[1], "security": "none", "from_addr": "canhgac@soc.example.vn"},
         "province_recipients": [TO_PROVINCE],
         "agency_recipients": {AGENCY_A: [TO_A]},
-        "schedules": [{"period": "monthly", "scope": "agencies"}, {"period": "monthly", "scope": "province"}],
+        # Sent as soon as the month closes: at the default 07:00, from 00:00 to 07:00 on the 1st
+        # (17:00-24:00 UTC on a month's last day) last month was closed but not yet due.
+        "schedules": [
+            {"period": "monthly", "scope": "agencies", "at": "00:00"},
+            {"period": "monthly", "scope": "province", "at": "00:00"},
+        ],
         "email_receipts": True,
         "check_interval_secs": 1,
     }

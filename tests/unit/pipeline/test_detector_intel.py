@@ -24,10 +24,9 @@ class Record:
     offset: int = 0
 
 
-def event(event_id: str, agency: str, ip: str, host: str = "web01") -> Record:
-    ts = datetime.now(UTC).isoformat()
+def event(event_id: str, agency: str, ip: str, ts: datetime, host: str = "web01") -> Record:
     doc = {
-        "@timestamp": ts,
+        "@timestamp": ts.isoformat(),
         "message": "connection",
         "event": {"id": event_id},
         "host": {"name": host},
@@ -53,7 +52,8 @@ async def test_indicator_alerts_grouped_tenanted_and_expiring() -> None:
     s = Settings()
     stage = DetectorStage(s.kafka, s.pipeline, s.rules, Metrics())
     stage.reload_if_changed()
-    past = (datetime.now(UTC) - timedelta(minutes=1)).timestamp()
+    now = datetime.now(UTC)  # one time for every event: two clock reads could straddle an alert window
+    past = (now - timedelta(minutes=1)).timestamp()
     stage.intel = IndicatorMatcher(
         [
             Indicator("i1", IndicatorType.CIDR, "203.0.113.0/24", "bulletin-42", None, 80, Severity.CRITICAL, ("c2",)),
@@ -64,11 +64,11 @@ async def test_indicator_alerts_grouped_tenanted_and_expiring() -> None:
     alerts = await run(
         stage,
         [
-            event("e1", "so-a", "203.0.113.5"),
-            event("e2", "so-a", "203.0.113.77"),  # same indicator, host, window: same alert
-            event("e3", "so-a", "198.51.100.7"),  # so-b's indicator: not for so-a
-            event("e4", "so-b", "198.51.100.7"),
-            event("e5", "so-a", "192.0.2.9"),  # expired
+            event("e1", "so-a", "203.0.113.5", now),
+            event("e2", "so-a", "203.0.113.77", now),  # same indicator, host, window: same alert
+            event("e3", "so-a", "198.51.100.7", now),  # so-b's indicator: not for so-a
+            event("e4", "so-b", "198.51.100.7", now),
+            event("e5", "so-a", "192.0.2.9", now),  # expired
         ],
     )
     by_indicator = {a["indicator"]["id"]: Alert.model_validate(a) for a in alerts}
