@@ -231,10 +231,13 @@ async def fetch_misp_rest(doc: dict[str, Any]) -> tuple[Parsed, str | None]:
             response = await http.post(url, json=body, headers=headers)
             response.raise_for_status()
             attributes = misp_attributes(response.json())
-            new = [a for a in attributes if start.is_new(misp_timestamp(a), str(a.get("uuid") or ""))]
+            new = []
+            for attribute in attributes:
+                stamp, uuid = misp_timestamp(attribute), str(attribute.get("uuid") or "")
+                if start.is_new(stamp, uuid):
+                    new.append(attribute)
+                    cursor = cursor.past(stamp, uuid)
             parsed.extend(parse_misp_attributes(new))
-            for attribute in new:
-                cursor = cursor.past(misp_timestamp(attribute), str(attribute.get("uuid") or ""))
             if len(attributes) < MISP_REST_PAGE:
                 break
     return parsed, str(cursor)
